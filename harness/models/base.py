@@ -1,0 +1,88 @@
+"""The backend protocol every model runner implements, and the plain values it exchanges."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from harness.data import Message
+from harness.registry import Registry
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    """Greedy decoding settings. Part of every fingerprint and cache key."""
+
+    max_new_tokens: int = 256
+    stop: tuple[str, ...] = ()
+
+    def key(self) -> str:
+        return f"greedy;max_new_tokens={self.max_new_tokens};stop={list(self.stop)!r}"
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One chat to complete. ``id`` is the eval item id (for progress and error messages)."""
+
+    id: str
+    messages: tuple[Message, ...]
+    params: GenerationParams = GenerationParams()
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    n_tokens: int = 0
+    finish_reason: str = "stop"  # "stop" | "length" | "error"
+    cached: bool = False
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What to run: a base (dir, Hub id, .gguf path or alias), an optional adapter, a backend."""
+
+    base: str
+    adapter: str | None = None
+    backend: str = "hf"
+    dtype: str = "auto"  # auto | bf16 | fp32 | fp16
+    quantization: str = "none"  # none | nf4
+    label: str = ""
+    options: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def name(self) -> str:
+        if self.label:
+            return self.label
+        return self.base if self.adapter is None else f"{self.base}+{self.adapter}"
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """A loaded model that answers chats. Instances are created by a factory in ``BACKENDS``."""
+
+    spec: ModelSpec
+
+    @property
+    def fingerprint(self) -> str:
+        """Hash of weights, adapter, chat template, dtype: equal fingerprints -> equal outputs."""
+        ...
+
+    def render(self, messages: Sequence[Message]) -> str:
+        """The exact prompt text the model sees (cache key component)."""
+        ...
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
+        """Greedy completions, in request order."""
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """Provenance for results.json: resolved paths, dtype, device, library versions."""
+        ...
+
+
+class BackendFactory(Protocol):
+    def __call__(self, spec: ModelSpec, *, cache_dir: str) -> Backend: ...
+
+
+BACKENDS: Registry[BackendFactory] = Registry("backend")

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.cache import ResponseCache, cache_key
+from harness.errors import CacheError
+from harness.models.base import Completion
+
+
+def test_roundtrip_and_stats(tmp_path: Path) -> None:
+    cache = ResponseCache(tmp_path)
+    k1, k2 = cache_key("fp", "prompt one", "p"), cache_key("fp", "prompt two", "p")
+    assert k1 != k2
+    assert cache_key("fp", "prompt one", "p") != cache_key("fp2", "prompt one", "p")
+    cache.put_many("fp", [(k1, Completion("hello", 3))])
+    got = cache.get_many([k1, k2])
+    assert list(got) == [k1]
+    assert got[k1].text == "hello" and got[k1].cached
+    assert cache.stats()["entries"] == 1
+    assert cache.clear() == 1
+    assert cache.get_many([k1]) == {}
+
+
+def test_errors_are_not_cached(tmp_path: Path) -> None:
+    cache = ResponseCache(tmp_path)
+    cache.put_many("fp", [("k", Completion("", 0, finish_reason="error"))])
+    assert cache.get_many(["k"]) == {}
+
+
+def test_disabled_cache_stores_nothing(tmp_path: Path) -> None:
+    cache = ResponseCache(tmp_path, enabled=False)
+    cache.put_many("fp", [("k", Completion("x"))])
+    assert cache.get_many(["k"]) == {}
+    assert not (tmp_path / ResponseCache.FILENAME).exists()
+
+
+def test_corrupt_cache_is_reported(tmp_path: Path) -> None:
+    (tmp_path / ResponseCache.FILENAME).write_bytes(b"this is not a sqlite database" * 100)
+    with pytest.raises(CacheError, match="unreadable.*tunegate cache clear"):
+        ResponseCache(tmp_path).get_many(["k"])
+
+
+def test_killed_writer_keeps_committed_batches(tmp_path: Path) -> None:
+    """A process killed with SIGKILL mid-run leaves every committed batch readable."""
+    script = textwrap.dedent(
+        f"""
+        import sys, time
+        sys.path.insert(0, {str(Path.cwd())!r})
+        from harness.cache import ResponseCache
+        from harness.models.base import Completion
+        c = ResponseCache({str(tmp_path)!r})
+        for i in range(1000):
+            c.put_many("fp", [(f"k{{i}}", Completion(f"out{{i}}"))])
+            if i == 20:
+                print("ready", flush=True)
+            time.sleep(0.002)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "ready"
+    time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    got = ResponseCache(tmp_path).get_many([f"k{i}" for i in range(1000)])
+    assert len(got) >= 21
+    assert all(got[f"k{i}"].text == f"out{i}" for i in range(21))
