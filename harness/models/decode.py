@@ -47,7 +47,15 @@ def greedy_generate(
     batch_size: int = 16,
     device: str = "cpu",
     desc: str = "generate",
+    loop: str = "fast",
 ) -> list[Completion]:
+    """Greedy completions of ``prompts`` in order.
+
+    ``loop="fast"`` runs tunegate's own decoding loop: one prefill that computes logits for the
+    last position only, then one token per step, and rows that finished (EOS or a stop string)
+    leave the batch at once so the rest of the batch stops paying for them. ``loop="generate"``
+    calls ``model.generate`` (the reference the fast loop is checked against).
+    """
     import torch
 
     encoded = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
@@ -66,34 +74,111 @@ def greedy_generate(
             seq = encoded[i]
             ids[row, width - len(seq) :] = torch.tensor(seq, dtype=torch.long)
             mask[row, width - len(seq) :] = 1
-        kwargs: dict[str, Any] = {}
-        if stop:
-            kwargs.update(stop_strings=list(stop), tokenizer=tokenizer)
+        ids, mask = ids.to(device), mask.to(device)
         with torch.inference_mode():
-            out = model.generate(
-                input_ids=ids.to(device),
-                attention_mask=mask.to(device),
-                max_new_tokens=max_new_tokens,
-                do_sample=False,
-                num_beams=1,
-                eos_token_id=eos,
-                pad_token_id=pad,
-                **kwargs,
-            )
-        new = out[:, width:].tolist()
+            if loop == "generate":
+                new = _hf_generate(model, tokenizer, ids, mask, max_new_tokens, stop, eos, pad)
+            else:
+                new = _fast_loop(model, tokenizer, ids, mask, max_new_tokens, stop, set(eos))
         for row, i in enumerate(idx):
-            toks = new[row]
-            n = len(toks)
-            finish = "length"
-            for k, t in enumerate(toks):
-                if t in eos:
-                    n, finish = k, "stop"
-                    break
-            text = tokenizer.decode(toks[:n], skip_special_tokens=True)
-            text, stopped = cut_at_stop(text, stop)
-            if stopped:
-                finish = "stop"
-            results[i] = Completion(text=text, n_tokens=n + (1 if finish == "stop" and n < len(toks) else 0), finish_reason=finish)
+            results[i] = _finish(tokenizer, new[row], eos, stop)
         bar.update(len(idx))
     bar.close()
     return [c for c in results if c is not None]
+
+
+def _finish(tokenizer: Any, toks: list[int], eos: Sequence[int], stop: Sequence[str]) -> Completion:
+    n, finish, hit_eos = len(toks), "length", False
+    for k, t in enumerate(toks):
+        if t in eos:
+            n, finish, hit_eos = k, "stop", True
+            break
+    text = tokenizer.decode(toks[:n], skip_special_tokens=True)
+    text, stopped = cut_at_stop(text, stop)
+    if stopped:
+        finish = "stop"
+    return Completion(text=text, n_tokens=n + (1 if hit_eos else 0), finish_reason=finish)
+
+
+def _hf_generate(
+    model: Any,
+    tokenizer: Any,
+    ids: Any,
+    mask: Any,
+    max_new_tokens: int,
+    stop: Sequence[str],
+    eos: list[int],
+    pad: int,
+) -> list[list[int]]:
+    kwargs: dict[str, Any] = {}
+    if stop:
+        kwargs.update(stop_strings=list(stop), tokenizer=tokenizer)
+    out = model.generate(
+        input_ids=ids,
+        attention_mask=mask,
+        max_new_tokens=max_new_tokens,
+        do_sample=False,
+        num_beams=1,
+        eos_token_id=eos,
+        pad_token_id=pad,
+        **kwargs,
+    )
+    new: list[list[int]] = out[:, ids.shape[1] :].tolist()
+    return new
+
+
+def _stop_hit(tokenizer: Any, toks: list[int], stop: Sequence[str]) -> bool:
+    tail = tokenizer.decode(toks[-12:], skip_special_tokens=True)
+    return any(s and s in tail for s in stop)
+
+
+def _fast_loop(
+    model: Any, tokenizer: Any, ids: Any, mask: Any, max_new_tokens: int, stop: Sequence[str], eos: set[int]
+) -> list[list[int]]:
+    import torch
+    from transformers import DynamicCache
+
+    batch = ids.shape[0]
+    cache = DynamicCache()
+    pos = mask.cumsum(-1) - 1
+    pos.masked_fill_(mask == 0, 1)
+    out = model(
+        input_ids=ids,
+        attention_mask=mask,
+        position_ids=pos,
+        past_key_values=cache,
+        use_cache=True,
+        logits_to_keep=1,
+    )
+    cache = out.past_key_values
+    tok = out.logits[:, -1, :].argmax(-1)
+    alive = list(range(batch))
+    generated: list[list[int]] = [[] for _ in range(batch)]
+    last_pos = pos[:, -1:]
+    for step in range(max_new_tokens):
+        toks = tok.tolist()
+        keep: list[int] = []
+        for r, row in enumerate(alive):
+            generated[row].append(toks[r])
+            done = toks[r] in eos or (bool(stop) and _stop_hit(tokenizer, generated[row], stop))
+            if not done:
+                keep.append(r)
+        if not keep or step == max_new_tokens - 1:
+            break
+        if len(keep) < len(alive):
+            sel = torch.tensor(keep, device=ids.device)
+            cache.batch_select_indices(sel)
+            mask, tok, last_pos = mask[sel], tok[sel], last_pos[sel]
+            alive = [alive[r] for r in keep]
+        mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=1)
+        last_pos = last_pos + 1
+        out = model(
+            input_ids=tok[:, None],
+            attention_mask=mask,
+            position_ids=last_pos,
+            past_key_values=cache,
+            use_cache=True,
+        )
+        cache = out.past_key_values
+        tok = out.logits[:, -1, :].argmax(-1)
+    return generated

@@ -90,3 +90,20 @@ def test_stop_strings_cut_output(tiny_model_dir: Path, tmp_path: Path) -> None:
     stop = text[2:4]
     cut = b.generate(_reqs(n_tokens=12, stop=(stop,)))
     assert all(stop not in c.text for c in cut)
+
+
+def test_fast_loop_matches_transformers_generate(tiny_model_dir: Path) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from harness.models.chat import render_prompt
+    from harness.models.decode import greedy_generate
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    tok.padding_side = "left"
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32).eval()
+    prompts = [render_prompt(tok, [{"role": "user", "content": p * (k + 1)}]) for k, p in enumerate(PROMPTS)]
+    ref = greedy_generate(model, tok, prompts, max_new_tokens=10, batch_size=3, loop="generate")
+    fast = greedy_generate(model, tok, prompts, max_new_tokens=10, batch_size=3, loop="fast")
+    assert [c.text for c in fast] == [c.text for c in ref]
+    assert [c.n_tokens for c in fast] == [c.n_tokens for c in ref]

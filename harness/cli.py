@@ -1,0 +1,72 @@
+"""The ``tunegate`` command: train, report, judge, cache. Each subcommand lives in its package."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+
+from harness.errors import TunegateError
+
+SUBCOMMANDS = {
+    "train": ("trainers.cli", "train a LoRA/QLoRA adapter from a YAML config"),
+    "report": ("reports.cli", "render results.json as HTML/Markdown, compare two runs, stamp a model card"),
+    "judge": ("judges.cli", "judge tools: calibrate a judge against gold labels"),
+    "cache": ("harness.cli", "show or clear the response cache"),
+}
+
+
+def _usage() -> str:
+    lines = ["usage: tunegate COMMAND [ARGS...]", "", "commands:"]
+    lines += [f"  {name:<8} {help_text}" for name, (_, help_text) in SUBCOMMANDS.items()]
+    lines += [
+        "",
+        "Suites run under pytest: pytest suites/ --base BASE --candidate ADAPTER_DIR [--report DIR]",
+        "Run 'tunegate COMMAND --help' for a command's options.",
+    ]
+    return "\n".join(lines)
+
+
+def cache_main(argv: list[str]) -> int:
+    from harness.cache import ResponseCache
+    from harness.models.resolve import default_cache_dir
+
+    parser = argparse.ArgumentParser(prog="tunegate cache", description="Show or clear the response cache.")
+    parser.add_argument("action", choices=["stats", "clear"])
+    parser.add_argument("--cache-dir", default=None, help="cache directory (default: ~/.cache/tunegate)")
+    args = parser.parse_args(argv)
+    cache = ResponseCache(Path(args.cache_dir) if args.cache_dir else default_cache_dir())
+    if args.action == "stats":
+        s = cache.stats()
+        print(
+            f"cache: {s['path']}\nentries: {s['entries']}\nmodels: {s['models']}\nsize: {int(s['bytes']) / 1e6:.1f} MB"
+        )  # type: ignore[call-overload]
+    else:
+        print(f"removed {cache.clear()} cached generations from {cache.path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        print(_usage())
+        return 0 if args else 2
+    name, rest = args[0], args[1:]
+    if name not in SUBCOMMANDS:
+        print(f"tunegate: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    try:
+        if name == "cache":
+            return cache_main(rest)
+        module = importlib.import_module(SUBCOMMANDS[name][0])
+        return int(module.main(rest))
+    except TunegateError as exc:
+        print(f"tunegate {name}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,249 @@
+"""Assemble results.json (schema in reports/SCHEMA.md) from a run's records, and write it atomically.
+
+The assembly works on plain dicts, so records from several pytest-xdist workers merge the same
+way as those of a single process. Holm's correction across the run's improvement claims is
+applied here, once every claim is known.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Iterable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from harness.stats import holm
+
+SCHEMA_VERSION = 1
+LIBRARIES = (
+    "torch",
+    "transformers",
+    "peft",
+    "bitsandbytes",
+    "accelerate",
+    "sacrebleu",
+    "bert-score",
+    "numpy",
+    "scipy",
+)
+FAILING = ("REGRESSED", "UNDERPOWERED", "INCONCLUSIVE")
+
+
+def library_versions() -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name in ("tunegate", *LIBRARIES):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def merge_partials(partials: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """Union of worker records: comparisons appended, items merged field by field."""
+    merged: dict[str, Any] = {
+        "comparisons": [],
+        "items": {},
+        "models": {},
+        "suites": {},
+        "sections": {},
+        "judges": {},
+        "adapter_checks": {},
+        "cache": {},
+    }
+    for part in partials:
+        merged["comparisons"].extend(part.get("comparisons", []))
+        for suite, rows in part.get("items", {}).items():
+            target = merged["items"].setdefault(suite, {})
+            for item_id, row in rows.items():
+                cur = target.setdefault(item_id, {**row, "outputs": {}, "scores": {}})
+                cur["outputs"].update(row.get("outputs", {}))
+                for metric, cell in row.get("scores", {}).items():
+                    cur["scores"].setdefault(metric, {}).update(cell)
+        for label, rec in part.get("models", {}).items():
+            if rec.get("fingerprint") or label not in merged["models"]:
+                merged["models"][label] = rec
+        merged["suites"].update(part.get("suites", {}))
+        for name, sec in part.get("sections", {}).items():
+            if isinstance(sec, dict):
+                merged["sections"].setdefault(name, {}).update(sec)
+            else:
+                merged["sections"][name] = sec
+        for j in part.get("judges", []):
+            merged["judges"][j.get("rubric", j.get("name", ""))] = j
+        merged["adapter_checks"].update(part.get("adapter_checks", {}))
+        for k, v in part.get("cache", {}).items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                merged["cache"][k] = merged["cache"].get(k, 0) + v
+            else:
+                merged["cache"].setdefault(k, v)
+    return merged
+
+
+def apply_holm_dicts(comparisons: list[dict[str, Any]]) -> list[str]:
+    """Holm across the improvement claims; returns ids whose IMPROVED verdict did not survive."""
+    claims = [
+        c
+        for c in comparisons
+        if (c.get("gate") or {}).get("type") == "improves" and c.get("p_value") is not None
+    ]
+    if not claims:
+        return []
+    adjusted = holm([float(c["p_value"]) for c in claims])
+    lost: list[str] = []
+    for c, p_adj in zip(claims, adjusted, strict=True):
+        c["p_adjusted"] = float(p_adj)
+        alpha = float((c.get("gate") or {}).get("alpha") or 0.05)
+        if c.get("verdict") == "IMPROVED" and p_adj >= alpha:
+            c["verdict"] = "INCONCLUSIVE"
+            c["passed"] = False
+            c["message"] = (
+                f"{c.get('message', '')} After Holm's correction across {len(claims)} improvement claims in this "
+                f"run, p = {p_adj:.3g} >= alpha = {alpha:g}: the improvement is not established."
+            ).strip()
+            lost.append(str(c.get("id")))
+    return lost
+
+
+def run_verdict(
+    comparisons: list[dict[str, Any]], exitstatus: int, extra_failures: list[str]
+) -> dict[str, Any]:
+    gated = [c for c in comparisons if (c.get("gate") or {}).get("type") not in (None, "none")]
+    failed = [c for c in gated if not c.get("passed", True) and not c.get("advisory")]
+    advisory = [c for c in gated if not c.get("passed", True) and c.get("advisory")]
+    if failed:
+        first = failed[0]
+        reason = (
+            f"{len(failed)} gate(s) failed; first: {first.get('suite')} {first.get('metric')} is "
+            f"{first.get('verdict')} (delta {_fmt(first.get('delta'))} [{_fmt(first.get('ci_low'))}, "
+            f"{_fmt(first.get('ci_high'))}])."
+        )
+        return {"status": "FAIL", "reason": reason, "failed": [c["id"] for c in failed]}
+    if extra_failures:
+        return {"status": "FAIL", "reason": extra_failures[0], "failed": []}
+    if exitstatus not in (0, 1):
+        return {
+            "status": "ERROR",
+            "reason": f"the run did not complete (pytest exit status {exitstatus}).",
+            "failed": [],
+        }
+    if exitstatus == 1:
+        return {
+            "status": "FAIL",
+            "reason": "some suite tests failed or errored; see the pytest output.",
+            "failed": [],
+        }
+    if not gated:
+        return {
+            "status": "ERROR",
+            "reason": "no gate was applied: the run has no evidence to pass on.",
+            "failed": [],
+        }
+    if advisory:
+        return {
+            "status": "ADVISORY",
+            "reason": f"all binding gates passed; {len(advisory)} advisory comparison(s) (unreliable judge) did not.",
+            "failed": [c["id"] for c in advisory],
+        }
+    return {"status": "PASS", "reason": f"all {len(gated)} gates passed.", "failed": []}
+
+
+def _fmt(x: Any) -> str:
+    return "n/a" if x is None else f"{float(x):+.3f}"
+
+
+def build_results(
+    merged: dict[str, Any],
+    *,
+    options: dict[str, Any],
+    started: float,
+    exitstatus: int,
+    command: str,
+    extra_failures: list[str] | None = None,
+) -> dict[str, Any]:
+    comparisons = merged["comparisons"]
+    lost = apply_holm_dicts(comparisons)
+    failures = list(extra_failures or [])
+    failures += [f"{cid} lost significance after Holm's correction" for cid in lost]
+    models = merged["models"]
+    base = models.get("base", {"label": "base"})
+    candidates = [m for label, m in models.items() if label != "base"]
+    for cand in candidates:
+        cand["adapter_effect"] = merged["adapter_checks"].get(cand["label"])
+    items = {suite: [_clean(row) for row in rows.values()] for suite, rows in sorted(merged["items"].items())}
+    cache = dict(merged["cache"])
+    total = cache.get("hits", 0) + cache.get("misses", 0)
+    cache["hit_rate"] = cache.get("hits", 0) / total if total else 0.0
+    finished = time.time()
+    return _clean(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "tool": {"name": "tunegate", "version": library_versions().get("tunegate", "0")},
+            "run": {
+                "started_at": _iso(started),
+                "finished_at": _iso(finished),
+                "duration_s": round(finished - started, 3),
+                "seed": options.get("seed"),
+                "alpha": options.get("alpha"),
+                "sample": options.get("sample") or None,
+                "command": command,
+                "options": options,
+                "python": platform.python_version(),
+                "platform": f"{platform.system()}-{platform.machine()}",
+                "libraries": library_versions(),
+            },
+            "verdict": run_verdict(comparisons, exitstatus, failures),
+            "models": {"base": base, "candidates": candidates},
+            "cache": cache,
+            "suites": list(merged["suites"].values()),
+            "comparisons": comparisons,
+            "items": items,
+            "leakage": merged["sections"].get("leakage"),
+            "forgetting": merged["sections"].get("forgetting"),
+            "judges": list(merged["judges"].values()),
+        }
+    )
+
+
+def _iso(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def _clean(obj: Any) -> Any:
+    """Replace NaN/inf by None and numpy scalars by Python numbers, recursively."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if hasattr(obj, "item") and callable(obj.item) and not isinstance(obj, (str, bytes)):
+        try:
+            return _clean(obj.item())
+        except (TypeError, ValueError):
+            return str(obj)
+    return obj
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, ensure_ascii=False, indent=1, allow_nan=False)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def command_line() -> str:
+    return " ".join(["pytest", *sys.argv[1:]])

@@ -1,0 +1,259 @@
+"""The state of one tunegate run: models, generations, comparisons. The pytest plugin owns one.
+
+Generation happens once per (model, suite) per session and is shared by every test that scores
+that suite; comparisons are recorded here and turned into results.json at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.cache import ResponseCache
+from harness.data import Suite
+from harness.errors import ConfigError, TunegateError
+from harness.generation import GenerationStats, generate_cached
+from harness.metrics.base import Metric, MetricScores
+from harness.models.base import BACKENDS, Backend, GenerationParams, GenerationRequest, ModelSpec
+from harness.options import RunOptions
+
+if TYPE_CHECKING:
+    from harness.compare import Comparison
+
+
+class AdapterHasNoEffect(UserWarning):
+    """The candidate's logits equal the base's on a probe batch: the adapter changes nothing."""
+
+
+def read_provenance(adapter: str | None) -> dict[str, Any] | None:
+    if not adapter:
+        return None
+    path = Path(adapter) / "tunegate.json"
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return {"error": f"unreadable {path}: {exc}"}
+    return data if isinstance(data, dict) else None
+
+
+@dataclass
+class ModelHandle:
+    """A model of the run (the base or one candidate); loads its backend on first use."""
+
+    label: str
+    spec: ModelSpec
+    run: RunState
+    _backend: Backend | None = None
+
+    @property
+    def backend(self) -> Backend:
+        if self._backend is None:
+            factory = BACKENDS.get(self.spec.backend)
+            self._backend = factory(self.spec, cache_dir=str(self.run.options.cache_path))
+        return self._backend
+
+    @property
+    def loaded(self) -> bool:
+        return self._backend is not None
+
+    def generate(self, suite: Suite) -> list[str]:
+        """Greedy outputs for every item of ``suite`` (cached for the session and on disk)."""
+        return self.run.outputs(self, suite)
+
+    def record(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "label": self.label,
+            "spec": {
+                "base": self.spec.base,
+                "adapter": self.spec.adapter,
+                "backend": self.spec.backend,
+                "dtype": self.spec.dtype,
+                "quantization": self.spec.quantization,
+            },
+            "fingerprint": None,
+            "describe": None,
+        }
+        if self._backend is not None:
+            out["fingerprint"] = self._backend.fingerprint
+            out["describe"] = self._backend.describe()
+        return out
+
+
+@dataclass
+class RunState:
+    options: RunOptions
+    started: float = field(default_factory=time.time)
+    base: ModelHandle = field(init=False)
+    candidates: list[ModelHandle] = field(init=False)
+    cache: ResponseCache = field(init=False)
+    stats: GenerationStats = field(default_factory=GenerationStats)
+    comparisons: list[tuple[str, Comparison]] = field(default_factory=list)
+    suites: dict[str, Suite] = field(default_factory=dict)
+    items: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    adapter_checks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sections: dict[str, Any] = field(default_factory=dict)
+    judges: list[dict[str, Any]] = field(default_factory=list)
+    _outputs: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        o = self.options
+        extra: dict[str, Any] = {}
+        if o.batch_size:
+            extra["batch_size"] = o.batch_size
+        if o.base_url:
+            extra["base_url"] = o.base_url
+        self.base = ModelHandle(
+            "base", ModelSpec(o.base, None, o.backend, o.dtype, o.quantization, "base", extra), self
+        )
+        labels = candidate_labels(o.candidate)
+        self.candidates = [
+            ModelHandle(lab, ModelSpec(o.base, c, o.backend, o.dtype, o.quantization, lab, extra), self)
+            for lab, c in zip(labels, o.candidate, strict=True)
+        ]
+        self.cache = ResponseCache(o.cache_path, enabled=not o.no_cache)
+
+    # -- generation -------------------------------------------------------------------------
+    def prepare(self, suite: Suite) -> Suite:
+        """Apply --sample and register the suite for results.json."""
+        sampled = suite.sample(self.options.sample or None, self.options.seed)
+        self.suites.setdefault(sampled.name, sampled)
+        return sampled
+
+    def outputs(self, model: ModelHandle, suite: Suite) -> list[str]:
+        suite = self.prepare(suite)
+        key = (model.label, f"{suite.name}@{suite.version}:{','.join(suite.ids)}")
+        if key not in self._outputs:
+            params = GenerationParams(max_new_tokens=suite.max_new_tokens, stop=suite.stop)
+            reqs = [GenerationRequest(it.id, it.messages, params) for it in suite.items]
+            backend = model.backend
+            if model is not self.base:
+                self.check_adapter(model, suite)
+            done = generate_cached(backend, reqs, self.cache, stats=self.stats, label=model.label)
+            self._outputs[key] = [c.text for c in done]
+            rows = self.items.setdefault(suite.name, {})
+            for it, text in zip(suite.items, self._outputs[key], strict=True):
+                row = rows.setdefault(it.id, _item_row(it))
+                row["outputs"][model.label] = text
+        return self._outputs[key]
+
+    def check_adapter(self, model: ModelHandle, suite: Suite) -> None:
+        if model.label in self.adapter_checks:
+            return
+        probe = getattr(model.backend, "adapter_effect", None)
+        if probe is None:
+            self.adapter_checks[model.label] = {"checked": False, "reason": "backend has no probe"}
+            return
+        result = probe([it.messages for it in suite.items[:4]])
+        self.adapter_checks[model.label] = result
+        if result.get("no_effect"):
+            warnings.warn(
+                f"ADAPTER HAS NO EFFECT: candidate {model.label!r} ({model.spec.adapter}) gives logits identical "
+                "to the base on a probe batch. Its LoRA weights are zero or were not applied; the comparison "
+                "below measures the base against itself.",
+                AdapterHasNoEffect,
+                stacklevel=2,
+            )
+
+    # -- comparisons ------------------------------------------------------------------------
+    def compare(self, suite: Suite, metric: Any, candidate: ModelHandle, *, nodeid: str = "") -> Comparison:
+        from harness.compare import compare_scores
+
+        suite = self.prepare(suite)
+        base_out = self.outputs(self.base, suite)
+        cand_out = self.outputs(candidate, suite)
+        items = list(suite.items)
+        if hasattr(metric, "score_pair"):
+            base_scores, cand_scores = metric.score_pair(items, base_out, cand_out)
+        elif isinstance(metric, Metric) or hasattr(metric, "score"):
+            base_scores = metric.score(items, base_out)
+            cand_scores = metric.score(items, cand_out)
+        else:
+            raise ConfigError(f"{metric!r} is not a metric: it needs a score(items, outputs) method")
+        comparison = compare_scores(
+            suite=suite.name,
+            metric_name=metric.name,
+            kind=metric.kind,
+            ids=suite.ids,
+            base=base_scores,
+            candidate=cand_scores,
+            candidate_label=candidate.label,
+            groups=[it.group for it in items],
+            tags=[dict(it.tags) for it in items],
+            metric_info=_describe(metric),
+            alpha=self.options.alpha,
+            seed=self.options.seed,
+            higher_is_better=getattr(metric, "higher_is_better", True),
+        )
+        health = getattr(metric, "health", None)
+        if callable(health):
+            h = health()
+            info = h.to_dict() if hasattr(h, "to_dict") else dict(h)
+            if not info.get("reliable", True):
+                comparison.advisory = True
+            self.judges = [j for j in self.judges if j.get("rubric") != info.get("rubric")] + [info]
+        self._record_scores(suite, metric.name, base_scores, cand_scores, candidate.label)
+        self.comparisons.append((nodeid, comparison))
+        return comparison
+
+    def _record_scores(
+        self, suite: Suite, metric: str, base: MetricScores, cand: MetricScores, label: str
+    ) -> None:
+        rows = self.items.setdefault(suite.name, {})
+        for i, it in enumerate(suite.items):
+            row = rows.setdefault(it.id, _item_row(it))
+            cell = row["scores"].setdefault(metric, {})
+            cell["base"] = _num(base.values[i])
+            cell[label] = _num(cand.values[i])
+
+    def add_section(self, name: str, value: Any) -> None:
+        if name in ("leakage", "forgetting") and isinstance(value, dict):
+            self.sections.setdefault(name, {}).update(value)
+        else:
+            self.sections[name] = value
+
+
+def _item_row(it: Any) -> dict[str, Any]:
+    return {
+        "id": it.id,
+        "messages": it.chat(),
+        "reference": it.reference,
+        "tags": dict(it.tags),
+        "group": it.group,
+        "outputs": {},
+        "scores": {},
+    }
+
+
+def _num(x: Any) -> float | None:
+    try:
+        f = float(x)
+    except (TypeError, ValueError):
+        return None
+    return None if f != f else f
+
+
+def _describe(metric: Any) -> dict[str, Any]:
+    try:
+        return dict(metric.describe())
+    except (AttributeError, TypeError, TunegateError):
+        return {}
+
+
+def candidate_labels(candidates: Sequence[str]) -> list[str]:
+    if len(candidates) == 1:
+        return ["candidate"]
+    labels: list[str] = []
+    for c in candidates:
+        name = Path(c.rstrip("/")).name or c
+        label, k = name, 2
+        while label in labels or label == "base":
+            label, k = f"{name}-{k}", k + 1
+        labels.append(label)
+    return labels
