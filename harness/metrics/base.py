@@ -48,9 +48,15 @@ class MetricScores:
 
 @runtime_checkable
 class Metric(Protocol):
-    name: str
-    kind: Kind
-    higher_is_better: bool
+    # Read-only properties, so frozen dataclasses and plain class attributes both satisfy it.
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def kind(self) -> Kind: ...
+
+    @property
+    def higher_is_better(self) -> bool: ...
 
     def score(self, items: Sequence[EvalItem], outputs: Sequence[str]) -> MetricScores: ...
 
