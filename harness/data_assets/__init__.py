@@ -1,0 +1,1 @@
+"""Data files shipped with the harness (general-English drift texts, ...)."""
