@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from reports import compare_runs, render_compare_html, render_compare_markdown
+from reports.format import signed
+from tests.reports.fixtures import make_results
+
+
+@pytest.fixture
+def old_new() -> tuple[dict[str, Any], dict[str, Any]]:
+    old = make_results(300, status="FAIL")
+    new = make_results(300, status="PASS")
+    new["models"]["candidates"][0]["fingerprint"] = "sha256:" + "77" * 32
+    new["models"]["candidates"][0]["spec"]["adapter"] = "artifacts/support-demo-v2"
+    return old, new
+
+
+def test_changes_per_comparison(old_new: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    old, new = old_new
+    result = compare_runs(old, new)
+    assert (result.old_status, result.new_status) == ("FAIL", "PASS")
+    assert result.warnings == ()
+    assert result.old_name == "artifacts/support-demo" and result.new_name == "artifacts/support-demo-v2"
+    exact = next(ch for ch in result.changes if ch.metric == "exact_match[category]")
+    assert exact.status == "better"
+    assert exact.delta_change == pytest.approx(
+        new["comparisons"][0]["delta"] - old["comparisons"][0]["delta"]
+    )
+    assert result.changes[0] is exact, "verdict changes come before unchanged rows"
+
+
+def test_markdown_lists_old_and_new(old_new: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    old, new = old_new
+    result = compare_runs(old, new)
+    md = render_compare_markdown(result)
+    assert md.splitlines()[0] == "❌ FAIL → ✅ PASS — artifacts/support-demo → artifacts/support-demo-v2"
+    exact = next(ch for ch in result.changes if ch.metric == "exact_match[category]")
+    row = next(line for line in md.splitlines() if "exact_match[category]" in line)
+    assert signed(exact.delta_change) in row and "REGRESSED → IMPROVED ⬆ better" in row
+
+
+def test_worse_verdicts_come_first(old_new: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    old, new = old_new
+    result = compare_runs(new, old)
+    assert result.changes[0].status == "worse"
+    assert "⬇ worse" in render_compare_markdown(result)
+
+
+def test_warns_when_the_base_differs(old_new: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    old, new = old_new
+    new["models"]["base"]["fingerprint"] = "sha256:" + "12" * 32
+    new["suites"][0]["version"] = "ef" * 32
+    result = compare_runs(old, new)
+    assert any("base model fingerprints differ" in w for w in result.warnings)
+    assert any("suite support/eval changed" in w for w in result.warnings)
+    assert "⚠️ base model fingerprints differ" in render_compare_markdown(result)
+
+
+def test_same_adapter_is_noted() -> None:
+    run = make_results(60)
+    result = compare_runs(run, copy.deepcopy(run))
+    assert result.warnings == ("old and new share a candidate fingerprint: the adapter did not change",)
+    assert {ch.status for ch in result.changes} == {"same"}
+
+
+def test_added_removed_and_relabelled(old_new: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    old, new = old_new
+    for c in new["comparisons"]:  # a new label must not break matching of single-adapter runs
+        c["candidate"] = "v2"
+    new["comparisons"].pop()  # general/arc-easy dropped
+    extra = copy.deepcopy(new["comparisons"][0])
+    extra["metric"] = "rougeL"
+    new["comparisons"].append(extra)
+    statuses = {ch.metric: ch.status for ch in compare_runs(old, new).changes}
+    assert statuses["accuracy"] == "removed" and statuses["rougeL"] == "added"
+    assert statuses["exact_match[category]"] == "better"
+
+
+def test_html_section_is_escaped(old_new: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    old, new = old_new
+    for run in (old, new):
+        run["comparisons"][0]["metric"] = "<script>alert(1)</script>"
+    page = render_compare_html(compare_runs(old, new))
+    assert "<script" not in page and "&lt;script&gt;" in page
+    assert "default-src 'none'" in page and "script-src" not in page
