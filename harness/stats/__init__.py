@@ -1,0 +1,107 @@
+"""Paired significance tests, intervals, power and multiple-comparison control.
+
+The unit is the item: d_i = candidate_i - base_i, both systems scored on the same items. Which
+test a comparison gets depends on the metric's kind (``harness.metrics.base.Kind``):
+
+- **binary** (0/1 per item) -> exact McNemar (``mcnemar_exact``): only the discordant items carry
+  information, and the binomial test on them is exact at any n. Intervals and shifted nulls
+  (margins) use Tango's score test, which stays honest when no item changed; the SE for power
+  is Agresti-Min's adjusted Wald. Pairwise judge wins/losses are binary too (base=1 where base
+  won, candidate=1 where the candidate won, both 0 on ties): McNemar is then the sign test.
+- **continuous** (ROUGE-L, BERTScore, judge scores) -> paired t on d (``paired_t``): the CLT
+  interval with t quantiles, valid at the suite sizes tunegate targets; a Wilcoxon signed-rank
+  (zsplit) or sign-flip check is recorded next to it, because skewed d can fool the mean.
+- **corpus** (BLEU, chrF, TER) -> paired bootstrap over items (``corpus_bootstrap``): a corpus
+  score is not a mean of item scores, so items are resampled (one index draw for both systems),
+  their sufficient statistics summed and the corpus score recomputed; approximate randomization
+  (``approximate_randomization``) is the check. BCa interval, centred p (Berg-Kirkpatrick).
+- **groups** (items sharing a source document): the clustered SE with the sqrt(G/(G-1))
+  correction and df = G - 1 from 30 groups up; below 30 groups a cluster bootstrap
+  (``cluster_bootstrap``) that resamples whole groups. Corpus metrics always resample groups.
+
+Slices (``slice_tests``): the same test per tag value, Holm-corrected across slices; binary
+flips (``flips``) list the items that went right -> wrong and back.
+
+Every result has ``statistic`` (the delta), ``pvalue`` and ``confidence_interval(level)``, and
+``pvalue_at(null, alternative)`` for the gates' shifted nulls. Power: ``minimum_detectable_effect``
+and ``items_needed``; many claims: ``holm``. Degenerate data give plain answers: all-zero d is
+"no difference" (p = 1, interval [0, 0]); one item is "no test possible" (p = 1, infinite interval).
+"""
+
+from __future__ import annotations
+
+from harness.stats._binary import (
+    adjusted_se,
+    mcnemar_exact,
+    mcnemar_pvalue,
+    tango_interval,
+    tango_z,
+    wilson_interval,
+)
+from harness.stats._bootstrap import (
+    BootstrapInference,
+    bca_parameters,
+    bootstrap_units,
+    cluster_bootstrap,
+    group_codes,
+    paired_bootstrap,
+)
+from harness.stats._continuous import clustered_se, paired_t, sign_flip_test, wilcoxon_check
+from harness.stats._corpus import approximate_randomization, corpus_bootstrap
+from harness.stats._dispatch import MIN_GROUPS_FOR_CLT, cluster_count, paired_test, robustness_check
+from harness.stats._multiple import holm
+from harness.stats._power import DEFAULT_POWER, items_needed, minimum_detectable_effect, z_sum
+from harness.stats._resample import resample_sums, swap_sums
+from harness.stats._results import (
+    ALTERNATIVES,
+    Alternative,
+    ConfidenceInterval,
+    Inference,
+    NormalInference,
+    PairedTestResult,
+)
+from harness.stats._slices import SliceResult, failing_ids, finite_or_none, flips, order_slices, slice_tests
+
+__all__ = [
+    "ALTERNATIVES",
+    "DEFAULT_POWER",
+    "MIN_GROUPS_FOR_CLT",
+    "Alternative",
+    "BootstrapInference",
+    "ConfidenceInterval",
+    "Inference",
+    "NormalInference",
+    "PairedTestResult",
+    "SliceResult",
+    "adjusted_se",
+    "approximate_randomization",
+    "bca_parameters",
+    "bootstrap_units",
+    "cluster_bootstrap",
+    "cluster_count",
+    "clustered_se",
+    "corpus_bootstrap",
+    "failing_ids",
+    "finite_or_none",
+    "flips",
+    "group_codes",
+    "holm",
+    "items_needed",
+    "mcnemar_exact",
+    "mcnemar_pvalue",
+    "minimum_detectable_effect",
+    "order_slices",
+    "paired_bootstrap",
+    "paired_t",
+    "paired_test",
+    "resample_sums",
+    "robustness_check",
+    "sign_flip_test",
+    "slice_tests",
+    "swap_sums",
+    "tango_interval",
+    "tango_z",
+    "wilcoxon_check",
+    "wilson_interval",
+    "z_sum",
+]
