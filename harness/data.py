@@ -157,8 +157,8 @@ def _item_from_obj(obj: Any, lineno: int, where: str, problems: list[str]) -> Ev
                 bad(f'tags as a list must hold "key=value" strings, got {t!r}')
                 ok = False
             else:
-                k, v = t.split("=", 1)
-                tags[k] = v
+                key, value = t.split("=", 1)
+                tags[key] = value
     else:
         bad('"tags" must be an object {"key": "value"} or a list of "key=value" strings')
         ok = False
@@ -221,8 +221,14 @@ def parse_items(data: bytes, where: str) -> list[EvalItem]:
         seen[item.id] = lineno
         items.append(item)
     if problems:
-        raise DataError(where, problems)
+        raise DataError(where, sorted(problems, key=_line_of))
     return items
+
+
+def _line_of(problem: str) -> int:
+    head = problem.split(": ", 1)[0]
+    tail = head.rsplit(":", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
 
 
 def load_suite(

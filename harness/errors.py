@@ -29,6 +29,10 @@ class UnsafeAdapterError(ModelLoadError):
     """An adapter ships pickle weights (.bin/.pt); only safetensors are loaded."""
 
 
+class GenerationError(TunegateError):
+    """A backend could not produce a completion (after its retries)."""
+
+
 class CacheError(TunegateError):
     """The response cache is corrupt or locked."""
 

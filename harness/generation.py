@@ -28,7 +28,9 @@ class GenerationStats:
         self.generated += generated
         self.generated_tokens += tokens
         self.seconds += seconds
-        row = self.per_model.setdefault(label, {"hits": 0, "generated": 0, "generated_tokens": 0, "seconds": 0.0})
+        row = self.per_model.setdefault(
+            label, {"hits": 0, "generated": 0, "generated_tokens": 0, "seconds": 0.0}
+        )
         row["hits"] += hits
         row["generated"] += generated
         row["generated_tokens"] += tokens

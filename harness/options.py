@@ -37,6 +37,7 @@ OPTION_HELP: dict[str, tuple[str, Any]] = {
     "seed": ("seed for sampling and resampling", 0),
     "batch_size": ("generation batch size (default: 16 on CPU, 64 on CUDA)", 0),
     "base_url": ("base URL of an OpenAI-compatible server (backend openai)", ""),
+    "backend_option": ("backend setting KEY=VALUE passed to the backend (repeatable), e.g. concurrency=16", []),
     "train_data": (
         "training JSONL file(s) for the leakage check (default: from the adapter's tunegate.json)",
         [],
@@ -62,7 +63,21 @@ class RunOptions:
     batch_size: int = 0
     base_url: str = ""
     train_data: tuple[str, ...] = ()
+    backend_option: tuple[str, ...] = ()
     sources: dict[str, str] = field(default_factory=dict, compare=False)
+
+    def backend_options(self) -> dict[str, Any]:
+        """--backend-option KEY=VALUE pairs; values that parse as JSON numbers/booleans are converted."""
+        import json
+
+        out: dict[str, Any] = {}
+        for pair in self.backend_option:
+            key, value = pair.split("=", 1)
+            try:
+                out[key.strip()] = json.loads(value)
+            except ValueError:
+                out[key.strip()] = value
+        return out
 
     @property
     def cache_path(self) -> Path:
@@ -114,9 +129,14 @@ def _check(name: str, value: Any, backends: list[str]) -> Any:
         raise bad(f"unknown quantization; use one of {list(QUANTIZATIONS)}")
     if name == "backend" and value not in backends:
         raise bad(f"unknown backend; known: {backends}")
-    if name in ("candidate", "train_data"):
+    if name in ("candidate", "train_data", "backend_option"):
         items = [value] if isinstance(value, str) else list(value or [])
-        return tuple(str(v) for v in items if str(v).strip())
+        out = tuple(str(v) for v in items if str(v).strip())
+        if name == "backend_option":
+            for v in out:
+                if "=" not in v or not v.split("=", 1)[0].strip():
+                    raise ConfigError(f"--backend-option={v!r}: expected KEY=VALUE, e.g. --backend-option concurrency=16")
+        return out
     if name == "no_cache":
         return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
     return value

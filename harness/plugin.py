@@ -195,6 +195,22 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.longrepr = f"{item.nodeid}\n{call.excinfo.value}"
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None, Any, None]:
+    """A suite file that fails to load (bad JSONL, bad option) shows its message, not a traceback."""
+    outcome = yield
+    report = outcome.get_result()
+    if not report.failed:
+        return
+    text = str(report.longrepr)
+    for line in text.splitlines():
+        if line.startswith("E   harness.errors.") or line.startswith("E   DataError") or "harness.errors." in line:
+            message = text[text.index(line):].replace("E   ", "").replace("harness.errors.", "")
+            where = getattr(collector, "path", None) or collector.nodeid
+            report.longrepr = f"{where}: could not load the suite\n{message.strip()}"
+            return
+
+
 # -- end of run ----------------------------------------------------------------------------------
 def _partial(run: RunState) -> dict[str, Any]:
     comparisons = []
@@ -293,3 +309,67 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         results, report_dir=_run(config).options.report if RUN_KEY in config.stash else ""
     ):
         terminalreporter.write_line(line)
+
+
+# -- gates as data: tunegate_*.yaml files ----------------------------------------------------------
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    from harness.gatefile import is_gatefile
+
+    if is_gatefile(file_path):
+        return GateFileCollector.from_parent(parent, path=file_path)
+    return None
+
+
+class GateFileCollector(pytest.File):
+    def collect(self) -> Any:
+        from harness.gatefile import load_gatefile
+
+        try:
+            spec = load_gatefile(self.path)
+        except TunegateError as exc:
+            raise self.CollectError(str(exc)) from None
+        run = _run(self.config)
+        labels = [c.label for c in run.candidates] or ["candidate"]
+        for k, gate in enumerate(spec.gates):
+            name = gate.name or gate.metric + (f"[{','.join(f'{a}={b}' for a, b in gate.options.items())}]" if gate.options else "")
+            for idx, label in enumerate(labels):
+                full = name if len(labels) == 1 else f"{name}[{label}]"
+                yield GateItem.from_parent(self, name=full, spec=spec, gate_index=k, candidate_index=idx)
+
+
+class GateItem(pytest.Item):
+    def __init__(self, *, spec: Any, gate_index: int, candidate_index: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.spec = spec
+        self.gate = spec.gates[gate_index]
+        self.candidate_index = candidate_index
+        self.add_marker("tunegate")
+
+    def runtest(self) -> None:
+        from harness.data import load_suite
+        from harness.metrics import make_metric
+
+        run = _run(self.config)
+        if not run.candidates:
+            raise pytest.UsageError(f"{self.path}: gates need a candidate: pass --candidate ADAPTER_DIR")
+        suite = load_suite(
+            self.path.parent / self.spec.suite,
+            name=self.spec.name,
+            max_new_tokens=self.spec.max_new_tokens,
+            stop=self.spec.stop,
+        )
+        metric = make_metric(self.gate.metric, **self.gate.options)
+        comparison = run.compare(suite, metric, run.candidates[self.candidate_index], nodeid=self.nodeid)
+        if self.gate.improves is not None:
+            comparison.assert_improves(min_delta=self.gate.improves.min_delta, alpha=self.gate.improves.alpha)
+        else:
+            assert self.gate.no_regression is not None
+            comparison.assert_no_regression(margin=self.gate.no_regression.margin, alpha=self.gate.no_regression.alpha)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, (GateFailure, TunegateError)):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"gate {self.name}"

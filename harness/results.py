@@ -178,6 +178,7 @@ def build_results(
     for cand in candidates:
         cand["adapter_effect"] = merged["adapter_checks"].get(cand["label"])
     items = {suite: [_clean(row) for row in rows.values()] for suite, rows in sorted(merged["items"].items())}
+    add_clean_subsets(comparisons, items, merged["sections"].get("leakage"))
     cache = dict(merged["cache"])
     total = cache.get("hits", 0) + cache.get("misses", 0)
     cache["hit_rate"] = cache.get("hits", 0) / total if total else 0.0
@@ -210,6 +211,35 @@ def build_results(
             "judges": list(merged["judges"].values()),
         }
     )
+
+
+def add_clean_subsets(
+    comparisons: list[dict[str, Any]], items: dict[str, list[dict[str, Any]]], leakage: dict[str, Any] | None
+) -> None:
+    """Re-report each comparison on the items the leakage check found clean (descriptive means)."""
+    if not leakage or not leakage.get("items"):
+        return
+    flagged: dict[str, set[str]] = {}
+    for flag in leakage["items"]:
+        flagged.setdefault(str(flag.get("suite")), set()).add(str(flag.get("id")))
+    for comp in comparisons:
+        bad = flagged.get(str(comp.get("suite")))
+        if not bad:
+            continue
+        metric, label = comp.get("metric"), comp.get("candidate")
+        pairs = [
+            (row["scores"][metric].get("base"), row["scores"][metric].get(label))
+            for row in items.get(str(comp.get("suite")), [])
+            if row["id"] not in bad and metric in row.get("scores", {})
+        ]
+        pairs = [(b, c) for b, c in pairs if b is not None and c is not None]
+        if pairs:
+            b_mean = sum(b for b, _ in pairs) / len(pairs)
+            c_mean = sum(c for _, c in pairs) / len(pairs)
+            comp["clean_subset"] = {
+                "n": len(pairs), "n_flagged": len(bad), "base_mean": b_mean, "candidate_mean": c_mean,
+                "delta": c_mean - b_mean,
+            }
 
 
 def _iso(t: float) -> str:

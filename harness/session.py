@@ -104,7 +104,7 @@ class RunState:
 
     def __post_init__(self) -> None:
         o = self.options
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] = o.backend_options()
         if o.batch_size:
             extra["batch_size"] = o.batch_size
         if o.base_url:
@@ -211,6 +211,46 @@ class RunState:
             cell = row["scores"].setdefault(metric, {})
             cell["base"] = _num(base.values[i])
             cell[label] = _num(cand.values[i])
+
+    def drift(self, candidate: ModelHandle, texts: Sequence[str], *, max_length: int = 512) -> Any:
+        """KL drift and perplexity shift of ``candidate`` against the base on general ``texts``.
+
+        For a peft adapter the base distribution comes from the same weights with the adapter
+        disabled (so a QLoRA adapter is compared with the same 4-bit base).
+        """
+        from harness.forgetting import kl_drift
+
+        backend = candidate.backend
+        engine = getattr(backend, "engine", None)
+        if engine is None:
+            raise ConfigError(
+                f"KL drift needs next-token distributions, which the {candidate.spec.backend!r} backend does not "
+                "give; run the forgetting suite with --backend hf"
+            )
+        adapter = getattr(backend, "adapter_name", None)
+        reference = None
+        if adapter is None:
+            reference = self.base.backend.engine.model
+        with engine.lock, engine.active(adapter) as model:
+            report = kl_drift(
+                model, engine.tokenizer, texts, seed=self.options.seed, max_length=max_length, reference_model=reference
+            )
+        low, high = report.kl_ci
+        self.add_section(
+            "forgetting",
+            {
+                f"kl[{candidate.label}]": report.to_dict(),
+                "summary": f"KL drift {report.kl_mean:.4f} nats/token [{low:.4f}, {high:.4f}] on {report.n_docs} documents",
+            },
+        )
+        return report
+
+    def mark_forgetting(self, comparison: Comparison) -> Comparison:
+        """List ``comparison`` in the forgetting section of results.json (a general-capability gate)."""
+        ids = self.sections.setdefault("forgetting", {}).setdefault("suites", [])
+        if comparison.id not in ids:
+            ids.append(comparison.id)
+        return comparison
 
     def add_section(self, name: str, value: Any) -> None:
         if name in ("leakage", "forgetting") and isinstance(value, dict):

@@ -15,7 +15,10 @@ from harness.errors import ModelLoadError
 
 
 def _as_dicts(messages: Sequence[Message] | Sequence[dict[str, str]]) -> list[dict[str, str]]:
-    return [m.to_dict() if isinstance(m, Message) else {"role": m["role"], "content": m["content"]} for m in messages]
+    return [
+        m.to_dict() if isinstance(m, Message) else {"role": m["role"], "content": m["content"]}
+        for m in messages
+    ]
 
 
 def render_prompt(tokenizer: Any, messages: Sequence[Message] | Sequence[dict[str, str]]) -> str:
@@ -44,8 +47,10 @@ def render_training_example(
     prompt = render_prompt(tokenizer, chat[:-1])
     full = str(tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=False))
     if not full.startswith(prompt):
-        raise ModelLoadError("the chat template renders the prompt differently inside a full chat; cannot mask it")
-    target = full[len(prompt):]
+        raise ModelLoadError(
+            "the chat template renders the prompt differently inside a full chat; cannot mask it"
+        )
+    target = full[len(prompt) :]
     eos = tokenizer.eos_token or ""
     # Keep the end-of-turn token, drop trailing whitespace after it (the next turn's separator).
     if eos and eos in target:

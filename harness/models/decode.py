@@ -132,6 +132,14 @@ def _stop_hit(tokenizer: Any, toks: list[int], stop: Sequence[str]) -> bool:
     return any(s and s in tail for s in stop)
 
 
+def _cache_kwarg(model: Any) -> str:
+    """transformers renamed ``past_key_values`` to ``cache`` in 5.x; use whichever forward takes."""
+    import inspect
+
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "cache" if "cache" in inspect.signature(inner.forward).parameters else "past_key_values"
+
+
 def _fast_loop(
     model: Any, tokenizer: Any, ids: Any, mask: Any, max_new_tokens: int, stop: Sequence[str], eos: set[int]
 ) -> list[list[int]]:

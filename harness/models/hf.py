@@ -138,7 +138,11 @@ class HFEngine:
                 from peft import PeftModel
 
                 self.model = PeftModel.from_pretrained(
-                    self.model, str(resolved), adapter_name=name, is_trainable=False, autocast_adapter_dtype=False
+                    self.model,
+                    str(resolved),
+                    adapter_name=name,
+                    is_trainable=False,
+                    autocast_adapter_dtype=False,
                 )
             else:
                 self.model.load_adapter(str(resolved), adapter_name=name, is_trainable=False)
@@ -227,11 +231,17 @@ class HFBackend:
             "model_dir": str(self.engine.model_dir),
             "adapter_dir": str(self.adapter_dir) if self.adapter_dir else None,
             "dtype": self.engine.dtype,
-            "dtype_reason": "requested" if self.spec.dtype != "auto" else "auto: bf16 where the hardware has it",
+            "dtype_reason": "requested"
+            if self.spec.dtype != "auto"
+            else "auto: bf16 where the hardware has it",
             "quantization": self.engine.quantization,
             "device": self.engine.device,
             "batch_size": self.batch_size,
-            "versions": {"torch": torch.__version__, "transformers": transformers.__version__, "peft": peft.__version__},
+            "versions": {
+                "torch": torch.__version__,
+                "transformers": transformers.__version__,
+                "peft": peft.__version__,
+            },
         }
 
     # -- generation -------------------------------------------------------------------------

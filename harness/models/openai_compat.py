@@ -34,7 +34,7 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.data import Message
-from harness.errors import ConfigError, ModelLoadError, TunegateError
+from harness.errors import ConfigError, GenerationError, ModelLoadError
 from harness.fingerprint import digest
 from harness.models._retry import (
     RetriesExhausted,
@@ -53,7 +53,7 @@ OPENAI_URL = "https://api.openai.com/v1"
 INSTALL_HINT = "pip install 'tunegate[openai]'"
 
 
-class RemoteGenerationError(TunegateError):
+class RemoteGenerationError(GenerationError):
     """A request to a remote model failed for good (after retries, or at once for a 4xx)."""
 
 

@@ -90,7 +90,9 @@ def _hub_snapshot(repo_id: str) -> Path:
     from huggingface_hub import snapshot_download
 
     try:
-        return Path(snapshot_download(repo_id, allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model"]))
+        return Path(
+            snapshot_download(repo_id, allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model"])
+        )
     except Exception as exc:  # offline, unknown repo, auth: one message, no traceback
         offline = os.environ.get("HF_HUB_OFFLINE") == "1"
         hint = (
@@ -98,7 +100,9 @@ def _hub_snapshot(repo_id: str) -> Path:
             if offline
             else "check the id and your network, or pass a local directory"
         )
-        raise ModelLoadError(f"cannot fetch base model {repo_id!r} from the Hugging Face Hub: {hint} ({type(exc).__name__})") from None
+        raise ModelLoadError(
+            f"cannot fetch base model {repo_id!r} from the Hugging Face Hub: {hint} ({type(exc).__name__})"
+        ) from None
 
 
 def _file_digest(path: Path) -> str:
@@ -142,7 +146,9 @@ def _convert(gguf: Path, out: Path) -> None:
     fresh = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     missing, unexpected = fresh.load_state_dict(loaded.state_dict(), strict=False)
     if [k for k in missing if "lm_head" not in k] or unexpected:
-        raise ModelLoadError(f"GGUF conversion of {gguf} left weights unmatched: {missing[:3]} {unexpected[:3]}")
+        raise ModelLoadError(
+            f"GGUF conversion of {gguf} left weights unmatched: {missing[:3]} {unexpected[:3]}"
+        )
     fresh.tie_weights()
     fresh.generation_config = loaded.generation_config
     fresh.save_pretrained(out, safe_serialization=True)
