@@ -1,0 +1,208 @@
+"""``Judge``: the entry point suites and the pytest fixture use.
+
+    judge = Judge("anthropic", "claude-sonnet-4-5", budget=Budget(max_cost_usd=2.0))
+    scores = judge.rubric("support_style").score(items, outputs)        # continuous, 1-5
+    base, cand = judge.pairwise("support_style").score_pair(items, b, c)  # binary wins
+    judge.health("support_style").reliable                               # kappa >= 0.6?
+
+Keys come from the environment only; they never reach the cache, results or logs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.data import EvalItem
+from harness.models._retry import RetryPolicy
+from harness.models.resolve import default_cache_dir
+from judges.budget import Budget
+from judges.cache import JudgeCache, judgment_key
+from judges.engine import Engine, Judgment, Task
+from judges.health import MIN_KAPPA, JudgeHealth, assess, load_record
+from judges.metric import PairwiseJudgeMetric, RubricMetric
+from judges.prompts import PROMPT_VERSION, judged_text, pair_prompt, render_context, single_prompt
+from judges.providers import make_provider
+from judges.rubric import Rubric, load_rubric
+
+
+@dataclass
+class _Usage:
+    n_judgments: int = 0
+    n_failed: int = 0
+    cache_hits: int = 0
+    pairs_consistent: int = 0
+    pairs_judged: int = 0
+
+
+class Judge:
+    """A judge provider with its cache, budget, retry policy and per-rubric health counters.
+
+    ``provider``: a registered provider name (``local``, ``anthropic``, ``openai``,
+    ``openai-compatible``); ``model``: its model (provider default when None); ``options``:
+    provider options (e.g. ``{"base_url": ...}``); ``cache_dir``: default ``TUNEGATE_CACHE_DIR``
+    or ~/.cache/tunegate; ``use_cache=False`` judges everything afresh; ``concurrency``: provider
+    calls in flight (provider default when None); ``parse_retries``: re-asks after an answer that
+    is no valid verdict; ``rubric_dirs``: extra folders searched for rubric files.
+    """
+
+    def __init__(
+        self,
+        provider: str = "local",
+        model: str | None = None,
+        *,
+        cache_dir: str | Path | None = None,
+        use_cache: bool = True,
+        concurrency: int | None = None,
+        budget: Budget | None = None,
+        retry: RetryPolicy | None = None,
+        parse_retries: int = 2,
+        options: Mapping[str, Any] | None = None,
+        rubric_dirs: Sequence[str | Path] = (),
+        min_kappa: float = MIN_KAPPA,
+    ) -> None:
+        self.provider = make_provider(provider, model, options)
+        self.cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+        self.cache = JudgeCache(self.cache_dir / "judges" if use_cache else None)
+        self.engine = Engine(
+            self.provider,
+            cache=self.cache,
+            budget=budget,
+            retry=retry,
+            parse_retries=parse_retries,
+            concurrency=concurrency,
+        )
+        self.rubric_dirs = tuple(rubric_dirs)
+        self.min_kappa = min_kappa
+        self._rubrics: dict[str, Rubric] = {}
+        self._usage: dict[str, _Usage] = {}
+
+    # -- rubrics and metrics ----------------------------------------------------------------
+    def load(self, name: str) -> Rubric:
+        """The rubric ``name`` (or a path to a rubric file), loaded once."""
+        if name not in self._rubrics:
+            rubric = load_rubric(name, self.rubric_dirs)
+            self._rubrics[name] = rubric
+            self._rubrics.setdefault(rubric.name, rubric)
+        return self._rubrics[name]
+
+    def rubric(self, name: str) -> RubricMetric:
+        return RubricMetric(self, self.load(name))
+
+    def pairwise(self, name: str) -> PairwiseJudgeMetric:
+        return PairwiseJudgeMetric(self, self.load(name))
+
+    # -- tasks ------------------------------------------------------------------------------
+    @staticmethod
+    def judged(output: str, field: str | None) -> str:
+        return judged_text(output, field)
+
+    def _reference(self, rubric: Rubric, item: EvalItem) -> str | None:
+        if not rubric.spec.show_reference or item.reference is None:
+            return None
+        field = rubric.spec.field
+        if field and isinstance(item.reference, dict) and isinstance(item.reference.get(field), str):
+            return str(item.reference[field])
+        return item.reference_text()
+
+    def single_task(self, rubric: Rubric, item: EvalItem, output: str) -> Task:
+        text = judged_text(output, rubric.spec.field)
+        reference = self._reference(rubric, item)
+        prompt = single_prompt(
+            rubric, context=item.messages, response=text, reference=reference, output=self.provider.output
+        )
+        key = judgment_key(
+            provider_settings=self.provider.settings_key(),
+            rubric_hash=rubric.hash,
+            prompt_version=PROMPT_VERSION,
+            mode=f"single:{self.provider.output}",
+            context=render_context(item.messages),
+            texts=[text],
+            reference=reference,
+        )
+        return Task(key, prompt, rubric.hash)
+
+    def pair_task(self, rubric: Rubric, item: EvalItem, first: str, second: str) -> Task:
+        """Judge ``first`` as response A against ``second`` as response B."""
+        a, b = judged_text(first, rubric.spec.field), judged_text(second, rubric.spec.field)
+        reference = self._reference(rubric, item)
+        prompt = pair_prompt(
+            rubric, context=item.messages, first=a, second=b, reference=reference, output=self.provider.output
+        )
+        key = judgment_key(
+            provider_settings=self.provider.settings_key(),
+            rubric_hash=rubric.hash,
+            prompt_version=PROMPT_VERSION,
+            mode=f"pair:{self.provider.output}:A-then-B",
+            context=render_context(item.messages),
+            texts=[a, b],
+            reference=reference,
+        )
+        return Task(key, prompt, rubric.hash)
+
+    # -- bookkeeping and health -------------------------------------------------------------
+    def record(self, rubric: Rubric, judgments: Sequence[Judgment]) -> None:
+        u = self._usage.setdefault(rubric.name, _Usage())
+        u.n_judgments += len(judgments)
+        u.n_failed += sum(not j.ok for j in judgments)
+        u.cache_hits += sum(j.cached for j in judgments)
+
+    def record_consistency(self, rubric: Rubric, consistent: int, judged: int) -> None:
+        u = self._usage.setdefault(rubric.name, _Usage())
+        u.pairs_consistent += consistent
+        u.pairs_judged += judged
+
+    def health(self, rubric: str | None = None) -> JudgeHealth:
+        """Health of this judge on ``rubric`` (default: the only, or last, rubric used)."""
+        if rubric is None:
+            if not self._rubrics:
+                raise ValueError("this judge has used no rubric yet; pass the rubric name")
+            rubric = list(self._rubrics)[-1]
+        r = self.load(rubric)
+        u = self._usage.get(r.name, _Usage())
+        record = load_record(self.cache_dir, self.provider.settings_key(), r.hash, PROMPT_VERSION)
+        kappa, reliable, reason = assess(record, self.min_kappa)
+        if u.pairs_judged:
+            consistency: float | None = u.pairs_consistent / u.pairs_judged
+        else:
+            consistency = record.position_consistency if record is not None else None
+        return JudgeHealth(
+            provider=self.provider.name,
+            model=self.provider.model,
+            rubric=r.name,
+            rubric_hash=r.hash,
+            kappa=kappa,
+            reliable=reliable,
+            position_consistency=consistency,
+            n_judgments=u.n_judgments,
+            n_failed=u.n_failed,
+            cache_hits=u.cache_hits,
+            reason=reason,
+            min_kappa=self.min_kappa,
+        )
+
+    def healths(self) -> list[JudgeHealth]:
+        """One JudgeHealth per rubric used, for results.json ``judges``."""
+        return [self.health(name) for name in self._usage]
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            **self.provider.describe(),
+            "prompt_version": PROMPT_VERSION,
+            "cache": str(self.cache.path) if self.cache.path else None,
+            "concurrency": self.engine.concurrency,
+            "parse_retries": self.engine.parse_retries,
+        }
+
+    def stats(self) -> dict[str, Any]:
+        """Requests, retries and budget spent so far (for logs and benchmarks)."""
+        return {
+            "requests": self.engine.requests,
+            "retry": self.engine.retry_stats.as_dict(),
+            "budget": self.engine.meter.as_dict(),
+        }
+
+    def close(self) -> None:
+        self.cache.close()

@@ -1,0 +1,116 @@
+"""``tunegate judge ...`` / ``python -m judges ...``: calibrate, validate, rubrics, providers."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from judges.cli import main
+from judges.providers import PROVIDERS
+from tests.judges.conftest import ScriptedProvider, oracle_script
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _oracle(model: str | None = None, **options: Any) -> ScriptedProvider:
+    return ScriptedProvider(model or "oracle", script=oracle_script(), **options)
+
+
+def _always_three(model: str | None = None, **options: Any) -> ScriptedProvider:
+    def script(p: Any, n: int) -> dict[str, Any]:
+        return {"reasoning": "", "score": 3} if p.mode == "single" else {"reasoning": "", "winner": "B"}
+
+    return ScriptedProvider(model or "three", script=script, **options)
+
+
+PROVIDERS.register("test-oracle", _oracle, replace=True)
+PROVIDERS.register("test-three", _always_three, replace=True)
+
+
+def test_calibrate_prints_kappa_confusion_and_position_consistency(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["calibrate", "--provider", "test-oracle", "--cache-dir", str(tmp_path), "--pairs", "6"]) == 0
+    out = capsys.readouterr().out
+    assert "judge calibration: scripted oracle, rubric support_style" in out
+    assert "Cohen's kappa (quadratic weights): 1.000   [needs >= 0.60: reliable]" in out
+    assert "confusion matrix (rows: gold score, columns: judge score, rounded)" in out
+    assert "position consistency 1.000" in out
+    assert f"saved to {tmp_path}" in out
+
+
+def test_calibrate_json_and_require_reliable(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        [
+            "calibrate",
+            "--provider",
+            "test-three",
+            "--cache-dir",
+            str(tmp_path),
+            "--pairs",
+            "4",
+            "--json",
+            "--require-reliable",
+        ]
+    )
+    record = json.loads(capsys.readouterr().out)
+    assert code == 1  # a judge that always says 3 agrees no better than chance: kappa 0, unreliable
+    assert (
+        record["kappa"] == pytest.approx(0.0) and record["n"] == 80 and record["position_consistency"] == 0.0
+    )
+    assert Path(record["record_path"]).exists()
+
+
+def test_cli_errors_are_one_line_messages(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert main(["calibrate", "--provider", "nope", "--cache-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: unknown judge provider 'nope'; known providers: anthropic, local, openai")
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    assert main(["calibrate", "--provider", "anthropic", "--cache-dir", str(tmp_path)]) == 2
+    assert "environment variable ANTHROPIC_API_KEY, which is not set" in capsys.readouterr().err
+    assert (
+        main(["calibrate", "--provider", "test-oracle", "--rubric", "nope", "--cache-dir", str(tmp_path)])
+        == 2
+    )
+    assert "unknown rubric 'nope'; known rubrics: support_style" in capsys.readouterr().err
+
+
+def test_validate_reports_good_and_bad_rubrics(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.md"
+    bad.write_text("---\nname: bad\ncriterias: []\n---\nx\n", encoding="utf-8")
+    assert main(["validate", "support_style", str(bad)]) == 1
+    captured = capsys.readouterr()
+    assert "ok  " in captured.out and "rubric 'support_style', scale 1-5, 7 criteria, hash" in captured.out
+    assert f"{bad}:3: criterias: unknown key" in captured.err
+    assert main(["rubrics"]) == 0
+    assert capsys.readouterr().out.startswith("support_style\t")
+
+
+def test_option_values_are_typed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["calibrate", "--provider", "local", "--option", "batchsize=4", "--cache-dir", str(tmp_path)])
+    assert code == 2
+    assert "invalid options for the local judge: batchsize: unknown option" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["calibrate", "--option", "no-equals-sign"])
+
+
+def test_python_dash_m_judges_runs() -> None:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "judges", "providers"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["anthropic", "local", "openai", "openai-compatible"]
