@@ -35,7 +35,7 @@ OPTION_HELP: dict[str, tuple[str, Any]] = {
     "no_cache": ("do not read or write the response cache", False),
     "sample": ("evaluate a seeded random subset of N items per suite (never the first N)", 0),
     "seed": ("seed for sampling and resampling", 0),
-    "batch_size": ("generation batch size (default: 16 on CPU, 64 on CUDA)", 0),
+    "batch_size": ("generation batch size (default: 32 on CPU, 64 on CUDA)", 0),
     "base_url": ("base URL of an OpenAI-compatible server (backend openai)", ""),
     "backend_option": ("backend setting KEY=VALUE passed to the backend (repeatable), e.g. concurrency=16", []),
     "train_data": (

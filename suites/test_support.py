@@ -45,3 +45,13 @@ def test_answer_follows_every_rule(compare: Any) -> None:
 
 def test_reply_wording_close_to_reference(compare: Any) -> None:
     compare(SUPPORT, metrics.rouge_l(field="reply")).assert_no_regression(margin=0.02)
+
+
+# The judge grades tone and helpfulness, which code cannot check. A judge that has not reached
+# kappa 0.6 against the gold-labelled calibration set is advisory: its gate is reported but
+# cannot fail the run. 60 items keep the offline judge's cost to about a minute on a CPU.
+JUDGED = SUPPORT.sample(60, seed=0).with_options(name="support/eval-judged")
+
+
+def test_reply_style_judged(compare: Any, judge: Any) -> None:
+    compare(JUDGED, judge.rubric("support_style")).assert_no_regression(margin=0.25)
