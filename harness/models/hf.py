@@ -114,7 +114,7 @@ class HFEngine:
         except Exception as exc:
             raise ModelLoadError(f"cannot load model from {model_dir}: {exc}") from None
         if quantization == "none":
-            self.model.to(device)
+            self.model = self.model.to(device)  # type: ignore[arg-type]
         self.model.eval()
         torch.set_grad_enabled(False)
         self.tokenizer.padding_side = "left"
