@@ -1,0 +1,257 @@
+"""The training loop: read it top to bottom (after nanoGPT's train.py).
+
+Load the base (4-bit NF4 for QLoRA, or bf16/fp32 for LoRA) -> seed -> attach a peft LoRA adapter
+-> loop over micro-batches with gradient accumulation, a warm-up + cosine schedule and periodic
+dev loss -> write the adapter and its provenance manifest atomically.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from harness.errors import ConfigError
+from harness.models.hf import resolve_dtype
+from harness.models.resolve import resolve_base
+from trainers.config import TrainConfig
+from trainers.data import IGNORE, Example, batches, collate, read_chats, tokenize
+from trainers.manifest import build_manifest, inputs_fingerprint
+
+
+def _torch_dtype(name: str) -> Any:
+    import torch
+
+    return {"bf16": torch.bfloat16, "fp32": torch.float32, "fp16": torch.float16}[name]
+
+
+def seed_everything(seed: int) -> None:
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+def load_base(cfg: TrainConfig, model_dir: Path, device: str, dtype: str) -> tuple[Any, Any]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    kwargs: dict[str, Any] = {"dtype": _torch_dtype(dtype)}
+    if cfg.quantization == "nf4":
+        import warnings
+
+        from transformers import BitsAndBytesConfig
+
+        warnings.filterwarnings("ignore", message=".*kernels.*")
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=_torch_dtype(dtype),
+        )
+        if device == "cuda":
+            kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", 0))}
+    model = AutoModelForCausalLM.from_pretrained(model_dir, **kwargs)
+    if cfg.quantization == "none":
+        model = model.to(device)
+    return model, tok
+
+
+def attach_lora(cfg: TrainConfig, model: Any) -> Any:
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+
+    if cfg.quantization == "nf4":
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing)
+    elif cfg.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+        model.enable_input_require_grads()
+    lora = LoraConfig(
+        r=cfg.lora_r,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=cfg.lora_dropout,
+        target_modules=cfg.modules(),
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
+    return get_peft_model(model, lora)
+
+
+def make_optimizer(cfg: TrainConfig, params: list[Any], device: str) -> Any:
+    import torch
+
+    if device == "cuda":
+        # Paged 8-bit AdamW keeps optimizer state small and spills to host memory under pressure.
+        import bitsandbytes as bnb
+
+        return bnb.optim.PagedAdamW8bit(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    # On CPU there is no GPU memory to page from and LoRA state is tiny: plain AdamW is fastest.
+    return torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+
+
+def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
+    warm = int(total * cfg.warmup_ratio)
+    if step < warm:
+        return cfg.learning_rate * (step + 1) / warm
+    if cfg.lr_schedule == "constant":
+        return cfg.learning_rate
+    progress = (step - warm) / max(1, total - warm)
+    if cfg.lr_schedule == "linear":
+        return cfg.learning_rate * (1.0 - progress)
+    return cfg.learning_rate * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def batch_loss(model: Any, batch: list[Example], pad_id: int, device: str) -> tuple[Any, int]:
+    """Summed token loss of a micro-batch and its number of target tokens."""
+    import torch
+
+    enc = {k: v.to(device) for k, v in collate(batch, pad_id).items()}
+    labels = enc.pop("labels")
+    causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
+    # The vocabulary projection is ~20% of a small model's compute and its fp32 logits dominate
+    # memory: apply it only where the loss is taken (the assistant reply), not on the prompt.
+    hidden = causal_lm.model(**enc).last_hidden_state[:, :-1, :]
+    target = labels[:, 1:]
+    keep = target != IGNORE
+    logits = causal_lm.lm_head(hidden[keep]).float()
+    loss = torch.nn.functional.cross_entropy(logits, target[keep], reduction="sum")
+    return loss, int(keep.sum())
+
+
+def dev_loss(model: Any, examples: list[Example], pad_id: int, device: str, micro: int) -> float:
+    import torch
+
+    model.eval()
+    total, n = 0.0, 0
+    with torch.no_grad():
+        for start in range(0, len(examples), micro):
+            loss, k = batch_loss(model, examples[start : start + micro], pad_id, device)
+            total, n = total + float(loss), n + k
+    model.train()
+    return total / max(n, 1)
+
+
+def train(cfg: TrainConfig, *, config_path: str = "", quiet: bool = False) -> Path:
+    import torch
+
+    started = time.time()
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    dtype = resolve_dtype(cfg.dtype, device)
+    if cfg.quantization == "nf4" and dtype == "fp32":
+        dtype = "bf16" if device == "cpu" else dtype
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+    # Data first: every problem is reported before a model is loaded.
+    train_chats = read_chats(cfg.train)
+    dev_chats = read_chats(cfg.dev) if cfg.dev else []
+    model_dir = resolve_base(cfg.base)
+    model, tok = load_base(cfg, model_dir, device, dtype)
+    rng = random.Random(cfg.seed)
+    if cfg.max_train_examples and cfg.max_train_examples < len(train_chats):
+        train_chats = [train_chats[i] for i in sorted(rng.sample(range(len(train_chats)), cfg.max_train_examples))]
+    train_ex, skipped = tokenize(tok, train_chats, cfg.max_length)
+    dev_ex, _ = tokenize(tok, dev_chats[: cfg.max_dev_examples] if cfg.max_dev_examples else dev_chats, cfg.max_length)
+    if not train_ex:
+        raise ConfigError(f"no training example fits max_length={cfg.max_length}; raise it")
+
+    seed_everything(cfg.seed)  # before the adapter is created: LoRA init depends on it
+    model = attach_lora(cfg, model)
+    model.train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = make_optimizer(cfg, params, device)
+    accum = cfg.batch_size // cfg.micro_batch_size
+    steps_per_epoch = max(1, math.ceil(len(train_ex) / cfg.batch_size))
+    total_steps = cfg.max_steps or max(1, math.ceil(steps_per_epoch * cfg.epochs))
+    pad_id = tok.pad_token_id
+
+    curve: list[dict[str, float]] = []
+    dev_curve: list[dict[str, float]] = []
+    n_tokens = 0
+    step = 0
+    loop_start = time.time()
+    bar = tqdm(total=total_steps, desc="training", unit="step", disable=quiet or not sys.stderr.isatty())
+    micro_iter = iter(())  # type: ignore[var-annotated]
+    while step < total_steps:
+        lr = lr_at(step, total_steps, cfg)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        micro_batches: list[list[Example]] = []
+        while len(micro_batches) < accum:
+            try:
+                micro_batches.append(next(micro_iter))
+            except StopIteration:
+                micro_iter = batches(train_ex, cfg.micro_batch_size, rng)
+        n_target = sum(e.n_target for b in micro_batches for e in b)
+        step_loss = 0.0
+        for b in micro_batches:
+            loss, _ = batch_loss(model, b, pad_id, device)
+            (loss / n_target).backward()
+            step_loss += float(loss)
+            n_tokens += sum(len(e.input_ids) for e in b)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        step += 1
+        curve.append({"step": step, "loss": step_loss / n_target, "lr": lr})
+        tps = n_tokens / max(time.time() - loop_start, 1e-9)
+        bar.set_postfix(loss=f"{step_loss / n_target:.3f}", tok_s=f"{tps:.0f}")
+        bar.update(1)
+        if dev_ex and (step % cfg.eval_every == 0 or step == total_steps):
+            dev_curve.append({"step": step, "loss": dev_loss(model, dev_ex, pad_id, device, cfg.micro_batch_size)})
+            if not quiet:
+                print(f"step {step}/{total_steps}: train loss {curve[-1]['loss']:.4f}, dev loss {dev_curve[-1]['loss']:.4f}, {tps:.0f} tok/s", file=sys.stderr)
+    bar.close()
+    train_s = time.time() - loop_start
+
+    stats = {
+        "n_train_examples": len(train_ex),
+        "n_skipped_too_long": skipped,
+        "n_dev_examples": len(dev_ex),
+        "n_train_tokens": n_tokens,
+        "steps": total_steps,
+        "tokens_per_s": round(n_tokens / train_s, 1),
+        "train_s": round(train_s, 2),
+        "wall_s": round(time.time() - started, 2),
+        "device": device,
+        "dtype": dtype,
+        "loss_curve": curve,
+        "dev_loss_curve": dev_curve,
+    }
+    return save_adapter(model, cfg, model_dir, stats, config_path)
+
+
+def save_adapter(model: Any, cfg: TrainConfig, model_dir: Path, stats: dict[str, Any], config_path: str) -> Path:
+    """Write adapter + manifest into a temp dir, then swap it into place in one rename."""
+    out = Path(cfg.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        model.save_pretrained(tmp, safe_serialization=True)
+        manifest = build_manifest(cfg, model_dir, stats, config_path)
+        import json
+
+        (tmp / "tunegate.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
+        old = None
+        if out.exists():
+            old = out.parent / f".{out.name}.old-{os.getpid()}"
+            os.replace(out, old)
+        os.replace(tmp, out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+__all__ = ["inputs_fingerprint", "train"]
