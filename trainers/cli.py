@@ -18,7 +18,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, help="override the config's seed")
     parser.add_argument("--max-steps", type=int, help="override the config's max_steps")
     parser.add_argument(
-        "--skip-if-current", action="store_true", help="do nothing when OUTPUT holds an adapter trained from the same inputs"
+        "--skip-if-current",
+        action="store_true",
+        help="do nothing when OUTPUT holds an adapter trained from the same inputs",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     args = parser.parse_args(argv)

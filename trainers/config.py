@@ -26,25 +26,37 @@ class TrainConfig(BaseModel):
     lora_alpha: float = Field(32.0, gt=0, description="LoRA alpha (scaling = alpha / r; 2 x r is usual)")
     lora_dropout: float = Field(0.05, ge=0, lt=1, description="dropout on the LoRA input")
     target_modules: Literal["attention", "all-linear"] | list[str] = Field(
-        "attention", description="'attention' (q,k,v,o), 'all-linear' (attention + MLP) or explicit module names"
+        "attention",
+        description="'attention' (q,k,v,o), 'all-linear' (attention + MLP) or explicit module names",
     )
-    learning_rate: float = Field(2e-4, gt=0, le=1.0, description="peak learning rate (1e-4 to 2e-4 is usual for LoRA)")
+    learning_rate: float = Field(
+        2e-4, gt=0, le=1.0, description="peak learning rate (1e-4 to 2e-4 is usual for LoRA)"
+    )
     epochs: float = Field(1.0, gt=0, description="passes over the training data (fractions allowed)")
-    max_steps: int | None = Field(None, ge=1, description="stop after this many optimizer steps (overrides epochs)")
+    max_steps: int | None = Field(
+        None, ge=1, description="stop after this many optimizer steps (overrides epochs)"
+    )
     micro_batch_size: int = Field(8, ge=1, description="sequences per forward/backward pass")
     batch_size: int = Field(16, ge=1, description="effective batch size (gradient accumulation fills it)")
     max_length: int = Field(384, ge=16, description="longest sequence in tokens; longer examples are skipped")
-    max_train_examples: int | None = Field(None, ge=1, description="seeded random subset of the training data")
+    max_train_examples: int | None = Field(
+        None, ge=1, description="seeded random subset of the training data"
+    )
     max_dev_examples: int | None = Field(64, ge=1, description="dev examples used for the dev loss")
     eval_every: int = Field(25, ge=1, description="evaluate the dev loss every N optimizer steps")
     warmup_ratio: float = Field(0.05, ge=0, lt=1, description="share of steps with linear warm-up")
     lr_schedule: Literal["cosine", "linear", "constant"] = Field("cosine", description="decay after warm-up")
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay on the LoRA weights")
-    quantization: Literal["nf4", "none"] = Field("nf4", description="nf4: 4-bit base with double quant (QLoRA); none: LoRA")
-    dtype: Literal["auto", "bf16", "fp32", "fp16"] = Field("auto", description="compute dtype (auto: bf16 where supported)")
-    gradient_checkpointing: bool = Field(False, description="recompute activations in backward (less memory, slower)")
+    quantization: Literal["nf4", "none"] = Field(
+        "nf4", description="nf4: 4-bit base with double quant (QLoRA); none: LoRA"
+    )
+    dtype: Literal["auto", "bf16", "fp32", "fp16"] = Field(
+        "auto", description="compute dtype (auto: bf16 where supported)"
+    )
+    gradient_checkpointing: bool = Field(
+        False, description="recompute activations in backward (less memory, slower)"
+    )
     seed: int = Field(0, description="seed for data order, LoRA init and dropout")
-
 
     def modules(self) -> list[str] | str:
         if self.target_modules == "attention":
@@ -96,7 +108,9 @@ def load_config(path: str | Path, **overrides: object) -> TrainConfig:
     for name in ("train", "dev"):
         p = getattr(cfg, name)
         if p is not None and not Path(p).is_file():
-            raise ConfigError(f"{path}: {name} data file {p} not found (paths are relative to the current directory)")
+            raise ConfigError(
+                f"{path}: {name} data file {p} not found (paths are relative to the current directory)"
+            )
     if cfg.batch_size % cfg.micro_batch_size:
         raise ConfigError(
             f"{path}: batch_size {cfg.batch_size} must be a multiple of micro_batch_size {cfg.micro_batch_size}"

@@ -32,10 +32,17 @@ def read_chats(path: str | Path) -> list[list[dict[str, str]]]:
     for lineno, obj in rows:
         msgs = obj.get("messages") if isinstance(obj, dict) else None
         if not isinstance(msgs, list) or not msgs:
-            problems.append(f"{path}:{lineno}: missing or empty \"messages\"")
+            problems.append(f'{path}:{lineno}: missing or empty "messages"')
             continue
-        if not all(isinstance(m, dict) and isinstance(m.get("content"), str) and m.get("role") in ("system", "user", "assistant") for m in msgs):
-            problems.append(f"{path}:{lineno}: every message needs a role (system/user/assistant) and string content")
+        if not all(
+            isinstance(m, dict)
+            and isinstance(m.get("content"), str)
+            and m.get("role") in ("system", "user", "assistant")
+            for m in msgs
+        ):
+            problems.append(
+                f"{path}:{lineno}: every message needs a role (system/user/assistant) and string content"
+            )
             continue
         if msgs[-1]["role"] != "assistant":
             problems.append(
@@ -48,7 +55,9 @@ def read_chats(path: str | Path) -> list[list[dict[str, str]]]:
     return chats
 
 
-def tokenize(tokenizer: Any, chats: Sequence[list[dict[str, str]]], max_length: int) -> tuple[list[Example], int]:
+def tokenize(
+    tokenizer: Any, chats: Sequence[list[dict[str, str]]], max_length: int
+) -> tuple[list[Example], int]:
     """Examples with labels on the assistant reply + end-of-turn token; (examples, n_skipped_too_long)."""
     out: list[Example] = []
     skipped = 0

@@ -24,9 +24,19 @@ def base_fingerprint(model_dir: Path) -> str:
 
 
 def data_files(cfg: TrainConfig) -> dict[str, dict[str, str]]:
-    out = {"train": {"path": cfg.train, "absolute": str(Path(cfg.train).resolve()), "sha256": sha256_file(Path(cfg.train))}}
+    out = {
+        "train": {
+            "path": cfg.train,
+            "absolute": str(Path(cfg.train).resolve()),
+            "sha256": sha256_file(Path(cfg.train)),
+        }
+    }
     if cfg.dev:
-        out["dev"] = {"path": cfg.dev, "absolute": str(Path(cfg.dev).resolve()), "sha256": sha256_file(Path(cfg.dev))}
+        out["dev"] = {
+            "path": cfg.dev,
+            "absolute": str(Path(cfg.dev).resolve()),
+            "sha256": sha256_file(Path(cfg.dev)),
+        }
     return out
 
 
@@ -34,7 +44,9 @@ def inputs_fingerprint(cfg: TrainConfig, model_dir: Path | None = None) -> str:
     model_dir = model_dir or resolve_base(cfg.base)
     resolved = cfg.model_dump(exclude={"output", "train", "dev"})
     shas = {k: v["sha256"] for k, v in data_files(cfg).items()}
-    return digest({"base": base_fingerprint(model_dir), "data": shas, "config": resolved, "trainer": TRAINER_VERSION})
+    return digest(
+        {"base": base_fingerprint(model_dir), "data": shas, "config": resolved, "trainer": TRAINER_VERSION}
+    )
 
 
 def _versions() -> dict[str, str]:
@@ -49,13 +61,17 @@ def _versions() -> dict[str, str]:
 
 def _git_commit() -> str | None:
     try:
-        res = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False)
+        res = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return res.stdout.strip() or None if res.returncode == 0 else None
 
 
-def build_manifest(cfg: TrainConfig, model_dir: Path, stats: dict[str, Any], config_path: str) -> dict[str, Any]:
+def build_manifest(
+    cfg: TrainConfig, model_dir: Path, stats: dict[str, Any], config_path: str
+) -> dict[str, Any]:
     return {
         "format_version": FORMAT_VERSION,
         "kind": "qlora" if cfg.quantization == "nf4" else "lora",

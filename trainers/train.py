@@ -159,9 +159,13 @@ def train(cfg: TrainConfig, *, config_path: str = "", quiet: bool = False) -> Pa
     model, tok = load_base(cfg, model_dir, device, dtype)
     rng = random.Random(cfg.seed)
     if cfg.max_train_examples and cfg.max_train_examples < len(train_chats):
-        train_chats = [train_chats[i] for i in sorted(rng.sample(range(len(train_chats)), cfg.max_train_examples))]
+        train_chats = [
+            train_chats[i] for i in sorted(rng.sample(range(len(train_chats)), cfg.max_train_examples))
+        ]
     train_ex, skipped = tokenize(tok, train_chats, cfg.max_length)
-    dev_ex, _ = tokenize(tok, dev_chats[: cfg.max_dev_examples] if cfg.max_dev_examples else dev_chats, cfg.max_length)
+    dev_ex, _ = tokenize(
+        tok, dev_chats[: cfg.max_dev_examples] if cfg.max_dev_examples else dev_chats, cfg.max_length
+    )
     if not train_ex:
         raise ConfigError(f"no training example fits max_length={cfg.max_length}; raise it")
 
@@ -197,7 +201,7 @@ def train(cfg: TrainConfig, *, config_path: str = "", quiet: bool = False) -> Pa
         for b in micro_batches:
             loss, _ = batch_loss(model, b, pad_id, device)
             (loss / n_target).backward()
-            step_loss += float(loss)
+            step_loss += float(loss.detach())
             n_tokens += sum(len(e.input_ids) for e in b)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -207,9 +211,14 @@ def train(cfg: TrainConfig, *, config_path: str = "", quiet: bool = False) -> Pa
         bar.set_postfix(loss=f"{step_loss / n_target:.3f}", tok_s=f"{tps:.0f}")
         bar.update(1)
         if dev_ex and (step % cfg.eval_every == 0 or step == total_steps):
-            dev_curve.append({"step": step, "loss": dev_loss(model, dev_ex, pad_id, device, cfg.micro_batch_size)})
+            dev_curve.append(
+                {"step": step, "loss": dev_loss(model, dev_ex, pad_id, device, cfg.micro_batch_size)}
+            )
             if not quiet:
-                print(f"step {step}/{total_steps}: train loss {curve[-1]['loss']:.4f}, dev loss {dev_curve[-1]['loss']:.4f}, {tps:.0f} tok/s", file=sys.stderr)
+                print(
+                    f"step {step}/{total_steps}: train loss {curve[-1]['loss']:.4f}, dev loss {dev_curve[-1]['loss']:.4f}, {tps:.0f} tok/s",
+                    file=sys.stderr,
+                )
     bar.close()
     train_s = time.time() - loop_start
 
@@ -230,7 +239,9 @@ def train(cfg: TrainConfig, *, config_path: str = "", quiet: bool = False) -> Pa
     return save_adapter(model, cfg, model_dir, stats, config_path)
 
 
-def save_adapter(model: Any, cfg: TrainConfig, model_dir: Path, stats: dict[str, Any], config_path: str) -> Path:
+def save_adapter(
+    model: Any, cfg: TrainConfig, model_dir: Path, stats: dict[str, Any], config_path: str
+) -> Path:
     """Write adapter + manifest into a temp dir, then swap it into place in one rename."""
     out = Path(cfg.output)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,148 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.errors import ConfigError, DataError
+from trainers.config import load_config
+from trainers.data import IGNORE, read_chats, tokenize
+from trainers.manifest import adapter_is_current
+from trainers.train import save_adapter, train
+
+ROOT = Path(__file__).resolve().parents[2]
+SUPPORT_TRAIN = ROOT / "suites" / "data" / "support" / "train.jsonl"
+
+
+@pytest.fixture(scope="module")
+def small_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("data")
+    lines = SUPPORT_TRAIN.read_text(encoding="utf-8").splitlines()[:24]
+    (d / "train.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return d / "train.jsonl"
+
+
+def _config(tmp_path: Path, base: Path, data: Path, **extra: object) -> Path:
+    body = {
+        "base": str(base),
+        "train": str(data),
+        "dev": str(data),
+        "output": str(tmp_path / "adapter"),
+        "quantization": "none",
+        "dtype": "fp32",
+        "max_steps": 2,
+        "micro_batch_size": 4,
+        "batch_size": 8,
+        "eval_every": 1,
+        "max_dev_examples": 4,
+        "lora_r": 4,
+        "lora_alpha": 8,
+    }
+    body.update(extra)
+    path = tmp_path / "cfg.yaml"
+    path.write_text("\n".join(f"{k}: {json.dumps(v)}" for k, v in body.items()) + "\n")
+    return path
+
+
+def test_unknown_key_is_rejected_with_its_line(
+    tmp_path: Path, tiny_model_dir: Path, small_data: Path
+) -> None:
+    cfg = _config(tmp_path, tiny_model_dir, small_data, learning_rat=0.1)
+    with pytest.raises(ConfigError, match=r"cfg.yaml:14: unknown key 'learning_rat'; valid keys: \["):
+        load_config(cfg)
+
+
+def test_rank_zero_is_rejected(tmp_path: Path, tiny_model_dir: Path, small_data: Path) -> None:
+    with pytest.raises(ConfigError, match=r"lora_r = 0: Input should be greater than or equal to 1"):
+        load_config(_config(tmp_path, tiny_model_dir, small_data, lora_r=0))
+
+
+def test_missing_data_file(tmp_path: Path, tiny_model_dir: Path) -> None:
+    with pytest.raises(ConfigError, match=r"train data file .*nope.jsonl not found"):
+        load_config(_config(tmp_path, tiny_model_dir, tmp_path / "nope.jsonl"))
+
+
+def test_line_without_assistant_turn(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(
+        json.dumps({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]})
+        + "\n"
+        + json.dumps({"messages": [{"role": "user", "content": "hi"}]})
+        + "\n"
+    )
+    with pytest.raises(DataError, match=r"bad.jsonl:2: no assistant turn at the end"):
+        read_chats(bad)
+
+
+def test_loss_only_on_the_reply_and_eos(tiny_model_dir: Path, small_data: Path) -> None:
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    chats = read_chats(small_data)[:3]
+    examples, skipped = tokenize(tok, chats, max_length=1024)
+    assert skipped == 0
+    for chat, ex in zip(chats, examples, strict=True):
+        target = [t for t in ex.labels if t != IGNORE]
+        assert tok.decode(target) == chat[-1]["content"] + tok.eos_token
+        n_prompt = ex.labels.index(target[0])
+        assert all(x == IGNORE for x in ex.labels[:n_prompt])
+
+
+def test_training_is_bit_identical_and_manifest_complete(
+    tmp_path: Path, tiny_model_dir: Path, small_data: Path
+) -> None:
+    outs = []
+    for k in range(2):
+        cfg = load_config(_config(tmp_path, tiny_model_dir, small_data, output=str(tmp_path / f"a{k}")))
+        outs.append(train(cfg, quiet=True))
+    a, b = (o / "adapter_model.safetensors" for o in outs)
+    assert a.read_bytes() == b.read_bytes()
+    manifest = json.loads((outs[0] / "tunegate.json").read_text())
+    assert manifest["format_version"] == 1 and manifest["kind"] == "lora"
+    assert manifest["data"]["train"]["sha256"] and Path(manifest["data"]["train"]["absolute"]).exists()
+    assert manifest["base"]["fingerprint"] and manifest["inputs_fingerprint"]
+    assert len(manifest["loss_curve"]) == 2 and manifest["dev_loss_curve"]
+    assert manifest["tokens_per_s"] > 0 and manifest["config"]["lora_r"] == 4
+    assert {"torch", "transformers", "peft"} <= set(manifest["versions"])
+    cfg = load_config(_config(tmp_path, tiny_model_dir, small_data, output=str(outs[0])))
+    assert adapter_is_current(cfg)
+    assert not adapter_is_current(cfg.model_copy(update={"learning_rate": 0.5}))
+
+
+def test_crash_while_saving_leaves_no_adapter(tmp_path: Path, tiny_model_dir: Path, small_data: Path) -> None:
+    cfg = load_config(_config(tmp_path, tiny_model_dir, small_data))
+
+    class Exploding:
+        def save_pretrained(self, path: Path, **_: object) -> None:
+            (Path(path) / "adapter_model.safetensors").write_bytes(b"half")
+            raise RuntimeError("killed mid-save")
+
+    with pytest.raises(RuntimeError):
+        save_adapter(Exploding(), cfg, tiny_model_dir, {}, "")
+    assert not Path(cfg.output).exists()
+    assert not list(Path(cfg.output).parent.glob(".adapter.tmp-*"))
+
+
+def test_cli_reports_bad_config_without_traceback(
+    tmp_path: Path, tiny_model_dir: Path, small_data: Path
+) -> None:
+    cfg = _config(tmp_path, tiny_model_dir, small_data, lora_r=0)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    res = subprocess.run(
+        [sys.executable, "-m", "trainers", str(cfg)], capture_output=True, text=True, env=env, cwd=ROOT
+    )
+    assert res.returncode == 2
+    assert "lora_r = 0" in res.stderr and "Traceback" not in res.stderr
+
+
+@pytest.mark.slow
+def test_qlora_nf4_on_cpu(tmp_path: Path, tiny_model_dir: Path, small_data: Path) -> None:
+    cfg = load_config(
+        _config(tmp_path, tiny_model_dir, small_data, quantization="nf4", dtype="bf16", max_steps=1)
+    )
+    out = train(cfg, quiet=True)
+    assert json.loads((out / "tunegate.json").read_text())["kind"] == "qlora"
