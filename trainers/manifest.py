@@ -101,4 +101,4 @@ def read_manifest(adapter_dir: str | Path) -> dict[str, Any] | None:
 def adapter_is_current(cfg: TrainConfig) -> bool:
     """True when ``cfg.output`` holds an adapter trained from exactly these inputs."""
     manifest = read_manifest(cfg.output)
-    return bool(manifest) and manifest.get("inputs_fingerprint") == inputs_fingerprint(cfg)
+    return manifest is not None and manifest.get("inputs_fingerprint") == inputs_fingerprint(cfg)

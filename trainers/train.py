@@ -14,6 +14,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,7 @@ def load_base(cfg: TrainConfig, model_dir: Path, device: str, dtype: str) -> tup
             kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", 0))}
     model = AutoModelForCausalLM.from_pretrained(model_dir, **kwargs)
     if cfg.quantization == "none":
-        model = model.to(device)
+        model = model.to(device)  # type: ignore[arg-type]
     return model, tok
 
 
@@ -79,7 +80,7 @@ def attach_lora(cfg: TrainConfig, model: Any) -> Any:
         model.enable_input_require_grads()
     lora = LoraConfig(
         r=cfg.lora_r,
-        lora_alpha=cfg.lora_alpha,
+        lora_alpha=cfg.lora_alpha,  # type: ignore[arg-type]
         lora_dropout=cfg.lora_dropout,
         target_modules=cfg.modules(),
         bias="none",
@@ -185,7 +186,7 @@ def train(cfg: TrainConfig, *, config_path: str = "", quiet: bool = False) -> Pa
     step = 0
     loop_start = time.time()
     bar = tqdm(total=total_steps, desc="training", unit="step", disable=quiet or not sys.stderr.isatty())
-    micro_iter = iter(())  # type: ignore[var-annotated]
+    micro_iter: Iterator[list[Example]] = iter(())
     while step < total_steps:
         lr = lr_at(step, total_steps, cfg)
         for group in optimizer.param_groups:
