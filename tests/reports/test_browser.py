@@ -104,3 +104,22 @@ def test_flip_rows_show_a_word_diff(chromium: str, tmp_path: Path) -> None:
     assert "<del>" in row and "<ins>" in row
     cand_category = item["outputs"]["candidate"].split('"category": "', 1)[1].split('"', 1)[0]
     assert cand_category in row
+
+
+@pytest.mark.slow
+def test_demo_results_screenshot(chromium: str, tmp_path: Path) -> None:
+    """The demo's own results.json (``make demo`` writes reports/out/results.json), rendered and shot."""
+    from reports import load_results
+
+    source = Path(os.environ.get("TUNEGATE_RESULTS", Path(__file__).resolve().parents[2] / "reports/out/results.json"))
+    if not source.exists():
+        pytest.skip(f"{source} not found: run `make demo` first (or set TUNEGATE_RESULTS)")
+    paths = write_reports(load_results(source), tmp_path)
+    png = tmp_path / "demo-report.png"
+    run_chromium(paths["html"].as_uri(), screenshot=png, window=(1400, 3000))
+    data = png.read_bytes()
+    assert data.startswith(PNG_MAGIC) and len(data) > 50_000
+    target = os.environ.get("TUNEGATE_SCREENSHOT_DIR")
+    if target:
+        Path(target).mkdir(parents=True, exist_ok=True)
+        shutil.copy(png, Path(target) / "demo-report.png")

@@ -1,0 +1,272 @@
+"""tunegate's hf backend against lm-evaluation-harness (``lm_eval``, its ``hf`` model) on one workload.
+
+Both sides get the same 200 chats (``workload`` of bench/generate.py), the same local checkpoint,
+dtype, greedy decoding, ``max_new_tokens`` and torch thread count, and the same prompt text:
+``render_prompt`` renders the chat once and lm-eval receives that text as a ``generate_until``
+context with its own chat template off, so both tokenise to identical ids (checked and reported).
+lm-eval stops on the end-of-turn string ``<|im_end|>`` (plus the model's EOS, which transformers
+adds); tunegate stops on the EOS ids and strips them, so the texts can be compared one to one.
+
+lm-eval runs twice: with its default batch size (1, what ``lm_eval --model hf`` does unless told)
+and with tunegate's batch size; the headline ``ratio`` (lm-eval wall / tunegate wall) is the
+same-batch one. Then tunegate runs again through ``generate_cached`` on an empty cache (cold) and
+once more on the filled cache (warm). Prints one JSON object.
+
+    python bench/peer.py [--n 200] [--max-new-tokens 64] [--batch-size 32] [--skip-batch1]
+
+Needs the optional extra: pip install 'tunegate[peer]'
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from bench.generate import workload  # noqa: E402
+from harness.data import Message  # noqa: E402
+from harness.models.base import Completion, GenerationParams, GenerationRequest, ModelSpec  # noqa: E402
+
+END_OF_TURN = "<|im_end|>"
+LM_EVAL_DTYPES = {"bf16": "bfloat16", "fp32": "float32", "fp16": "float16"}
+
+
+def require_lm_eval() -> str:
+    try:
+        import lm_eval
+    except ImportError:
+        sys.exit(
+            "bench/peer.py needs lm-evaluation-harness, which is not installed; "
+            "install it with: pip install 'tunegate[peer]'"
+        )
+    return str(getattr(lm_eval, "__version__", "unknown"))
+
+
+def counting_hflm(**kwargs: Any) -> Any:
+    """An lm-eval ``HFLM`` that also counts what its ``model.generate`` calls compute.
+
+    ``useful`` is the tokens each row really produced (up to and including its first EOS, as
+    tunegate's ``Completion.n_tokens``); ``computed`` is rows x decode steps, which includes the
+    steps a finished row keeps riding along until the whole batch stops.
+    """
+    from lm_eval.models.huggingface import HFLM
+
+    class CountingHFLM(HFLM):  # type: ignore[misc]
+        def reset_counts(self) -> None:
+            self.counts = {"generate_calls": 0, "useful": 0, "computed": 0}
+
+        def _model_generate(self, context: Any, max_length: int, stop: list[str], **kw: Any) -> Any:
+            out = super()._model_generate(context, max_length, stop, **kw)
+            new = out[:, context.shape[1] :].tolist()
+            eos = {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id}
+            self.counts["generate_calls"] += 1
+            self.counts["computed"] += len(new) * (len(new[0]) if new else 0)
+            for row in new:
+                n = next((k + 1 for k, t in enumerate(row) if t in eos), len(row))
+                self.counts["useful"] += n
+            return out
+
+    lm = CountingHFLM(**kwargs)
+    lm.reset_counts()
+    return lm
+
+
+def lm_eval_instances(contexts: Sequence[str], max_new_tokens: int) -> list[Any]:
+    """What a ``generate_until`` task hands the model, minus the task bookkeeping."""
+    from lm_eval.api.instance import Instance
+
+    gen = {"until": [END_OF_TURN], "max_gen_toks": max_new_tokens, "do_sample": False}
+    return [
+        Instance(request_type="generate_until", doc={"i": i}, arguments=(c, dict(gen)), idx=i)
+        for i, c in enumerate(contexts)
+    ]
+
+
+def run_lm_eval(lm: Any, contexts: Sequence[str], max_new_tokens: int) -> tuple[list[str], dict[str, Any]]:
+    lm.reset_counts()
+    instances = lm_eval_instances(contexts, max_new_tokens)
+    start = time.perf_counter()
+    texts = [str(t) for t in lm.generate_until(instances, disable_tqdm=True)]
+    seconds = time.perf_counter() - start
+    c = lm.counts
+    return texts, {
+        "batch_size": lm.batch_size,
+        "seconds": round(seconds, 2),
+        "tokens": c["useful"],
+        "tokens_per_s": round(c["useful"] / seconds, 1),
+        "generate_calls": c["generate_calls"],
+        "rows_x_steps": c["computed"],
+        # Share of the decode work spent on rows that had already finished (batch padding).
+        "finished_row_waste": round(1 - c["useful"] / c["computed"], 3) if c["computed"] else 0.0,
+    }
+
+
+def run_tunegate(
+    backend: Any, requests: Sequence[GenerationRequest]
+) -> tuple[list[Completion], dict[str, Any]]:
+    start = time.perf_counter()
+    outs = list(backend.generate(requests))
+    seconds = time.perf_counter() - start
+    tokens = sum(c.n_tokens for c in outs)
+    return outs, {
+        "batch_size": backend.batch_size,
+        "seconds": round(seconds, 2),
+        "tokens": tokens,
+        "tokens_per_s": round(tokens / seconds, 1),
+    }
+
+
+def cached_rerun(
+    spec: ModelSpec, requests: Sequence[GenerationRequest], model_cache: str
+) -> tuple[list[Completion], dict[str, Any]]:
+    """tunegate through its response cache: once on an empty cache, once on the filled one.
+
+    Each pass gets a fresh backend view and a fresh cache connection, as a new run would (the
+    fingerprint is recomputed); the loaded weights are shared, so model loading is not timed.
+    """
+    from harness.cache import ResponseCache
+    from harness.generation import generate_cached
+    from harness.models.hf import HFBackend
+
+    timings: dict[str, float] = {}
+    outs: dict[str, list[Completion]] = {}
+    with tempfile.TemporaryDirectory(prefix="tunegate-peer-cache-") as tmp:
+        for label in ("cold", "warm"):
+            start = time.perf_counter()
+            backend = HFBackend(spec, cache_dir=model_cache)
+            cache = ResponseCache(tmp)
+            try:
+                outs[label] = generate_cached(backend, requests, cache)
+            finally:
+                cache.close()
+            timings[label] = time.perf_counter() - start
+    hits = sum(c.cached for c in outs["warm"])
+    same = sum(a.text == b.text for a, b in zip(outs["cold"], outs["warm"], strict=True))
+    pct = 100 * timings["warm"] / timings["cold"]
+    return outs["cold"], {
+        "cold_s": round(timings["cold"], 3),
+        "warm_s": round(timings["warm"], 4),
+        "warm_pct_of_cold": round(pct, 3),
+        "target_pct": 5.0,
+        "meets_target": pct < 5.0,
+        "warm_hits": hits,
+        "warm_identical_to_cold": same,
+    }
+
+
+def warm_up(backend: Any, lm: Any, requests: Sequence[GenerationRequest], contexts: Sequence[str]) -> None:
+    """A tiny generation on each side first, so neither pays first-call costs in the timing."""
+    small = GenerationParams(max_new_tokens=4)
+    backend.generate([GenerationRequest(r.id, r.messages, small) for r in requests[:2]])
+    lm.generate_until(lm_eval_instances(contexts[:2], 4), disable_tqdm=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=200, help="prompts in the workload")
+    ap.add_argument("--max-new-tokens", type=int, default=64)
+    ap.add_argument(
+        "--batch-size", type=int, default=32, help="tunegate's batch size, and lm-eval's second run"
+    )
+    ap.add_argument("--skip-batch1", action="store_true", help="skip lm-eval at its default batch size 1")
+    ap.add_argument("--base", default="smollm2-135m-instruct")
+    ap.add_argument(
+        "--threads", type=int, default=0, help="torch threads for both sides (0: torch's default)"
+    )
+    args = ap.parse_args()
+    lm_eval_version = require_lm_eval()
+    load_before = os.getloadavg()
+
+    import torch
+    import transformers
+
+    from harness.models.hf import HFBackend, resolve_dtype
+    from harness.models.resolve import default_cache_dir, resolve_base
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model_cache = str(default_cache_dir())
+    model_dir = resolve_base(args.base, model_cache)
+    dtype = resolve_dtype("auto", "cpu")
+    params = GenerationParams(max_new_tokens=args.max_new_tokens)
+    requests = [
+        GenerationRequest(str(i), tuple(Message(m["role"], m["content"]) for m in chat), params)
+        for i, chat in enumerate(workload(args.n))
+    ]
+    spec = ModelSpec(args.base, dtype="auto", options={"batch_size": args.batch_size, "device": "cpu"})
+    backend = HFBackend(spec, cache_dir=model_cache)
+    contexts = [backend.render(r.messages) for r in requests]
+
+    common = {
+        "pretrained": str(model_dir),
+        "device": "cpu",
+        "dtype": LM_EVAL_DTYPES[dtype],
+        "add_bos_token": False,
+    }
+    lm_same = counting_hflm(**common, batch_size=args.batch_size)
+    ours_ids = [backend.engine.tokenizer(c, add_special_tokens=False)["input_ids"] for c in contexts]
+    same_ids = sum(
+        lm_same.tok_batch_encode([c])[0][0].tolist() == ids for c, ids in zip(contexts, ours_ids, strict=True)
+    )
+
+    warm_up(backend, lm_same, requests, contexts)
+    ours, ours_row = run_tunegate(backend, requests)
+    theirs, theirs_row = run_lm_eval(lm_same, contexts, args.max_new_tokens)
+    batch1_row: dict[str, Any] | None = None
+    same_batch1: int | None = None
+    if not args.skip_batch1:
+        del lm_same
+        lm_default = counting_hflm(**common)  # lm-eval's own default batch size
+        lm_default.generate_until(lm_eval_instances(contexts[:1], 4), disable_tqdm=True)
+        theirs1, batch1_row = run_lm_eval(lm_default, contexts, args.max_new_tokens)
+        same_batch1 = sum(a.text == b for a, b in zip(ours, theirs1, strict=True))
+        del lm_default
+    cold, cached_row = cached_rerun(spec, requests, model_cache)
+
+    same = sum(a.text == b for a, b in zip(ours, theirs, strict=True))
+    report: dict[str, Any] = {
+        "workload": {
+            "prompts": len(requests),
+            "max_new_tokens": args.max_new_tokens,
+            "batch_size": args.batch_size,
+            "dtype": dtype,
+            "model": args.base,
+            "model_dir": str(model_dir),
+            "identical_input_ids": same_ids,
+        },
+        "tunegate": ours_row,
+        "lm_eval": theirs_row,
+        "lm_eval_default_batch": batch1_row,
+        "ratio": round(theirs_row["seconds"] / ours_row["seconds"], 2),
+        "ratio_default_batch": round(batch1_row["seconds"] / ours_row["seconds"], 2) if batch1_row else None,
+        "identical_outputs": same,
+        "identical_fraction": round(same / len(requests), 3),
+        "identical_outputs_default_batch": same_batch1,
+        "cached": cached_row,
+        "cached_cold_identical_to_uncached": sum(a.text == b.text for a, b in zip(ours, cold, strict=True)),
+        "threads": torch.get_num_threads(),
+        "loadavg": {
+            "before": [round(x, 2) for x in load_before],
+            "after": [round(x, 2) for x in os.getloadavg()],
+        },
+        "versions": {
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "lm_eval": lm_eval_version,
+        },
+    }
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
