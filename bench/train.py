@@ -28,8 +28,17 @@ def ours(base: str, steps: int, quantization: str, out: Path) -> dict[str, float
     from trainers.train import train
 
     cfg = TrainConfig(
-        base=base, train=str(TRAIN), output=str(out), quantization=quantization, max_steps=steps,
-        micro_batch_size=8, batch_size=16, lora_r=16, lora_alpha=32, target_modules="attention", seed=0,
+        base=base,
+        train=str(TRAIN),
+        output=str(out),
+        quantization=quantization,
+        max_steps=steps,
+        micro_batch_size=8,
+        batch_size=16,
+        lora_r=16,
+        lora_alpha=32,
+        target_modules="attention",
+        seed=0,
     )
     train(cfg, quiet=True)
     m = json.loads((out / "tunegate.json").read_text())
@@ -39,7 +48,13 @@ def ours(base: str, steps: int, quantization: str, out: Path) -> dict[str, float
 def plain_trainer(base: str, steps: int, out: Path) -> dict[str, float]:
     import torch
     from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer, DataCollatorForSeq2Seq, Trainer, TrainingArguments
+    from transformers import (
+        AutoModelForCausalLM,
+        AutoTokenizer,
+        DataCollatorForSeq2Seq,
+        Trainer,
+        TrainingArguments,
+    )
 
     from harness.models.resolve import resolve_base
     from trainers.data import read_chats, tokenize
@@ -47,14 +62,36 @@ def plain_trainer(base: str, steps: int, out: Path) -> dict[str, float]:
     path = resolve_base(base)
     tok = AutoTokenizer.from_pretrained(path)
     examples, _ = tokenize(tok, read_chats(TRAIN), 384)
-    data = [{"input_ids": list(e.input_ids), "labels": list(e.labels), "attention_mask": [1] * len(e.input_ids)} for e in examples]
+    data = [
+        {"input_ids": list(e.input_ids), "labels": list(e.labels), "attention_mask": [1] * len(e.input_ids)}
+        for e in examples
+    ]
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16)
     torch.manual_seed(0)
-    model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"], task_type="CAUSAL_LM"))
+    model = get_peft_model(
+        model,
+        LoraConfig(
+            r=16,
+            lora_alpha=32,
+            lora_dropout=0.05,
+            target_modules=["q_proj", "k_proj", "v_proj", "o_proj"],
+            task_type="CAUSAL_LM",
+        ),
+    )
     args = TrainingArguments(
-        output_dir=str(out), per_device_train_batch_size=8, gradient_accumulation_steps=2, max_steps=steps,
-        learning_rate=2e-4, bf16=True, use_cpu=not torch.cuda.is_available(), report_to=[], save_strategy="no",
-        logging_steps=steps, seed=0, dataloader_num_workers=0, group_by_length=True,
+        output_dir=str(out),
+        per_device_train_batch_size=8,
+        gradient_accumulation_steps=2,
+        max_steps=steps,
+        learning_rate=2e-4,
+        bf16=True,
+        use_cpu=not torch.cuda.is_available(),
+        report_to=[],
+        save_strategy="no",
+        logging_steps=steps,
+        seed=0,
+        dataloader_num_workers=0,
+        group_by_length=True,
     )
     collator = DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100)
     trainer = Trainer(model=model, args=args, train_dataset=data, data_collator=collator)
@@ -69,7 +106,11 @@ def plain_trainer(base: str, steps: int, out: Path) -> dict[str, float]:
     start = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - start
-    return {"tokens": counted["tokens"], "seconds": round(seconds, 2), "tokens_per_s": round(counted["tokens"] / seconds, 1)}
+    return {
+        "tokens": counted["tokens"],
+        "seconds": round(seconds, 2),
+        "tokens_per_s": round(counted["tokens"] / seconds, 1),
+    }
 
 
 def main() -> None:
@@ -82,16 +123,25 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         t = Path(tmp)
-        result: dict[str, object] = {"steps": args.steps, "micro_batch": 8, "batch": 16, "threads": torch.get_num_threads(), "load_avg": os.getloadavg()}
+        result: dict[str, object] = {
+            "steps": args.steps,
+            "micro_batch": 8,
+            "batch": 16,
+            "threads": torch.get_num_threads(),
+            "load_avg": os.getloadavg(),
+        }
         result["tunegate_lora_bf16"] = ours(args.base, args.steps, "none", t / "a")
         result["tunegate_qlora_nf4"] = ours(args.base, args.steps, "nf4", t / "b")
         if not args.skip_hf:
             result["transformers_trainer_lora_bf16"] = plain_trainer(args.base, args.steps, t / "c")
             result["ratio_vs_transformers_trainer"] = round(
-                result["tunegate_lora_bf16"]["tokens_per_s"] / result["transformers_trainer_lora_bf16"]["tokens_per_s"], 2  # type: ignore[index]
+                result["tunegate_lora_bf16"]["tokens_per_s"]
+                / result["transformers_trainer_lora_bf16"]["tokens_per_s"],
+                2,  # type: ignore[index]
             )
         result["ratio_qlora_vs_lora"] = round(
-            result["tunegate_qlora_nf4"]["tokens_per_s"] / result["tunegate_lora_bf16"]["tokens_per_s"], 2  # type: ignore[index]
+            result["tunegate_qlora_nf4"]["tokens_per_s"] / result["tunegate_lora_bf16"]["tokens_per_s"],
+            2,  # type: ignore[index]
         )
     print(json.dumps(result, indent=1))
 
