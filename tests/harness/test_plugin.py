@@ -149,3 +149,24 @@ def test_options_from_pyproject(
     res = project.runpytest_subprocess("-p", "no:cacheprovider")
     assert res.ret == pytest.ExitCode.USAGE_ERROR
     assert "unknown key(s) in [tool.tunegate]: ['basse']" in res.stderr.str()
+
+
+def test_xdist_workers_share_cache_and_one_report(
+    project: pytest.Pytester, tiny_model_dir: Path, tiny_adapter_dir: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("xdist")
+    project.makepyfile(
+        test_more=TEST_FILE.replace("def test_lengths", "def test_lengths_again").replace(
+            "LengthMetric()", "LengthMetric()"
+        )
+    )
+    report = tmp_path / "report"
+    res = project.runpytest_subprocess(
+        *_args(tiny_model_dir, tmp_path / "cache", "--candidate", str(tiny_adapter_dir), "--report", str(report), "-n", "2")
+    )
+    res.assert_outcomes(passed=2)
+    results = json.loads((report / "results.json").read_text())
+    assert len(results["comparisons"]) == 2
+    assert {c["nodeid"].split("::")[0] for c in results["comparisons"]} == {"test_toy.py", "test_more.py"}
+    assert set(results["items"]["toy"][0]["outputs"]) == {"base", "candidate"}
+    assert "tunegate: base vs candidate" in res.stdout.str()
