@@ -79,11 +79,10 @@ def merge_partials(partials: Iterable[dict[str, Any]]) -> dict[str, Any]:
         for j in part.get("judges", []):
             merged["judges"][j.get("rubric", j.get("name", ""))] = j
         merged["adapter_checks"].update(part.get("adapter_checks", {}))
-        for k, v in part.get("cache", {}).items():
-            if isinstance(v, (int, float)) and not isinstance(v, bool):
+        for k in ("hits", "misses", "generated", "generated_tokens", "generation_s"):
+            v = part.get("cache", {}).get(k)
+            if isinstance(v, (int, float)):
                 merged["cache"][k] = merged["cache"].get(k, 0) + v
-            else:
-                merged["cache"].setdefault(k, v)
     return merged
 
 
@@ -182,6 +181,8 @@ def build_results(
     cache = dict(merged["cache"])
     total = cache.get("hits", 0) + cache.get("misses", 0)
     cache["hit_rate"] = cache.get("hits", 0) / total if total else 0.0
+    seconds = cache.get("generation_s") or 0.0
+    cache["tokens_per_s"] = round(cache.get("generated_tokens", 0) / seconds, 1) if seconds else None
     finished = time.time()
     return _clean(
         {

@@ -167,6 +167,6 @@ def test_xdist_workers_share_cache_and_one_report(
     res.assert_outcomes(passed=2)
     results = json.loads((report / "results.json").read_text())
     assert len(results["comparisons"]) == 2
-    assert {c["nodeid"].split("::")[0] for c in results["comparisons"]} == {"test_toy.py", "test_more.py"}
+    assert {c["nodeid"].split("::")[0].rsplit("/", 1)[-1] for c in results["comparisons"]} == {"test_toy.py", "test_more.py"}
     assert set(results["items"]["toy"][0]["outputs"]) == {"base", "candidate"}
     assert "tunegate: base vs candidate" in res.stdout.str()
