@@ -50,6 +50,10 @@ lint: setup
 bench: setup
 	$(BIN)/python bench/generate.py
 	$(BIN)/python bench/stats.py
+	$(BIN)/python bench/train.py
+	$(BIN)/python bench/leakage.py
+	$(BIN)/python bench/judge.py
+	$(BIN)/python -m pip install -q 'lm-eval>=0.4.8' && $(BIN)/python bench/peer.py --skip-batch1
 
 clean:
 	rm -rf $(REPORT_DIR) artifacts .pytest_cache
