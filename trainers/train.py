@@ -146,6 +146,13 @@ def dev_loss(model: Any, examples: list[Example], pad_id: int, device: str, micr
 def train(cfg: TrainConfig, *, config_path: str = "", quiet: bool = False) -> Path:
     import torch
 
+    with torch.enable_grad():  # a caller (e.g. an eval run in the same process) may have disabled it
+        return _train(cfg, config_path=config_path, quiet=quiet)
+
+
+def _train(cfg: TrainConfig, *, config_path: str, quiet: bool) -> Path:
+    import torch
+
     started = time.time()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = resolve_dtype(cfg.dtype, device)

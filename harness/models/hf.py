@@ -89,7 +89,6 @@ class HFEngine:
     """A loaded base model (+ tokenizer) and the peft adapters loaded onto it."""
 
     def __init__(self, model_dir: Path, *, dtype: str, quantization: str, device: str) -> None:
-        import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.model_dir = model_dir
@@ -116,7 +115,6 @@ class HFEngine:
         if quantization == "none":
             self.model = self.model.to(device)  # type: ignore[arg-type]
         self.model.eval()
-        torch.set_grad_enabled(False)
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
@@ -282,7 +280,7 @@ class HFBackend:
         tok = self.engine.tokenizer
         prompts = [self.render(m) for m in messages]
         enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.engine.device)
-        with self.engine.lock:
+        with self.engine.lock, torch.inference_mode():
             with self.engine.active(self.adapter_name) as model:
                 with_adapter = model(**enc).logits[:, -1, :].float()
             with self.engine.active(None) as model:
