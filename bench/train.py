@@ -91,7 +91,6 @@ def plain_trainer(base: str, steps: int, out: Path) -> dict[str, float]:
         logging_steps=steps,
         seed=0,
         dataloader_num_workers=0,
-        group_by_length=True,
     )
     collator = DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100)
     trainer = Trainer(model=model, args=args, train_dataset=data, data_collator=collator)
