@@ -37,6 +37,9 @@ def cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
     return text[:cut], cut < len(text)
 
 
+LOOPS = ("fast", "batched", "generate")
+
+
 def greedy_generate(
     model: Any,
     tokenizer: Any,
@@ -51,12 +54,19 @@ def greedy_generate(
 ) -> list[Completion]:
     """Greedy completions of ``prompts`` in order.
 
-    ``loop="fast"`` runs tunegate's own decoding loop: one prefill that computes logits for the
-    last position only, then one token per step, and rows that finished (EOS or a stop string)
-    leave the batch at once so the rest of the batch stops paying for them. ``loop="generate"``
-    calls ``model.generate`` (the reference the fast loop is checked against).
+    ``loop="fast"`` (the default) uses continuous batching (:mod:`harness.models.slots`) where the
+    model supports it: ``batch_size`` rows decode together and a finished row's slot goes to the
+    next prompt at once; prompts sharing a long prefix compute it once. Other models use
+    ``loop="batched"``: tunegate's batch-at-a-time loop, one prefill that keeps only the last
+    position's logits, then one token per step, with finished rows leaving the batch.
+    ``loop="generate"`` calls ``model.generate`` (the reference both are checked against).
     """
     import torch
+
+    from harness.models.slots import slot_generate, supports_slots
+
+    if loop not in LOOPS:
+        raise ValueError(f"unknown decoding loop {loop!r}; use one of {', '.join(LOOPS)}")
 
     encoded = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
     order = sorted(range(len(prompts)), key=lambda i: -len(encoded[i]))
@@ -65,6 +75,24 @@ def greedy_generate(
     results: list[Completion | None] = [None] * len(prompts)
     show = len(prompts) > batch_size and sys.stderr.isatty()
     bar = tqdm(total=len(prompts), desc=f"generating [{desc}]", unit="item", disable=not show, leave=False)
+    if loop == "fast" and supports_slots(model):
+        eos_set = set(eos)
+
+        def is_done(toks: list[int]) -> bool:
+            return toks[-1] in eos_set or (bool(stop) and _stop_hit(tokenizer, toks, stop))
+
+        new = slot_generate(
+            model,
+            encoded,
+            max_new_tokens=max_new_tokens,
+            is_done=is_done,
+            slots=batch_size,
+            pad_id=pad,
+            device=device,
+            on_finish=bar.update,
+        )
+        bar.close()
+        return [_finish(tokenizer, toks, eos, stop) for toks in new]
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
         width = max(len(encoded[i]) for i in idx)
@@ -147,6 +175,7 @@ def _fast_loop(
     from transformers import DynamicCache
 
     batch = ids.shape[0]
+    kwarg = _cache_kwarg(model)
     cache = DynamicCache()
     pos = mask.cumsum(-1) - 1
     pos.masked_fill_(mask == 0, 1)
@@ -154,11 +183,10 @@ def _fast_loop(
         input_ids=ids,
         attention_mask=mask,
         position_ids=pos,
-        past_key_values=cache,
         use_cache=True,
         logits_to_keep=1,
+        **{kwarg: cache},
     )
-    cache = out.past_key_values
     tok = out.logits[:, -1, :].argmax(-1)
     alive = list(range(batch))
     generated: list[list[int]] = [[] for _ in range(batch)]
@@ -184,9 +212,8 @@ def _fast_loop(
             input_ids=tok[:, None],
             attention_mask=mask,
             position_ids=last_pos,
-            past_key_values=cache,
             use_cache=True,
+            **{kwarg: cache},
         )
-        cache = out.past_key_values
         tok = out.logits[:, -1, :].argmax(-1)
     return generated
