@@ -12,7 +12,7 @@ and with tunegate's batch size; the headline ``ratio`` (lm-eval wall / tunegate 
 same-batch one. Then tunegate runs again through ``generate_cached`` on an empty cache (cold) and
 once more on the filled cache (warm). Prints one JSON object.
 
-    python bench/peer.py [--n 200] [--max-new-tokens 64] [--batch-size 32] [--skip-batch1]
+    python bench/peer.py [--n 200] [--max-new-tokens 64] [--batch-size 64] [--dtype auto] [--skip-batch1]
 
 Needs the optional extra: pip install 'tunegate[peer]'
 """
@@ -176,10 +176,19 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=200, help="prompts in the workload")
     ap.add_argument("--max-new-tokens", type=int, default=64)
     ap.add_argument(
-        "--batch-size", type=int, default=32, help="tunegate's batch size, and lm-eval's second run"
+        "--batch-size",
+        type=int,
+        default=64,
+        help="tunegate's batch size (decode slots), and lm-eval's second run",
     )
     ap.add_argument("--skip-batch1", action="store_true", help="skip lm-eval at its default batch size 1")
     ap.add_argument("--base", default="smollm2-135m-instruct")
+    ap.add_argument(
+        "--dtype",
+        default="auto",
+        choices=["auto", "bf16", "fp32"],
+        help="both sides' dtype (auto: bf16 where the CPU has it); fp32 shows outputs match when rounding allows",
+    )
     ap.add_argument(
         "--threads", type=int, default=0, help="torch threads for both sides (0: torch's default)"
     )
@@ -197,13 +206,13 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     model_cache = str(default_cache_dir())
     model_dir = resolve_base(args.base, model_cache)
-    dtype = resolve_dtype("auto", "cpu")
+    dtype = resolve_dtype(args.dtype, "cpu")
     params = GenerationParams(max_new_tokens=args.max_new_tokens)
     requests = [
         GenerationRequest(str(i), tuple(Message(m["role"], m["content"]) for m in chat), params)
         for i, chat in enumerate(workload(args.n))
     ]
-    spec = ModelSpec(args.base, dtype="auto", options={"batch_size": args.batch_size, "device": "cpu"})
+    spec = ModelSpec(args.base, dtype=args.dtype, options={"batch_size": args.batch_size, "device": "cpu"})
     backend = HFBackend(spec, cache_dir=model_cache)
     contexts = [backend.render(r.messages) for r in requests]
 

@@ -183,7 +183,7 @@ class HFBackend:
 
         self.spec = spec
         device = str(spec.options.get("device") or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.batch_size = int(spec.options.get("batch_size") or (64 if device == "cuda" else 32))
+        self.batch_size = int(spec.options.get("batch_size") or 64)
         base_dir = resolve_base(spec.base, cache_dir)
         self.adapter_dir: Path | None = None
         model_dir = base_dir
