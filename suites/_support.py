@@ -29,7 +29,7 @@ RULES = _style_rules()
 
 def support_eval() -> Suite:
     # Replies are <= 60 words; the whole JSON answer fits in ~130 tokens.
-    return load_suite(DATA / "support" / "eval.jsonl", name="support/eval", max_new_tokens=160)
+    return load_suite(DATA / "support" / "eval.jsonl", name="support/eval", max_new_tokens=128)
 
 
 def _reply(output: str) -> str | None:

@@ -14,7 +14,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -113,21 +113,81 @@ def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
     return cfg.learning_rate * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
+# A micro-batch whose examples share at least this many leading prompt tokens runs them once.
+MIN_SHARED_PREFIX = 16
+
+
+def shared_prefix(batch: Sequence[Example]) -> int:
+    """Leading tokens every example of ``batch`` has in common, all of them prompt (no loss).
+
+    Stops one token before the first target of any example, so every target is predicted from
+    a position after the prefix; 0 when the share is too small to be worth a separate pass.
+    """
+    if len(batch) < 2:
+        return 0
+    first = batch[0].input_ids
+    limit = min(next((k for k, y in enumerate(e.labels) if y != IGNORE), len(e.labels)) for e in batch) - 1
+    n = 0
+    while n < limit and all(e.input_ids[n] == first[n] for e in batch):
+        n += 1
+    return n if n >= MIN_SHARED_PREFIX else 0
+
+
 def batch_loss(model: Any, batch: list[Example], pad_id: int, device: str) -> tuple[Any, int]:
-    """Summed token loss of a micro-batch and its number of target tokens."""
+    """Summed token loss of a micro-batch and its number of target tokens.
+
+    When the examples share a prompt prefix (the same system prompt), the prefix goes through
+    the model once and its keys/values are broadcast to every row: the loss and gradients are
+    those of the full batch (the broadcast sums the rows' gradients back into the one pass),
+    at the cost of the distinct tokens only.
+    """
     import torch
 
     enc = {k: v.to(device) for k, v in collate(batch, pad_id).items()}
     labels = enc.pop("labels")
     causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
+    n_prefix = 0 if _checkpointing(causal_lm) and model.training else shared_prefix(batch)
+    if n_prefix:
+        hidden = _hidden_after_prefix(causal_lm, enc, n_prefix)
+        target = labels[:, n_prefix + 1 :]
+    else:
+        hidden = causal_lm.model(**enc).last_hidden_state[:, :-1, :]
+        target = labels[:, 1:]
+    keep = target != IGNORE
     # The vocabulary projection is ~20% of a small model's compute and its fp32 logits dominate
     # memory: apply it only where the loss is taken (the assistant reply), not on the prompt.
-    hidden = causal_lm.model(**enc).last_hidden_state[:, :-1, :]
-    target = labels[:, 1:]
-    keep = target != IGNORE
     logits = causal_lm.lm_head(hidden[keep]).float()
     loss = torch.nn.functional.cross_entropy(logits, target[keep], reduction="sum")
     return loss, int(keep.sum())
+
+
+def _checkpointing(causal_lm: Any) -> bool:
+    """Activation checkpointing recomputes without a cache, so the prefix cannot be shared."""
+    flag = getattr(causal_lm, "is_activation_checkpointing", None)
+    return bool(causal_lm.is_gradient_checkpointing if flag is None else flag)
+
+
+def _hidden_after_prefix(causal_lm: Any, enc: dict[str, Any], n_prefix: int) -> Any:
+    """Hidden states of positions ``n_prefix .. width-2``, the prefix run once for the batch."""
+    import torch
+    from transformers import DynamicCache
+
+    from harness.models.decode import _cache_kwarg
+
+    ids, mask = enc["input_ids"], enc["attention_mask"]
+    rows = ids.shape[0]
+    kwarg = _cache_kwarg(causal_lm)
+    prefix_cache: Any = DynamicCache()
+    causal_lm.model(input_ids=ids[:1, :n_prefix], use_cache=True, **{kwarg: prefix_cache})
+    cache: Any = DynamicCache()
+    for layer, held in enumerate(prefix_cache.layers):
+        cache.update(held.keys.expand(rows, -1, -1, -1), held.values.expand(rows, -1, -1, -1), layer)
+    tail = ids[:, n_prefix:-1]
+    positions = torch.arange(n_prefix, ids.shape[1] - 1, device=ids.device).expand(rows, -1)
+    out = causal_lm.model(
+        input_ids=tail, attention_mask=mask[:, :-1], position_ids=positions, use_cache=True, **{kwarg: cache}
+    )
+    return out.last_hidden_state
 
 
 def dev_loss(model: Any, examples: list[Example], pad_id: int, device: str, micro: int) -> float:

@@ -146,3 +146,48 @@ def test_qlora_nf4_on_cpu(tmp_path: Path, tiny_model_dir: Path, small_data: Path
     )
     out = train(cfg, quiet=True)
     assert json.loads((out / "tunegate.json").read_text())["kind"] == "qlora"
+
+
+def test_shared_prompt_prefix_gives_the_same_loss_and_gradients(
+    tiny_model_dir: Path, small_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    import trainers.train as train_module
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    examples, _ = tokenize(tok, read_chats(small_data)[:4], max_length=1024)
+    n_prefix = train_module.shared_prefix(examples)
+    assert n_prefix >= train_module.MIN_SHARED_PREFIX  # the support system prompt
+    first_target = min(e.labels.index(next(t for t in e.labels if t != IGNORE)) for e in examples)
+    assert n_prefix < first_target
+    assert train_module.shared_prefix(examples[:1]) == 0
+
+    torch.manual_seed(0)
+    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
+    cfg = LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, target_modules="all-linear", task_type="CAUSAL_LM")
+    model = get_peft_model(base, cfg)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.1)
+    model.train()
+
+    def loss_and_grads() -> tuple[float, int, list[torch.Tensor]]:
+        model.zero_grad(set_to_none=True)
+        loss, n = train_module.batch_loss(model, examples, tok.pad_token_id, "cpu")
+        loss.backward()
+        grads = [p.grad.clone() for p in model.parameters() if p.requires_grad and p.grad is not None]
+        return float(loss.detach()), n, grads
+
+    shared_loss, shared_n, shared_grads = loss_and_grads()
+    monkeypatch.setattr(train_module, "MIN_SHARED_PREFIX", 10**9)
+    assert train_module.shared_prefix(examples) == 0
+    full_loss, full_n, full_grads = loss_and_grads()
+    assert shared_n == full_n > 0
+    assert shared_loss == pytest.approx(full_loss, rel=1e-5)
+    assert len(shared_grads) == len(full_grads) > 0
+    for a, b in zip(shared_grads, full_grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
