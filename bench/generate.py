@@ -5,7 +5,7 @@ order), greedy, the same model and dtype, the same batch size. The baseline is w
 writes by hand: batches in the given order, left padding, ``model.generate``. Prints one JSON
 object: tokens/s of each, the ratio, and how many outputs are identical.
 
-    python bench/generate.py [--n 200] [--batch-size 16] [--max-new-tokens 64] [--dtype auto]
+    python bench/generate.py [--n 200] [--batch-size 64] [--max-new-tokens 64] [--dtype auto]
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def plain_generate(model, tok, prompts, batch_size: int, max_new_tokens: int) ->
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--n", type=int, default=200)
-    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--max-new-tokens", type=int, default=64)
     ap.add_argument("--dtype", default="auto")
     ap.add_argument("--base", default="smollm2-135m-instruct")
