@@ -25,6 +25,7 @@ from harness.models.hf import resolve_dtype
 from harness.models.resolve import resolve_base
 from trainers.config import TrainConfig
 from trainers.data import IGNORE, Example, batches, collate, read_chats, tokenize
+from trainers.distributed import World, barrier, join, leave, sum_gradients, sum_scalar, world_from_env
 from trainers.manifest import build_manifest, inputs_fingerprint
 
 
@@ -62,7 +63,7 @@ def load_base(cfg: TrainConfig, model_dir: Path, device: str, dtype: str) -> tup
             bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=_torch_dtype(dtype),
         )
-        if device == "cuda":
+        if device.startswith("cuda"):
             kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", 0))}
     model = AutoModelForCausalLM.from_pretrained(model_dir, **kwargs)
     if cfg.quantization == "none":
@@ -92,7 +93,7 @@ def attach_lora(cfg: TrainConfig, model: Any) -> Any:
 def make_optimizer(cfg: TrainConfig, params: list[Any], device: str) -> Any:
     import torch
 
-    if device == "cuda":
+    if device.startswith("cuda"):
         # Paged 8-bit AdamW keeps optimizer state small and spills to host memory under pressure.
         import bitsandbytes as bnb
 
@@ -219,12 +220,54 @@ def _train(cfg: TrainConfig, *, config_path: str, quiet: bool) -> Path:
     if cfg.quantization == "nf4" and dtype == "fp32":
         dtype = "bf16" if device == "cpu" else dtype
     torch.use_deterministic_algorithms(True, warn_only=True)
+    world = world_from_env()
+    accum = cfg.batch_size // cfg.micro_batch_size
+    if accum % world.size:
+        raise ConfigError(
+            f"batch_size / micro_batch_size = {accum} micro-batches per step cannot be split evenly over "
+            f"{world.size} processes; make it a multiple of {world.size}"
+        )
 
     # Data first: every problem is reported before a model is loaded.
     train_chats = read_chats(cfg.train)
     dev_chats = read_chats(cfg.dev) if cfg.dev else []
     model_dir = resolve_base(cfg.base)
-    model, tok = load_base(cfg, model_dir, device, dtype)
+    run_device = join(world, device)
+    try:
+        model, tok = load_base(cfg, model_dir, run_device, dtype)
+        return _loop(
+            cfg,
+            config_path,
+            quiet,
+            world,
+            run_device,
+            dtype,
+            model,
+            tok,
+            model_dir,
+            train_chats,
+            dev_chats,
+            started,
+        )
+    finally:
+        leave(world)
+
+
+def _loop(
+    cfg: TrainConfig,
+    config_path: str,
+    quiet: bool,
+    world: World,
+    device: str,
+    dtype: str,
+    model: Any,
+    tok: Any,
+    model_dir: Path,
+    train_chats: list[Any],
+    dev_chats: list[Any],
+    started: float,
+) -> Path:
+    quiet = quiet or not world.main
     rng = random.Random(cfg.seed)
     if cfg.max_train_examples and cfg.max_train_examples < len(train_chats):
         train_chats = [
@@ -266,11 +309,13 @@ def _train(cfg: TrainConfig, *, config_path: str, quiet: bool) -> Path:
                 micro_iter = batches(train_ex, cfg.micro_batch_size, rng)
         n_target = sum(e.n_target for b in micro_batches for e in b)
         step_loss = 0.0
-        for b in micro_batches:
+        for b in micro_batches[world.rank :: world.size]:
             loss, _ = batch_loss(model, b, pad_id, device)
             (loss / n_target).backward()
             step_loss += float(loss.detach())
-            n_tokens += sum(len(e.input_ids) for e in b)
+        n_tokens += sum(len(e.input_ids) for b in micro_batches for e in b)
+        sum_gradients(params, world)
+        step_loss = sum_scalar(step_loss, world)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         step += 1
@@ -278,7 +323,7 @@ def _train(cfg: TrainConfig, *, config_path: str, quiet: bool) -> Path:
         tps = n_tokens / max(time.time() - loop_start, 1e-9)
         bar.set_postfix(loss=f"{step_loss / n_target:.3f}", tok_s=f"{tps:.0f}")
         bar.update(1)
-        if dev_ex and (step % cfg.eval_every == 0 or step == total_steps):
+        if dev_ex and world.main and (step % cfg.eval_every == 0 or step == total_steps):
             dev_curve.append(
                 {"step": step, "loss": dev_loss(model, dev_ex, pad_id, device, cfg.micro_batch_size)}
             )
@@ -300,11 +345,14 @@ def _train(cfg: TrainConfig, *, config_path: str, quiet: bool) -> Path:
         "train_s": round(train_s, 2),
         "wall_s": round(time.time() - started, 2),
         "device": device,
+        "processes": world.size,
         "dtype": dtype,
         "loss_curve": curve,
         "dev_loss_curve": dev_curve,
     }
-    return save_adapter(model, cfg, model_dir, stats, config_path)
+    out = save_adapter(model, cfg, model_dir, stats, config_path) if world.main else Path(cfg.output)
+    barrier(world)
+    return out
 
 
 def save_adapter(

@@ -191,3 +191,50 @@ def test_shared_prompt_prefix_gives_the_same_loss_and_gradients(
     assert len(shared_grads) == len(full_grads) > 0
     for a, b in zip(shared_grads, full_grads, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_two_processes_train_the_same_adapter_as_one(
+    tmp_path: Path, tiny_model_dir: Path, small_data: Path
+) -> None:
+    """torchrun / accelerate launch: micro-batches split over processes, gradients summed."""
+    import torch
+    from safetensors.torch import load_file
+
+    common = {"micro_batch_size": 2, "batch_size": 4, "max_steps": 2, "lora_dropout": 0.0}
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    one = _config(tmp_path / "one", tiny_model_dir, small_data, **common, output=str(tmp_path / "one-out"))
+    two = _config(tmp_path / "two", tiny_model_dir, small_data, **common, output=str(tmp_path / "two-out"))
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    run = [sys.executable, "-m", "trainers", str(one)]
+    single = subprocess.run(run, env=env, capture_output=True, text=True, cwd=ROOT)
+    assert single.returncode == 0, single.stderr[-2000:]
+    launch = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc-per-node",
+        "2",
+        "--master-port",
+        "29533",
+    ]
+    res = subprocess.run(
+        [*launch, "-m", "trainers", str(two)], env=env, capture_output=True, text=True, cwd=ROOT
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    a = load_file(tmp_path / "one-out" / "adapter_model.safetensors")
+    b = load_file(tmp_path / "two-out" / "adapter_model.safetensors")
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-6)
+    manifest = json.loads((tmp_path / "two-out" / "tunegate.json").read_text())
+    assert manifest["processes"] == 2
+
+
+def test_steps_that_cannot_be_split_over_the_processes_are_refused(
+    tmp_path: Path, tiny_model_dir: Path, small_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    cfg = load_config(_config(tmp_path, tiny_model_dir, small_data, micro_batch_size=4, batch_size=4))
+    with pytest.raises(ConfigError, match="cannot be split evenly over 2 processes"):
+        train(cfg, quiet=True)
