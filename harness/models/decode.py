@@ -69,10 +69,8 @@ def greedy_generate(
         raise ValueError(f"unknown decoding loop {loop!r}; use one of {', '.join(LOOPS)}")
 
     encoded = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
-    order = sorted(range(len(prompts)), key=lambda i: -len(encoded[i]))
     eos = eos_ids(model, tokenizer)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0]
-    results: list[Completion | None] = [None] * len(prompts)
     show = len(prompts) > batch_size and sys.stderr.isatty()
     bar = tqdm(total=len(prompts), desc=f"generating [{desc}]", unit="item", disable=not show, leave=False)
     if loop == "fast" and supports_slots(model):
@@ -93,6 +91,8 @@ def greedy_generate(
         )
         bar.close()
         return [_finish(tokenizer, toks, eos, stop) for toks in new]
+    order = sorted(range(len(prompts)), key=lambda i: -len(encoded[i]))
+    results: list[Completion | None] = [None] * len(prompts)
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
         width = max(len(encoded[i]) for i in idx)
@@ -160,7 +160,7 @@ def _stop_hit(tokenizer: Any, toks: list[int], stop: Sequence[str]) -> bool:
     return any(s and s in tail for s in stop)
 
 
-def _cache_kwarg(model: Any) -> str:
+def cache_kwarg(model: Any) -> str:
     """transformers renamed ``past_key_values`` to ``cache`` in 5.x; use whichever forward takes."""
     import inspect
 
@@ -175,7 +175,7 @@ def _fast_loop(
     from transformers import DynamicCache
 
     batch = ids.shape[0]
-    kwarg = _cache_kwarg(model)
+    kwarg = cache_kwarg(model)
     cache = DynamicCache()
     pos = mask.cumsum(-1) - 1
     pos.masked_fill_(mask == 0, 1)

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import inspect
 import threading
 from collections.abc import Sequence
 from typing import Any, Literal
 
 from harness.errors import JudgeError
 from harness.models._retry import Transient
+from harness.models.decode import cache_kwarg
 from harness.models.resolve import DEFAULT_ALIAS, resolve_base
 from judges.prompts import JudgePrompt, Output
 from judges.providers.base import (
@@ -200,7 +200,7 @@ class LocalProvider:
                 input_ids=input_ids,
                 attention_mask=mask,
                 use_cache=past is not None,
-                **{_cache_kwarg(model): past},
+                **{cache_kwarg(model): past},
                 logits_to_keep=last,
             )
         probs = torch.softmax(out.logits.reshape(len(tails), -1).float(), dim=-1)
@@ -228,7 +228,7 @@ class LocalProvider:
         with torch.inference_mode():
             model(
                 input_ids=torch.tensor([head], device=self.opts.device),
-                **{_cache_kwarg(model): cache},
+                **{cache_kwarg(model): cache},
                 use_cache=True,
                 logits_to_keep=1,
             )
@@ -250,11 +250,6 @@ class LocalProvider:
             "scoring": "g-eval: probability-weighted mean over the score tokens",
             "min_mass": self.opts.min_mass,
         }
-
-
-def _cache_kwarg(model: Any) -> str:
-    """``cache`` in recent transformers, ``past_key_values`` before it was renamed."""
-    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
 @register_provider("local")
