@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from harness.errors import ConfigError
 from harness.models.hf import resolve_dtype
 from harness.models.resolve import resolve_base
+from harness.models.slots import common_prefix
 from trainers.config import TrainConfig
 from trainers.data import IGNORE, Example, batches, collate, read_chats, tokenize
 from trainers.distributed import World, barrier, join, leave, sum_gradients, sum_scalar, world_from_env
@@ -126,11 +127,9 @@ def shared_prefix(batch: Sequence[Example]) -> int:
     """
     if len(batch) < 2:
         return 0
-    first = batch[0].input_ids
     limit = min(next((k for k, y in enumerate(e.labels) if y != IGNORE), len(e.labels)) for e in batch) - 1
-    n = 0
-    while n < limit and all(e.input_ids[n] == first[n] for e in batch):
-        n += 1
+    n = min(common_prefix(batch[0].input_ids, e.input_ids) for e in batch[1:])
+    n = min(n, limit)
     return n if n >= MIN_SHARED_PREFIX else 0
 
 
@@ -173,11 +172,11 @@ def _hidden_after_prefix(causal_lm: Any, enc: dict[str, Any], n_prefix: int) -> 
     import torch
     from transformers import DynamicCache
 
-    from harness.models.decode import _cache_kwarg
+    from harness.models.decode import cache_kwarg
 
     ids, mask = enc["input_ids"], enc["attention_mask"]
     rows = ids.shape[0]
-    kwarg = _cache_kwarg(causal_lm)
+    kwarg = cache_kwarg(causal_lm)
     prefix_cache: Any = DynamicCache()
     causal_lm.model(input_ids=ids[:1, :n_prefix], use_cache=True, **{kwarg: prefix_cache})
     cache: Any = DynamicCache()
@@ -207,67 +206,36 @@ def dev_loss(model: Any, examples: list[Example], pad_id: int, device: str, micr
 def train(cfg: TrainConfig, *, config_path: str = "", quiet: bool = False) -> Path:
     import torch
 
-    with torch.enable_grad():  # a caller (e.g. an eval run in the same process) may have disabled it
-        return _train(cfg, config_path=config_path, quiet=quiet)
+    world = world_from_env()
+    try:
+        with torch.enable_grad():  # a caller (e.g. an eval run in the same process) may have disabled it
+            return _train(cfg, world, config_path=config_path, quiet=quiet or not world.main)
+    finally:
+        leave(world)
 
 
-def _train(cfg: TrainConfig, *, config_path: str, quiet: bool) -> Path:
+def _train(cfg: TrainConfig, world: World, *, config_path: str, quiet: bool) -> Path:
     import torch
 
     started = time.time()
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    dtype = resolve_dtype(cfg.dtype, device)
-    if cfg.quantization == "nf4" and dtype == "fp32":
-        dtype = "bf16" if device == "cpu" else dtype
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    world = world_from_env()
     accum = cfg.batch_size // cfg.micro_batch_size
     if accum % world.size:
         raise ConfigError(
             f"batch_size / micro_batch_size = {accum} micro-batches per step cannot be split evenly over "
             f"{world.size} processes; make it a multiple of {world.size}"
         )
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    dtype = resolve_dtype(cfg.dtype, device)
+    if cfg.quantization == "nf4" and dtype == "fp32":
+        dtype = "bf16" if device == "cpu" else dtype
+    torch.use_deterministic_algorithms(True, warn_only=True)
 
     # Data first: every problem is reported before a model is loaded.
     train_chats = read_chats(cfg.train)
     dev_chats = read_chats(cfg.dev) if cfg.dev else []
     model_dir = resolve_base(cfg.base)
-    run_device = join(world, device)
-    try:
-        model, tok = load_base(cfg, model_dir, run_device, dtype)
-        return _loop(
-            cfg,
-            config_path,
-            quiet,
-            world,
-            run_device,
-            dtype,
-            model,
-            tok,
-            model_dir,
-            train_chats,
-            dev_chats,
-            started,
-        )
-    finally:
-        leave(world)
-
-
-def _loop(
-    cfg: TrainConfig,
-    config_path: str,
-    quiet: bool,
-    world: World,
-    device: str,
-    dtype: str,
-    model: Any,
-    tok: Any,
-    model_dir: Path,
-    train_chats: list[Any],
-    dev_chats: list[Any],
-    started: float,
-) -> Path:
-    quiet = quiet or not world.main
+    device = join(world, device)
+    model, tok = load_base(cfg, model_dir, device, dtype)
     rng = random.Random(cfg.seed)
     if cfg.max_train_examples and cfg.max_train_examples < len(train_chats):
         train_chats = [
@@ -285,7 +253,6 @@ def _loop(
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = make_optimizer(cfg, params, device)
-    accum = cfg.batch_size // cfg.micro_batch_size
     steps_per_epoch = max(1, math.ceil(len(train_ex) / cfg.batch_size))
     total_steps = cfg.max_steps or max(1, math.ceil(steps_per_epoch * cfg.epochs))
     pad_id = tok.pad_token_id

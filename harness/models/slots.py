@@ -58,7 +58,8 @@ def supports_slots(model: Any) -> bool:
 # -- shared prefixes ---------------------------------------------------------------------------
 
 
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """How many leading tokens ``a`` and ``b`` share."""
     n = 0
     for x, y in zip(a, b, strict=False):
         if x != y:
@@ -82,7 +83,7 @@ def prefix_groups(
     shared = 0
     for i in order:
         if members:
-            lcp = _common_prefix(encoded[members[-1]], encoded[i])
+            lcp = common_prefix(encoded[members[-1]], encoded[i])
             if lcp >= min_prefix and min(shared, lcp) >= min_prefix:
                 members.append(i)
                 shared = min(shared, lcp)
@@ -231,14 +232,14 @@ def slot_generate(
     """
     import torch
 
-    from harness.models.decode import _cache_kwarg
+    from harness.models.decode import cache_kwarg
 
     if max_new_tokens <= 0 or not encoded:
         return [[] for _ in encoded]
     cfg = _config(model)
     eager = getattr(cfg, "_attn_implementation", "sdpa") == "eager"
     dtype = next(p for p in model.parameters() if p.is_floating_point()).dtype
-    kwarg = _cache_kwarg(model)
+    kwarg = cache_kwarg(model)
     capacity = max(len(e) for e in encoded) + max_new_tokens
     slots = slot_budget(model, min(slots, len(encoded)), capacity, device)
     cache = SlotCache(cfg.num_hidden_layers, slots, capacity)
