@@ -32,6 +32,9 @@ class MetricScores:
     metrics, else None. ``corpus``: the function from summed stats to the corpus score.
     ``failures``: per-item error text (e.g. a judge that could not be parsed) or None; a failed
     item's value is NaN and the comparison reports it, never scores it silently.
+    ``infra``: per-item flag, True where the item could not be scored for a reason outside the
+    model's output (a judge API that failed, a budget that ran out). Such items lower the gate's
+    coverage; every other unscored candidate item counts against the candidate. Empty = none.
     """
 
     values: np.ndarray
@@ -39,6 +42,7 @@ class MetricScores:
     corpus: CorpusFn | None = None
     failures: tuple[str | None, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    infra: tuple[bool, ...] = ()
 
     def mean(self) -> float:
         if self.stats is not None and self.corpus is not None:
