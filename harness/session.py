@@ -100,6 +100,7 @@ class RunState:
     adapter_checks: dict[str, dict[str, Any]] = field(default_factory=dict)
     sections: dict[str, Any] = field(default_factory=dict)
     judges: list[dict[str, Any]] = field(default_factory=list)
+    tests: list[dict[str, Any]] = field(default_factory=list)
     _outputs: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -251,6 +252,64 @@ class RunState:
         if comparison.id not in ids:
             ids.append(comparison.id)
         return comparison
+
+    def record_test(
+        self,
+        *,
+        nodeid: str,
+        outcome: str,
+        message: str = "",
+        candidate: str | None = None,
+        gate_failure: bool = False,
+        kind: str = "custom",
+    ) -> None:
+        """Record the outcome of one collected tunegate test (passed, failed, error, skipped).
+
+        ``gate_failure``: the test failed through a gate (GateFailure); its comparison already
+        carries the verdict. Every other failure or error is part of the run verdict by itself.
+        """
+        self.tests.append(
+            {
+                "nodeid": nodeid,
+                "outcome": outcome,
+                "message": message,
+                "candidate": candidate,
+                "gate_failure": gate_failure,
+                "kind": kind,
+            }
+        )
+
+    def partial(self) -> dict[str, Any]:
+        """This process's records as plain data (merged across pytest-xdist workers by harness.results)."""
+        comparisons = []
+        for nodeid, comp in self.comparisons:
+            d = comp.to_dict()
+            d["nodeid"] = nodeid
+            comparisons.append(d)
+        models = {m.label: m.record() for m in [self.base, *self.candidates] if m.loaded or m is self.base}
+        for m in self.candidates:
+            rec = models.setdefault(m.label, m.record())
+            rec["provenance"] = read_provenance(m.spec.adapter)
+        return {
+            "comparisons": comparisons,
+            "items": self.items,
+            "models": models,
+            "suites": {
+                s.name: {
+                    "name": s.name,
+                    "path": s.path,
+                    "version": s.version,
+                    "n_items": len(s.items),
+                    "sampled": self.options.sample or None,
+                }
+                for s in self.suites.values()
+            },
+            "sections": self.sections,
+            "judges": self.judges,
+            "adapter_checks": self.adapter_checks,
+            "tests": self.tests,
+            "cache": {k: v for k, v in self.stats.to_dict().items() if k != "per_model"},
+        }
 
     def add_section(self, name: str, value: Any) -> None:
         if name in ("leakage", "forgetting") and isinstance(value, dict):
