@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.data import Message
-from harness.errors import ModelLoadError, UnsafeAdapterError
+from harness.errors import ModelLoadError
 from harness.fingerprint import HashMemo, digest, dir_digest
+from harness.models.adapters import PICKLE_SUFFIXES, classify_adapter  # noqa: F401 (re-export)
 from harness.models.base import BACKENDS, Completion, GenerationParams, GenerationRequest, ModelSpec
 from harness.models.chat import render_prompt
 from harness.models.decode import greedy_generate
@@ -24,7 +25,6 @@ from harness.models.resolve import resolve_base
 
 # Bump when generation code changes in a way that can change outputs: it is part of fingerprints.
 GENERATION_VERSION = "hf-greedy-2"
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
 DTYPES = ("auto", "bf16", "fp32", "fp16")
 
 _ENGINES: dict[tuple[str, str, str, str], HFEngine] = {}
@@ -56,33 +56,6 @@ def _torch_dtype(name: str) -> Any:
     import torch
 
     return {"bf16": torch.bfloat16, "fp32": torch.float32, "fp16": torch.float16}[name]
-
-
-def classify_adapter(path: Path) -> str:
-    """'lora' for a peft adapter dir, 'full' for a full model dir; refuse pickle-only adapters."""
-    if not path.is_dir():
-        raise ModelLoadError(f"candidate {path} does not exist or is not a directory")
-    if (path / "adapter_config.json").exists():
-        if not (path / "adapter_model.safetensors").exists():
-            pickles = [p.name for p in path.iterdir() if p.suffix in PICKLE_SUFFIXES]
-            if pickles:
-                raise UnsafeAdapterError(
-                    f"adapter {path} ships pickle weights ({', '.join(pickles)}); tunegate loads safetensors only, "
-                    "because pickle files can run code when loaded. Convert it once in a trusted environment: "
-                    "PeftModel.from_pretrained(base, DIR).save_pretrained(NEW_DIR, safe_serialization=True)"
-                )
-            raise ModelLoadError(f"adapter {path} has adapter_config.json but no adapter_model.safetensors")
-        return "lora"
-    if (path / "config.json").exists():
-        if not any(path.glob("*.safetensors")):
-            raise UnsafeAdapterError(
-                f"model {path} has no .safetensors weights; tunegate refuses pickle checkpoints. "
-                "Re-save it with save_pretrained(..., safe_serialization=True)"
-            )
-        return "full"
-    raise ModelLoadError(
-        f"candidate {path} is neither a peft adapter (adapter_config.json) nor a model dir (config.json)"
-    )
 
 
 class HFEngine:
@@ -189,7 +162,7 @@ class HFBackend:
         model_dir = base_dir
         kind = "base"
         if spec.adapter:
-            kind = classify_adapter(Path(spec.adapter))
+            kind = classify_adapter(Path(spec.adapter), allow_pickle=bool(spec.options.get("allow_pickle")))
             if kind == "full":
                 model_dir = Path(spec.adapter)
             else:
