@@ -14,7 +14,7 @@ SUBCOMMANDS = {
     "train": ("trainers.cli", "train a LoRA/QLoRA adapter from a YAML config"),
     "report": ("reports.cli", "render results.json as HTML/Markdown, compare two runs, stamp a model card"),
     "judge": ("judges.cli", "judge tools: calibrate a judge against gold labels"),
-    "cache": ("harness.cli", "show or clear the response cache"),
+    "cache": ("harness.cli", "show or clear the response and judge caches"),
 }
 
 
@@ -32,18 +32,29 @@ def _usage() -> str:
 def cache_main(argv: list[str]) -> int:
     from harness.cache import ResponseCache
     from harness.models.resolve import default_cache_dir
+    from judges.cache import JudgeCache
 
-    parser = argparse.ArgumentParser(prog="tunegate cache", description="Show or clear the response cache.")
+    parser = argparse.ArgumentParser(
+        prog="tunegate cache",
+        description="Show or clear the response cache and the judge cache. `clear` deletes their "
+        "files without opening them, so it also removes a corrupt cache.",
+    )
     parser.add_argument("action", choices=["stats", "clear"])
     parser.add_argument("--cache-dir", default=None, help="cache directory (default: ~/.cache/tunegate)")
     args = parser.parse_args(argv)
-    cache = ResponseCache(Path(args.cache_dir) if args.cache_dir else default_cache_dir())
+    root = Path(args.cache_dir).expanduser() if args.cache_dir else default_cache_dir()
+    responses, judgments = ResponseCache(root), JudgeCache(root)
     if args.action == "stats":
-        s = cache.stats()
+        s = responses.stats()
         size_mb = float(str(s["bytes"])) / 1e6
         print(f"cache: {s['path']}\nentries: {s['entries']}\nmodels: {s['models']}\nsize: {size_mb:.1f} MB")
+        print(f"judge cache: {judgments.path}\njudgments: {judgments.count()}\nsize: {judgments.size() / 1e6:.1f} MB")
     else:
-        print(f"removed {cache.clear()} cached generations from {cache.path}")
+        for store in (responses, judgments):
+            if store.files():
+                print(f"removed the {store.LABEL} {store.path} ({store.remove() / 1e6:.1f} MB)")
+            else:
+                print(f"no {store.LABEL} at {store.path}: nothing to remove")
     return 0
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.data import EvalItem
-from harness.models._retry import RetryPolicy
+from harness.retry import RetryPolicy
 from harness.models.resolve import default_cache_dir
 from judges.budget import Budget
 from judges.cache import JudgeCache, judgment_key
@@ -65,7 +65,7 @@ class Judge:
     ) -> None:
         self.provider = make_provider(provider, model, options)
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
-        self.cache = JudgeCache(self.cache_dir / "judges" if use_cache else None)
+        self.cache = JudgeCache(self.cache_dir if use_cache else None)
         self.engine = Engine(
             self.provider,
             cache=self.cache,

@@ -46,6 +46,8 @@ class Reply:
     body: Any
     status: int = 200
     headers: Mapping[str, str] = field(default_factory=dict)
+    content_type: str = "application/json"
+    """Sent as the content-type; a ``bytes`` body is sent as-is (an HTML error page, plain text)."""
 
 
 @dataclass(frozen=True)
@@ -380,14 +382,23 @@ def _make_handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
                 raw = json.dumps(reply.body).encode()
                 self._send_raw(200, raw[: max(1, len(raw) // 2)], reply.headers)
                 return
+            if isinstance(reply.body, bytes):
+                self._send_raw(reply.status, reply.body, reply.headers, reply.content_type)
+                return
             self._send(reply.status, reply.body, reply.headers)
 
         def _send(self, status: int, obj: Any, headers: Mapping[str, str] | None = None) -> None:
             self._send_raw(status, json.dumps(obj).encode(), headers)
 
-        def _send_raw(self, status: int, raw: bytes, headers: Mapping[str, str] | None = None) -> None:
+        def _send_raw(
+            self,
+            status: int,
+            raw: bytes,
+            headers: Mapping[str, str] | None = None,
+            content_type: str = "application/json",
+        ) -> None:
             self.send_response(status)
-            self.send_header("content-type", "application/json")
+            self.send_header("content-type", content_type)
             self.send_header("content-length", str(len(raw)))
             for k, v in (headers or {}).items():
                 self.send_header(k, v)

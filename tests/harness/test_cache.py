@@ -25,8 +25,21 @@ def test_roundtrip_and_stats(tmp_path: Path) -> None:
     assert list(got) == [k1]
     assert got[k1].text == "hello" and got[k1].cached
     assert cache.stats()["entries"] == 1
-    assert cache.clear() == 1
+    size = cache.stats()["bytes"]
+    assert isinstance(size, int) and size > 0
+    assert cache.clear() == size
+    assert cache.files() == []
     assert cache.get_many([k1]) == {}
+
+
+def test_get_many_reads_in_chunks_and_keeps_duplicates_once(tmp_path: Path) -> None:
+    """More keys than one SELECT may bind (the store reads 500 at a time)."""
+    cache = ResponseCache(tmp_path)
+    keys = [f"k{i}" for i in range(1203)]
+    cache.put_many("fp", [(k, Completion(k)) for k in keys[::2]])
+    got = cache.get_many(keys + keys[:10])
+    assert sorted(got) == sorted(keys[::2])
+    assert all(got[k].text == k for k in got)
 
 
 def test_errors_are_not_cached(tmp_path: Path) -> None:

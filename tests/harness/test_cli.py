@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+import re
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from harness.cli import main
+from harness.errors import CacheError
 
 
 def test_help_lists_commands(capsys: pytest.CaptureFixture[str]) -> None:
@@ -27,4 +32,51 @@ def test_cache_stats_and_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert main(["cache", "stats", "--cache-dir", str(tmp_path)]) == 0
     assert "entries: 1" in capsys.readouterr().out
     assert main(["cache", "clear", "--cache-dir", str(tmp_path)]) == 0
-    assert "removed 1 cached generations" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"removed the response cache {tmp_path / ResponseCache.FILENAME}" in out
+    assert "no judge cache" in out
+    assert not (tmp_path / ResponseCache.FILENAME).exists()
+    assert main(["cache", "stats", "--cache-dir", str(tmp_path)]) == 0
+    assert "entries: 0" in capsys.readouterr().out
+
+
+def _recommended_command(message: str) -> list[str]:
+    """The command an error message recommends (between backticks), as argv."""
+    match = re.search(r"`(tunegate [^`]+)`", message)
+    assert match, f"no command recommended in: {message}"
+    return shlex.split(match.group(1))
+
+
+@pytest.mark.parametrize("store", ["responses", "judgments"])
+@pytest.mark.parametrize(
+    "damage", [b"this is not a sqlite database" * 100, b"SQLite format 3\x00" + b"\xff" * 4000]
+)
+def test_the_command_a_corrupt_cache_error_recommends_repairs_it(
+    tmp_path: Path, store: str, damage: bytes
+) -> None:
+    """The advice in the error is run as written (the installed `tunegate` script) and works."""
+    from harness.cache import ResponseCache
+    from harness.models.base import Completion
+    from judges.cache import CachedJudgment, JudgeCache
+
+    root = tmp_path / "cache dir"  # a space: the advice must survive shell quoting
+    responses, judgments = ResponseCache(root), JudgeCache(root)
+    cache = responses if store == "responses" else judgments
+    assert cache.path is not None
+    cache.path.parent.mkdir(parents=True, exist_ok=True)
+    cache.path.write_bytes(damage)
+    Path(f"{cache.path}-wal").write_bytes(b"garbage wal")
+    with pytest.raises(CacheError, match="unreadable") as info:
+        cache.get_many(["k"])
+    argv = _recommended_command(str(info.value))
+    assert argv[:3] == ["tunegate", "cache", "clear"]
+    exe = Path(sys.executable).parent / "tunegate"
+    done = subprocess.run([str(exe), *argv[1:]], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert f"removed the {cache.LABEL} {cache.path}" in done.stdout
+    assert cache.files() == []
+    # The same objects work again afterwards.
+    responses.put_many("fp", [("k", Completion("x"))])
+    judgments.put("k", provider="p", rubric_hash="h", judgment=CachedJudgment({"value": 3}, "{}", 1, 1))
+    assert responses.get_many(["k"])["k"].text == "x"
+    assert judgments.get_many(["k"])["k"].verdict == {"value": 3}

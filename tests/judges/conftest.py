@@ -14,7 +14,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from harness.data import EvalItem, Message  # noqa: E402
-from harness.models._retry import RetryPolicy, Transient  # noqa: E402
+from harness.retry import RetryPolicy, Transient  # noqa: E402
 from judges.fence import unfence  # noqa: E402
 from judges.prompts import JudgePrompt, Output  # noqa: E402
 from judges.providers import PROVIDERS, ProviderReply  # noqa: E402

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from harness.errors import JudgeError
-from harness.models._retry import RetryPolicy
+from harness.retry import RetryPolicy
 from judges import Judge
 from tests.fakeserver import FakeServer, Faults, Reply
 from tests.judges.conftest import FAST_RETRY, make_items

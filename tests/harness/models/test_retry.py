@@ -11,7 +11,8 @@ import openai
 import pytest
 
 from harness.errors import ConfigError
-from harness.models._retry import (
+from harness.retry import (
+    MalformedReply,
     RetriesExhausted,
     RetryPolicy,
     RetryStats,
@@ -169,5 +170,64 @@ def test_sdk_classifier_for_both_sdks(sdk: object) -> None:
     assert classify_sdk(status_error(400)) is None
     assert classify_sdk(sdk.APITimeoutError(request=request)) == Transient("timeout")  # type: ignore[attr-defined]
     assert classify_sdk(sdk.APIConnectionError(request=request)) == Transient("connection")  # type: ignore[attr-defined]
-    assert classify_sdk(json.JSONDecodeError("bad", "{", 1)) == Transient("malformed")
+    assert classify_sdk(json.JSONDecodeError("bad", "{", 1)) == Transient(
+        "malformed", detail="JSONDecodeError"
+    )
+    html = MalformedReply("a text/html body: '<html>Bad gateway</html>'")
+    assert classify_sdk(html) == Transient("malformed", detail=html.detail)
     assert classify_sdk(ValueError("not ours")) is None
+
+
+def test_exhaustion_message_carries_the_malformed_body_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "sk-test-PLANTED-0123456789"
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    call = Flaky(
+        *[MalformedReply(f"a text/html body: '<html>key {secret} rejected</html>'") for _ in range(3)]
+    )
+
+    def classify_malformed(exc: BaseException) -> Transient | None:
+        return Transient("malformed", detail=exc.detail) if isinstance(exc, MalformedReply) else None
+
+    with pytest.raises(RetriesExhausted) as info:
+        retry(call, policy=RetryPolicy(max_retries=2), classify=classify_malformed, sleep=lambda s: None)
+    assert "malformed: a text/html body: '<html>key *** rejected</html>'" in str(info.value)
+    assert secret not in str(info.value)
+
+
+def test_sync_and_async_forms_share_one_schedule() -> None:
+    """The same failures give the same waits and counters from both forms (one loop decides)."""
+    sync_stats, async_stats = RetryStats(), RetryStats()
+    slept: list[float] = []
+    policy = RetryPolicy(base_delay=0.001, max_delay=0.004)
+    retry(
+        Flaky(Boom(), Boom(), Boom()),
+        policy=policy,
+        classify=classify,
+        rng=random.Random(3),
+        stats=sync_stats,
+        sleep=slept.append,
+    )
+    errors = [Boom(), Boom(), Boom()]
+
+    async def call() -> str:
+        if errors:
+            raise errors.pop()
+        return "ok"
+
+    asyncio.run(aretry(call, policy=policy, classify=classify, rng=random.Random(3), stats=async_stats))
+    assert sync_stats.as_dict() == async_stats.as_dict()
+    assert sync_stats.as_dict()["waited_s"] == round(sum(slept), 3) and len(slept) == 3
+
+
+def test_a_cancellation_is_not_classified_or_retried() -> None:
+    calls = 0
+
+    async def call() -> str:
+        nonlocal calls
+        calls += 1
+        raise asyncio.CancelledError
+
+    stats = RetryStats()
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(aretry(call, policy=RetryPolicy(), classify=lambda e: Transient("x"), stats=stats))
+    assert calls == 1 and stats.n_retries == 0

@@ -1,0 +1,125 @@
+"""One redaction function for everything tunegate persists, prints or logs.
+
+``redact(value)`` returns the same shape (a str, or dicts/lists/tuples of them, recursively) with
+secrets replaced by ``***``:
+
+- URL userinfo: ``http://user:PW@host/v1`` -> ``http://***@host/v1``;
+- the values of key variables present in the environment: ``OPENAI_API_KEY``,
+  ``ANTHROPIC_API_KEY``, ``TUNEGATE_JUDGE_API_KEY``, ``HF_TOKEN`` and any variable whose name ends
+  with ``_API_KEY`` or ``_TOKEN`` (values of 8 characters or more);
+- ``Authorization: Bearer ...`` / ``x-api-key: ...`` echoes (header lines, JSON or repr form);
+- ``sk-...`` / ``sk-ant-...`` style keys.
+
+``install_log_redaction()`` attaches a filter doing the same to the loggers of tunegate and of
+the HTTP SDKs (openai, anthropic, httpx, httpcore), so a DEBUG log never shows a key either.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Mapping
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+MASK = "***"
+KNOWN_KEY_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "TUNEGATE_JUDGE_API_KEY", "HF_TOKEN")
+KEY_VAR_SUFFIXES = ("_API_KEY", "_TOKEN")
+MIN_SECRET_LEN = 8
+LOGGER_PREFIXES = ("tunegate", "openai", "anthropic", "httpx", "httpcore")
+
+T = TypeVar("T")
+
+# scheme://userinfo@ -> scheme://***@ (userinfo holds no '/', '@' or whitespace)
+_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<info>[^/@\s'\"<>]+)@")
+# Authorization: Bearer X / x-api-key: X / api-key=X, as a header line, a dict repr or JSON.
+_HEADER = re.compile(
+    r"(?P<name>\b(?:authorization|proxy-authorization|x-api-key|api[-_]key)\b['\"]?\s*[:=]\s*['\"]?)"
+    r"(?P<scheme>(?:bearer|basic|token)\s+)?(?P<value>[^\s'\",;}]+)",
+    re.IGNORECASE,
+)
+_SK_KEY = re.compile(r"\bsk-(?:ant-)?[A-Za-z0-9_\-]{8,}")
+
+
+def _env_secrets(environ: Mapping[str, str]) -> list[str]:
+    names = {n for n in environ if n in KNOWN_KEY_VARS or n.upper().endswith(KEY_VAR_SUFFIXES)}
+    values = {environ[n].strip() for n in names}
+    # Longest first, so a key that contains another is masked whole.
+    return sorted((v for v in values if len(v) >= MIN_SECRET_LEN), key=len, reverse=True)
+
+
+def redact_text(text: str, *, environ: Mapping[str, str] | None = None) -> str:
+    """``text`` with every secret listed in the module docstring replaced by ``***``."""
+    if not text:
+        return text
+    for secret in _env_secrets(os.environ if environ is None else environ):
+        text = text.replace(secret, MASK)
+    text = _USERINFO.sub(lambda m: f"{m.group('scheme')}{MASK}@", text)
+    text = _HEADER.sub(lambda m: f"{m.group('name')}{m.group('scheme') or ''}{MASK}", text)
+    return _SK_KEY.sub(MASK, text)
+
+
+def redact(value: T, *, environ: Mapping[str, str] | None = None) -> T:
+    """The same shape as ``value`` with secrets removed from every string in it (keys included)."""
+    out: Any
+    if isinstance(value, str):
+        out = redact_text(value, environ=environ)
+    elif isinstance(value, Mapping):
+        out = {redact(k, environ=environ): redact(v, environ=environ) for k, v in value.items()}
+    elif isinstance(value, list):
+        out = [redact(v, environ=environ) for v in value]
+    elif isinstance(value, tuple):
+        out = tuple(redact(v, environ=environ) for v in value)
+    else:
+        out = value
+    return out  # type: ignore[no-any-return]
+
+
+def strip_userinfo(url: str) -> str:
+    """``url`` without ``user:password@`` (for fingerprints and cache keys, where even ``***`` is noise)."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites a record's message (and traceback text) through ``redact_text``; drops nothing."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: leave it to the handler to report
+            return True
+        record.msg = redact_text(message)
+        record.args = None
+        if record.exc_info:
+            text = logging.Formatter().formatException(record.exc_info)
+            record.exc_text = redact_text(text)
+            record.exc_info = None
+        elif record.exc_text:
+            record.exc_text = redact_text(record.exc_text)
+        return True
+
+
+_FILTER = RedactingFilter()
+
+
+def install_log_redaction(prefixes: tuple[str, ...] = LOGGER_PREFIXES) -> None:
+    """Attach the redacting filter to every existing logger under ``prefixes`` (idempotent).
+
+    A logger's filters see only records logged to that logger itself, so each one is attached
+    separately; call this after importing an SDK (its loggers exist from then on).
+    """
+    names = [
+        n for n in list(logging.root.manager.loggerDict) if n.split(".")[0] in prefixes
+    ] + list(prefixes)
+    for name in names:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
