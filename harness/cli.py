@@ -15,6 +15,7 @@ SUBCOMMANDS = {
     "report": ("reports.cli", "render results.json as HTML/Markdown, compare two runs, stamp a model card"),
     "judge": ("judges.cli", "judge tools: calibrate a judge against gold labels"),
     "cache": ("harness.cli", "show or clear the response and judge caches"),
+    "data": ("harness.datacheck.cli", "check training data: schema, duplicates, overlap, giveaways, PII"),
 }
 
 
