@@ -13,12 +13,16 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
 
-from harness.errors import ConfigError, DataError  # noqa: E402
+from harness.errors import ConfigError, DataError, GateFailure  # noqa: E402
 from harness.forgetting import (  # noqa: E402
+    DEFAULT_MAX_KL,
     DRIFT_TEXTS,
     DriftReport,
+    assert_drift_within,
     bootstrap_mean_ci,
     default_drift_texts,
+    drift_gate,
+    drift_gate_record,
     kl_drift,
 )
 
@@ -209,3 +213,82 @@ def test_bad_drift_file_names_the_line(tmp_path: Path) -> None:
         f'{bad}:2: expected an object with a non-empty "text" string',
         f"{bad}:3: invalid JSON: Expecting value (column 1)",
     ]
+
+
+# ---------------------------------------------------------------- the KL drift gate
+
+
+def destructive_adapter(base_dir: Path, out: Path) -> Path:
+    """LoRA on the output head with B ~ N(0, 1): next-token distributions change wholesale.
+
+    (On a random tiny model, attention-only adapters barely move the near-uniform output, however
+    large their B; an output-head adapter drifts about as far as a destructive adapter on SmolLM2.)
+    """
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    base = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
+    torch.manual_seed(0)
+    cfg = LoraConfig(r=4, lora_alpha=8, target_modules=["lm_head"], lora_dropout=0.0, task_type="CAUSAL_LM")
+    model = get_peft_model(base, cfg)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if "lora_B" in name:
+                param.normal_(0.0, 1.0)
+    model.save_pretrained(out, safe_serialization=True)
+    return out
+
+
+def test_destructive_adapter_fails_the_drift_gate(tiny_model_dir: Path, tmp_path: Path, tokenizer: Any) -> None:
+    adapter = destructive_adapter(tiny_model_dir, tmp_path / "destructive")
+    report = kl_drift(load_peft(tiny_model_dir, adapter), tokenizer, TEXTS, n_resamples=1000)
+    assert report.kl_ci[0] > DEFAULT_MAX_KL  # measured, not assumed: the premise of the test
+    ok, message = drift_gate(report)
+    assert not ok
+    assert "exceeds the limit of 1 nats/token" in message and "whole interval is above it" in message
+    with pytest.raises(GateFailure, match="exceeds the limit"):
+        assert_drift_within(report, max_kl=DEFAULT_MAX_KL)
+    record = drift_gate_record(report)
+    assert record["passed"] is False and record["status"] == "fail" and record["max_kl"] == DEFAULT_MAX_KL
+
+
+def test_zero_adapter_passes_the_drift_gate(
+    tiny_model_dir: Path, tiny_zero_adapter_dir: Path, tokenizer: Any
+) -> None:
+    report = kl_drift(load_peft(tiny_model_dir, tiny_zero_adapter_dir), tokenizer, TEXTS, n_resamples=500)
+    ok, message = drift_gate(report)
+    assert ok and message.startswith("KL drift 0.0000 nats/token") and "within the limit" in message
+    assert assert_drift_within(report) is report
+
+
+def test_a_mild_adapter_passes_and_a_tight_limit_fails_it(drifted: DriftReport) -> None:
+    assert drift_gate(drifted)[0]
+    ok, message = drift_gate(drifted, max_kl=drifted.kl_ci[0] / 2)
+    assert not ok and "whole interval is above it" in message
+
+
+def _report(kl: list[float], ci: tuple[float, float]) -> DriftReport:
+    n = len(kl)
+    return DriftReport(
+        kl_per_doc=tuple(kl), ll_base=(-1.0,) * n, ll_candidate=(-1.0,) * n, tokens=(10,) * n,
+        n_bytes=(40,) * n, worst=(), kl_ci=ci, ll_shift_ci=(0.0, 0.0),
+    )  # fmt: skip
+
+
+def test_the_upper_bound_decides_not_the_mean() -> None:
+    # mean 0.9 under the limit, but the interval reaches 1.3: not shown to stay below 1.0
+    ok, message = drift_gate(_report([0.5, 1.3], (0.5, 1.3)), max_kl=1.0)
+    assert not ok and "interval reaches above it" in message
+    assert drift_gate(_report([0.9, 0.95], (0.9, 0.95)), max_kl=1.0)[0]
+
+
+def test_no_documents_or_nan_never_pass() -> None:
+    assert drift_gate(_report([], (math.nan, math.nan)))[0] is False
+    ok, message = drift_gate(_report([math.nan], (math.nan, math.nan)))
+    assert not ok and "not a finite measurement" in message
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, math.inf, math.nan, True, "1"])
+def test_max_kl_is_validated(bad: Any, drifted: DriftReport) -> None:
+    with pytest.raises(ConfigError, match="max_kl must be a positive number"):
+        drift_gate(drifted, max_kl=bad)

@@ -6,6 +6,7 @@ Everything here is fast except the tokenizer check, which is marked slow.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import json
 import os
@@ -28,7 +29,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 ROOT = Path(__file__).resolve().parents[2]
 SUPPORT = ROOT / "suites" / "data" / "support"
-GENERAL = ROOT / "suites" / "data" / "general"
+GENERAL = ROOT / "harness" / "general"  # the packaged suites (package data of harness.general)
+GENERAL_GENERATOR = ROOT / "suites" / "data" / "general"
 MIN_SIZES = {"train": 1000, "dev": 200, "eval": 300}
 GENERAL_FILES = ("factual_qa", "arithmetic", "instructions", "reading")
 
@@ -49,12 +51,14 @@ def support_gen() -> ModuleType:
 
 
 def style() -> ModuleType:
-    support_gen()  # puts the support folder on sys.path, where style_rules lives
-    return _module(SUPPORT / "style_rules.py", "style_rules")
+    """The style rules, imported the one way everything imports them: ``style_rules`` from its folder."""
+    if str(SUPPORT) not in sys.path:
+        sys.path.insert(0, str(SUPPORT))
+    return importlib.import_module("style_rules")
 
 
 def general_checks() -> ModuleType:
-    return _module(GENERAL / "checks.py", "tunegate_general_checks")
+    return importlib.import_module("harness.general.checks")
 
 
 @cache
@@ -167,7 +171,7 @@ def test_support_generator_is_deterministic() -> None:
     assert gen.make_rows("dev") == gen.make_rows("dev")
 
 
-@pytest.mark.parametrize("folder", [SUPPORT, GENERAL], ids=["support", "general"])
+@pytest.mark.parametrize("folder", [SUPPORT, GENERAL_GENERATOR], ids=["support", "general"])
 def test_checked_in_files_match_their_generator(folder: Path) -> None:
     # Another hash seed than this process's: the output must not depend on set or dict hashing.
     env = {**os.environ, "PYTHONHASHSEED": "12345"}

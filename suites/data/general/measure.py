@@ -18,10 +18,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT))
 
-from checks import is_correct  # noqa: E402
+from harness.general import DATA  # noqa: E402
+from harness.general.checks import is_correct  # noqa: E402
 
 FILES = ("factual_qa", "arithmetic", "instructions", "reading")
 
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     sample: list[dict[str, Any]] = []
     for name in args.files:
         rows = [
-            json.loads(line) for line in (HERE / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
+            json.loads(line) for line in (DATA / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
         ]
         sample += random.Random(f"{args.seed}:{name}").sample(rows, min(args.per_file, len(rows)))
     outputs = generate(
