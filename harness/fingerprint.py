@@ -144,3 +144,24 @@ def digest(obj: Any) -> str:
     """sha256 of a JSON-serialisable object in canonical form."""
     blob = json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The project a run belongs to: the git work tree holding ``start`` (default: cwd), else it.
+
+    Provenance paths are recorded relative to it, so a repository cloned or an adapter copied
+    elsewhere still finds its files when run from the project root.
+    """
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / ".git").exists():
+            return folder
+    return here
+
+
+def path_in_project(path: Path, root: Path) -> str | None:
+    """``path`` relative to ``root`` in POSIX form, or None when it lies outside the project."""
+    try:
+        return Path(path).resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return None

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from harness.errors import ConfigError, DataError
+from harness.fingerprint import project_root
 
 MANIFEST = "tunegate.json"
 _ANSWER_KEYS = ("completion", "response", "answer", "output", "chosen", "target")
@@ -255,31 +256,65 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _entry_candidates(entry: dict[str, Any], adapter: Path, root: Path) -> list[Path]:
+    """Where a recorded data file may be now, most likely first (duplicates dropped)."""
+    out: list[Path] = []
+    relative = [p for p in (entry.get("project_path"), entry.get("path")) if isinstance(p, str) and p]
+    for rel in relative:
+        recorded = Path(rel).expanduser()
+        if recorded.is_absolute():
+            out.append(recorded)
+            continue
+        out += [root / recorded, adapter / recorded, Path.cwd() / recorded]
+    absolute = entry.get("absolute")
+    if isinstance(absolute, str) and absolute:
+        out.append(Path(absolute))
+    seen: set[str] = set()
+    unique = []
+    for c in out:
+        key = str(c.absolute())
+        if key not in seen:
+            seen.add(key)
+            unique.append(c)
+    return unique
+
+
 def training_files_from_manifest(
-    adapter_dir: str | Path, *, include_dev: bool = True, verify: bool = True
+    adapter_dir: str | Path,
+    *,
+    include_dev: bool = True,
+    verify: bool = True,
+    rootdir: Path | None = None,
+    train_data: Sequence[Path] = (),
 ) -> list[Path]:
     """The training (and dev) files an adapter was trained on, from its ``tunegate.json``.
 
-    The manifest holds ``"data": {"train": {"path", "sha256"}, "dev": {...}}``. The dev split is
-    included by default: an eval item that leaked into it tuned model selection. Each file's
-    sha256 is checked; a file that moved or changed since training is an error, because the check
-    would no longer describe the data this adapter saw.
+    The manifest holds ``"data": {"train": {"path", "project_path", "absolute", "sha256"}, "dev":
+    {...}}`` (``trainers.manifest``). The dev split is included by default: an eval item that
+    leaked into it tuned model selection. Each file is looked for at its path relative to the
+    project root (``rootdir``; default: the git work tree of the current directory, else the
+    current directory), then relative to the adapter dir and the current directory, then at its
+    absolute path at training time, then among ``train_data`` (``--train-data``), which are matched
+    by content. The sha256 is verified whichever way the file was found: a file that changed since
+    training is refused by name, because the check would no longer describe what the adapter saw.
     """
     adapter = Path(adapter_dir)
     manifest = adapter / MANIFEST
     if not manifest.is_file():
         raise ConfigError(
             f"{adapter} has no {MANIFEST} (the tunegate trainer writes it next to the adapter); "
-            "pass the training files to the leakage check explicitly"
+            "pass the training files to the leakage check explicitly (--train-data)"
         )
     try:
         data = json.loads(manifest.read_text(encoding="utf-8")).get("data")
-    except (ValueError, AttributeError) as exc:
-        raise ConfigError(f"{manifest} is not a JSON object: {exc}") from None
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError) as exc:
+        raise ConfigError(f"{manifest} is not a readable JSON object ({exc}); restore it from the training run") from None
     if not isinstance(data, dict) or not isinstance(data.get("train"), dict):
         raise ConfigError(
             f'{manifest} has no "data": {{"train": {{"path", "sha256"}}}} section; it cannot name the training data'
         )
+    root = Path(rootdir) if rootdir is not None else project_root()
+    given = [Path(p) for p in train_data]
     files: list[Path] = []
     problems: list[str] = []
     for split in ("train", "dev") if include_dev else ("train",):
@@ -289,27 +324,56 @@ def training_files_from_manifest(
         if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
             problems.append(f'{manifest}: data.{split} must be {{"path": ..., "sha256": ...}}, got {entry!r}')
             continue
-        recorded = Path(entry["path"]).expanduser()
-        candidates = [recorded] if recorded.is_absolute() else [adapter / recorded, Path.cwd() / recorded]
-        path = next((c for c in candidates if c.is_file()), None)
-        if path is None:
-            looked = ", ".join(str(c) for c in candidates)
-            problems.append(
-                f"{manifest}: the {split} file {entry['path']!r} has moved or was deleted (looked in {looked}); "
-                "restore it, or pass the training files to the leakage check explicitly"
-            )
+        expected = entry.get("sha256") if verify else None
+        expected = expected if isinstance(expected, str) and expected else None
+        found, changed = _find_recorded(entry, adapter, root, given, expected)
+        if found is not None:
+            files.append(found)
             continue
-        expected = entry.get("sha256")
-        if verify and expected:
-            actual = _sha256(path)
-            if actual != expected:
-                problems.append(
-                    f"{manifest}: the {split} file {path} changed since training "
-                    f"(sha256 {actual[:12]}…, the adapter was trained on {str(expected)[:12]}…); "
-                    "restore the original file, or pass the files to check explicitly"
-                )
-                continue
-        files.append(path)
+        name = entry.get("project_path") or entry["path"]
+        if changed:
+            shown = ", ".join(f"{p} (sha256 {sha[:12]}…)" for p, sha in changed[:3])
+            problems.append(
+                f"{manifest}: the {split} file {name!r} changed since training (found {shown}; the adapter "
+                f"was trained on sha256 {str(expected)[:12]}…); restore the original file, or pass the exact "
+                "file it was trained on with --train-data"
+            )
+        else:
+            looked = ", ".join(str(c) for c in _entry_candidates(entry, adapter, root))
+            problems.append(
+                f"{manifest}: the {split} file {name!r} has moved or was deleted (looked in {looked}"
+                f"{' and the --train-data files' if given else ''}); run from the project root it was "
+                "trained in, restore it, or pass it with --train-data"
+            )
     if problems:
         raise DataError(str(manifest), problems)
     return files
+
+
+def _find_recorded(
+    entry: dict[str, Any], adapter: Path, root: Path, given: list[Path], expected: str | None
+) -> tuple[Path | None, list[tuple[Path, str]]]:
+    """(the file whose content is the recorded one, [(a file at a recorded place, its other sha)])."""
+    changed: list[tuple[Path, str]] = []
+    for cand in _entry_candidates(entry, adapter, root):
+        if not cand.is_file():
+            continue
+        if expected is None:
+            return cand, changed
+        actual = _sha256(cand)
+        if actual == expected:
+            return cand, changed
+        changed.append((cand, actual))
+    for cand in given:
+        if not cand.is_file():
+            continue
+        if expected is None:
+            if cand.name == Path(str(entry["path"])).name:
+                return cand, changed
+            continue
+        if _sha256(cand) == expected:
+            return cand, changed
+    if expected is not None:
+        recorded_name = Path(str(entry["path"])).name
+        changed += [(c, _sha256(c)) for c in given if c.is_file() and c.name == recorded_name]
+    return None, changed
