@@ -11,6 +11,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from harness import progress
 from harness.cache import ResponseCache, cache_key
 from harness.models.base import Backend, Completion, GenerationRequest
 
@@ -58,6 +59,7 @@ def generate_cached(
     stats: GenerationStats | None = None,
     label: str = "",
     chunk_size: int = 64,
+    suite: str = "",
 ) -> list[Completion]:
     """Completions for ``requests`` in order, reusing and filling ``cache``."""
     fp = backend.fingerprint
@@ -70,13 +72,16 @@ def generate_cached(
     todo.sort(key=lambda i: -len(prompts[i]))
     started = time.perf_counter()
     tokens = 0
-    for start in range(0, len(todo), chunk_size):
-        idx = todo[start : start + chunk_size]
-        outs = backend.generate([requests[i] for i in idx])
-        cache.put_many(fp, [(keys[i], c) for i, c in zip(idx, outs, strict=True)])
-        for i, c in zip(idx, outs, strict=True):
-            results[i] = c
-            tokens += c.n_tokens
+    name = " · ".join(x for x in (label or backend.spec.name, suite) if x)
+    with progress.track("generate", name, len(todo)) as bar:  # silent when nothing is generated
+        for start in range(0, len(todo), chunk_size):
+            idx = todo[start : start + chunk_size]
+            outs = backend.generate([requests[i] for i in idx])
+            cache.put_many(fp, [(keys[i], c) for i, c in zip(idx, outs, strict=True)])
+            for i, c in zip(idx, outs, strict=True):
+                results[i] = c
+                tokens += c.n_tokens
+            bar.advance(len(idx), tokens=sum(c.n_tokens for c in outs))
     elapsed = time.perf_counter() - started if todo else 0.0
     if stats is not None:
         stats.add(label or backend.spec.name, len(requests) - len(todo), len(todo), tokens, elapsed)

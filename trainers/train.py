@@ -11,15 +11,13 @@ import math
 import os
 import random
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
+from harness import progress
 from harness.errors import ConfigError
 from harness.models.hf import resolve_dtype
 from harness.models.resolve import resolve_base
@@ -262,7 +260,9 @@ def _train(cfg: TrainConfig, world: World, *, config_path: str, quiet: bool) -> 
     n_tokens = 0
     step = 0
     loop_start = time.time()
-    bar = tqdm(total=total_steps, desc="training", unit="step", disable=quiet or not sys.stderr.isatty())
+    # no heartbeat thread: a line after a step at most, and nothing left running if a step raises
+    bar = progress.track("train", Path(cfg.output).name, total_steps, "steps", heartbeat=None)
+    bar = progress.Silent() if quiet else bar
     micro_iter: Iterator[list[Example]] = iter(())
     while step < total_steps:
         lr = lr_at(step, total_steps, cfg)
@@ -288,17 +288,14 @@ def _train(cfg: TrainConfig, world: World, *, config_path: str, quiet: bool) -> 
         step += 1
         curve.append({"step": step, "loss": step_loss / n_target, "lr": lr})
         tps = n_tokens / max(time.time() - loop_start, 1e-9)
-        bar.set_postfix(loss=f"{step_loss / n_target:.3f}", tok_s=f"{tps:.0f}")
-        bar.update(1)
+        bar.advance(1, tokens=n_tokens - bar.tokens, loss=f"{step_loss / n_target:.3f}")
         if dev_ex and world.main and (step % cfg.eval_every == 0 or step == total_steps):
             dev_curve.append(
                 {"step": step, "loss": dev_loss(model, dev_ex, pad_id, device, cfg.micro_batch_size)}
             )
-            if not quiet:
-                print(
-                    f"step {step}/{total_steps}: train loss {curve[-1]['loss']:.4f}, dev loss {dev_curve[-1]['loss']:.4f}, {tps:.0f} tok/s",
-                    file=sys.stderr,
-                )
+            bar.note(  # a line of its own: never mixed into the in-place progress line
+                f"step {step}/{total_steps}: train loss {curve[-1]['loss']:.4f}, dev loss {dev_curve[-1]['loss']:.4f}, {tps:.0f} tok/s"
+            )
     bar.close()
     train_s = time.time() - loop_start
 
