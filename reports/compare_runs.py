@@ -1,10 +1,12 @@
 """What changed between two runs (two adapter versions gated against the same base).
 
-``tunegate report --compare old/results.json new/results.json`` matches comparisons by
-(suite, metric, candidate label) and shows, per comparison, the old and new candidate means, how
-the delta moved and whether the verdict changed. Deltas are only comparable when both runs used
-the same base and the same eval data, so differing fingerprints or suite versions are warned about
-first.
+``tunegate report --compare old/results.json new/results.json`` matches comparisons by suite,
+metric, gate (type and threshold) and candidate — candidates by their **fingerprint** (adapter
+content), so the same adapter lines up whatever its label and however many other candidates shared
+its run; a candidate without a fingerprint falls back to its label. It shows, per comparison, the
+old and new candidate means, how the delta moved and whether the verdict changed. Deltas are only
+comparable when both runs used the same base and the same eval data, so differing fingerprints or
+suite versions are warned about first.
 """
 
 from __future__ import annotations
@@ -15,20 +17,20 @@ from typing import Any
 from reports.files import check_results
 from reports.format import (
     DASH,
-    STATUS_COLOURS,
     STATUS_ICONS,
     as_float,
     clean_label,
-    esc,
-    esc_label,
+    gate_text,
     num,
     obj,
     short_hash,
     signed,
+    status_text,
 )
 from reports.html import template
 from reports.markdown import md_name, md_text
-from reports.sections import verdict_badge
+from reports.markup import Html, document, frag, h, raw_block
+from reports.sections import status_badge, verdict_badge
 
 _RANK = {
     "REGRESSED": 0,
@@ -85,6 +87,7 @@ class RunComparison:
     new_name: str
     changes: tuple[ComparisonChange, ...]
     warnings: tuple[str, ...]
+    notes: tuple[str, ...] = ()
 
 
 def _status(results: dict[str, Any]) -> str:
@@ -107,8 +110,20 @@ def _run_name(results: dict[str, Any], fallback: str) -> str:
     return clean_label(", ".join(names) or fallback)
 
 
-def _warnings(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    out = []
+def candidate_keys(results: dict[str, Any]) -> dict[str, str]:
+    """{candidate label: match key}: ``fp:<fingerprint>``, or ``label:<label>`` without one."""
+    _, cands = _models(results)
+    out = {}
+    for c in cands:
+        label = str(c.get("label") or "candidate")
+        fp = c.get("fingerprint")
+        out[label] = f"fp:{fp}" if isinstance(fp, str) and fp else f"label:{label}"
+    return out
+
+
+def _warnings(old: dict[str, Any], new: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(warnings, notes): what makes deltas incomparable, and which candidates are the same adapter."""
+    out: list[str] = []
     old_base, old_cands = _models(old)
     new_base, new_cands = _models(new)
     fa, fb = old_base.get("fingerprint"), new_base.get("fingerprint")
@@ -129,15 +144,31 @@ def _warnings(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
                 f"suite {clean_label(s.get('name'))} changed between the runs (version {short_hash(before)} -> "
                 f"{short_hash(s.get('version'))}): scores are on different items"
             )
-    same = {c.get("fingerprint") for c in old_cands} & {c.get("fingerprint") for c in new_cands} - {None}
-    if same:
+    old_fp = {c.get("fingerprint"): c for c in old_cands if c.get("fingerprint")}
+    new_fp = {c.get("fingerprint"): c for c in new_cands if c.get("fingerprint")}
+    notes = []
+    if old_fp and set(old_fp) == set(new_fp) and len(old_fp) == len(old_cands) == len(new_cands):
         out.append("old and new share a candidate fingerprint: the adapter did not change")
-    return out
+    else:
+        for fp in old_fp.keys() & new_fp.keys():
+            notes.append(
+                f"candidate {clean_label(new_fp[fp].get('label'))} (new) is the same adapter as "
+                f"{clean_label(old_fp[fp].get('label'))} (old): fingerprint {short_hash(fp)}"
+            )
+    return out, notes
 
 
-def _key(c: dict[str, Any], with_candidate: bool) -> tuple[str, ...]:
-    base = (str(c.get("suite", "")), str(c.get("metric", "")))
-    return (*base, str(c.get("candidate", ""))) if with_candidate else base
+def _gate_key(c: dict[str, Any]) -> tuple[str, ...]:
+    gate = obj(c.get("gate"))
+    return (str(gate.get("type") or "none"), num(gate.get("margin"), 6), num(gate.get("min_delta"), 6))
+
+
+def _key(c: dict[str, Any], cand: dict[str, str] | None) -> tuple[str, ...]:
+    base = (str(c.get("suite", "")), str(c.get("metric", "")), *_gate_key(c))
+    if cand is None:
+        return base
+    label = str(c.get("candidate", ""))
+    return (*base, cand.get(label, f"label:{label}"))
 
 
 def compare_runs(old: dict[str, Any], new: dict[str, Any]) -> RunComparison:
@@ -146,17 +177,17 @@ def compare_runs(old: dict[str, Any], new: dict[str, Any]) -> RunComparison:
     check_results(new, "new results")
     old_cmp = [c for c in old.get("comparisons") or [] if isinstance(c, dict)]
     new_cmp = [c for c in new.get("comparisons") or [] if isinstance(c, dict)]
-    with_candidate = True
-    if not {_key(c, True) for c in old_cmp} & {_key(c, True) for c in new_cmp}:
-        # Two single-adapter runs whose candidates got different labels still line up by suite+metric.
-        with_candidate = (
-            len({c.get("candidate") for c in old_cmp}) > 1 or len({c.get("candidate") for c in new_cmp}) > 1
-        )
-    old_by = {_key(c, with_candidate): c for c in old_cmp}
-    new_by = {_key(c, with_candidate): c for c in new_cmp}
-    keys = list(dict.fromkeys([*old_by, *new_by]))
+    old_keys, new_keys = candidate_keys(old), candidate_keys(new)
+    keyed: tuple[dict[str, str] | None, dict[str, str] | None] = (old_keys, new_keys)
+    if not {_key(c, old_keys) for c in old_cmp} & {_key(c, new_keys) for c in new_cmp}:
+        # Two single-adapter runs of different adapters still line up by suite+metric+gate.
+        single = len({c.get("candidate") for c in old_cmp}) <= 1 and len({c.get("candidate") for c in new_cmp}) <= 1
+        if single:
+            keyed = (None, None)
+    old_by = {_key(c, keyed[0]): c for c in old_cmp}
+    new_by = {_key(c, keyed[1]): c for c in new_cmp}
     changes = []
-    for key in keys:
+    for key in dict.fromkeys([*old_by, *new_by]):
         ref = new_by.get(key) or old_by[key]
         changes.append(
             ComparisonChange(
@@ -169,13 +200,15 @@ def compare_runs(old: dict[str, Any], new: dict[str, Any]) -> RunComparison:
         )
     order = {"worse": 0, "removed": 1, "better": 2, "added": 3, "same": 4}
     changes.sort(key=lambda ch: order[ch.status])
+    warnings, notes = _warnings(old, new)
     return RunComparison(
         old_status=_status(old),
         new_status=_status(new),
         old_name=_run_name(old, "old"),
         new_name=_run_name(new, "new"),
         changes=tuple(changes),
-        warnings=tuple(_warnings(old, new)),
+        warnings=tuple(warnings),
+        notes=tuple(notes),
     )
 
 
@@ -186,21 +219,26 @@ def _verdicts(ch: ComparisonChange) -> tuple[str, str]:
     return str(ch.value("old", "verdict") or DASH), str(ch.value("new", "verdict") or DASH)
 
 
+def _gate(ch: ComparisonChange) -> str:
+    return gate_text(ch.new or ch.old or {})
+
+
 def render_compare_markdown(result: RunComparison) -> str:
     """Markdown (also readable as terminal text)."""
     icon_old = STATUS_ICONS.get(result.old_status, "")
     icon_new = STATUS_ICONS.get(result.new_status, "")
     lines = [
-        f"{icon_old} {result.old_status} → {icon_new} {result.new_status} — "
+        f"{icon_old} {status_text(result.old_status)} → {icon_new} {status_text(result.new_status)} — "
         f"{md_name(result.old_name)} → {md_name(result.new_name)}",
         "",
     ]
     lines += [f"⚠️ {md_text(w)}" for w in result.warnings]
-    if result.warnings:
+    lines += [f"- {md_text(n)}" for n in result.notes]
+    if result.warnings or result.notes:
         lines.append("")
     lines += [
-        "| suite | metric | old cand. | new cand. | old delta | new delta | delta change | verdict |",
-        "|---|---|---:|---:|---:|---:|---:|---|",
+        "| suite | metric | gate | candidate | old cand. | new cand. | old delta | new delta | delta change | verdict |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---|",
     ]
     for ch in result.changes:
         before, after = _verdicts(ch)
@@ -210,54 +248,75 @@ def render_compare_markdown(result: RunComparison) -> str:
         arrow = _ARROWS[ch.status]
         lines.append(
             f"| {md_name(ch.suite, in_table=True)} | {md_name(ch.metric, in_table=True)} | "
+            f"{md_name(_gate(ch), in_table=True)} | {md_name(ch.candidate or DASH, in_table=True)} | "
             f"{num(ch.value('old', 'candidate_mean'))} | {num(ch.value('new', 'candidate_mean'))} | "
             f"{signed(ch.value('old', 'delta'))} | {signed(ch.value('new', 'delta'))} | {signed(ch.delta_change)} | "
             f"{verdict}{' ' + arrow if arrow else ''} |"
         )
     if not result.changes:
-        lines.append("| — | no comparisons in either run | | | | | | |")
+        lines.append("| — | no comparisons in either run | | | | | | | | |")
     return "\n".join(lines) + "\n"
 
 
-def compare_section(result: RunComparison) -> str:
+def compare_section(result: RunComparison) -> Html:
     """The comparison as an HTML ``<section>`` (escaped; no script)."""
-
-    def status_badge(status: str) -> str:
-        return f'<span class="badge" style="background:{STATUS_COLOURS.get(status, "#6e7781")}">{esc(status)}</span>'
-
     rows = []
     for ch in result.changes:
         before, after = _verdicts(ch)
-        cls = {"worse": "failing", "removed": "failing advisory"}.get(ch.status, "")
+        cls = {"worse": "failing", "removed": "failing advisory"}.get(ch.status)
         rows.append(
-            f'<tr class="{cls}"><td>{esc_label(ch.suite)}</td><td><code>{esc_label(ch.metric)}</code></td>'
-            f'<td class="num">{num(ch.value("old", "candidate_mean"))}</td>'
-            f'<td class="num">{num(ch.value("new", "candidate_mean"))}</td>'
-            f'<td class="num">{esc(signed(ch.value("old", "delta")))}</td>'
-            f'<td class="num">{esc(signed(ch.value("new", "delta")))}</td>'
-            f'<td class="num"><b>{esc(signed(ch.delta_change))}</b></td>'
-            f"<td>{verdict_badge(before)}{'' if before == after else ' → ' + verdict_badge(after)}</td>"
-            f"<td>{esc(_ARROWS[ch.status])}</td></tr>"
+            h(
+                "tr",
+                h("td", ch.suite),
+                h("td", h("code", ch.metric)),
+                h("td", _gate(ch)),
+                h("td", ch.candidate or DASH),
+                h("td", num(ch.value("old", "candidate_mean")), class_="num"),
+                h("td", num(ch.value("new", "candidate_mean")), class_="num"),
+                h("td", signed(ch.value("old", "delta")), class_="num"),
+                h("td", signed(ch.value("new", "delta")), class_="num"),
+                h("td", h("b", signed(ch.delta_change)), class_="num"),
+                h("td", verdict_badge(before), None if before == after else frag(" → ", verdict_badge(after))),
+                h("td", _ARROWS[ch.status]),
+                class_=cls,
+            )
         )
-    warnings = "".join(f'<p class="warn">⚠️ {esc(w)}</p>' for w in result.warnings)
-    return (
-        '<section id="compare"><h2>Compared with the previous run</h2>'
-        f"<p>{status_badge(result.old_status)} <code>{esc(result.old_name)}</code> → "
-        f"{status_badge(result.new_status)} <code>{esc(result.new_name)}</code></p>{warnings}"
-        '<div class="table-wrap"><table class="data"><thead><tr><th>suite</th><th>metric</th>'
-        '<th class="num">old cand.</th><th class="num">new cand.</th><th class="num">old delta</th>'
-        '<th class="num">new delta</th><th class="num">delta change</th><th>verdict</th><th></th>'
-        f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div></section>"
+    titles = ("suite", "metric", "gate", "candidate", "old cand.", "new cand.", "old delta", "new delta", "delta change", "verdict", "")
+    numeric = {"old cand.", "new cand.", "old delta", "new delta", "delta change"}
+    head = h("tr", *(h("th", t, class_="num" if t in numeric else None) for t in titles))
+    return h(
+        "section",
+        h("h2", "Compared with the previous run"),
+        h(
+            "p",
+            status_badge(result.old_status),
+            " ",
+            h("code", result.old_name),
+            " → ",
+            status_badge(result.new_status),
+            " ",
+            h("code", result.new_name),
+        ),
+        [h("p", "⚠️ ", w, class_="warn") for w in result.warnings],
+        [h("p", n, class_="note") for n in result.notes],
+        h("div", h("table", h("thead", head), h("tbody", rows), class_="data"), class_="table-wrap"),
+        id="compare",
     )
 
 
 def render_compare_html(result: RunComparison) -> str:
     """A standalone page holding ``compare_section`` (no script at all, so CSP forbids every script)."""
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
-        "base-uri 'none'; form-action 'none'\">"
-        '<meta name="referrer" content="no-referrer">'
-        f"<title>tunegate: {esc(result.old_status)} → {esc(result.new_status)}</title>"
-        f"<style>{template('report.css')}</style></head><body><main>{compare_section(result)}</main></body></html>\n"
+    head = h(
+        "head",
+        h("meta", charset="utf-8"),
+        h(
+            "meta",
+            http_equiv="Content-Security-Policy",
+            content="default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'",
+        ),
+        h("meta", name="referrer", content="no-referrer"),
+        h("meta", name="viewport", content="width=device-width, initial-scale=1"),
+        h("title", f"tunegate: {status_text(result.old_status)} → {status_text(result.new_status)}"),
+        raw_block("style", template("report.css")),
     )
+    return document(h("html", head, h("body", h("main", compare_section(result))), lang="en"))

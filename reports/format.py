@@ -8,17 +8,20 @@ identifier that renders differently from its bytes can pass for another one.
 
 from __future__ import annotations
 
-import html
 import json
 import math
 import re
 from typing import Any
+
+from harness.numbers import fmt_ci, fmt_num, fmt_p, fmt_pct, fmt_signed
 
 # C0/C1 controls except tab/newline/CR, DEL, and lone surrogates (json.loads accepts "\udc80";
 # such a string cannot be encoded to UTF-8 and would crash the writer).
 _UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 # Bidi overrides/isolates/marks and zero-width characters: legitimate inside prose, spoofing in ids.
 _INVISIBLE = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+# Bidi controls alone: they reorder the text around them, so shown text never keeps them.
+_BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 DASH = "—"
 
@@ -27,11 +30,24 @@ VERDICT_COLOURS = {
     "NON_INFERIOR": "#0969da",
     "UNDERPOWERED": "#9a6700",
     "REGRESSED": "#cf222e",
+    "INCOMPLETE": "#bc4c00",
     "INCONCLUSIVE": "#6e7781",
     "NOT_GATED": "#8c959f",
 }
-STATUS_COLOURS = {"PASS": "#1a7f37", "FAIL": "#cf222e", "ADVISORY": "#9a6700", "ERROR": "#6639ba"}
-STATUS_ICONS = {"PASS": "✅", "FAIL": "❌", "ADVISORY": "⚠️", "ERROR": "🛑"}
+STATUS_COLOURS = {
+    "PASS": "#1a7f37",
+    "FAIL": "#cf222e",
+    "ADVISORY": "#9a6700",
+    "NO_BINDING_GATES": "#9a6700",
+    "ERROR": "#6639ba",
+}
+STATUS_ICONS = {"PASS": "✅", "FAIL": "❌", "ADVISORY": "⚠️", "NO_BINDING_GATES": "⚠️", "ERROR": "🛑"}
+STATUS_TEXT = {"NO_BINDING_GATES": "NO BINDING GATES"}
+"""How a status is written for people; NO_BINDING_GATES is never shown as a pass."""
+
+
+def status_text(status: str) -> str:
+    return STATUS_TEXT.get(status, status)
 
 
 def clean(value: object) -> str:
@@ -39,18 +55,18 @@ def clean(value: object) -> str:
     return _UNSAFE.sub("\ufffd", value if isinstance(value, str) else str(value))
 
 
+def _visible(match: re.Match[str]) -> str:
+    return f"<U+{ord(match.group()):04X}>"
+
+
+def clean_text(value: object) -> str:
+    """Like ``clean``, and bidi controls shown as ``<U+202E>``: shown text cannot reorder itself."""
+    return _BIDI.sub(_visible, clean(value))
+
+
 def clean_label(value: object) -> str:
     """Like ``clean``, and invisible/bidi characters shown as ``<U+202E>`` (for ids and names)."""
-    return _INVISIBLE.sub(lambda m: f"<U+{ord(m.group()):04X}>", clean(value))
-
-
-def esc(value: object) -> str:
-    """HTML-escape untrusted text (quotes included, so it is safe in attribute values too)."""
-    return html.escape(clean(value), quote=True)
-
-
-def esc_label(value: object) -> str:
-    return html.escape(clean_label(value), quote=True)
+    return _INVISIBLE.sub(_visible, clean(value))
 
 
 def sanitize(obj: Any) -> Any:
@@ -101,8 +117,7 @@ def num(value: object, decimals: int | None = None) -> str:
     x = as_float(value)
     if x is None:
         return DASH
-    d = _decimals(x) if decimals is None else decimals
-    return f"{x:,.{d}f}" if abs(x) >= 1000 else f"{x:.{d}f}"
+    return fmt_num(x, _decimals(x) if decimals is None else decimals)
 
 
 def signed(value: object, decimals: int | None = None) -> str:
@@ -110,16 +125,16 @@ def signed(value: object, decimals: int | None = None) -> str:
     x = as_float(value)
     if x is None:
         return DASH
-    s = num(x, decimals)
-    return s if s.startswith("-") else "+" + s
+    return fmt_signed(x, _decimals(x) if decimals is None else decimals)
 
 
 def interval(low: object, high: object, decimals: int | None = None) -> str:
+    """``[-0.120, +0.040]``, or "" when a bound is missing."""
     lo, hi = as_float(low), as_float(high)
     if lo is None or hi is None:
         return ""
     d = decimals if decimals is not None else max(_decimals(lo), _decimals(hi))
-    return f"[{lo:.{d}f}, {hi:.{d}f}]"
+    return fmt_ci(lo, hi, d)
 
 
 def delta_ci(comparison: dict[str, Any]) -> str:
@@ -130,17 +145,12 @@ def delta_ci(comparison: dict[str, Any]) -> str:
 
 
 def pval(value: object) -> str:
-    x = as_float(value)
-    if x is None:
-        return DASH
-    if x < 0.001:
-        return f"{x:.1e}"
-    return f"{x:.3f}"
+    """A p-value through the one formatter (``< 1e-16``, never ``0.0e+00``)."""
+    return fmt_p(value, missing=DASH)
 
 
 def pct(value: object, decimals: int = 1) -> str:
-    x = as_float(value)
-    return DASH if x is None else f"{100 * x:.{decimals}f}%"
+    return fmt_pct(value, decimals, missing=DASH)
 
 
 def short_hash(value: object, n: int = 12) -> str:
@@ -159,12 +169,64 @@ def pretty_json(value: object) -> str:
     return json.dumps(sanitize(value), ensure_ascii=False)
 
 
-def comparison_label(comparison: dict[str, Any], *, with_candidate: bool) -> str:
-    """``support/eval · exact_match[category]`` (plus ``· label`` when there are several candidates)."""
+def gate_text(comparison: dict[str, Any]) -> str:
+    """The gate in words, with its threshold: two gates on one metric are told apart by this."""
+    gate = obj(comparison.get("gate"))
+    kind = gate.get("type")
+    if kind == "improves":
+        return f"improves by > {signed(gate.get('min_delta') or 0.0)}"
+    if kind == "no_regression":
+        return f"no regression beyond {num(gate.get('margin'))}"
+    return "not gated"
+
+
+def comparison_label(comparison: dict[str, Any], *, with_candidate: bool, with_gate: bool = False) -> str:
+    """``support/eval · exact_match[category]`` (plus ``· label`` when there are several candidates,
+    plus ``· improves by > +0.050`` when ``with_gate``)."""
     parts = [comparison.get("suite", "?"), comparison.get("metric", "?")]
     if with_candidate:
         parts.append(comparison.get("candidate", "?"))
-    return " · ".join(clean_label(p) for p in parts)
+    text = " · ".join(clean_label(p) for p in parts)
+    return f"{text} · {gate_text(comparison)}" if with_gate else text
+
+
+def is_advisory(comparison: dict[str, Any]) -> bool:
+    """Advisory (cannot fail the run alone): ``binding: false`` or the older ``advisory: true``."""
+    return comparison.get("binding") is False or bool(comparison.get("advisory"))
+
+
+def coverage(comparison: dict[str, Any]) -> dict[str, Any]:
+    """The comparison's coverage record, or {} when the run predates it."""
+    return obj(comparison.get("coverage"))
+
+
+def coverage_text(comparison: dict[str, Any]) -> str:
+    """``54 of 60 items unscored (base 0, candidate 54; 54 infrastructure): judge API ...``, or ""."""
+    cov = coverage(comparison)
+    n_items = cov.get("n_items")
+    if not isinstance(n_items, int) or isinstance(n_items, bool):
+        failed = comparison.get("n_failed")
+        return f"{failed} item(s) not scored" if isinstance(failed, int) and failed else ""
+    scored = cov.get("n_scored")
+    base, cand, infra = (cov.get(k) or 0 for k in ("unscored_base", "unscored_candidate", "infra"))
+    if not (base or cand or infra) and scored == n_items:
+        return ""
+    share = as_float(scored) / n_items if isinstance(scored, int) and n_items else None
+    parts = [f"{scored} of {n_items} items scored" + (f" ({pct(share)})" if share is not None else "")]
+    parts.append(f"unscored: base {base}, candidate {cand}" + (f", infrastructure {infra}" if infra else ""))
+    floor = as_float(cov.get("floor"))
+    if floor is not None:
+        parts.append(f"floor {pct(floor, 0)}")
+    reasons = [clean_text(r) for r in cov.get("reasons") or [] if r]
+    text = "; ".join(parts)
+    return f"{text}. Why: {'; '.join(reasons[:5])}" if reasons else text
+
+
+def p_text(comparison: dict[str, Any]) -> str:
+    """``0.0011 (H0: delta <= -0.10)``: the p that decided the verdict, and its claim when named."""
+    claim = comparison.get("p_claim")
+    p = pval(comparison.get("p_value"))
+    return f"{p} ({clean_text(claim)})" if claim else p
 
 
 def candidate_count(results: dict[str, Any]) -> int:
@@ -180,7 +242,40 @@ def failing_order(comparisons: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
     def rank(c: dict[str, Any]) -> int:
         if is_failing(c):
-            return 1 if c.get("advisory") else 0
+            return 1 if is_advisory(c) else 0
         return 2
 
     return sorted(comparisons, key=rank)
+
+
+def no_effect_candidates(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Candidates whose adapter changes nothing (``adapter_effect.no_effect``): said before anything."""
+    cands = obj(results.get("models")).get("candidates") or []
+    return [c for c in cands if isinstance(c, dict) and obj(c.get("adapter_effect")).get("no_effect") is True]
+
+
+def no_effect_text(candidate: dict[str, Any]) -> str:
+    spec = obj(candidate.get("spec"))
+    where = f" ({clean_label(spec.get('adapter'))})" if spec.get("adapter") else ""
+    return (
+        f"ADAPTER HAS NO EFFECT: candidate {clean_label(candidate.get('label') or 'candidate')}{where} gives "
+        "outputs identical to the base; its weights are zero or were not applied, so every comparison of it "
+        "measures the base against itself."
+    )
+
+
+def candidate_verdicts(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``verdict.candidates`` ({label: {status, reason, failed}}) as written by the run, or {}."""
+    raw = obj(obj(results.get("verdict")).get("candidates"))
+    return {str(k): v for k, v in raw.items() if isinstance(v, dict)}
+
+
+def run_tests(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The run's non-comparison tests (leakage, drift, custom), failed and errored ones first."""
+    tests = [t for t in results.get("tests") or [] if isinstance(t, dict)]
+    order = {"error": 0, "failed": 1}
+    return sorted(tests, key=lambda t: order.get(str(t.get("outcome")), 2))
+
+
+def is_bad_test(test: dict[str, Any]) -> bool:
+    return str(test.get("outcome")) in ("failed", "error")

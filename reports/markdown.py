@@ -16,13 +16,23 @@ from reports.format import (
     STATUS_ICONS,
     as_float,
     candidate_count,
+    candidate_verdicts,
     clean_label,
+    coverage_text,
     delta_ci,
     failing_order,
+    gate_text,
+    is_advisory,
+    is_bad_test,
     is_failing,
+    no_effect_candidates,
+    no_effect_text,
     num,
     obj,
+    p_text,
     pval,
+    run_tests,
+    status_text,
 )
 
 MAX_ROWS = 40
@@ -56,7 +66,7 @@ def md_text(value: object) -> str:
 
 def row_icon(c: dict[str, Any]) -> str:
     if is_failing(c):
-        return "⚠️" if c.get("advisory") else "❌"
+        return "⚠️" if is_advisory(c) else "❌"
     if c.get("verdict") == "NOT_GATED":
         return "➖"
     return "✅"
@@ -68,48 +78,112 @@ def _name(c: dict[str, Any], multi: bool) -> str:
 
 
 def headline(results: dict[str, Any]) -> str:
-    """The summary's first line."""
+    """The summary's first line: a no-effect adapter if there is one, else the verdict."""
+    no_effect = no_effect_candidates(results)
+    if no_effect:
+        extra = f" (+{len(no_effect) - 1} more)" if len(no_effect) > 1 else ""
+        return f"🛑 {md_text(no_effect_text(no_effect[0]))}{extra}"
+    return verdict_line(results)
+
+
+def verdict_line(results: dict[str, Any]) -> str:
+    """``❌ FAIL — support/eval exact_match[category]: REGRESSED, delta ...`` or the verdict's reason."""
     verdict = obj(results.get("verdict"))
     status = str(verdict.get("status") or "ERROR").upper()
-    icon = STATUS_ICONS.get(status, STATUS_ICONS["ERROR"])
+    if status not in STATUS_ICONS:
+        status = "ERROR"
+    icon = STATUS_ICONS[status]
     comparisons = [c for c in results.get("comparisons") or [] if isinstance(c, dict)]
     multi = candidate_count(results) > 1
     failing = [c for c in failing_order(comparisons) if is_failing(c)]
     if status in ("FAIL", "ADVISORY") and failing:
-        blocking = [c for c in failing if not c.get("advisory")] or failing
+        blocking = [c for c in failing if not is_advisory(c)] or failing
         first = blocking[0]
         line = (
             f"{icon} {status} — {_name(first, multi)}: {first.get('verdict', '?')}, delta {delta_ci(first)}"
         )
-        if first.get("advisory"):
+        if is_advisory(first):
             line += " (advisory)"
         if len(failing) > 1:
             line += f" (+{len(failing) - 1} more failing)"
         return line
     reason = verdict.get("reason") or ("results.json has no verdict" if not verdict else status)
-    return f"{icon} {status} — {md_text(reason)}"
+    return f"{icon} {status_text(status)} — {md_text(reason)}"
 
 
 def _table(comparisons: list[dict[str, Any]], multi: bool) -> list[str]:
     head = (
         "| | suite | metric |"
         + (" candidate |" if multi else "")
-        + " base | cand. | delta [CI] | p adj. | verdict |"
+        + " gate | base | cand. | delta [CI] | p (claim) | p adj. | n | verdict |"
     )
-    align = "|---|---|---|" + ("---|" if multi else "") + "---:|---:|---:|---:|---|"
+    align = "|---|---|---|" + ("---|" if multi else "") + "---|---:|---:|---:|---:|---:|---:|---|"
     lines = [head, align]
     for c in failing_order(comparisons)[:MAX_ROWS]:
+        cov = obj(c.get("coverage"))
+        n = (
+            f"{cov.get('n_scored')}/{cov.get('n_items')}"
+            if isinstance(cov.get("n_items"), int) and cov.get("n_scored") != cov.get("n_items")
+            else str(c.get("n", "?"))
+        )
         lines.append(
             f"| {row_icon(c)} | {md_name(c.get('suite', '?'), in_table=True)} | {md_name(c.get('metric', '?'), in_table=True)} |"
             + (f" {md_name(c.get('candidate', '?'), in_table=True)} |" if multi else "")
-            + f" {num(c.get('base_mean'))} | {num(c.get('candidate_mean'))} | {delta_ci(c)} |"
-            f" {pval(c.get('p_adjusted'))} | {md_name(c.get('verdict', '?'), in_table=True)}"
-            + (" (advisory)" if c.get("advisory") else "")
+            + f" {md_name(gate_text(c), in_table=True)} | {num(c.get('base_mean'))} | {num(c.get('candidate_mean'))} |"
+            f" {delta_ci(c)} | {md_text(p_text(c))} | {pval(c.get('p_adjusted'))} | {md_name(n, in_table=True)} |"
+            f" {md_name(c.get('verdict', '?'), in_table=True)}"
+            + (" (advisory)" if is_advisory(c) else "")
             + " |"
         )
     if len(comparisons) > MAX_ROWS:
         lines.append(f"\n_{len(comparisons) - MAX_ROWS} more comparisons in the HTML report._")
     return lines
+
+
+def _candidates(results: dict[str, Any], comparisons: list[dict[str, Any]]) -> list[str]:
+    """One line per candidate with its own verdict (one FAIL never covers a passing candidate)."""
+    verdicts = candidate_verdicts(results)
+    cands = [c for c in obj(results.get("models")).get("candidates") or [] if isinstance(c, dict)]
+    if not verdicts and len(cands) < 2:
+        return []
+    lines = ["**Verdict per candidate**", ""]
+    for cand in cands or [{"label": label} for label in verdicts]:
+        label = str(cand.get("label") or "candidate")
+        v = verdicts.get(label, {})
+        status = str(v.get("status") or "").upper()
+        mine = [c for c in comparisons if str(c.get("candidate")) == label]
+        failing = [c for c in mine if is_failing(c)]
+        head = f"{STATUS_ICONS.get(status, '❔')} {status_text(status) if status else 'not recorded'}"
+        reason = f": {md_text(v.get('reason'))}" if v.get("reason") else ""
+        lines.append(
+            f"- {md_name(label)} — {head}{reason} ({len(mine) - len(failing)} of {len(mine)} comparisons passed)"
+        )
+    return [*lines, ""]
+
+
+def _coverage(comparisons: list[dict[str, Any]], multi: bool) -> list[str]:
+    found = []
+    for c in failing_order(comparisons):
+        text = coverage_text(c) if obj(c.get("coverage")) else ""
+        if text:
+            found.append(f"- {_name(c, multi)} ({md_name(c.get('verdict', '?'))}): {md_text(text)}")
+    return ["**Coverage (items not scored)**", "", *found[:MAX_ROWS], ""] if found else []
+
+
+def _tests(results: dict[str, Any]) -> list[str]:
+    tests = run_tests(results)
+    bad = [t for t in tests if is_bad_test(t)]
+    if not tests:
+        return []
+    if not bad:
+        return [f"Other tests (leakage, drift, custom): all {len(tests)} passed or skipped.", ""]
+    lines = [f"**Failed tests (not comparisons): {len(bad)} of {len(tests)}**", ""]
+    for t in bad[:MAX_ROWS]:
+        lines.append(
+            f"- ❌ {md_name(str(t.get('outcome', '?')).upper())} {md_name(t.get('kind') or 'test')} "
+            f"{md_name(t.get('nodeid') or '?')}: {md_text(t.get('message') or '(no message)')}"
+        )
+    return [*lines, ""]
 
 
 def _worst_slices(comparisons: list[dict[str, Any]], multi: bool) -> list[str]:
@@ -158,13 +232,21 @@ def render_markdown(results: dict[str, Any], *, report_href: str | None = "repor
     multi = candidate_count(results) > 1
     verdict = obj(results.get("verdict"))
     lines = [headline(results), ""]
-    first = lines[0]
+    if no_effect_candidates(results):
+        lines += [*(f"🛑 {md_text(no_effect_text(c))}" for c in no_effect_candidates(results)[1:]), verdict_line(results), ""]
+    first = "\n".join(lines)
     reason = verdict.get("reason")
     if reason and md_text(reason) not in first:
         lines += [md_text(reason), ""]
+    status = str(verdict.get("status") or "").upper()
+    if status == "NO_BINDING_GATES":
+        lines += ["Not a pass: every gate in this run is advisory, so nothing binding was shown.", ""]
     lines += [_context(results), ""]
+    lines += _candidates(results, comparisons)
+    lines += _tests(results)
     if comparisons:
         lines += [*_table(comparisons, multi), ""]
+    lines += _coverage(comparisons, multi)
     slices = _worst_slices(comparisons, multi)
     if slices:
         lines += ["**Worst slices of the failing comparisons**", "", *slices, ""]

@@ -86,4 +86,4 @@ def test_html_section_is_escaped(old_new: tuple[dict[str, Any], dict[str, Any]])
         run["comparisons"][0]["metric"] = "<script>alert(1)</script>"
     page = render_compare_html(compare_runs(old, new))
     assert "<script" not in page and "&lt;script&gt;" in page
-    assert "default-src 'none'" in page and "script-src" not in page
+    assert "default-src &#x27;none&#x27;" in page and "script-src" not in page

@@ -55,7 +55,7 @@ def test_verdict_comes_first_with_its_reason(results: dict[str, Any]) -> None:
     assert banner < body.index('id="forest"') < body.index('id="comparisons"') < body.index('id="items"')
     assert 'id="verdict-status">FAIL<' in body
     assert "The candidate regressed on support/eval exact_match[category]" in body[banner : banner + 2000]
-    assert '<a href="#cmp-0"><b>support/eval · exact_match[category]</b></a>' in body
+    assert '<a href="#cmp-0"><b>support/eval · exact_match[category] · improves by &gt; +0.050</b></a>' in body
 
 
 def test_every_section_is_present(results: dict[str, Any]) -> None:
@@ -90,17 +90,16 @@ def test_comparison_table_and_forest_plot_share_failing_first_order(results: dic
     page = render_html(results)
     table = page.split('id="comparisons"', 1)[1]
     assert table.index("exact_match[category]") < table.index("json_valid")
-    svg = forest_plot([results["comparisons"][-1], results["comparisons"][0]])
+    svg = forest_plot([(0, results["comparisons"][-1]), (1, results["comparisons"][0])])
     assert svg.index("exact_match[category]") < svg.index("json_valid")
 
 
 def test_forest_plot_draws_ci_and_gate_thresholds(results: dict[str, Any]) -> None:
-    svg = forest_plot(results["comparisons"])
-    assert svg.startswith("<svg") and svg.endswith("</svg>")
+    svg = forest_plot(list(enumerate(results["comparisons"])))
+    metrics = {c["metric"] for c in results["comparisons"]}
+    assert svg.count("<svg") == svg.count("</svg>") == len(metrics)  # one panel (own axis) per metric
     assert svg.count("<circle") == len(results["comparisons"])
-    assert svg.count('stroke-dasharray="3 2"') == 1 + sum(
-        gate_threshold(c) is not None for c in results["comparisons"]
-    )
+    assert svg.count('stroke-dasharray="3 2"') == sum(gate_threshold(c) is not None for c in results["comparisons"])
     assert "-0." in svg and "REGRESSED" in svg
     assert 'fill="#ffffff"' in svg  # the advisory judge comparison is drawn hollow
 

@@ -40,7 +40,7 @@ ALLOWED_TAGS = {
     "html", "head", "meta", "title", "style", "body", "nav", "span", "a", "main", "div", "section",
     "h2", "h3", "h4", "p", "ul", "li", "b", "code", "table", "thead", "tbody", "tr", "th", "td",
     "details", "summary", "svg", "rect", "text", "line", "circle", "g", "script", "footer", "select",
-    "option", "input", "label", "button", "del", "ins", "noscript", "br",
+    "option", "input", "label", "button", "del", "ins", "noscript", "br", "figure", "figcaption",
 }  # fmt: skip
 
 
@@ -53,11 +53,12 @@ def hostile_results(tmp_path: Path) -> dict[str, Any]:
     return load_results(path)
 
 
-def assert_inert(dom: Dom) -> None:
+def assert_inert(dom: Dom, panels: int = 4) -> None:
+    """``panels``: forest-plot panels (one per metric; the fixture has 4 metrics)."""
     assert dom.title != MARKER and dom.title.startswith("tunegate "), dom.title[:200]
     assert dom.count("script") == 2, "only the data block and the page's own script"
     assert dom.count("iframe") == dom.count("img") == dom.count("object") == dom.count("embed") == 0
-    assert dom.count("svg") == dom.count("svg", "forest") == 1
+    assert dom.count("svg") == dom.count("svg", "forest") == panels
     for tag, attrs in dom.tags:
         assert tag in ALLOWED_TAGS, f"unexpected element <{tag}>"
         handlers = [a for a in attrs if a.startswith("on")]
