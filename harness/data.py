@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -21,6 +22,7 @@ from typing import Any
 from harness.errors import DataError
 
 ROLES = ("system", "user", "assistant")
+BOM = b"\xef\xbb\xbf"
 ITEM_KEYS = {"id", "messages", "reference", "tags", "group", "meta"}
 
 Reference = str | dict[str, Any] | list[Any] | None
@@ -183,10 +185,55 @@ def _item_from_obj(obj: Any, lineno: int, where: str, problems: list[str]) -> Ev
     )
 
 
+class _NonFinite(ValueError):
+    pass
+
+
+def _no_constant(name: str) -> Any:
+    raise _NonFinite(f"{name} is not a JSON number; use null or a finite number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NonFinite(f"the number {text[:20]} is out of range; use a finite number")
+    return value
+
+
+def _lone_surrogate(obj: Any) -> str | None:
+    """The first string (key or value) holding an unpaired UTF-16 surrogate, found iteratively."""
+    stack = [obj]
+    while stack:
+        cur = stack.pop()
+        if isinstance(cur, str):
+            try:
+                cur.encode("utf-8")
+            except UnicodeEncodeError:
+                return cur
+        elif isinstance(cur, dict):
+            stack.extend(cur.keys())
+            stack.extend(cur.values())
+        elif isinstance(cur, list):
+            stack.extend(cur)
+    return None
+
+
+def loads_strict(text: str) -> Any:
+    """``json.loads`` that refuses NaN/Infinity and overflowing numbers (raises ValueError)."""
+    return json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+
+
 def parse_jsonl(data: bytes, where: str) -> tuple[list[tuple[int, Any]], list[str]]:
-    """Split JSONL bytes into (line number, parsed object) pairs, collecting every problem."""
+    """Split JSONL bytes into (line number, parsed object) pairs, collecting every problem.
+
+    A UTF-8 byte order mark at the start is accepted. NaN/Infinity literals, numbers out of
+    float range and strings with unpaired surrogates (``"\\ud800"``) are refused here, with
+    their line, rather than failing later.
+    """
     problems: list[str] = []
     rows: list[tuple[int, Any]] = []
+    if data.startswith(BOM):
+        data = data[len(BOM) :]
     if not data.strip():
         return rows, [f"{where}:1: the file is empty; a suite needs at least one JSON line"]
     for lineno, raw in enumerate(data.split(b"\n"), start=1):
@@ -201,9 +248,25 @@ def parse_jsonl(data: bytes, where: str) -> tuple[list[tuple[int, Any]], list[st
             )
             continue
         try:
-            rows.append((lineno, json.loads(text)))
+            obj = loads_strict(text)
         except json.JSONDecodeError as exc:
             problems.append(f"{where}:{lineno}: invalid JSON: {exc.msg} (column {exc.colno})")
+            continue
+        except _NonFinite as exc:
+            problems.append(f"{where}:{lineno}: invalid JSON: {exc}")
+            continue
+        except (ValueError, RecursionError) as exc:  # e.g. a 5000-digit integer, 10k nested lists
+            problems.append(f"{where}:{lineno}: invalid JSON: {str(exc)[:120] or type(exc).__name__}")
+            continue
+        bad = _lone_surrogate(obj)
+        if bad is not None:
+            problems.append(
+                f"{where}:{lineno}: a string holds an unpaired surrogate escape (near "
+                f"{bad.encode('utf-8', 'backslashreplace').decode('ascii')[:40]!r}); "
+                "escape the whole character or write it as UTF-8"
+            )
+            continue
+        rows.append((lineno, obj))
     return rows, problems
 
 
@@ -241,11 +304,24 @@ def load_suite(
 ) -> Suite:
     """Load and validate a JSONL suite. Relative paths are tried as given, then under ``base_dir``."""
     p = Path(path)
-    if not p.is_absolute() and not p.exists() and base_dir is not None:
-        p = Path(base_dir) / p
-    if not p.exists():
-        raise DataError(str(path), [f"{path}:0: file not found (looked in {p.resolve().parent})"])
-    data = p.read_bytes()
+    try:
+        if "\x00" in str(p):
+            raise ValueError("embedded null byte")
+        if not p.is_absolute() and not p.exists() and base_dir is not None:
+            p = Path(base_dir) / p
+        exists, is_dir, folder = p.exists(), p.is_dir(), p.resolve().parent
+    except (OSError, ValueError) as exc:  # a NUL byte in the name, a name too long, a symlink loop
+        raise DataError(str(path), [f"{path!r}:0: not a usable file name ({exc})"]) from None
+    if not exists:
+        raise DataError(str(path), [f"{path}:0: file not found (looked in {folder})"])
+    if is_dir:
+        raise DataError(str(path), [f"{path}:0: is a directory; pass a suite .jsonl file inside it"])
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise DataError(
+            str(path), [f"{path}:0: cannot read the suite file ({exc.strerror or exc}); check its permissions"]
+        ) from None
     items = parse_items(data, str(path))
     return Suite(
         name=name or _suite_name(p),

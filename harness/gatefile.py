@@ -16,30 +16,54 @@ pytest test per gate::
         options: {field: reply}
         no_regression: {margin: 0.02}
 
-Every key is validated (unknown keys rejected) and a problem names the file and the gate.
+Every key is validated (unknown keys rejected) and a problem names the file and the gate. Numbers
+are strict (``margin: true`` or ``margin: "0.1"`` is an error, not 1.0 or 0.1) and finite; the
+metric names and their options are checked against the metric registry, and the suite file is
+loaded and validated, all when the file is collected: before any model is loaded.
 """
 
 from __future__ import annotations
 
+import inspect
+import math
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from harness.errors import ConfigError
+from harness.errors import ConfigError, DataError
+
+
+def _strict_number(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"must be a number, got {type(value).__name__} {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"must be a finite number, got {value!r}")
+    return value
+
+
+def _strict_int(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"must be an integer, got {type(value).__name__} {value!r}")
+    return value
+
+
+Number = Annotated[float, BeforeValidator(_strict_number)]
+Alpha = Annotated[float, BeforeValidator(_strict_number), Field(gt=0, lt=0.5)]
+Count = Annotated[int, BeforeValidator(_strict_int)]
 
 
 class Improves(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    min_delta: float = Field(0.0, description="smallest improvement that counts (superiority margin)")
-    alpha: float | None = Field(None, description="significance level; default: the run's --alpha")
+    min_delta: Number = Field(0.0, description="smallest improvement that counts (superiority margin)")
+    alpha: Alpha | None = Field(None, description="significance level in (0, 0.5); default: the run's --alpha")
 
 
 class NoRegression(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    margin: float = Field(..., gt=0, description="largest drop tolerated (non-inferiority margin)")
-    alpha: float | None = Field(None, description="significance level; default: the run's --alpha")
+    margin: Number = Field(..., gt=0, description="largest drop tolerated (non-inferiority margin)")
+    alpha: Alpha | None = Field(None, description="significance level in (0, 0.5); default: the run's --alpha")
 
 
 class GateSpec(BaseModel):
@@ -61,27 +85,80 @@ class GateFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     suite: str = Field(..., description="the suite JSONL, relative to this YAML file")
     name: str | None = Field(None, description="suite name in reports; default from the path")
-    max_new_tokens: int = Field(256, gt=0, description="generation budget per item")
+    max_new_tokens: Count = Field(256, gt=0, description="generation budget per item")
     stop: list[str] = Field(default_factory=list, description="stop strings")
     gates: list[GateSpec] = Field(..., min_length=1)
 
 
-def load_gatefile(path: Path) -> GateFile:
+def load_gatefile(path: Path, *, check_suite: bool = True, check_metrics: bool = True) -> GateFile:
+    """Read and validate a gate YAML; every problem is one ``ConfigError`` naming the file.
+
+    With ``check_metrics`` every gate's metric must be registered (``harness.metrics``) and accept
+    its options; with ``check_suite`` the suite file must exist and load (``harness.data``).
+    """
+    path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        raise ConfigError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+        raise ConfigError(f"{where}: invalid YAML: {getattr(exc, 'problem', None) or exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(f"{path}: cannot read the gate file: {reason}") from None
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:  # e.g. !!timestamp 2020-99-99
+        raise ConfigError(f"{path}: invalid YAML value: {str(exc)[:200] or type(exc).__name__}") from None
     try:
-        return GateFile.model_validate(raw)
+        spec = GateFile.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()
         )
         raise ConfigError(f"{path}: {problems}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: the YAML is nested too deeply to be a gate file") from None
+    if check_metrics:
+        _check_metrics(path, spec)
+    if check_suite:
+        _check_suite(path, spec)
+    return spec
+
+
+def _check_metrics(path: Path, spec: GateFile) -> None:
+    from harness.metrics import METRICS  # lazy: the registry imports every metric module
+
+    for k, gate in enumerate(spec.gates):
+        if gate.metric not in METRICS:
+            known = ", ".join(METRICS.names())
+            raise ConfigError(
+                f"{path}: gates.{k}.metric: unknown metric {gate.metric!r}; known: {known} "
+                "(a custom metric must be registered in a conftest.py or plugin)"
+            )
+        factory = METRICS.get(gate.metric)
+        try:
+            inspect.signature(factory).bind(**gate.options)
+        except TypeError as exc:
+            raise ConfigError(
+                f"{path}: gates.{k}.options: metric {gate.metric!r} {exc}; "
+                f"its options are {gate.metric}{inspect.signature(factory)}"
+            ) from None
+        except ValueError:  # a factory without an inspectable signature: checked when it runs
+            continue
+
+
+def suite_path(path: Path, spec: GateFile) -> Path:
+    """Where the gate file's suite is: relative to the gate file."""
+    return Path(path).parent / spec.suite
+
+
+def _check_suite(path: Path, spec: GateFile) -> None:
+    from harness.data import load_suite
+
+    try:
+        load_suite(suite_path(path, spec), name=spec.name)
+    except DataError as exc:
+        shown = "; ".join(exc.problems[:3]) + (f"; and {len(exc.problems) - 3} more" if len(exc.problems) > 3 else "")
+        raise ConfigError(f"{path}: suite {spec.suite!r}: {shown}") from None
 
 
 def is_gatefile(path: Path) -> bool:

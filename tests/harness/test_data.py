@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,55 @@ def test_sample_is_seeded_random_not_first_n(tmp_path: Path) -> None:
     assert a.ids != suite.ids[:10]
     assert len(a) == 10 and set(a.ids) <= set(suite.ids)
     assert suite.sample(1000, seed=1) is suite
+
+
+def test_utf8_bom_is_accepted(tmp_path: Path) -> None:
+    p = _write(tmp_path, b"\xef\xbb\xbf" + (_item(0) + "\n" + _item(1) + "\n").encode())
+    suite = load_suite(p)
+    assert suite.ids == ["q0", "q1"]
+    assert len(suite.version) == 64
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('{"id": "q1", "messages": [{"role": "user", "content": "x"}], "reference": NaN}', "NaN is not a JSON number"),
+        ('{"id": "q1", "messages": [{"role": "user", "content": "x"}], "meta": {"w": -Infinity}}', "-Infinity is not"),
+        ('{"id": "q1", "messages": [{"role": "user", "content": "x"}], "reference": 1e999}', "out of range"),
+        ('{"id": "q1", "messages": [{"role": "user", "content": "x\\ud800"}]}', "unpaired surrogate"),
+        ('{"id": "q1", "messages": [{"role": "user", "content": "x"}], "tags": {"\\udfff": "a"}}', "unpaired surrogate"),
+        ('{"id": 1' + "0" * 5000 + ', "messages": []}', "invalid JSON"),
+        ("[" * 100_000 + "]" * 100_000, "invalid JSON"),
+    ],
+)
+def test_non_finite_numbers_and_lone_surrogates_fail_at_load_with_the_line(
+    tmp_path: Path, line: str, message: str
+) -> None:
+    p = _write(tmp_path, [_item(0), line])
+    with pytest.raises(DataError) as err:
+        load_suite(p)
+    assert err.value.problems[0].startswith(f"{p}:2: ")
+    assert message in err.value.problems[0]
+
+
+def test_valid_surrogate_pairs_still_load(tmp_path: Path) -> None:
+    p = _write(tmp_path, [_item(0, reference="smile \U0001f600")])  # json.dumps writes a surrogate pair
+    assert load_suite(p).items[0].reference == "smile \U0001f600"
+    p2 = _write(tmp_path, ['{"id": "a", "messages": [{"role": "user", "content": "\\ud83d\\ude00"}]}'], name="s2.jsonl")
+    assert load_suite(p2).items[0].prompt == "\U0001f600"
+
+
+def test_directory_and_unreadable_paths_are_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r":0: is a directory; pass a suite .jsonl file inside it"):
+        load_suite(tmp_path)
+    with pytest.raises(DataError, match="not a usable file name"):
+        load_suite("bad\x00name.jsonl")
+    locked = _write(tmp_path, [_item(0)], name="locked.jsonl")
+    locked.chmod(0)
+    try:
+        if os.access(locked, os.R_OK):  # root reads anything: nothing to check here
+            pytest.skip("running as root")
+        with pytest.raises(DataError, match=r"locked.jsonl:0: cannot read the suite file \(Permission denied\)"):
+            load_suite(locked)
+    finally:
+        locked.chmod(0o644)

@@ -53,3 +53,83 @@ def test_invalid_gate_file_is_one_clear_message(
     out = res.stdout.str()
     assert message in out
     assert "Traceback" not in out
+
+
+# -- load-time validation (no model needed) ----------------------------------------------------------
+def _gatefile(tmp_path: Path, body: str, suite_rows: int = 3) -> Path:
+    if suite_rows:
+        rows = [{"id": f"q{i}", "messages": [{"role": "user", "content": "hi"}]} for i in range(suite_rows)]
+        (tmp_path / "toy.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    path = tmp_path / "tunegate_toy.yaml"
+    path.write_text(body)
+    return path
+
+
+GOOD = "suite: toy.jsonl\ngates:\n  - metric: exact_match\n    no_regression: {margin: 0.1}\n"
+
+
+def test_a_valid_gate_file_loads(tmp_path: Path) -> None:
+    from harness.gatefile import load_gatefile
+
+    spec = load_gatefile(_gatefile(tmp_path, GOOD))
+    assert spec.gates[0].no_regression is not None and spec.gates[0].no_regression.margin == 0.1
+    int_margin = load_gatefile(_gatefile(tmp_path, GOOD.replace("0.1", "1")))
+    assert int_margin.gates[0].no_regression is not None and int_margin.gates[0].no_regression.margin == 1.0
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (GOOD.replace("0.1", "true"), "margin: Value error, must be a number, got bool True"),
+        (GOOD.replace("0.1", '"0.1"'), "margin: Value error, must be a number, got str '0.1'"),
+        (GOOD.replace("0.1", ".inf"), "must be a finite number, got inf"),
+        (GOOD.replace("0.1", ".nan"), "must be a finite number, got nan"),
+        (GOOD.replace("margin: 0.1", "margin: 0.1, alpha: 0.5"), "alpha: Input should be less than 0.5"),
+        (GOOD.replace("no_regression: {margin: 0.1}", "improves: {min_delta: yes}"), "min_delta: Value error"),
+        ("max_new_tokens: true\n" + GOOD, "max_new_tokens: Value error, must be an integer, got bool True"),
+        (GOOD.replace("exact_match", "exact_matc"), "gates.0.metric: unknown metric 'exact_matc'; known: "),
+        (
+            GOOD.replace("metric: exact_match", "metric: exact_match\n    options: {feild: category}"),
+            "gates.0.options: metric 'exact_match' got an unexpected keyword argument 'feild'",
+        ),
+        (GOOD.replace("toy.jsonl", "missing.jsonl"), "suite 'missing.jsonl': "),
+        (GOOD.replace("toy.jsonl", "."), "is a directory"),
+        ("suite: toy.jsonl\ngates: !!timestamp 2020-99-99\n", "invalid YAML value"),
+    ],
+)
+def test_setup_mistakes_are_found_at_load_time(tmp_path: Path, body: str, message: str) -> None:
+    from harness.errors import ConfigError
+    from harness.gatefile import load_gatefile
+
+    path = _gatefile(tmp_path, body)
+    with pytest.raises(ConfigError) as err:
+        load_gatefile(path)
+    text = str(err.value)
+    assert text.startswith(f"{path}"), text
+    assert message in text, text
+    assert "\n" not in text
+
+
+def test_a_broken_suite_is_reported_with_its_lines(tmp_path: Path) -> None:
+    from harness.errors import ConfigError
+    from harness.gatefile import load_gatefile
+
+    path = _gatefile(tmp_path, GOOD, suite_rows=0)
+    (tmp_path / "toy.jsonl").write_text('{"id": "a", "messages": [{"role": "user", "content": "x"}], "reference": NaN}\n')
+    with pytest.raises(ConfigError, match=r"suite 'toy.jsonl': .*toy.jsonl:1: invalid JSON: NaN is not a JSON number"):
+        load_gatefile(path)
+    assert load_gatefile(path, check_suite=False).suite == "toy.jsonl"
+
+
+def test_unknown_metric_is_a_collection_error_before_any_model_loads(
+    project: pytest.Pytester, tiny_model_dir: Path, tiny_adapter_dir: Path
+) -> None:
+    project.makefile(".yaml", tunegate_bad="suite: toy.jsonl\ngates:\n  - metric: nope\n    improves: {}\n")
+    res = project.runpytest(
+        "-p", "no:cacheprovider", "--base", str(tiny_model_dir), "--candidate", str(tiny_adapter_dir),
+        "--collect-only",
+    )  # fmt: skip
+    out = res.stdout.str()
+    assert res.ret == pytest.ExitCode.INTERRUPTED  # a collection error: nothing ran
+    assert "unknown metric 'nope'" in out and "tunegate_bad.yaml" in out
+    assert "Traceback" not in out
