@@ -19,9 +19,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from harness.stats import holm
+from harness.compare.decision import apply_holm
+from harness.compare.messages import holm_sentence
+from harness.record import SCHEMA_VERSION, RunRecord
 
-SCHEMA_VERSION = 1
 LIBRARIES = (
     "torch",
     "transformers",
@@ -33,7 +34,6 @@ LIBRARIES = (
     "numpy",
     "scipy",
 )
-FAILING = ("REGRESSED", "UNDERPOWERED", "INCONCLUSIVE")
 
 
 def library_versions() -> dict[str, str]:
@@ -56,6 +56,7 @@ def merge_partials(partials: Iterable[dict[str, Any]]) -> dict[str, Any]:
         "sections": {},
         "judges": {},
         "adapter_checks": {},
+        "tests": [],
         "cache": {},
     }
     for part in partials:
@@ -79,6 +80,7 @@ def merge_partials(partials: Iterable[dict[str, Any]]) -> dict[str, Any]:
         for j in part.get("judges", []):
             merged["judges"][j.get("rubric", j.get("name", ""))] = j
         merged["adapter_checks"].update(part.get("adapter_checks", {}))
+        merged["tests"].extend(part.get("tests", []))
         for k in ("hits", "misses", "generated", "generated_tokens", "generation_s"):
             v = part.get("cache", {}).get(k)
             if isinstance(v, (int, float)):
@@ -86,37 +88,92 @@ def merge_partials(partials: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return merged
 
 
-def apply_holm_dicts(comparisons: list[dict[str, Any]]) -> list[str]:
-    """Holm across the improvement claims; returns ids whose IMPROVED verdict did not survive."""
-    claims = [
-        c
-        for c in comparisons
-        if (c.get("gate") or {}).get("type") == "improves" and c.get("p_value") is not None
-    ]
-    if not claims:
-        return []
-    adjusted = holm([float(c["p_value"]) for c in claims])
-    lost: list[str] = []
-    for c, p_adj in zip(claims, adjusted, strict=True):
-        c["p_adjusted"] = float(p_adj)
-        alpha = float((c.get("gate") or {}).get("alpha") or 0.05)
-        if c.get("verdict") == "IMPROVED" and p_adj >= alpha:
-            c["verdict"] = "INCONCLUSIVE"
-            c["passed"] = False
-            c["message"] = (
-                f"{c.get('message', '')} After Holm's correction across {len(claims)} improvement claims in this "
-                f"run, p = {p_adj:.3g} >= alpha = {alpha:g}: the improvement is not established."
-            ).strip()
-            lost.append(str(c.get("id")))
-    return lost
+def holm_across_run(comparisons: list[dict[str, Any]]) -> list[str]:
+    """Holm across every improvement claim of the run (every ``assert_improves`` call, whatever the
+    order); re-decides each comparison from its gates. Returns the ids that lost IMPROVED."""
+    gates = [g for c in comparisons for g in c.get("gates") or []]
+    lost_gates = apply_holm(gates)
+    lost_ids: list[str] = []
+    for c in comparisons:
+        for g in c.get("gates") or []:
+            if any(g is lg for lg in lost_gates):
+                g["message"] = _reword(
+                    str(g.get("message", "")),
+                    str(g["verdict"]),
+                    holm_sentence(int(g.get("holm_family") or 0), float(g["p_adjusted"]), float(g["alpha"])),
+                )
+                if str(c.get("id")) not in lost_ids:
+                    lost_ids.append(str(c.get("id")))
+        _redecide(c)
+    return lost_ids
 
 
-def run_verdict(
-    comparisons: list[dict[str, Any]], exitstatus: int, extra_failures: list[str]
+def _reword(message: str, verdict: str, sentence: str) -> str:
+    head, _, rest = message.partition(": ")
+    return f"{verdict}: {rest} {sentence}" if head.isupper() else f"{message} {sentence}"
+
+
+def _redecide(c: dict[str, Any]) -> None:
+    """A comparison's top-level fields from its deciding gate: the first failing one, else the last."""
+    gates = c.get("gates") or []
+    if not gates:
+        return
+    failing = [g for g in gates if not g.get("passed")]
+    g = failing[0] if failing else gates[-1]
+    c.update(
+        verdict=g["verdict"],
+        passed=bool(g["passed"]),
+        p_value=g.get("p_value") if g["verdict"] == "REGRESSED" or g.get("p_adjusted") is None else g["p_adjusted"],
+        p_claim=_claim(g, bool(c.get("higher_is_better", True))),
+        p_adjusted=g.get("p_adjusted"),
+        ci_low=g.get("ci_low"),
+        ci_high=g.get("ci_high"),
+        ci_level=g.get("ci_level"),
+        mde=g.get("mde"),
+        n_needed=g.get("n_needed"),
+        message=g.get("message", ""),
+        gate={"type": g["type"], "min_delta": g.get("min_delta"), "margin": g.get("margin"), "alpha": g["alpha"]},
+    )
+    g["p_value"] = c["p_value"]
+    g["claim"] = c["p_claim"]
+
+
+def _claim(g: dict[str, Any], higher_is_better: bool) -> str:
+    op_le, op_ge = ("<=", ">=") if higher_is_better else (">=", "<=")
+    if g["verdict"] == "REGRESSED":
+        return f"drop: H0 delta {op_ge} 0"
+    sign = 1.0 if higher_is_better else -1.0
+    size = float(g["size"])
+    null = sign * (size if g["type"] == "improves" else -size)
+    holm_text = " (Holm-adjusted)" if g.get("p_adjusted") is not None else ""
+    return f"H0 delta {op_le} {null:+.3g}{holm_text}"
+
+
+def no_effect_notes(candidates: list[dict[str, Any]]) -> list[str]:
+    notes = []
+    for cand in candidates:
+        if (cand.get("adapter_effect") or {}).get("no_effect"):
+            notes.append(
+                f"ADAPTER HAS NO EFFECT: {cand.get('label')} ({(cand.get('spec') or {}).get('adapter')}) gives "
+                "logits identical to the base: its LoRA weights are zero or were not applied, so every "
+                "comparison measures the base against itself."
+            )
+    return notes
+
+
+def _candidate_verdict(
+    label: str, comps: list[dict[str, Any]], tests: list[dict[str, Any]], allow_advisory: bool, notes: list[str]
 ) -> dict[str, Any]:
-    gated = [c for c in comparisons if (c.get("gate") or {}).get("type") not in (None, "none")]
-    failed = [c for c in gated if not c.get("passed", True) and not c.get("advisory")]
-    advisory = [c for c in gated if not c.get("passed", True) and c.get("advisory")]
+    mine = [c for c in comps if c.get("candidate") == label]
+    gated = [c for c in mine if c.get("gates")]
+    binding = [c for c in gated if c.get("binding", not c.get("advisory"))]
+    failed = [c for c in binding if not c.get("passed")]
+    broken = [
+        t for t in tests
+        if t.get("candidate") in (label, None) and t.get("outcome") in ("failed", "error") and not t.get("gate_failure")
+    ]
+    lead = [n for n in notes if f" {label} (" in n]
+    prefix = (lead[0] + " ") if lead else ""
     if failed:
         first = failed[0]
         reason = (
@@ -124,34 +181,88 @@ def run_verdict(
             f"{first.get('verdict')} (delta {_fmt(first.get('delta'))} [{_fmt(first.get('ci_low'))}, "
             f"{_fmt(first.get('ci_high'))}])."
         )
-        return {"status": "FAIL", "reason": reason, "failed": [c["id"] for c in failed]}
-    if extra_failures:
-        return {"status": "FAIL", "reason": extra_failures[0], "failed": []}
-    if exitstatus not in (0, 1):
-        return {
-            "status": "ERROR",
-            "reason": f"the run did not complete (pytest exit status {exitstatus}).",
-            "failed": [],
-        }
-    if exitstatus == 1:
+        if broken:
+            reason += f" Also {len(broken)} check(s) failed or errored; first: {broken[0]['nodeid']}."
+        return {"status": "FAIL", "reason": prefix + reason, "failed": [c["id"] for c in failed] + [t["nodeid"] for t in broken]}
+    if broken:
+        t = broken[0]
+        why = " ".join(str(t.get("message", "")).split())[:300]
         return {
             "status": "FAIL",
-            "reason": "some suite tests failed or errored; see the pytest output.",
-            "failed": [],
+            "reason": prefix + f"{len(broken)} check(s) failed or errored; first: {t['nodeid']} ({t['outcome']}): {why}",
+            "failed": [x["nodeid"] for x in broken],
         }
-    if not gated:
-        return {
-            "status": "ERROR",
-            "reason": "no gate was applied: the run has no evidence to pass on.",
-            "failed": [],
-        }
-    if advisory:
-        return {
-            "status": "ADVISORY",
-            "reason": f"all binding gates passed; {len(advisory)} advisory comparison(s) (unreliable judge) did not.",
-            "failed": [c["id"] for c in advisory],
-        }
-    return {"status": "PASS", "reason": f"all {len(gated)} gates passed.", "failed": []}
+    advisory_failed = [c for c in gated if not c.get("binding", True) and not c.get("passed")]
+    if not binding:
+        if gated and allow_advisory:
+            return {
+                "status": "PASS",
+                "reason": prefix + f"only advisory gates ({len(gated)}), accepted by --allow-advisory; "
+                f"{len(advisory_failed)} of them did not pass.",
+                "failed": [],
+            }
+        if gated:
+            return {
+                "status": "NO_BINDING_GATES",
+                "reason": prefix + f"all {len(gated)} gate(s) are advisory (an unreliable judge cannot pass or fail "
+                "a run alone): there is no binding evidence to pass on. Calibrate the judge, add a binding "
+                "gate, or pass --allow-advisory.",
+                "failed": [],
+            }
+        ran = [t for t in tests if t.get("candidate") in (label, None) and t.get("outcome") == "passed"]
+        if ran:
+            return {"status": "PASS", "reason": prefix + f"all {len(ran)} check(s) passed (no comparison gates).", "failed": []}
+        return {"status": "ERROR", "reason": prefix + "no gate was applied: the run has no evidence to pass on.", "failed": []}
+    extra = f"; {len(advisory_failed)} advisory gate(s) did not pass" if advisory_failed else ""
+    return {"status": "PASS", "reason": prefix + f"all {len(binding)} binding gate(s) passed{extra}.", "failed": []}
+
+
+def decide_run(
+    comparisons: list[dict[str, Any]],
+    tests: list[dict[str, Any]],
+    candidates: list[dict[str, Any]],
+    exitstatus: int,
+    extra_failures: list[str],
+    *,
+    allow_advisory: bool = False,
+) -> dict[str, Any]:
+    """The run verdict: one per candidate, then the run's (FAIL if any candidate fails)."""
+    notes = no_effect_notes(candidates)
+    labels = [str(c.get("label")) for c in candidates] or sorted({str(c.get("candidate")) for c in comparisons})
+    per = {label: _candidate_verdict(label, comparisons, tests, allow_advisory, notes) for label in labels}
+    prefix = (notes[0] + " ") if notes else ""
+    failing = [(label, v) for label, v in per.items() if v["status"] == "FAIL"]
+
+    def run(status: str, reason: str, failed: list[str]) -> dict[str, Any]:
+        return {"status": status, "reason": reason, "failed": failed, "candidates": per, "notes": notes}
+
+    if failing:
+        label, v = failing[0]
+        who = f"{label}: " if len(per) > 1 else ""
+        others = f" ({len(failing)} of {len(per)} candidates fail)" if len(per) > 1 else ""
+        reason = v["reason"] if v["reason"].startswith(prefix) and prefix else prefix + v["reason"]
+        return run("FAIL", who + reason + others, [x for _, v2 in failing for x in v2["failed"]])
+    if extra_failures:
+        return run("FAIL", prefix + extra_failures[0], [])
+    if exitstatus not in (0, 1):
+        return run("ERROR", prefix + f"the run did not complete (pytest exit status {exitstatus}).", [])
+    if exitstatus == 1:
+        return run("FAIL", prefix + "some tests failed or errored; see the pytest output.", [])
+    for status in ("ERROR", "NO_BINDING_GATES"):
+        hit = [(label, v) for label, v in per.items() if v["status"] == status]
+        if hit:
+            label, v = hit[0]
+            return run(status, (f"{label}: " if len(per) > 1 else "") + v["reason"], [])
+    if not per:
+        return run("ERROR", "no gate was applied: the run has no evidence to pass on.", [])
+    if len(per) == 1:
+        return run("PASS", next(iter(per.values()))["reason"], [])
+    return run("PASS", f"all {len(per)} candidates passed every binding gate.", [])
+
+
+def verdict_fails(results: dict[str, Any]) -> bool:
+    """Whether the run's verdict must make pytest exit non-zero."""
+    return (results.get("verdict") or {}).get("status") in ("FAIL", "NO_BINDING_GATES", "ERROR")
 
 
 def _fmt(x: Any) -> str:
@@ -167,10 +278,10 @@ def build_results(
     command: str,
     extra_failures: list[str] | None = None,
 ) -> dict[str, Any]:
+    """The run record (harness/record.py) as the dict written to results.json; decides every verdict once."""
     comparisons = merged["comparisons"]
-    lost = apply_holm_dicts(comparisons)
+    lost = holm_across_run(comparisons)
     failures = list(extra_failures or [])
-    failures += [f"{cid} lost significance after Holm's correction" for cid in lost]
     models = merged["models"]
     base = models.get("base", {"label": "base"})
     candidates = [m for label, m in models.items() if label != "base"]
@@ -183,8 +294,19 @@ def build_results(
     cache["hit_rate"] = cache.get("hits", 0) / total if total else 0.0
     seconds = cache.get("generation_s") or 0.0
     cache["tokens_per_s"] = round(cache.get("generated_tokens", 0) / seconds, 1) if seconds else None
+    tests = list(merged.get("tests", []))
+    verdict = decide_run(
+        comparisons,
+        tests,
+        candidates,
+        exitstatus,
+        failures,
+        allow_advisory=bool(options.get("allow_advisory")),
+    )
+    if lost:
+        verdict["notes"] = [*verdict["notes"], f"{len(lost)} improvement claim(s) lost significance after Holm's correction: {', '.join(lost)}"]
     finished = time.time()
-    return _clean(
+    raw = _clean(
         {
             "schema_version": SCHEMA_VERSION,
             "tool": {"name": "tunegate", "version": library_versions().get("tunegate", "0")},
@@ -201,17 +323,27 @@ def build_results(
                 "platform": f"{platform.system()}-{platform.machine()}",
                 "libraries": library_versions(),
             },
-            "verdict": run_verdict(comparisons, exitstatus, failures),
+            "verdict": verdict,
             "models": {"base": base, "candidates": candidates},
             "cache": cache,
             "suites": list(merged["suites"].values()),
             "comparisons": comparisons,
+            "tests": tests,
             "items": items,
             "leakage": merged["sections"].get("leakage"),
             "forgetting": merged["sections"].get("forgetting"),
             "judges": list(merged["judges"].values()),
         }
     )
+    return RunRecord.from_json(_redact(raw)).to_json()
+
+
+def _redact(obj: Any) -> Any:
+    try:
+        from harness.redact import redact
+    except ImportError:  # pragma: no cover - ships with tunegate
+        return obj
+    return redact(obj)
 
 
 def add_clean_subsets(

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.numbers import fmt_p
+
 
 def _f(x: Any, spec: str = ".3f") -> str:
     return "-" if x is None else format(float(x), spec)
 
 
-def _p(x: Any) -> str:
-    if x is None:
+def _p(c: dict[str, Any]) -> str:
+    """The p of the claim that decided the verdict, with that claim in short form."""
+    p = c.get("p_value")
+    if p is None:
         return "-"
-    x = float(x)
-    return "<1e-4" if x < 1e-4 else f"{x:.4f}"
+    claim = str(c.get("p_claim") or "")
+    short = claim.replace("H0 ", "").replace("delta ", "d").replace(" (Holm-adjusted)", ", Holm").replace("drop: ", "")
+    return f"{fmt_p(p)} ({short})" if short else fmt_p(p)
 
 
 def format_table(rows: list[list[str]], header: list[str]) -> list[str]:
@@ -24,40 +29,57 @@ def format_table(rows: list[list[str]], header: list[str]) -> list[str]:
     return out
 
 
+def _n(c: dict[str, Any]) -> str:
+    cov = c.get("coverage") or {}
+    n = str(c.get("n"))
+    gaps = []
+    if cov.get("unscored_candidate"):
+        gaps.append(f"{cov['unscored_candidate']} cand. unscored")
+    if cov.get("unscored_base"):
+        gaps.append(f"{cov['unscored_base']} base unscored")
+    if cov.get("infra"):
+        gaps.append(f"{cov['infra']} not scored")
+    return f"{n} ({', '.join(gaps)})" if gaps else n
+
+
+def _gate(c: dict[str, Any]) -> str:
+    g = c.get("gate") or {}
+    if g.get("type") == "improves":
+        return f">= +{float(g.get('min_delta') or 0):g}"
+    if g.get("type") == "no_regression":
+        return f"NI {float(g.get('margin') or 0):g}"
+    return "-"
+
+
 def format_summary(results: dict[str, Any], *, report_dir: str = "") -> list[str]:
     comps = results.get("comparisons", [])
     many = len({c.get("candidate") for c in comps}) > 1
-    header = [
-        "suite",
-        "metric",
-        *(["candidate"] if many else []),
-        "n",
-        "base",
-        "cand",
-        "delta [95% CI]",
-        "p",
-        "p_holm",
-        "verdict",
-    ]
+    header = ["suite", "metric", *(["candidate"] if many else []), "gate", "n", "base", "cand", "delta [CI]", "p (claim)", "verdict"]
     rows = []
     for c in comps:
-        verdict = str(c.get("verdict", "-")) + (" (advisory)" if c.get("advisory") else "")
+        verdict = str(c.get("verdict", "-")) + ("" if c.get("binding", True) else " (advisory)")
         rows.append(
             [
                 str(c.get("suite")),
                 str(c.get("metric")),
                 *([str(c.get("candidate"))] if many else []),
-                str(c.get("n")),
+                _gate(c),
+                _n(c),
                 _f(c.get("base_mean")),
                 _f(c.get("candidate_mean")),
                 f"{_f(c.get('delta'), '+.3f')} [{_f(c.get('ci_low'), '+.3f')}, {_f(c.get('ci_high'), '+.3f')}]",
-                _p(c.get("p_value")),
-                _p(c.get("p_adjusted")),
+                _p(c),
                 verdict,
             ]
         )
+    v = results.get("verdict", {})
     lines = ["", "tunegate: base vs candidate".center(60, "=")]
+    lines += [f"!!! {note}" for note in v.get("notes", []) if note.startswith("ADAPTER HAS NO EFFECT")]
     lines += format_table(rows, header) if rows else ["(no comparisons)"]
+    for t in results.get("tests", []):
+        if t.get("outcome") in ("failed", "error") and not t.get("gate_failure"):
+            why = " ".join(str(t.get("message", "")).split())[:240]
+            lines.append(f"check {t.get('outcome').upper()}: {t.get('nodeid')}: {why}")
     cache = results.get("cache", {})
     lines.append(
         f"generations: {cache.get('generated', 0)} new ({cache.get('generated_tokens', 0)} tokens, "
@@ -65,12 +87,6 @@ def format_summary(results: dict[str, Any], *, report_dir: str = "") -> list[str
         f"(hit rate {100 * float(cache.get('hit_rate') or 0):.0f}%)"
     )
     for cand in results.get("models", {}).get("candidates", []):
-        eff = cand.get("adapter_effect") or {}
-        if eff.get("no_effect"):
-            lines.append(
-                f"!!! ADAPTER HAS NO EFFECT: {cand.get('label')} ({(cand.get('spec') or {}).get('adapter')}) "
-                "gives logits identical to the base; its LoRA weights are zero or were not applied."
-            )
         prov = cand.get("provenance") or {}
         if prov.get("inputs_fingerprint"):
             lines.append(
@@ -85,9 +101,15 @@ def format_summary(results: dict[str, Any], *, report_dir: str = "") -> list[str
         kappa = j.get("kappa")
         lines.append(
             f"judge {j.get('provider')}/{j.get('model')} [{j.get('rubric')}]: kappa "
-            f"{_f(kappa, '.2f')} -> {'reliable' if j.get('reliable') else 'ADVISORY (cannot fail a gate alone)'}"
+            f"{_f(kappa, '.2f')} -> {'reliable' if j.get('reliable') else 'ADVISORY (cannot pass or fail a run alone)'}"
         )
-    v = results.get("verdict", {})
+    for note in v.get("notes", []):
+        if not note.startswith("ADAPTER HAS NO EFFECT"):
+            lines.append(f"note: {note}")
+    per = v.get("candidates") or {}
+    if len(per) > 1:
+        for label, cv in per.items():
+            lines.append(f"verdict {label}: {cv.get('status')} - {cv.get('reason')}")
     lines.append(f"verdict: {v.get('status')} - {v.get('reason')}")
     if report_dir:
         lines.append(f"report: {report_dir}/report.html  results: {report_dir}/results.json")

@@ -1,53 +1,171 @@
+"""Run assembly: Holm across every claim, one decision function, per-candidate verdicts, the typed record."""
+
 from __future__ import annotations
 
 import json
 from pathlib import Path
 from typing import Any
 
-from harness.results import apply_holm_dicts, build_results, merge_partials, run_verdict, write_json_atomic
+import numpy as np
+import pytest
+
+from harness.compare import compare_scores
+from harness.errors import DataError, GateFailure
+from harness.metrics.base import MetricScores
+from harness.record import SCHEMA_VERSION, RunRecord
+from harness.results import build_results, merge_partials, write_json_atomic
 
 
-def _comp(cid: str, p: float, verdict: str = "IMPROVED", gate: str = "improves", passed: bool = True, **kw: Any) -> dict[str, Any]:
-    return {"id": cid, "suite": "s", "metric": cid, "candidate": "candidate", "p_value": p, "verdict": verdict,
-            "passed": passed, "gate": {"type": gate, "alpha": 0.05}, "delta": 0.1, "ci_low": 0.0, "ci_high": 0.2, **kw}
+def _comparison(suite: str, base: np.ndarray, cand: np.ndarray, gates: list[tuple[str, float]], *,
+                label: str = "candidate", advisory: bool = False, kind: str = "binary") -> dict[str, Any]:
+    comp = compare_scores(suite=suite, metric_name="m", kind=kind, ids=[f"{suite}-{i}" for i in range(len(base))],  # type: ignore[arg-type]
+                          base=MetricScores(base), candidate=MetricScores(cand), candidate_label=label,
+                          advisory=advisory)
+    for gate, size in gates:
+        try:
+            if gate == "improves":
+                comp.assert_improves(size)
+            else:
+                comp.assert_no_regression(size)
+        except GateFailure:
+            pass
+    return {**comp.to_dict(), "nodeid": f"suite::{suite}"}
 
 
-def test_holm_revokes_claims_that_do_not_survive() -> None:
-    comps = [_comp("a", 0.001), _comp("b", 0.04), _comp("c", 0.03), _comp("d", 0.5, gate="no_regression")]
-    lost = apply_holm_dicts(comps)
-    assert lost == ["b", "c"]  # 3 claims: 0.04*2=0.08 and 0.03*2=0.06 are >= 0.05 after Holm
-    assert comps[0]["verdict"] == "IMPROVED" and abs(comps[0]["p_adjusted"] - 0.003) < 1e-12
-    assert comps[1]["verdict"] == "INCONCLUSIVE" and not comps[1]["passed"]
-    assert "Holm" in comps[1]["message"]
-    assert "p_adjusted" not in comps[3]
+def _claim(suite: str, discordant_wins: int, *, n: int = 200, label: str = "candidate",
+           gates: list[tuple[str, float]] | None = None) -> dict[str, Any]:
+    """A binary comparison where the candidate wins ``discordant_wins`` items and loses none."""
+    base = np.zeros(n)
+    cand = base.copy()
+    cand[:discordant_wins] = 1.0
+    return _comparison(suite, base, cand, gates or [("improves", 0.0)], label=label)
 
 
-def test_run_verdict_vocabulary() -> None:
-    ok = [_comp("a", 0.001)]
-    assert run_verdict(ok, 0, [])["status"] == "PASS"
-    bad = [_comp("a", 0.5, verdict="REGRESSED", passed=False)]
-    v = run_verdict(bad, 1, [])
-    assert v["status"] == "FAIL" and v["failed"] == ["a"] and "REGRESSED" in v["reason"]
-    advisory = [_comp("a", 0.001), _comp("j", 0.5, verdict="REGRESSED", passed=False, advisory=True)]
-    assert run_verdict(advisory, 0, [])["status"] == "ADVISORY"
-    assert run_verdict(ok, 3, [])["status"] == "ERROR"
-    assert run_verdict([], 0, [])["status"] == "ERROR"
+def _partial(comps: list[dict[str, Any]], tests: list[dict[str, Any]] | None = None,
+             labels: tuple[str, ...] = ("candidate",), no_effect: tuple[str, ...] = ()) -> dict[str, Any]:
+    models = {"base": {"label": "base", "spec": {}}}
+    models.update({lab: {"label": lab, "spec": {"adapter": f"/a/{lab}"}} for lab in labels})
+    return {"comparisons": comps, "items": {}, "models": models, "suites": {}, "sections": {}, "judges": [],
+            "adapter_checks": {lab: {"no_effect": True} for lab in no_effect}, "tests": tests or [], "cache": {}}
+
+
+def _build(part: dict[str, Any], exitstatus: int = 0, **options: Any) -> dict[str, Any]:
+    return build_results(merge_partials([part]), options={"seed": 0, "alpha": 0.05, **options}, started=0.0,
+                         exitstatus=exitstatus, command="pytest")
+
+
+def test_holm_covers_every_claim_whatever_the_call_order() -> None:
+    # Two suites whose improvement claims have p = 2^-5 = 0.03125 each: significant alone, not after Holm.
+    order_a = [_claim("s1", 5, gates=[("improves", 0.0), ("no_regression", 0.05)]),
+               _claim("s2", 5, gates=[("improves", 0.0), ("no_regression", 0.05)])]
+    order_b = [_claim("s1", 5, gates=[("no_regression", 0.05), ("improves", 0.0)]),
+               _claim("s2", 5, gates=[("no_regression", 0.05), ("improves", 0.0)])]
+    verdicts = []
+    for comps in (order_a, order_b):
+        r = _build(_partial(comps), exitstatus=0)
+        claims = [g for c in r["comparisons"] for g in c["gates"] if g["type"] == "improves"]
+        assert [round(g["p_adjusted"], 5) for g in claims] == [0.0625, 0.0625]
+        assert all(g["verdict"] != "IMPROVED" and g["holm_family"] == 2 for g in claims)
+        assert all("Holm" in g["message"] for g in claims)
+        verdicts.append(r["verdict"]["status"])
+    assert verdicts == ["FAIL", "FAIL"]
+
+
+def test_strong_claim_survives_holm_and_run_passes() -> None:
+    r = _build(_partial([_claim("s1", 40), _claim("s2", 30)]))
+    assert r["verdict"]["status"] == "PASS"
+    assert all(c["verdict"] == "IMPROVED" and c["p_adjusted"] is not None for c in r["comparisons"])
+    assert all("Holm" in c["p_claim"] for c in r["comparisons"])
+
+
+def test_regressed_row_shows_the_p_of_the_drop() -> None:
+    base = np.ones(200)
+    cand = base.copy()
+    cand[:40] = 0.0
+    r = _build(_partial([_comparison("s", base, cand, [("no_regression", 0.05)])]), exitstatus=1)
+    c = r["comparisons"][0]
+    assert c["verdict"] == "REGRESSED" and c["p_claim"].startswith("drop")
+    assert c["p_value"] < 1e-10  # 40 losses, no wins: the drop is certain
+    assert r["verdict"]["status"] == "FAIL" and "REGRESSED" in r["verdict"]["reason"]
+
+
+def test_all_advisory_run_is_not_a_pass_unless_allowed() -> None:
+    rng = np.random.default_rng(1)
+    base = rng.integers(1, 6, 100).astype(float)
+    comp = _comparison("s", base, base + 1, [("no_regression", 0.25)], advisory=True, kind="continuous")
+    r = _build(_partial([comp]))
+    assert r["verdict"]["status"] == "NO_BINDING_GATES" and "advisory" in r["verdict"]["reason"]
+    assert _build(_partial([comp]), allow_advisory=True)["verdict"]["status"] == "PASS"
+
+
+def test_advisory_failure_does_not_fail_a_run_with_binding_gates() -> None:
+    rng = np.random.default_rng(2)
+    base = rng.integers(1, 6, 100).astype(float)
+    bad = _comparison("j", base, base - 1, [("no_regression", 0.25)], advisory=True, kind="continuous")
+    r = _build(_partial([_claim("s", 40), bad]))
+    assert r["verdict"]["status"] == "PASS" and "advisory" in r["verdict"]["reason"]
+
+
+def test_failed_check_that_is_not_a_gate_fails_the_run() -> None:
+    tests = [{"nodeid": "suites/test_leakage.py::test_leak", "outcome": "error", "message": "moved train file",
+              "candidate": None, "gate_failure": False, "kind": "leakage"}]
+    r = _build(_partial([_claim("s", 40)], tests), exitstatus=1)
+    assert r["verdict"]["status"] == "FAIL" and "test_leak" in r["verdict"]["reason"]
+    assert r["tests"][0]["outcome"] == "error"
+
+
+def test_checks_alone_still_give_a_verdict() -> None:
+    tests = [{"nodeid": "t::leak", "outcome": "passed", "message": "", "candidate": None, "gate_failure": False,
+              "kind": "leakage"}]
+    assert _build(_partial([], tests))["verdict"]["status"] == "PASS"
+
+
+def test_verdict_per_candidate() -> None:
+    comps = [_claim("s", 40, label="good"), _claim("s", 0, label="bad")]
+    r = _build(_partial(comps, labels=("good", "bad")), exitstatus=1)
+    per = r["verdict"]["candidates"]
+    assert per["good"]["status"] == "PASS" and per["bad"]["status"] == "FAIL"
+    assert r["verdict"]["status"] == "FAIL" and r["verdict"]["reason"].startswith("bad:")
+
+
+def test_no_effect_adapter_leads_the_reason() -> None:
+    r = _build(_partial([_claim("s", 0)], no_effect=("candidate",)), exitstatus=1)
+    assert r["verdict"]["reason"].startswith("ADAPTER HAS NO EFFECT")
 
 
 def test_merge_partials_from_workers_and_write(tmp_path: Path) -> None:
     item = {"id": "q1", "messages": [], "reference": "x", "tags": {}, "group": None}
-    w1 = {"comparisons": [_comp("a", 0.001)], "items": {"s": {"q1": {**item, "outputs": {"base": "x"}, "scores": {"m": {"base": 1.0}}}}},
-          "models": {"base": {"label": "base", "fingerprint": "f"}}, "cache": {"hits": 2, "misses": 1}}
-    w2 = {"comparisons": [_comp("b", 0.002)], "items": {"s": {"q1": {**item, "outputs": {"candidate": "y"}, "scores": {"m": {"candidate": 0.0}}}}},
-          "models": {"candidate": {"label": "candidate", "fingerprint": "g"}}, "cache": {"hits": 1, "misses": 0}}
-    merged = merge_partials([w1, w2])
-    results = build_results(merged, options={"seed": 0, "alpha": 0.05}, started=0.0, exitstatus=0, command="pytest")
+    w1 = {**_partial([_claim("a", 40)]), "cache": {"hits": 2, "misses": 1},
+          "items": {"s": {"q1": {**item, "outputs": {"base": "x"}, "scores": {"m": {"base": 1.0}}}}}}
+    w2 = {**_partial([_claim("b", 40)]), "cache": {"hits": 1, "misses": 0},
+          "items": {"s": {"q1": {**item, "outputs": {"candidate": "y"}, "scores": {"m": {"candidate": 0.0}}}}}}
+    results = build_results(merge_partials([w1, w2]), options={"seed": 0, "alpha": 0.05}, started=0.0,
+                            exitstatus=0, command="pytest")
     row = results["items"]["s"][0]
     assert row["outputs"] == {"base": "x", "candidate": "y"}
     assert row["scores"]["m"] == {"base": 1.0, "candidate": 0.0}
     assert results["cache"]["hits"] == 3 and abs(results["cache"]["hit_rate"] - 0.75) < 1e-12
-    assert [c["id"] for c in results["comparisons"]] == ["a", "b"]
+    assert [c["suite"] for c in results["comparisons"]] == ["a", "b"]
     assert results["verdict"]["status"] == "PASS"
     write_json_atomic(tmp_path / "results.json", results)
-    assert json.loads((tmp_path / "results.json").read_text())["schema_version"] == 1
+    loaded = json.loads((tmp_path / "results.json").read_text())
+    assert loaded["schema_version"] == SCHEMA_VERSION
+    assert RunRecord.from_json(loaded).to_json() == loaded  # round trip through the typed record
     assert not list(tmp_path.glob(".results.json.*"))
+
+
+def test_record_refuses_newer_and_malformed() -> None:
+    with pytest.raises(DataError, match="newer"):
+        RunRecord.from_json({"schema_version": SCHEMA_VERSION + 1})
+    with pytest.raises(DataError, match="verdict"):
+        RunRecord.from_json({"schema_version": SCHEMA_VERSION, "tool": {}, "run": {"started_at": "", "finished_at": "",
+                                                                              "duration_s": 0}, "models": {"base": {"label": "b"}}})
+
+
+def test_credentials_are_redacted_from_the_record(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-planted-secret-123456")
+    r = build_results(merge_partials([_partial([_claim("s", 40)])]),
+                      options={"seed": 0, "alpha": 0.05, "base_url": "http://user:hunter2pw@host/v1"}, started=0.0,
+                      exitstatus=0, command="pytest --base-url http://user:hunter2pw@host/v1 sk-planted-secret-123456")
+    text = json.dumps(r)
+    assert "hunter2pw" not in text and "sk-planted-secret-123456" not in text
