@@ -18,7 +18,7 @@ from harness.cache import ResponseCache
 from harness.data import Suite
 from harness.errors import ConfigError, TunegateError
 from harness.generation import GenerationStats, generate_cached
-from harness.metrics.base import Metric, MetricScores
+from harness.metrics.base import Metric, MetricScores, PairwiseMetric
 from harness.models.base import BACKENDS, Backend, GenerationParams, GenerationRequest, ModelSpec
 from harness.options import RunOptions
 
@@ -164,19 +164,29 @@ class RunState:
 
     # -- comparisons ------------------------------------------------------------------------
     def compare(self, suite: Suite, metric: Any, candidate: ModelHandle, *, nodeid: str = "") -> Comparison:
-        from harness.compare import compare_scores
+        from harness.compare import DEFAULT_COVERAGE_FLOOR, compare_scores
 
         suite = self.prepare(suite)
         base_out = self.outputs(self.base, suite)
         cand_out = self.outputs(candidate, suite)
         items = list(suite.items)
-        if hasattr(metric, "score_pair"):
+        if isinstance(metric, PairwiseMetric):
             base_scores, cand_scores = metric.score_pair(items, base_out, cand_out)
-        elif isinstance(metric, Metric) or hasattr(metric, "score"):
+        elif isinstance(metric, Metric):
             base_scores = metric.score(items, base_out)
             cand_scores = metric.score(items, cand_out)
         else:
-            raise ConfigError(f"{metric!r} is not a metric: it needs a score(items, outputs) method")
+            raise ConfigError(
+                f"{metric!r} is not a metric: it needs name, kind, higher_is_better and score(items, outputs) "
+                "(see harness.metrics.base.Metric)"
+            )
+        advisory = False
+        health = getattr(metric, "health", None)
+        if callable(health):
+            h = health()
+            info = h.to_dict() if hasattr(h, "to_dict") else dict(h)
+            advisory = not info.get("reliable", True)
+            self.judges = [j for j in self.judges if j.get("rubric") != info.get("rubric")] + [info]
         comparison = compare_scores(
             suite=suite.name,
             metric_name=metric.name,
@@ -191,14 +201,10 @@ class RunState:
             alpha=self.options.alpha,
             seed=self.options.seed,
             higher_is_better=getattr(metric, "higher_is_better", True),
+            worst=getattr(metric, "worst_score", None),
+            coverage_floor=getattr(self.options, "coverage_floor", DEFAULT_COVERAGE_FLOOR),
+            advisory=advisory,
         )
-        health = getattr(metric, "health", None)
-        if callable(health):
-            h = health()
-            info = h.to_dict() if hasattr(h, "to_dict") else dict(h)
-            if not info.get("reliable", True):
-                comparison.advisory = True
-            self.judges = [j for j in self.judges if j.get("rubric") != info.get("rubric")] + [info]
         self._record_scores(suite, metric.name, base_scores, cand_scores, candidate.label)
         self.comparisons.append((nodeid, comparison))
         return comparison

@@ -69,6 +69,26 @@ class Metric(Protocol):
         ...
 
 
+@runtime_checkable
+class PairwiseMetric(Protocol):
+    """A metric that scores base and candidate together (e.g. a pairwise judge: A vs B)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def kind(self) -> Kind: ...
+
+    @property
+    def higher_is_better(self) -> bool: ...
+
+    def score_pair(
+        self, items: Sequence[EvalItem], base_outputs: Sequence[str], candidate_outputs: Sequence[str]
+    ) -> tuple[MetricScores, MetricScores]: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+
 MetricFactory = Callable[..., Metric]
 METRICS: Registry[MetricFactory] = Registry("metric")
 
