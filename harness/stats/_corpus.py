@@ -6,28 +6,40 @@ which maps summed stats (..., k) to scores (...). Both tests mirror sacrebleu/si
 (``paired_bs`` and ``paired_ar``), vectorised and with one-sided alternatives:
 
 - ``corpus_bootstrap``: one index draw per resample for both systems (the stats of the two
-  systems sit side by side in one row); with ``groups`` whole groups are drawn instead.
+  systems sit side by side in one row). Not with groups: resampling a few whole groups is
+  anti-conservative (measured: 26% false IMPROVED at 2 groups, alpha 0.05).
+- ``corpus_cluster_jackknife``: with groups, the delete-one-group jackknife SE of the corpus
+  delta and a t on G - 1 degrees of freedom (for a mean this is exactly the clustered SE).
 - ``approximate_randomization``: swap each item's two systems with probability 1/2;
   p = (count + 1) / (R + 1). It tests delta == 0 only; its interval comes from a bootstrap.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from harness.errors import StatsError
 from harness.metrics.base import CorpusFn
 from harness.stats._bootstrap import BootstrapInference, bootstrap_result, bootstrap_units, group_codes
+from harness.stats._continuous import FEW_GROUPS, few_groups_note
 from harness.stats._resample import swap_sums
 from harness.stats._results import (
+    ONE_UNIT,
     Alternative,
+    NormalInference,
     PairedTestResult,
     RngLike,
+    Uninformative,
     as_rng,
     check_alternative,
     check_resamples,
     one_sided_from_counts,
 )
+
+MIN_ITEMS_ZERO_SPREAD = 30
+ZERO_SPREAD_CORPUS = "every resample gives the same corpus delta"
 
 
 def _stats_pair(base_stats: object, cand_stats: object) -> tuple[np.ndarray, np.ndarray]:
@@ -78,25 +90,91 @@ def corpus_bootstrap(
     check_resamples(n_resamples)
     b, c = _stats_pair(base_stats, cand_stats)
     n, k = b.shape
-    units = np.concatenate([b, c], axis=1)
-    n_groups = None
     if groups is not None:
-        codes, n_groups = group_codes(groups, n)
-        grouped = np.zeros((n_groups, 2 * k))
-        np.add.at(grouped, codes, units)
-        units = grouped
+        _, n_groups = group_codes(groups, n)
+        if n_groups < n:
+            return corpus_cluster_jackknife(b, c, corpus, groups, alternative=alternative)
+    units = np.concatenate([b, c], axis=1)
     inf = bootstrap_units(units, _delta_fn(corpus, k), n_resamples=int(n_resamples), rng=as_rng(rng))
     base_mean, cand_mean = _means(corpus, b, c)
-    clustered = n_groups is not None and n_groups < n
-    return bootstrap_result(
-        "cluster_bootstrap" if clustered else "paired_bootstrap",
+    notes: tuple[str, ...] = ()
+    if inf.informative and float(np.ptp(inf.dist)) == 0.0 and n < MIN_ITEMS_ZERO_SPREAD:
+        # Every resample gave the same delta: no spread to measure. A corpus score has no known
+        # range to bound what unseen items could do, so few items carry no evidence.
+        inf = BootstrapInference(inf.observed, inf.dist[:1], informative=False)
+        notes = (f"{ZERO_SPREAD_CORPUS}; {n} items are too few (< {MIN_ITEMS_ZERO_SPREAD}) to bound it",)
+    res = bootstrap_result(
+        "paired_bootstrap",
         inf,
         n=n,
         base_mean=base_mean,
         candidate_mean=cand_mean,
         alternative=alternative,
         n_resamples=n_resamples,
+    )
+    return replace(res, note=notes[0], notes=notes) if notes else res
+
+
+def corpus_cluster_jackknife(
+    base_stats: object,
+    cand_stats: object,
+    corpus: CorpusFn,
+    groups: object,
+    *,
+    alternative: Alternative = "two-sided",
+) -> PairedTestResult:
+    """Corpus delta with groups: delete-one-group jackknife SE, t on G - 1 df.
+
+    SE^2 = (G - 1) / G * sum_g (theta_(-g) - mean_g theta_(-g))^2. No spread between the
+    leave-one-out deltas gives no test (p = 1, infinite interval): there is no range to bound a
+    corpus score by.
+    """
+    check_alternative(alternative)
+    b, c = _stats_pair(base_stats, cand_stats)
+    n, k = b.shape
+    codes, n_groups = group_codes(groups, n)
+    units = np.zeros((n_groups, 2 * k))
+    np.add.at(units, codes, np.concatenate([b, c], axis=1))
+    fn = _delta_fn(corpus, k)
+    total = units.sum(axis=0)
+    observed = float(fn(total))
+    base_mean, cand_mean = _means(corpus, b, c)
+    notes: list[str] = []
+    inference: NormalInference | Uninformative = Uninformative()
+    se, df = float("nan"), None
+    if n_groups < 2:
+        notes.append(ONE_UNIT)
+    else:
+        jack = np.asarray(fn(total - units), dtype=float)
+        if not np.isfinite(jack).all():
+            raise StatsError(
+                "the corpus metric is NaN or infinite with one group left out; give every group "
+                "enough items for the metric's denominators, or compare without groups"
+            )
+        se = float(np.sqrt((n_groups - 1) / n_groups * np.sum((jack - jack.mean()) ** 2)))
+        df = float(n_groups - 1)
+        if se <= 1e-12 * max(1.0, abs(observed)):
+            notes.append(f"{ZERO_SPREAD_CORPUS} between groups: no test possible")
+            se = float("nan")
+        else:
+            inference = NormalInference(observed, se, df=df)
+        if n_groups < FEW_GROUPS:
+            notes.append(few_groups_note(n_groups))
+    return PairedTestResult(
+        test="cluster_jackknife_t",
+        statistic=observed,
+        pvalue=inference.pvalue(0.0, alternative),
+        alternative=alternative,
+        n=n,
+        base_mean=base_mean,
+        candidate_mean=cand_mean,
+        se=se,
+        inference=inference,
+        clustered=True,
         n_groups=n_groups,
+        details={} if df is None else {"df": df},
+        df=df,
+        notes=tuple(notes),
     )
 
 

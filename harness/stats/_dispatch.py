@@ -7,13 +7,14 @@ import numpy as np
 from harness.errors import StatsError
 from harness.metrics.base import CorpusFn, Kind
 from harness.stats._binary import mcnemar_exact
-from harness.stats._bootstrap import cluster_bootstrap, group_codes
-from harness.stats._continuous import paired_t, wilcoxon_check
+from harness.stats._bootstrap import group_codes
+from harness.stats._continuous import FEW_GROUPS, continuous_test, paired_t
 from harness.stats._corpus import approximate_randomization, corpus_bootstrap
 from harness.stats._results import Alternative, PairedTestResult, RngLike, as_rng
 
-# Below this many groups the clustered SE is unreliable (few-cluster bias); bootstrap groups.
-MIN_GROUPS_FOR_CLT = 30
+# Kept for callers that imported it: groups are always handled by the clustered t (G - 1 df)
+# now, at any G; below FEW_GROUPS the result carries a note that the interval is unreliable.
+MIN_GROUPS_FOR_CLT = FEW_GROUPS
 
 
 def cluster_count(groups: object | None, n: int) -> int | None:
@@ -37,7 +38,13 @@ def paired_test(
     n_resamples: int = 10_000,
     rng: RngLike = None,
 ) -> PairedTestResult:
-    """Run the test the metric kind calls for (values for binary/continuous, stats for corpus)."""
+    """Run the test the metric kind (and groups) call for; see the package docstring.
+
+    binary: exact McNemar / Tango; continuous: ``continuous_test`` (paired t where calibrated,
+    else bootstrap-t, with exact sign flips at n <= 16); corpus: paired bootstrap; with groups
+    (fewer groups than items): the clustered t on G - 1 df for binary and continuous, the
+    delete-one-group jackknife t for corpus. Deterministic given ``rng``.
+    """
     gen = as_rng(rng)
     if kind == "corpus":
         if base_stats is None or cand_stats is None or corpus is None:
@@ -56,16 +63,15 @@ def paired_test(
         )
     if kind not in ("binary", "continuous"):
         raise StatsError(f"unknown metric kind {kind!r}; use one of ['binary', 'continuous', 'corpus']")
-    n_groups = cluster_count(groups, len(base))
-    if n_groups is not None and n_groups < MIN_GROUPS_FOR_CLT:
-        return cluster_bootstrap(
-            base, candidate, groups, n_resamples=n_resamples, rng=gen, alternative=alternative
-        )
-    if n_groups is not None:
-        return paired_t(base, candidate, alternative=alternative, groups=groups)
     if kind == "binary":
-        return mcnemar_exact(base, candidate, alternative=alternative)
-    return paired_t(base, candidate, alternative=alternative)
+        # Validates 0/1 first, so binary scores get the same message with or without groups.
+        result = mcnemar_exact(base, candidate, alternative=alternative)
+        if cluster_count(groups, len(base)) is None:
+            return result
+        return paired_t(base, candidate, alternative=alternative, groups=groups)
+    if cluster_count(groups, len(base)) is not None:
+        return paired_t(base, candidate, alternative=alternative, groups=groups)
+    return continuous_test(base, candidate, alternative=alternative, n_resamples=n_resamples, rng=gen)
 
 
 def robustness_check(
@@ -83,12 +89,10 @@ def robustness_check(
 ) -> tuple[str, float] | None:
     """A second opinion on the same hypothesis: (name, p-value), or None when there is none.
 
-    paired t -> Wilcoxon signed rank (zsplit) on d - null; corpus bootstrap at null 0 ->
-    approximate randomization. Exact McNemar and the clustered tests need no check here.
+    Only the corpus paired bootstrap at null 0 has one: approximate randomization (also a test
+    of delta == 0). The Wilcoxon check is gone: it tests the median, not the mean, and agreed
+    with wrong verdicts on skewed d; every other test is already the calibrated one.
     """
-    if result.test == "paired_t":
-        p = wilcoxon_check(candidate - base, null=null, alternative=alternative)
-        return None if p is None else ("wilcoxon_zsplit", p)
     if result.test == "paired_bootstrap" and null == 0.0 and corpus is not None and result.n >= 2:
         if base_stats is None or cand_stats is None:
             return None

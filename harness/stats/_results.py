@@ -45,6 +45,10 @@ class PairedTestResult:
     standard error of the delta (clustered when ``clustered``). ``details`` holds test-specific
     figures (t and df, the discordant counts b and c, ...). ``confidence_interval`` follows
     ``alternative`` as scipy does (one-sided: one infinite bound); pass ``"two-sided"`` for both.
+    ``df``: the degrees of freedom of the t reference for the MDE (n - 1, or G - 1 with groups)
+    when the test is a test of mean(d); None for the binary and corpus tests (normal quantiles).
+    ``notes``: warnings about the result ("only 3 groups: the interval is unreliable"); ``note``
+    is the first of them, kept for older callers.
     """
 
     test: str
@@ -62,6 +66,15 @@ class PairedTestResult:
     n_resamples: int | None = None
     details: Mapping[str, float] = field(default_factory=dict)
     note: str = ""
+    df: float | None = None
+    notes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        # One source of truth for the warnings: ``note`` is the first of ``notes`` (or given alone).
+        if self.note and self.note not in self.notes:
+            object.__setattr__(self, "notes", (self.note, *self.notes))
+        elif self.notes and not self.note:
+            object.__setattr__(self, "note", self.notes[0])
 
     def confidence_interval(
         self, confidence_level: float = 0.95, alternative: Alternative | None = None

@@ -8,7 +8,15 @@ import pytest
 import statsmodels.api as sm
 from scipy.stats import permutation_test, ttest_rel, wilcoxon
 
-from harness.stats import clustered_se, group_codes, paired_t, sign_flip_test, wilcoxon_check
+from harness.stats import (
+    clustered_se,
+    continuous_test,
+    group_codes,
+    paired_t,
+    sign_flip_test,
+    t_is_calibrated,
+    wilcoxon_check,
+)
 from harness.stats._continuous import ALL_ZERO
 from harness.stats._results import ONE_UNIT
 
@@ -42,17 +50,35 @@ def test_shifted_null_is_a_shifted_t_test() -> None:
 def test_all_zero_differences_mean_no_difference() -> None:
     x = np.linspace(0, 1, 30)
     res = paired_t(x, x, alternative="greater")
-    assert (res.pvalue, tuple(res.confidence_interval(0.95, "two-sided"))) == (1.0, (0.0, 0.0))
-    assert res.note == ALL_ZERO
-    assert res.pvalue_at(-0.02, "greater") == 0.0  # exactly no change is above any negative margin
+    assert res.pvalue == 1.0 and res.note.startswith(ALL_ZERO)
+    # Zero-spread bound: scores span W = 1, so at level 95% the bound is -1 + 0.025^(1/30).
+    low, high = res.confidence_interval(0.95, "two-sided")
+    assert low == pytest.approx(-1 + 0.025 ** (1 / 30)) and high == pytest.approx(-low)
+    # 30 unchanged items rule out a drop of 0.2 (p = 0.8^30) but not one of 0.02 (p = 0.98^30).
+    assert res.pvalue_at(-0.2, "greater") == pytest.approx(0.8**30)
+    assert res.pvalue_at(-0.02, "greater") == pytest.approx(0.98**30)
     assert not any(math.isnan(v) for v in (res.statistic, res.se, res.pvalue))
 
 
-def test_constant_nonzero_difference_reports_the_exact_value() -> None:
-    x = np.linspace(0, 1, 10)
-    res = paired_t(x, x + 0.1)
-    assert tuple(res.confidence_interval()) == pytest.approx((0.1, 0.1))
-    assert res.pvalue == 0.0
+@pytest.mark.parametrize("n", [2, 3])
+def test_equal_differences_from_few_items_are_no_evidence(n: int) -> None:
+    x = np.linspace(0.2, 0.8, n)
+    res = continuous_test(x, x + 0.1)
+    low, high = res.confidence_interval(0.9, "two-sided")
+    assert high - low > 1.0  # never a zero-width interval
+    assert res.pvalue_at(0.0, "greater") > 0.2
+    assert res.pvalue_at(-0.1, "greater") > 0.05  # nor non-inferiority at margin 0.1
+    grouped = paired_t(np.repeat(x, 4), np.repeat(x, 4) + 0.1, groups=np.repeat(np.arange(n), 4).tolist())
+    assert grouped.clustered and grouped.pvalue_at(-0.1, "greater") > 0.05
+    assert any("groups: the interval is unreliable" in note for note in grouped.notes)
+
+
+def test_many_equal_differences_do_bound_the_mean() -> None:
+    x = np.linspace(0, 1, 500)
+    res = continuous_test(x, x + 0.1)
+    assert res.pvalue_at(0.0, "greater") < 1e-10  # 500 items all better by 0.1
+    low, _ = res.confidence_interval(0.9, "two-sided")
+    assert 0.09 < low < 0.1
 
 
 def test_one_item_is_uninformative_not_nan() -> None:
@@ -103,3 +129,47 @@ def test_sign_flip_agrees_with_scipy_exact_permutation_test() -> None:
         alternative="greater",
     )
     assert ours.pvalue == pytest.approx(ref.pvalue, abs=0.01)
+
+
+def test_skewed_or_small_samples_leave_the_t() -> None:
+    rng = np.random.default_rng(4)
+    normal = rng.normal(0.02, 0.1, 200)
+    assert t_is_calibrated(normal)
+    res = continuous_test(np.zeros(200), normal, rng=0)
+    assert res.test == "paired_t" and res.df == 199
+    skewed = np.where(rng.random(100) < 0.1, -0.9, 0.1)
+    assert not t_is_calibrated(skewed)
+    res = continuous_test(np.zeros(100), skewed, rng=0)
+    assert res.test == "bootstrap_t" and res.notes
+    small = continuous_test(np.zeros(8), normal[:8], rng=0)
+    assert small.test == "sign_flip_exact+bootstrap_t"
+
+
+def test_bootstrap_t_interval_inverts_its_pvalue() -> None:
+    rng = np.random.default_rng(5)
+    d = np.where(rng.random(60) < 0.15, -0.8, 0.15)
+    res = continuous_test(np.zeros(60), d, rng=1, n_resamples=4000)
+    low, high = res.confidence_interval(0.9, "two-sided")
+    for bound, alt in ((low, "greater"), (high, "less")):
+        assert res.pvalue_at(bound, alt) >= 0.05  # the bound itself is not rejected
+        step = 1e-6 if alt == "greater" else -1e-6
+        assert res.pvalue_at(bound - step, alt) < 0.05  # just beyond it is
+    again = continuous_test(np.zeros(60), d, rng=1, n_resamples=4000)
+    assert again.confidence_interval(0.9) == res.confidence_interval(0.9)  # deterministic given rng
+
+
+def test_exact_sign_flip_matches_scipy_and_inverts() -> None:
+    b, c = _data(10, seed=6)
+    res = continuous_test(b, c, rng=0)
+    flip = res.inference.parts[0]  # type: ignore[attr-defined]
+    ref = permutation_test(
+        (c - b + 0.03,),
+        np.mean,
+        permutation_type="samples",
+        n_resamples=np.inf,
+        alternative="greater",
+    )
+    assert flip.pvalue(-0.03, "greater") == pytest.approx(ref.pvalue)
+    low, _ = flip.interval(0.9)
+    assert flip.pvalue(low, "greater") >= 0.05 > flip.pvalue(low - 1e-6, "greater")
+    assert continuous_test(b[:4], c[:4], rng=0).confidence_interval(0.9) == (-math.inf, math.inf)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from sacrebleu.metrics import BLEU
 from sacrebleu.significance import PairedTest, Result
+from scipy import stats
 
 from harness.errors import StatsError
 from harness.stats import approximate_randomization, corpus_bootstrap
@@ -101,12 +102,39 @@ def test_identical_corpus_systems_give_p_one(corpus: dict) -> None:
     assert ar.confidence_interval() == (-math.inf, math.inf)
 
 
-def test_grouped_corpus_bootstrap_resamples_groups(corpus: dict) -> None:
+def test_grouped_corpus_uses_the_group_jackknife_t(corpus: dict) -> None:
     base, cand = corpus["stats"]["base"], corpus["stats"]["better"]
     groups = [f"doc-{i // 10}" for i in range(base.shape[0])]
     res = corpus_bootstrap(base, cand, bleu_from_stats, groups=groups, n_resamples=500, rng=0)
-    assert res.test == "cluster_bootstrap" and res.n_groups == 20 and res.clustered
+    assert res.test == "cluster_jackknife_t" and res.n_groups == 20 and res.clustered and res.df == 19
     assert res.statistic == pytest.approx(bleu_from_stats(cand.sum(0)) - bleu_from_stats(base.sum(0)))
+    # The jackknife SE by hand: leave each group out, recompute the corpus delta.
+    codes = np.repeat(np.arange(20), 10)
+    jack = np.array(
+        [
+            bleu_from_stats(cand[codes != g].sum(0)) - bleu_from_stats(base[codes != g].sum(0))
+            for g in range(20)
+        ]
+    )
+    assert res.se == pytest.approx(math.sqrt(19 / 20 * np.sum((jack - jack.mean()) ** 2)))
+    low, high = res.confidence_interval(0.9, "two-sided")
+    assert low == pytest.approx(res.statistic - stats.t.ppf(0.95, 19) * res.se)
+
+
+def test_few_groups_get_a_note_and_identical_groups_no_test(corpus: dict) -> None:
+    base, cand = corpus["stats"]["base"], corpus["stats"]["better"]
+    groups = [f"doc-{i % 3}" for i in range(base.shape[0])]
+    res = corpus_bootstrap(base, cand, bleu_from_stats, groups=groups, rng=0)
+    assert res.n_groups == 3 and any("only 3 groups" in note for note in res.notes)
+    same = corpus_bootstrap(base, base, bleu_from_stats, groups=groups, rng=0)
+    assert same.pvalue == 1.0 and same.confidence_interval(0.9) == (-math.inf, math.inf)
+
+
+def test_identical_corpus_systems_on_few_items_are_no_evidence(corpus: dict) -> None:
+    s = corpus["stats"]["base"][:5]
+    res = corpus_bootstrap(s, s, bleu_from_stats, n_resamples=300, rng=0)
+    assert res.confidence_interval(0.9) == (-math.inf, math.inf)
+    assert res.pvalue_at(-1.0, "greater") == 1.0
 
 
 def test_corpus_shape_mismatch_is_refused() -> None:
