@@ -5,7 +5,7 @@ One place does the hygiene every provider needs:
 - cached judgments are served without a request; each new verdict is committed at once;
 - at most ``concurrency`` provider calls are in flight (an asyncio semaphore);
 - transient failures (429 honouring retry-after, 5xx, timeouts, malformed bodies) are retried
-  with exponential backoff and jitter (harness.models._retry);
+  with exponential backoff and jitter (harness.retry);
 - an answer that is not a valid verdict is asked again ``parse_retries`` times (unless the
   provider is deterministic), then recorded as a failure that carries the raw answer;
 - a budget stops new requests cleanly: unfinished judgments fail with "budget exhausted".
@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-from harness.models._retry import RetriesExhausted, RetryPolicy, RetryStats, aretry
+from harness.retry import RetriesExhausted, RetryPolicy, RetryStats, aretry
 from judges.budget import Budget, BudgetMeter, estimate_tokens
 from judges.cache import CachedJudgment, JudgeCache
 from judges.prompts import JudgePrompt, VerdictError, check_verdict, parse_json_object

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.data import EvalItem
-from harness.retry import RetryPolicy
 from harness.models.resolve import default_cache_dir
+from harness.retry import RetryPolicy
 from judges.budget import Budget
 from judges.cache import JudgeCache, judgment_key
 from judges.engine import Engine, Judgment, Task

@@ -2,77 +2,44 @@
 
 The verdict schema is the tool's ``input_schema`` and ``tool_choice`` forces that tool, so the
 answer arrives as a ``tool_use`` content block holding a JSON object, not as prose to parse.
+Transport, keys and client handling: judges/providers/sdk.py.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Sequence
 from typing import Any
 
-from harness.models._retry import Transient, sdk_classifier
-from judges.prompts import JudgePrompt, Output
-from judges.providers.base import (
-    ProviderOptions,
-    ProviderReply,
-    api_error,
-    api_key_from_env,
-    import_sdk,
-    parse_options,
-    register_provider,
-    settings_key,
-)
+from judges.prompts import JudgePrompt
+from judges.providers.base import ProviderReply, register_provider, settings_key
+from judges.providers.sdk import HTTPOptions, SDKProvider
 
-DEFAULT_MODEL = "claude-sonnet-4-5"
 TOOL_NAME = "record_verdict"
 
 
-class AnthropicOptions(ProviderOptions):
-    api_key_env: str = "ANTHROPIC_API_KEY"
-    """Environment variable holding the key (the key itself is never accepted as an option)."""
-    base_url: str | None = None
-    """Another endpoint speaking the Messages API (a proxy, a gateway)."""
-    timeout: float = 60.0
-    """Seconds per HTTP request; a timeout is retried."""
-    max_tokens: int = 512
+class AnthropicOptions(HTTPOptions):
+    api_key_env: str | None = "ANTHROPIC_API_KEY"
     temperature: float | None = None
     """None: the model's default (current SDKs and models take none); a number is sent as-is."""
 
 
-class AnthropicProvider:
-    name = "anthropic"
-    output: Output = "json"
-    max_batch = 1
-    default_concurrency = 8
-    deterministic = False
+class AnthropicProvider(SDKProvider):
+    SDK = "anthropic"
+    DEFAULT_MODEL = "claude-sonnet-4-5"
 
     def __init__(self, model: str | None = None, **options: Any) -> None:
-        self.opts = parse_options(AnthropicOptions, options, self.name)
-        self.model = model or DEFAULT_MODEL
-        self._sdk = import_sdk("anthropic", self.name)
-        self._key = api_key_from_env(self.opts.api_key_env, self.name)
-        self._classify = sdk_classifier(self._sdk)
-        self._client: Any = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        super().__init__("anthropic", model, AnthropicOptions, options)
 
-    def classify(self, exc: BaseException) -> Transient | None:
-        return self._classify(exc)
-
-    def _client_for_loop(self) -> Any:
-        loop = asyncio.get_running_loop()
-        if self._client is None or self._loop is not loop:
-            self._client = self._sdk.AsyncAnthropic(
-                api_key=self._key, base_url=self.opts.base_url, max_retries=0, timeout=self.opts.timeout
-            )
-            self._loop = loop
-        return self._client
+    def _new_client(self) -> Any:
+        return self._sdk.AsyncAnthropic(
+            api_key=self._key, base_url=self.opts.base_url, max_retries=0, timeout=self.opts.timeout
+        )
 
     async def complete(self, prompts: Sequence[JudgePrompt]) -> list[ProviderReply]:
         return [await self._one(p) for p in prompts]
 
     async def _one(self, prompt: JudgePrompt) -> ProviderReply:
-        client = self._client_for_loop()
         tool = {
             "name": TOOL_NAME,
             "description": "Record the verdict for the response(s) being judged.",
@@ -81,26 +48,22 @@ class AnthropicProvider:
         extra: dict[str, Any] = {}
         if self.opts.temperature is not None:
             extra["extra_body"] = {"temperature": self.opts.temperature}
-        try:
-            msg = await client.messages.create(
-                model=self.model,
-                max_tokens=self.opts.max_tokens,
-                system=prompt.system,
-                messages=[{"role": "user", "content": prompt.user}],
-                tools=[tool],
-                tool_choice={"type": "tool", "name": TOOL_NAME},
-                **extra,
-            )
-        except self._sdk.APIStatusError as exc:
-            err = api_error(self.name, exc, key_env=self.opts.api_key_env, model=self.model)
-            if err is not None:
-                raise err from None
-            raise
+        msg = await self.request(
+            self.client().messages.with_raw_response.create,
+            self._sdk.types.Message,
+            model=self.model,
+            max_tokens=self.opts.max_tokens,
+            system=prompt.system,
+            messages=[{"role": "user", "content": prompt.user}],
+            tools=[tool],
+            tool_choice={"type": "tool", "name": TOOL_NAME},
+            **extra,
+        )
         usage = getattr(msg, "usage", None)
         tokens_in = int(getattr(usage, "input_tokens", 0) or 0)
         tokens_out = int(getattr(usage, "output_tokens", 0) or 0)
         texts: list[str] = []
-        for block in msg.content or []:
+        for block in msg.content if isinstance(msg.content, list) else []:
             if getattr(block, "type", None) == "tool_use" and getattr(block, "name", None) == TOOL_NAME:
                 data = dict(block.input) if isinstance(block.input, dict) else None
                 raw = json.dumps(block.input, ensure_ascii=False, sort_keys=True)
@@ -109,11 +72,6 @@ class AnthropicProvider:
                 texts.append(str(getattr(block, "text", "")))
         # No tool call (e.g. stop_reason "max_tokens"): the text is parsed strictly, or fails.
         return ProviderReply("\n".join(texts), None, input_tokens=tokens_in, output_tokens=tokens_out)
-
-    async def aclose(self) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
-            await client.close()
 
     def settings_key(self) -> str:
         return settings_key(
@@ -127,15 +85,7 @@ class AnthropicProvider:
         )
 
     def describe(self) -> dict[str, Any]:
-        return {
-            "provider": self.name,
-            "model": self.model,
-            "base_url": self.opts.base_url,
-            "temperature": self.opts.temperature,
-            "max_tokens": self.opts.max_tokens,
-            "structured_output": "tool_use",
-            "sdk_version": getattr(self._sdk, "__version__", "?"),
-        }
+        return {**super().describe(), "structured_output": "tool_use"}
 
 
 @register_provider("anthropic")

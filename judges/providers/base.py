@@ -21,8 +21,10 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from harness.errors import ConfigError, JudgeError
-from harness.models._retry import Transient
+from harness.redact import redact_text
 from harness.registry import Registry
+from harness.retry import Transient
+from harness.validation import pydantic_problems
 from judges.prompts import JudgePrompt, Output
 
 INSTALL_HINT = "pip install 'tunegate[judges]'"
@@ -113,15 +115,11 @@ def parse_options(cls: type[OptionsT], options: Mapping[str, Any], provider: str
         return cls.model_validate(dict(options))
     except ValidationError as exc:
         known = ", ".join(cls.model_fields)
+        where = f"invalid options for the {provider} judge"
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(options)'}: "
-            + ("unknown option" if e["type"] == "extra_forbidden" else str(e["msg"]))
-            + (f" (got {e['input']!r})" if e["type"] not in ("extra_forbidden", "missing") else "")
-            for e in exc.errors()
+            p[len(where) + 2 :] for p in pydantic_problems(exc, where, unknown="unknown option")
         )
-        raise JudgeError(
-            f"invalid options for the {provider} judge: {problems}; known options: {known}"
-        ) from None
+        raise JudgeError(redact_text(f"{where}: {problems}; known options: {known}")) from None
 
 
 def import_sdk(module: str, provider: str) -> ModuleType:
@@ -153,11 +151,13 @@ def settings_key(provider: str, model: str, settings: Mapping[str, Any]) -> str:
 
 
 def api_error(provider: str, exc: BaseException, *, key_env: str | None, model: str) -> JudgeError | None:
-    """A JudgeError for API failures that retrying cannot fix (bad key, unknown model, bad request)."""
+    """A JudgeError for API failures that retrying cannot fix (bad key, unknown model, bad request).
+
+    The server's own text is redacted: a 401 that echoes the key sent does not pass it on."""
     status = getattr(exc, "status_code", None)
     if not isinstance(status, int):
         return None
-    detail = _error_detail(exc)
+    detail = redact_text(_error_detail(exc))
     if status in (401, 403):
         where = f" in {key_env}" if key_env else ""
         return JudgeError(

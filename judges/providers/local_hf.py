@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from harness.errors import JudgeError
-from harness.models._retry import Transient
 from harness.models.decode import cache_kwarg
 from harness.models.resolve import DEFAULT_ALIAS, resolve_base
+from harness.retry import Transient
 from judges.prompts import JudgePrompt, Output
 from judges.providers.base import (
     ProviderOptions,

@@ -2,40 +2,25 @@
 
 ``openai`` asks for a JSON-schema-constrained answer (structured outputs). ``openai-compatible``
 points the same SDK at any base_url (vLLM, TGI, llama.cpp, a gateway) and asks for JSON mode,
-which most such servers support; either way the answer text is parsed strictly.
+which most such servers support; either way the answer text is parsed strictly. Transport, keys
+and client handling: judges/providers/sdk.py.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from typing import Any, Literal
 
 from harness.errors import JudgeError
-from harness.models._retry import Transient, sdk_classifier
-from judges.prompts import JudgePrompt, Output
-from judges.providers.base import (
-    ProviderOptions,
-    ProviderReply,
-    api_error,
-    api_key_from_env,
-    import_sdk,
-    parse_options,
-    register_provider,
-    settings_key,
-)
+from judges.prompts import JudgePrompt
+from judges.providers.base import ProviderReply, register_provider, settings_key
+from judges.providers.sdk import HTTPOptions, SDKProvider
 
-DEFAULT_MODEL = "gpt-4.1-mini"
 ResponseFormat = Literal["json_schema", "json_object", "none"]
 
 
-class OpenAIOptions(ProviderOptions):
-    api_key_env: str = "OPENAI_API_KEY"
-    """Environment variable holding the key (the key itself is never accepted as an option)."""
-    base_url: str | None = None
-    timeout: float = 60.0
-    """Seconds per HTTP request; a timeout is retried."""
-    max_tokens: int = 512
+class OpenAIOptions(HTTPOptions):
+    api_key_env: str | None = "OPENAI_API_KEY"
     temperature: float | None = 0.0
     """None leaves it to the server (some reasoning models accept no temperature)."""
     response_format: ResponseFormat = "json_schema"
@@ -44,49 +29,32 @@ class OpenAIOptions(ProviderOptions):
 
 class CompatibleOptions(OpenAIOptions):
     base_url: str  # type: ignore[assignment]  # required here: where the server listens
-    api_key_env: str | None = None  # type: ignore[assignment]
+    api_key_env: str | None = None
     """Local servers usually need no key; name a variable when yours does."""
     response_format: ResponseFormat = "json_object"
 
 
-class OpenAIProvider:
+class OpenAIProvider(SDKProvider):
     """Chat completions through the openai SDK; ``compatible`` selects the any-server flavour."""
 
-    output: Output = "json"
-    max_batch = 1
-    deterministic = False
+    SDK = "openai"
+    DEFAULT_MODEL = "gpt-4.1-mini"
 
     def __init__(self, model: str | None = None, *, compatible: bool = False, **options: Any) -> None:
-        self.name = "openai-compatible" if compatible else "openai"
-        self.compatible = compatible
-        self.opts: OpenAIOptions = parse_options(
-            CompatibleOptions if compatible else OpenAIOptions, options, self.name
-        )
         if compatible and not model:
             raise JudgeError(
                 "the openai-compatible judge needs a model name: the one the server serves, "
                 "e.g. Qwen/Qwen2.5-7B-Instruct (list them with: curl BASE_URL/models)"
             )
-        self.model = model or DEFAULT_MODEL
+        self.compatible = compatible
+        name = "openai-compatible" if compatible else "openai"
+        super().__init__(name, model, CompatibleOptions if compatible else OpenAIOptions, options)
         self.default_concurrency = 16 if compatible else 8
-        self._sdk = import_sdk("openai", self.name)
-        env = self.opts.api_key_env
-        self._key = api_key_from_env(env, self.name) if env else "not-needed"
-        self._classify = sdk_classifier(self._sdk)
-        self._client: Any = None
-        self._loop: asyncio.AbstractEventLoop | None = None
 
-    def classify(self, exc: BaseException) -> Transient | None:
-        return self._classify(exc)
-
-    def _client_for_loop(self) -> Any:
-        loop = asyncio.get_running_loop()
-        if self._client is None or self._loop is not loop:
-            self._client = self._sdk.AsyncOpenAI(
-                api_key=self._key, base_url=self.opts.base_url, max_retries=0, timeout=self.opts.timeout
-            )
-            self._loop = loop
-        return self._client
+    def _new_client(self) -> Any:
+        return self._sdk.AsyncOpenAI(
+            api_key=self._key, base_url=self.opts.base_url, max_retries=0, timeout=self.opts.timeout
+        )
 
     def _format(self, prompt: JudgePrompt) -> dict[str, Any] | None:
         fmt = self.opts.response_format
@@ -103,7 +71,6 @@ class OpenAIProvider:
         return [await self._one(p) for p in prompts]
 
     async def _one(self, prompt: JudgePrompt) -> ProviderReply:
-        client = self._client_for_loop()
         kwargs: dict[str, Any] = {
             "model": self.model,
             "messages": [
@@ -118,17 +85,15 @@ class OpenAIProvider:
         fmt = self._format(prompt)
         if fmt is not None:
             kwargs["response_format"] = fmt
-        try:
-            resp = await client.chat.completions.create(**kwargs)
-        except self._sdk.APIStatusError as exc:
-            err = api_error(self.name, exc, key_env=self.opts.api_key_env, model=self.model)
-            if err is not None:
-                raise err from None
-            raise
+        resp = await self.request(
+            self.client().chat.completions.with_raw_response.create,
+            self._sdk.types.chat.ChatCompletion,
+            **kwargs,
+        )
         usage = getattr(resp, "usage", None)
         tokens_in = int(getattr(usage, "prompt_tokens", 0) or 0)
         tokens_out = int(getattr(usage, "completion_tokens", 0) or 0)
-        if not resp.choices:
+        if not resp.choices or getattr(resp.choices[0], "message", None) is None:
             return ProviderReply(
                 "(no choices in the response)", None, input_tokens=tokens_in, output_tokens=tokens_out
             )
@@ -137,17 +102,12 @@ class OpenAIProvider:
         text = message.content if message.content is not None else (f"(refusal) {refusal}" if refusal else "")
         return ProviderReply(str(text), None, input_tokens=tokens_in, output_tokens=tokens_out)
 
-    async def aclose(self) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
-            await client.close()
-
     def settings_key(self) -> str:
         return settings_key(
             self.name,
             self.model,
             {
-                "base_url": self.opts.base_url if self.compatible else None,
+                "base_url": self.base_url_key if self.compatible else None,
                 "max_tokens": self.opts.max_tokens,
                 "temperature": self.opts.temperature,
                 "response_format": self.opts.response_format,
@@ -155,15 +115,7 @@ class OpenAIProvider:
         )
 
     def describe(self) -> dict[str, Any]:
-        return {
-            "provider": self.name,
-            "model": self.model,
-            "base_url": self.opts.base_url,
-            "temperature": self.opts.temperature,
-            "max_tokens": self.opts.max_tokens,
-            "structured_output": self.opts.response_format,
-            "sdk_version": getattr(self._sdk, "__version__", "?"),
-        }
+        return {**super().describe(), "structured_output": self.opts.response_format}
 
 
 @register_provider("openai")

@@ -25,9 +25,7 @@ def test_roundtrip_and_stats(tmp_path: Path) -> None:
     assert list(got) == [k1]
     assert got[k1].text == "hello" and got[k1].cached
     assert cache.stats()["entries"] == 1
-    size = cache.stats()["bytes"]
-    assert isinstance(size, int) and size > 0
-    assert cache.clear() == size
+    assert cache.clear() > 0  # bytes freed
     assert cache.files() == []
     assert cache.get_many([k1]) == {}
 
