@@ -65,7 +65,7 @@ def test_equal_differences_from_few_items_are_no_evidence(n: int) -> None:
     x = np.linspace(0.2, 0.8, n)
     res = continuous_test(x, x + 0.1)
     low, high = res.confidence_interval(0.9, "two-sided")
-    assert high - low > 1.0  # never a zero-width interval
+    assert high - low > 0.5  # never a zero-width interval (scores span 0.2-0.9)
     assert res.pvalue_at(0.0, "greater") > 0.2
     assert res.pvalue_at(-0.1, "greater") > 0.05  # nor non-inferiority at margin 0.1
     grouped = paired_t(np.repeat(x, 4), np.repeat(x, 4) + 0.1, groups=np.repeat(np.arange(n), 4).tolist())
