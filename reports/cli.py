@@ -3,7 +3,9 @@
     tunegate report RESULTS.json [-o DIR] [--stamp ADAPTER_DIR] [--report-url URL]
     tunegate report --compare OLD.json NEW.json [-o DIR]
 
-Exit codes: 0 done, 2 usage or input error (missing file, invalid JSON, newer schema_version).
+Exit codes: 0 done, 2 usage or input error (missing file, invalid JSON, newer schema_version,
+an adapter that results.json did not gate). ``--stamp`` matches the adapter by content and
+refuses before any file is written.
 The gate's own verdict does not change the exit code: pytest's exit code is the gate.
 """
 
@@ -18,7 +20,7 @@ from reports import write_reports
 from reports.compare_runs import compare_runs, render_compare_html, render_compare_markdown
 from reports.files import load_results, sha256_of, write_atomic
 from reports.markdown import headline
-from reports.stamp import stamp_adapter
+from reports.stamp import plan_stamp
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -79,12 +81,13 @@ def _compare(old_path: Path, new_path: Path, out: Path | None) -> int:
 
 def _report(path: Path, out: Path | None, stamp: Path | None, report_url: str | None) -> int:
     results = load_results(path)
+    # Every check of --stamp runs before anything is written: a refusal leaves no partial output.
+    plan = plan_stamp(results, stamp, results_sha256=sha256_of(path)) if stamp is not None else None
     written = write_reports(results, out if out is not None else path.parent, report_href=report_url)
     print(headline(results))
     print(f"wrote {written['html']} and {written['markdown']}")
-    if stamp is not None:
-        card = stamp_adapter(results, stamp, results_sha256=sha256_of(path))
-        print(f"stamped {card}")
+    if plan is not None:
+        print(f"stamped {plan.write()}")
     return EXIT_OK
 
 

@@ -3,7 +3,10 @@
 The card gets Hugging Face ``model-index`` metadata (one result per suite, one metric per
 comparison: the candidate's value, with the base value, delta, CI and verdict as ``args``), a
 ``tunegate`` block with the verdict and the sha256 of results.json, and a short Markdown section
-between ``<!-- tunegate:begin -->`` / ``<!-- tunegate:end -->`` markers. Everything else in the
+between ``<!-- tunegate:begin -->`` / ``<!-- tunegate:end -->`` markers. The adapter is matched
+to results.json by content (``models.candidates[].content_fingerprint``), never by path text: a
+byte-identical copy anywhere is accepted, another adapter at the gated path is refused, and the
+refusal comes before anything is written. Everything else in the
 card (peft's front matter keys, the body text, other evaluations) is kept; stamping twice
 replaces the previous stamp. The file is replaced atomically.
 """
@@ -12,16 +15,20 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from harness.errors import ConfigError, DataError
+from harness.fingerprint import content_fingerprint
 from reports.files import check_results, write_atomic
 from reports.format import as_float, clean, clean_label, delta_ci, num, obj, sanitize
 from reports.markdown import headline, md_name
 
+CONTENT_KEY = "content_fingerprint"
+"""The candidate's key in results.json ``models.candidates[]``: ``content_fingerprint(adapter dir)``."""
 BEGIN = "<!-- tunegate:begin -->"
 END = "<!-- tunegate:end -->"
 _FRONT = re.compile(r"\A---[ \t]*\r?\n(.*?)(?:\r?\n)?^---[ \t]*(?:\r?\n|\Z)", re.DOTALL | re.MULTILINE)
@@ -59,28 +66,30 @@ def _round(value: object) -> float | None:
 
 
 def _pick_candidate(results: dict[str, Any], adapter_dir: Path) -> dict[str, Any]:
+    """The candidate record whose content fingerprint is ``adapter_dir``'s (path text is ignored)."""
     models = obj(results.get("models"))
     cands = [c for c in models.get("candidates") or [] if isinstance(c, dict)]
     if not cands:
         raise ConfigError("results.json has no candidate model; nothing to stamp")
-    target = adapter_dir.resolve()
-
-    def matches(c: dict[str, Any]) -> bool:
-        adapter = obj(c.get("spec")).get("adapter")
-        if not adapter:
-            return False
-        path = Path(str(adapter)).expanduser()
-        return path.resolve() == target or (not path.is_absolute() and path.name == target.name)
-
-    hits = [c for c in cands if matches(c)]
-    if len(hits) == 1:
+    recorded = [c for c in cands if isinstance(c.get(CONTENT_KEY), str) and c.get(CONTENT_KEY)]
+    if not recorded:
+        raise ConfigError(
+            f"--stamp {adapter_dir}: results.json records no content fingerprint for its candidates "
+            f"(models.candidates[].{CONTENT_KEY}), so it cannot prove which adapter it gated; "
+            "re-run the gate with this tunegate version and stamp that results.json"
+        )
+    actual = content_fingerprint(adapter_dir)
+    hits = [c for c in recorded if c.get(CONTENT_KEY) == actual]
+    if hits:
         return hits[0]
-    if len(cands) == 1 and not obj(cands[0].get("spec")).get("adapter"):
-        return cands[0]
-    evaluated = ", ".join(f"{c.get('label')}={obj(c.get('spec')).get('adapter')}" for c in cands)
+    evaluated = ", ".join(
+        f"{clean_label(c.get('label'))}={obj(c.get('spec')).get('adapter')} ({str(c.get(CONTENT_KEY))[:12]})"
+        for c in recorded
+    )
     raise ConfigError(
-        f"--stamp {adapter_dir}: results.json did not evaluate this adapter (candidates: {evaluated}); "
-        "pass the adapter directory that was gated"
+        f"--stamp {adapter_dir}: results.json did not evaluate this adapter: its content fingerprint is "
+        f"{actual[:12]}, the gated candidates are {evaluated}; pass the adapter directory that was gated "
+        "(a byte-identical copy anywhere is fine)"
     )
 
 
@@ -170,8 +179,24 @@ def _section(results: dict[str, Any], label: str, sha256: str) -> str:
     )
 
 
-def stamp_adapter(results: dict[str, Any], adapter_dir: Path, *, results_sha256: str) -> Path:
-    """Write the gate result into ``adapter_dir/README.md``; returns the card's path."""
+@dataclass(frozen=True)
+class StampPlan:
+    """A checked, rendered stamp: ``write`` only replaces the card."""
+
+    card: Path
+    text: str
+    mode: int | None
+
+    def write(self) -> Path:
+        return write_atomic(self.card, self.text, mode=self.mode)
+
+
+def plan_stamp(results: dict[str, Any], adapter_dir: Path, *, results_sha256: str) -> StampPlan:
+    """Check everything a stamp needs and render the card, writing nothing.
+
+    Raises ``ConfigError`` when ``adapter_dir`` is not a directory or is not, by content, a
+    candidate results.json gated; ``DataError`` when its README.md front matter is invalid.
+    """
     check_results(results)
     adapter_dir = Path(adapter_dir)
     if not adapter_dir.is_dir():
@@ -181,7 +206,10 @@ def stamp_adapter(results: dict[str, Any], adapter_dir: Path, *, results_sha256:
     candidate = _pick_candidate(results, adapter_dir)
     label = str(candidate.get("label") or "candidate")
     card = adapter_dir / "README.md"
-    text = card.read_text(encoding="utf-8") if card.exists() else ""
+    try:
+        text = card.read_text(encoding="utf-8") if card.exists() else ""
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(str(card), [f"cannot read the model card ({exc}); fix or remove it before stamping"]) from None
     meta, body = split_front_matter(text, str(card))
 
     name = clean_label(adapter_dir.resolve().name)
@@ -201,7 +229,11 @@ def stamp_adapter(results: dict[str, Any], adapter_dir: Path, *, results_sha256:
             "tool_version": tool.get("version"),
             "evaluated_at": obj(results.get("run")).get("started_at"),
             "base": {"name": obj(base.get("spec")).get("base"), "fingerprint": base.get("fingerprint")},
-            "candidate": {"label": label, "fingerprint": candidate.get("fingerprint")},
+            "candidate": {
+                "label": label,
+                "fingerprint": candidate.get("fingerprint"),
+                "content_fingerprint": candidate.get(CONTENT_KEY),
+            },
         }
     )
     front = yaml.safe_dump(
@@ -213,4 +245,9 @@ def stamp_adapter(results: dict[str, Any], adapter_dir: Path, *, results_sha256:
     else:
         body = body.rstrip("\n") + ("\n\n" if body.strip() else "\n") + section
     mode = os.stat(card).st_mode & 0o777 if card.exists() else None
-    return write_atomic(card, f"---\n{front}---\n{body}", mode=mode)
+    return StampPlan(card, f"---\n{front}---\n{body}", mode)
+
+
+def stamp_adapter(results: dict[str, Any], adapter_dir: Path, *, results_sha256: str) -> Path:
+    """Write the gate result into ``adapter_dir/README.md``; returns the card's path."""
+    return plan_stamp(results, adapter_dir, results_sha256=results_sha256).write()

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from harness.fingerprint import content_fingerprint
 from reports.cli import main
 from tests.reports.fixtures import make_results
 
@@ -46,6 +47,7 @@ def test_stamp(tmp_path: Path, results: dict[str, Any], capsys: pytest.CaptureFi
     adapter = tmp_path / "support-demo"
     adapter.mkdir()
     results["models"]["candidates"][0]["spec"]["adapter"] = str(adapter)
+    results["models"]["candidates"][0]["content_fingerprint"] = content_fingerprint(adapter)
     path = _write(tmp_path / "results.json", results)
     assert main([str(path), "--stamp", str(adapter)]) == 0
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -106,3 +108,21 @@ def test_stamp_errors_are_usage_errors(
     path = _write(tmp_path / "results.json", results)
     assert main([str(path), "--stamp", str(tmp_path / "nope")]) == 2
     assert "not a directory" in _error_line(capsys)
+
+
+def test_a_refused_stamp_writes_nothing(
+    tmp_path: Path, results: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    gated = tmp_path / "gated"
+    gated.mkdir()
+    (gated / "adapter_model.safetensors").write_bytes(b"gated")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "adapter_model.safetensors").write_bytes(b"other")
+    results["models"]["candidates"][0]["spec"]["adapter"] = str(gated)
+    results["models"]["candidates"][0]["content_fingerprint"] = content_fingerprint(gated)
+    path = _write(tmp_path / "run" / "results.json", results)
+    assert main([str(path), "--stamp", str(other)]) == 2
+    assert "did not evaluate this adapter" in _error_line(capsys)
+    assert sorted(p.name for p in path.parent.iterdir()) == ["results.json"]
+    assert not (other / "README.md").exists()

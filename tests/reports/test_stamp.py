@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from harness.errors import ConfigError, DataError
+from harness.fingerprint import content_fingerprint
 from reports import stamp_adapter
 from reports.stamp import BEGIN, END, split_front_matter
 
@@ -46,7 +47,9 @@ def adapter(tmp_path: Path) -> Path:
 
 
 def _point_at(results: dict[str, Any], adapter: Path) -> dict[str, Any]:
-    results["models"]["candidates"][0]["spec"]["adapter"] = str(adapter)
+    cand = results["models"]["candidates"][0]
+    cand["spec"]["adapter"] = str(adapter)
+    cand["content_fingerprint"] = content_fingerprint(adapter)
     return results
 
 
@@ -144,11 +147,47 @@ def test_invalid_front_matter_is_refused_untouched(results: dict[str, Any], adap
 def test_refuses_an_adapter_that_was_not_gated(
     results: dict[str, Any], adapter: Path, tmp_path: Path
 ) -> None:
-    results["models"]["candidates"][0]["spec"]["adapter"] = str(tmp_path / "some-other-adapter")
-    with pytest.raises(ConfigError, match="did not evaluate this adapter"):
+    other = tmp_path / "some-other-adapter"
+    other.mkdir()
+    (other / "adapter_config.json").write_text('{"r": 8}')
+    _point_at(results, other)
+    with pytest.raises(ConfigError, match="did not evaluate this adapter: its content fingerprint is"):
         stamp_adapter(results, adapter, results_sha256=SHA)
+    assert (adapter / "README.md").read_text() == PEFT_CARD
     with pytest.raises(ConfigError, match="not a directory"):
         stamp_adapter(results, tmp_path / "missing", results_sha256=SHA)
+
+
+def test_matches_by_content_not_by_path_text(
+    results: dict[str, Any], adapter: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (adapter / "adapter_model.safetensors").write_bytes(b"gated weights")
+    _point_at(results, adapter)
+    results["models"]["candidates"][0]["spec"]["adapter"] = "adapters/support-demo"  # relative, as typed
+    # a byte-identical copy elsewhere (pushed to a registry and pulled back) is the gated adapter
+    copy = tmp_path / "pulled" / "renamed"
+    copy.mkdir(parents=True)
+    for name in ("adapter_config.json", "adapter_model.safetensors"):
+        (copy / name).write_bytes((adapter / name).read_bytes())
+    card = stamp_adapter(results, copy, results_sha256=SHA)
+    meta, _ = split_front_matter(card.read_text())
+    assert meta["tunegate"]["candidate"]["content_fingerprint"] == content_fingerprint(adapter)
+    # another adapter at the very path results.json names is not
+    impostor = tmp_path / "elsewhere" / "adapters" / "support-demo"
+    impostor.mkdir(parents=True)
+    (impostor / "adapter_config.json").write_text("{}")
+    (impostor / "adapter_model.safetensors").write_bytes(b"other weights")
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    with pytest.raises(ConfigError, match="did not evaluate this adapter"):
+        stamp_adapter(results, Path("adapters/support-demo"), results_sha256=SHA)
+    assert not (impostor / "README.md").exists()
+
+
+def test_results_without_content_fingerprints_cannot_stamp(results: dict[str, Any], adapter: Path) -> None:
+    results["models"]["candidates"][0]["spec"]["adapter"] = str(adapter)
+    results["models"]["candidates"][0].pop("content_fingerprint", None)
+    with pytest.raises(ConfigError, match=r"records no content fingerprint .*re-run the gate"):
+        stamp_adapter(results, adapter, results_sha256=SHA)
 
 
 def test_card_without_front_matter_gets_one(results: dict[str, Any], adapter: Path) -> None:
