@@ -64,6 +64,8 @@ def minilm_dir() -> Path:
 def resolve_base(spec: str, cache_dir: str | Path | None = None) -> Path:
     """Return a local HF checkpoint directory for ``spec`` (materialising GGUF files once)."""
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
+    if not spec or "\x00" in spec:
+        raise ModelLoadError(f"base model {spec!r} is not a usable name; pass a directory, a .gguf file or a Hub id")
     if spec in _ALIASES:
         return materialise_gguf(alias_gguf(spec), cache, name=spec)
     path = Path(spec).expanduser()
@@ -115,6 +117,16 @@ def materialise_gguf(gguf: Path, cache: Path, *, name: str) -> Path:
     target = cache / "models" / f"{name}-{_file_digest(gguf)}"
     if (target / "config.json").exists():
         return target
+    try:
+        return _materialise(gguf, target)
+    except OSError as exc:
+        raise ModelLoadError(
+            f"cannot convert {gguf} into {target}: {exc.strerror or exc}; "
+            "pass --cache-dir (or set TUNEGATE_CACHE_DIR) to a writable folder with free space"
+        ) from None
+
+
+def _materialise(gguf: Path, target: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target) + ".lock"):
         if (target / "config.json").exists():
