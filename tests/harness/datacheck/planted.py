@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 RNG = random.Random(20240611)
-VOCAB = [f"{RNG.choice('bcdfghjklmnpqrstvwz')}{RNG.choice('aeiou')}{RNG.choice('lmnrst')}{i}" for i in range(3000)]
+VOCAB = [
+    f"{RNG.choice('bcdfghjklmnpqrstvwz')}{RNG.choice('aeiou')}{RNG.choice('lmnrst')}{i}" for i in range(3000)
+]
 SYSTEM = "Answer with the label and a confidence."
 
 
@@ -41,13 +43,21 @@ class Planted:
 def build(tmp: Path, n: int = 40) -> Planted:
     rng = random.Random(7)
     evals = [
-        {"id": f"ev-{k}", "messages": [{"role": "user", "content": words(30, rng)}], "reference": f"The label is x{k}."}
+        {
+            "id": f"ev-{k}",
+            "messages": [{"role": "user", "content": words(30, rng)}],
+            "reference": f"The label is x{k}.",
+        }
         for k in range(1, 6)
     ]
     rows: list[dict[str, Any]] = []
     for k in range(n):
         # uniform answers: same opening, two lines, (nearly) the same length; a skewed tag
-        rows.append(chat(words(30, rng), f"The label is L{k % 10}.\nConfidence: high", tags={"kind": "a" if k else "b"}))
+        rows.append(
+            chat(
+                words(30, rng), f"The label is L{k % 10}.\nConfidence: high", tags={"kind": "a" if k else "b"}
+            )
+        )
     lines: dict[str, int] = {}
 
     def put(name: str, line: int, row: dict[str, Any]) -> None:
@@ -68,13 +78,19 @@ def build(tmp: Path, n: int = 40) -> Planted:
         "iban": "Refund to IBAN GB82 WEST 1234 5698 7654 32 please.",
     }
     for k, (name, text) in enumerate(pii.items()):
-        put(f"pii_{name}", 12 + k, chat(f"{words(12, rng)} {text}", f"The label is L{k}.\nConfidence: high", tags={"kind": "a"}))
+        put(
+            f"pii_{name}",
+            12 + k,
+            chat(f"{words(12, rng)} {text}", f"The label is L{k}.\nConfidence: high", tags={"kind": "a"}),
+        )
     text = "\n".join(json.dumps(r) for r in rows) + "\n"
     text += "{not json\n"
     lines["bad_json"] = n + 1
     text += json.dumps({"messages": [{"role": "user", "content": "no answer here"}]}) + "\n"
     lines["no_answer"] = n + 2
-    text += json.dumps(chat("<script>alert('x')</script> escape me", "The label is L1.\nConfidence: high")) + "\n"
+    text += (
+        json.dumps(chat("<script>alert('x')</script> escape me", "The label is L1.\nConfidence: high")) + "\n"
+    )
     lines["html"] = n + 3
     train = tmp / "planted.jsonl"
     train.write_text(text)
