@@ -313,7 +313,7 @@ class Comparison:
             "p_value": finite_or_none(p),
             "p_claim": claim,
             "p_adjusted": finite_or_none(p_adj) if p_adj is not None else None,
-            "alternative": "greater" if self.higher_is_better else "less",
+            "alternative": "two-sided" if gate is None else ("greater" if self.higher_is_better else "less"),
             "gate": gate_dict,
             "gates": [g.to_dict(self.higher_is_better) for g in self.gates],
             "verdict": self.verdict,
