@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
+from harness.redact import redact_text
 from harness.retry import RetriesExhausted, RetryPolicy, RetryStats, aretry
 from judges.budget import Budget, BudgetMeter, estimate_tokens
 from judges.cache import CachedJudgment, JudgeCache
@@ -47,7 +48,9 @@ class Task:
 @dataclass(frozen=True)
 class Judgment:
     """The outcome of one task. ``value``: the score (single) or winner label (pair); None when
-    ``failure`` says why there is none (with the raw answer where there was one)."""
+    ``failure`` says why there is none (with the raw answer where there was one). Every failure
+    the engine records is ``infra``: the judge could not give a verdict (API error, timeout,
+    budget, an answer that stayed malformed), which says nothing about the judged text."""
 
     value: float | str | None
     reasoning: str | None = None
@@ -56,6 +59,7 @@ class Judgment:
     cached: bool = False
     input_tokens: int = 0
     output_tokens: int = 0
+    infra: bool = False
 
     @property
     def ok(self) -> bool:
@@ -185,7 +189,7 @@ class Engine:
                         if bad
                         else ""
                     )
-                    results[t.key] = Judgment(None, failure=reason + extra)
+                    results[t.key] = Judgment(None, failure=reason + extra, infra=True)
                 return
             used_in = used_out = 0
             prompts = [t.prompt for t in pending]
@@ -202,7 +206,9 @@ class Engine:
             except RetriesExhausted as exc:
                 self.meter.settle(held_in, held_out, 0, 0)
                 for t in pending:
-                    results[t.key] = Judgment(None, failure=f"{self.provider.name} request failed: {exc}")
+                    results[t.key] = Judgment(
+                        None, failure=redact_text(f"{self.provider.name} request failed: {exc}"), infra=True
+                    )
                 return
             except BaseException:
                 self.meter.settle(held_in, held_out, 0, 0)
@@ -230,6 +236,7 @@ class Engine:
                             f"raw answer: {exc.raw[:RAW_LIMIT]!r}",
                             input_tokens=reply.input_tokens,
                             output_tokens=reply.output_tokens,
+                            infra=True,
                         )
                     continue
                 judgment = Judgment(

@@ -11,13 +11,18 @@ Keys come from the environment only; they never reach the cache, results or logs
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
 from harness.data import EvalItem
+from harness.errors import JudgeError
 from harness.models.resolve import default_cache_dir
+from harness.redact import redact_text
 from harness.retry import RetryPolicy
+from harness.validation import pydantic_problems
 from judges.budget import Budget
 from judges.cache import JudgeCache, judgment_key
 from judges.engine import Engine, Judgment, Task
@@ -26,6 +31,38 @@ from judges.metric import PairwiseJudgeMetric, RubricMetric
 from judges.prompts import PROMPT_VERSION, judged_text, pair_prompt, render_context, single_prompt
 from judges.providers import make_provider
 from judges.rubric import Rubric, load_rubric
+
+
+class RunOptions(BaseModel):
+    """Options every provider accepts, used by the engine rather than the provider."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    max_retries: int | None = Field(default=None, ge=0, le=100)
+    concurrency: int | None = Field(default=None, ge=1, le=1024)
+    parse_retries: int | None = Field(default=None, ge=0, le=20)
+
+
+def split_options(
+    provider: str, options: Mapping[str, Any] | None, base_url: str | None
+) -> tuple[dict[str, Any], RunOptions]:
+    """(the provider's own options, the engine's options) from one mapping, ``base_url`` merged in."""
+    opts = dict(options or {})
+    if base_url is not None:
+        if opts.get("base_url") not in (None, base_url):
+            raise JudgeError(
+                redact_text(
+                    f"the judge base URL is given twice ({base_url!r} and options base_url={opts['base_url']!r}); "
+                    "give it once (--judge-base-url)"
+                )
+            )
+        opts["base_url"] = base_url
+    try:
+        run = RunOptions.model_validate(opts)
+    except ValidationError as exc:
+        where = f"invalid options for the {provider} judge"
+        raise JudgeError(redact_text("; ".join(pydantic_problems(exc, where)))) from None
+    return {k: v for k, v in opts.items() if k not in RunOptions.model_fields}, run
 
 
 @dataclass
@@ -41,8 +78,11 @@ class Judge:
     """A judge provider with its cache, budget, retry policy and per-rubric health counters.
 
     ``provider``: a registered provider name (``local``, ``anthropic``, ``openai``,
-    ``openai-compatible``); ``model``: its model (provider default when None); ``options``:
-    provider options (e.g. ``{"base_url": ...}``); ``cache_dir``: default ``TUNEGATE_CACHE_DIR``
+    ``openai-compatible``); ``model``: its model (provider default when None); ``base_url``: the
+    endpoint of an HTTP provider (same as ``options["base_url"]``); ``options``: provider options
+    (``timeout``, ``api_key_env``, ``max_tokens``, ...) plus the run options ``max_retries``,
+    ``concurrency`` and ``parse_retries``; values may be strings as typed on a command line
+    (``--judge-option timeout=30``); ``cache_dir``: default ``TUNEGATE_CACHE_DIR``
     or ~/.cache/tunegate; ``use_cache=False`` judges everything afresh; ``concurrency``: provider
     calls in flight (provider default when None); ``parse_retries``: re-asks after an answer that
     is no valid verdict; ``rubric_dirs``: extra folders searched for rubric files.
@@ -62,17 +102,21 @@ class Judge:
         options: Mapping[str, Any] | None = None,
         rubric_dirs: Sequence[str | Path] = (),
         min_kappa: float = MIN_KAPPA,
+        base_url: str | None = None,
     ) -> None:
-        self.provider = make_provider(provider, model, options)
+        provider_options, run = split_options(provider, options, base_url)
+        self.provider = make_provider(provider, model, provider_options)
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
         self.cache = JudgeCache(self.cache_dir if use_cache else None)
+        if run.max_retries is not None:
+            retry = replace(retry or RetryPolicy(), max_retries=run.max_retries)
         self.engine = Engine(
             self.provider,
             cache=self.cache,
             budget=budget,
             retry=retry,
-            parse_retries=parse_retries,
-            concurrency=concurrency,
+            parse_retries=run.parse_retries if run.parse_retries is not None else parse_retries,
+            concurrency=run.concurrency or concurrency,
         )
         self.rubric_dirs = tuple(rubric_dirs)
         self.min_kappa = min_kappa

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from judges.judge import Judge
 
 NAN = float("nan")
+EMPTY_OUTPUT = "the output is empty: nothing to judge (counted against the system that produced it)"
 
 
 @runtime_checkable
@@ -61,12 +62,15 @@ class RubricMetric:
 
     def score(self, items: Sequence[EvalItem], outputs: Sequence[str]) -> MetricScores:
         _check_lengths(items, outputs)
-        tasks = [
-            self.judge.single_task(self.rubric_obj, item, out)
-            for item, out in zip(items, outputs, strict=True)
-        ]
-        judgments = self.judge.engine.run(tasks)
-        self.judge.record(self.rubric_obj, judgments)
+        field = self.rubric_obj.spec.field
+        # An empty output is the candidate's own failure: nothing to judge, and not the judge's fault.
+        ask = [i for i, out in enumerate(outputs) if self.judge.judged(out, field).strip()]
+        tasks = [self.judge.single_task(self.rubric_obj, items[i], outputs[i]) for i in ask]
+        asked = self.judge.engine.run(tasks) if tasks else []
+        judgments = [Judgment(None, failure=EMPTY_OUTPUT) for _ in outputs]
+        for i, j in zip(ask, asked, strict=True):
+            judgments[i] = j
+        self.judge.record(self.rubric_obj, asked)
         values = np.array(
             [float(j.value) if j.ok and j.value is not None else NAN for j in judgments], dtype=float
         )
@@ -76,9 +80,15 @@ class RubricMetric:
             "reasoning": [j.reasoning for j in judgments],
             "cache_hits": sum(j.cached for j in judgments),
             "n_failed": sum(not j.ok for j in judgments),
+            "n_empty": len(outputs) - len(ask),
             "budget": self.judge.engine.meter.as_dict(),
         }
-        return MetricScores(values=values, failures=tuple(j.failure for j in judgments), extra=extra)
+        return MetricScores(
+            values=values,
+            failures=tuple(j.failure for j in judgments),
+            extra=extra,
+            infra=tuple(j.infra for j in judgments),
+        )
 
     def health(self) -> JudgeHealth:
         return self.judge.health(self.rubric_obj.name)
@@ -177,9 +187,10 @@ class PairwiseJudgeMetric:
             "budget": j.engine.meter.as_dict(),
         }
         fails = tuple(failures)
+        infra = tuple(x is not None for x in failures)  # only a judge that failed leaves an item unscored
         return (
-            MetricScores(values=base, failures=fails, extra={**extra, "side": "base"}),
-            MetricScores(values=cand, failures=fails, extra={**extra, "side": "candidate"}),
+            MetricScores(values=base, failures=fails, extra={**extra, "side": "base"}, infra=infra),
+            MetricScores(values=cand, failures=fails, extra={**extra, "side": "candidate"}, infra=infra),
         )
 
     def health(self) -> JudgeHealth:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from harness.data import Message
+from harness.validation import JSONProblem, strict_json
 from judges.fence import fence, fence_tag
 from judges.rubric import Rubric
 
@@ -235,16 +236,17 @@ def pair_prompt(
 
 
 def parse_json_object(text: str) -> dict[str, Any]:
-    """Exactly one JSON object (optionally inside one ```json fence); anything else is an error."""
+    """Exactly one JSON object (optionally inside one ```json fence), without duplicate keys or
+    NaN literals; anything else is an error."""
     raw = text.strip()
     if raw.startswith("```") and raw.endswith("```") and len(raw) >= 6:
         raw = raw[3:-3].strip()
         if raw.startswith("json"):
             raw = raw[4:].strip()
     try:
-        obj = json.loads(raw)
-    except ValueError as exc:
-        raise VerdictError(f"not a JSON object ({exc.args[0] if exc.args else exc})", text) from None
+        obj = strict_json(raw)  # duplicate keys ({"score": 1, "score": 5}) are no verdict
+    except JSONProblem as exc:
+        raise VerdictError(f"not a JSON object ({exc})", text) from None
     if not isinstance(obj, dict):
         raise VerdictError(f"expected a JSON object, got {type(obj).__name__}", text)
     return obj

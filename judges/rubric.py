@@ -40,9 +40,14 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.errors import JudgeError
+from harness.validation import pydantic_problems
 
 RUBRIC_DIR = Path(__file__).parent / "rubrics"
 SUFFIXES = (".md", ".markdown")
+KNOWN_KEYS = (
+    "at the top level: name, description, criteria, scale, show_reference, field; criteria: name, "
+    "description; scale: min, max, anchors; anchors: score, description, example"
+)
 FIX_HINT = "see docs/judges.md (Rubric format), then check it with `tunegate judge validate {path}`"
 
 
@@ -184,11 +189,9 @@ def parse_rubric(text: str, where: str) -> Rubric:
     try:
         spec = RubricSpec.model_validate(data)
     except ValidationError as exc:
-        for err in exc.errors():
-            loc = tuple(err["loc"])
-            line = _line_of(root, loc) + 2
-            dotted = ".".join(str(p) for p in loc) or "(front matter)"
-            problems.append(f"{where}:{line}: {dotted}: {_say(err)}")
+        problems += pydantic_problems(
+            exc, where, line_of=lambda loc: _line_of(root, loc) + 2, known=KNOWN_KEYS
+        )
     if not instructions:
         problems.append(
             f"{where}:{close + 2}: the instructions are empty; write them as Markdown below the closing '---'"
@@ -250,26 +253,6 @@ def known_rubrics(search: Sequence[str | Path] = ()) -> list[str]:
 def _error(where: str, problems: list[str]) -> JudgeError:
     head = f"invalid rubric {where}: {len(problems)} problem(s); fix them ({FIX_HINT.format(path=where)}):"
     return JudgeError("\n".join([head, *("  " + p for p in problems)]))
-
-
-def _say(err: Any) -> str:
-    kind = err.get("type", "")
-    msg = str(err.get("msg", "invalid value"))
-    if kind == "extra_forbidden":
-        allowed = ", ".join(RubricSpec.model_fields)
-        return (
-            f"unknown key (allowed at the top level: {allowed}; criteria: name, description; "
-            "scale: min, max, anchors; anchors: score, description, example)"
-        )
-    if kind == "missing":
-        return "required key is missing"
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, ") :]
-    if "input" in err and kind not in ("model_type", "list_type", "dict_type"):
-        bad = err["input"]
-        if isinstance(bad, str | int | float | bool) or bad is None:
-            return f"{msg} (got {bad!r})"
-    return msg
 
 
 def _line_of(node: Any, loc: tuple[Any, ...]) -> int:
