@@ -19,7 +19,15 @@ from harness.data import Suite
 from harness.errors import ConfigError, TunegateError
 from harness.generation import GenerationStats, generate_cached
 from harness.metrics.base import Metric, MetricScores, PairwiseMetric
-from harness.models.base import BACKENDS, Backend, GenerationParams, GenerationRequest, ModelSpec
+from harness.models.base import (
+    BACKENDS,
+    Backend,
+    GenerationParams,
+    GenerationRequest,
+    ModelSpec,
+    require,
+    supports,
+)
 from harness.options import RunOptions
 
 if TYPE_CHECKING:
@@ -147,11 +155,10 @@ class RunState:
     def check_adapter(self, model: ModelHandle, suite: Suite) -> None:
         if model.label in self.adapter_checks:
             return
-        probe = getattr(model.backend, "adapter_effect", None)
-        if probe is None:
-            self.adapter_checks[model.label] = {"checked": False, "reason": "backend has no probe"}
+        if not supports(model.backend, "adapter_probe"):
+            self.adapter_checks[model.label] = {"checked": False, "reason": f"the {model.spec.backend!r} backend has no probe"}
             return
-        result = probe([it.messages for it in suite.items[:4]])
+        result = model.backend.adapter_effect([it.messages for it in suite.items[:4]])
         self.adapter_checks[model.label] = result
         if result.get("no_effect"):
             warnings.warn(
@@ -227,21 +234,20 @@ class RunState:
         """
         from harness.forgetting import kl_drift
 
-        backend = candidate.backend
-        engine = getattr(backend, "engine", None)
-        if engine is None:
-            raise ConfigError(
-                f"KL drift needs next-token distributions, which the {candidate.spec.backend!r} backend does not "
-                "give; run the forgetting suite with --backend hf"
-            )
-        adapter = getattr(backend, "adapter_name", None)
-        reference = None
-        if adapter is None:
-            reference = getattr(self.base.backend, "engine").model  # noqa: B009
-        with engine.lock, engine.active(adapter) as model:
-            report = kl_drift(
-                model, engine.tokenizer, texts, seed=self.options.seed, max_length=max_length, reference_model=reference
-            )
+        backend = require(candidate.backend, "drift", candidate.spec.backend)
+        with backend.scoring_model() as (model, tokenizer, is_adapter):
+            reference = None
+            if not is_adapter:
+                # A full fine-tune: the base's distribution comes from the base model itself.
+                base = require(self.base.backend, "drift", self.base.spec.backend)
+                with base.scoring_model() as (base_model, _, _):
+                    reference = base_model
+                    report = kl_drift(
+                        model, tokenizer, texts, seed=self.options.seed, max_length=max_length,
+                        reference_model=reference,
+                    )
+            else:
+                report = kl_drift(model, tokenizer, texts, seed=self.options.seed, max_length=max_length)
         low, high = report.kl_ci
         self.add_section(
             "forgetting",

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from harness.data import Message
+from harness.errors import ConfigError
 from harness.registry import Registry
 
 
@@ -79,6 +81,50 @@ class Backend(Protocol):
     def describe(self) -> dict[str, Any]:
         """Provenance for results.json: resolved paths, dtype, device, library versions."""
         ...
+
+
+# -- capabilities: what a backend can do beyond generate(); declared by implementing the method --
+
+
+@runtime_checkable
+class SupportsDrift(Protocol):
+    """Teacher-forced next-token distributions (KL drift, perplexity shift)."""
+
+    def scoring_model(self) -> AbstractContextManager[tuple[Any, Any, bool]]:
+        """``(torch model with this spec's adapter active, tokenizer, is_adapter)``, under the backend's lock.
+
+        With ``is_adapter`` the base distribution is the same model under ``disable_adapter()``.
+        """
+        ...
+
+
+@runtime_checkable
+class SupportsAdapterProbe(Protocol):
+    """Can tell whether a candidate's adapter changes the base's logits at all."""
+
+    def adapter_effect(self, messages: Sequence[Sequence[Message]]) -> dict[str, Any]: ...
+
+
+CAPABILITIES: dict[str, tuple[type, str]] = {
+    "drift": (SupportsDrift, "KL drift and perplexity shift (teacher-forced next-token distributions)"),
+    "adapter_probe": (SupportsAdapterProbe, "the adapter-effect probe (logits with and without the adapter)"),
+}
+
+
+def require(backend: object, capability: str, backend_name: str) -> Any:
+    """``backend`` if it supports ``capability``, else ConfigError naming the backend and the feature."""
+    protocol, feature = CAPABILITIES[capability]
+    if isinstance(backend, protocol):
+        return backend
+    able = ", ".join(sorted(name for name in BACKENDS.names() if name == "hf")) or "hf"
+    raise ConfigError(
+        f"the {backend_name!r} backend does not support {feature}; run this check with --backend {able}, "
+        "or leave it out for this backend"
+    )
+
+
+def supports(backend: object, capability: str) -> bool:
+    return isinstance(backend, CAPABILITIES[capability][0])
 
 
 class BackendFactory(Protocol):

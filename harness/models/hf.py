@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -244,6 +245,13 @@ class HFBackend:
         return [c for c in out if c is not None]
 
     # -- adapter check ----------------------------------------------------------------------
+    @contextmanager
+    def scoring_model(self) -> Iterator[tuple[Any, Any, bool]]:
+        """The model with this candidate's adapter active and its tokenizer, under the engine lock
+        (``SupportsDrift``): the base distribution of an adapter is the same model with it disabled."""
+        with self.engine.lock, self.engine.active(self.adapter_name) as model:
+            yield model, self.engine.tokenizer, self.adapter_name is not None
+
     def adapter_effect(self, messages: Sequence[Sequence[Message]]) -> dict[str, Any]:
         """Compare next-token logits with the adapter on and off on a probe batch."""
         import torch
