@@ -1,375 +1,233 @@
-"""The pytest plugin: options, fixtures, the end-of-run summary. Run state lives in harness.session.
+"""tunegate's pytest entry point (``pytest11``): options always, everything else only when asked.
 
-Registered through the ``pytest11`` entry point, so ``pytest suites/`` needs no conftest.
+Like pytest's junitxml plugin, the run state, fixtures and hooks (``harness.pytest_run``) are
+registered only when the session is configured for tunegate: a tunegate option on the command
+line, a ``[tool.tunegate]`` table, a ``tunegate_*`` ini key, or a collected tunegate suite (a
+``tunegate_*.yaml`` gate file, or a test module importing the ``harness`` package). Any other
+pytest run in an environment where tunegate is installed sees nothing of it.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
-from collections.abc import Callable, Generator
+import re
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from harness.errors import ConfigError, GateFailure, TunegateError
-from harness.options import OPTION_HELP, read_pyproject, resolve_options
+from harness import options as opts
+from harness.errors import TunegateError
+from harness.gatefile import is_gatefile
 
 if TYPE_CHECKING:
-    from harness.session import ModelHandle, RunState
+    from harness.session import RunState
 
-RUN_KEY = pytest.StashKey["RunState"]()
+PLUGIN_NAME = "tunegate-run"
 PARTIALS_KEY = pytest.StashKey["list[dict[str, Any]]"]()
-SUITE_FIXTURES = {"compare", "candidate", "base", "judge", "tunegate_run"}
+_IMPORTS_HARNESS = re.compile(rb"^\s*(?:from|import)\s+harness\b", re.MULTILINE)
+
+
+@dataclass
+class Active:
+    """The state of an activated tunegate session (``config.stash[ACTIVE_KEY]``)."""
+
+    run: RunState
+    project_dir: Path
+    reason: str
+    items: dict[str, dict[str, Any]] = field(default_factory=dict)
+    gate_failures: set[str] = field(default_factory=set)
+    results: dict[str, Any] | None = None
+    report_error: str = ""
+
+
+ACTIVE_KEY = pytest.StashKey[Active]()
+
+
+class TunegateConfigWarning(pytest.PytestWarning):
+    """tunegate's configuration may not be the one the user meant (e.g. another project's)."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("tunegate", "tunegate: evaluate a fine-tuned candidate against its base")
-    for name, (help_text, default) in OPTION_HELP.items():
-        flag = "--" + name.replace("_", "-")
-        if isinstance(default, bool):
-            group.addoption(flag, action="store_true", default=None, help=help_text)
-            parser.addini(f"tunegate_{name}", help_text, type="bool", default=None)
-        elif isinstance(default, list):
-            group.addoption(flag, action="append", default=None, metavar="PATH", help=help_text)
-            parser.addini(f"tunegate_{name}", help_text, type="args", default=None)
+    for name, f in opts.option_fields():
+        kind, text, ini = opts.option_kind(f), opts.help_text(name, f), f"tunegate_{name}"
+        if kind == "bool":
+            group.addoption(opts.flag(name), dest=name, action="store_true", default=None, help=text)
+            parser.addini(ini, text, type="bool", default=None)
+        elif kind == "list":
+            group.addoption(
+                opts.flag(name), dest=name, action="append", default=None, metavar=opts.metavar(f), help=text
+            )
+            parser.addini(ini, text, type="args", default=None)
         else:
-            group.addoption(flag, action="store", default=None, help=f"{help_text} (default: {default!r})")
-            parser.addini(f"tunegate_{name}", help_text, default=None)
+            group.addoption(opts.flag(name), dest=name, action="store", default=None, metavar=opts.metavar(f), help=text)
+            parser.addini(ini, text, type="string", default=None)
 
 
-def _load_backends() -> list[str]:
-    import harness.models  # noqa: F401  (registers the built-in backends)
-    from harness.models.base import BACKENDS
+# -- which project's [tool.tunegate] --------------------------------------------------------------
+def project_pyproject(config: pytest.Config) -> Path | None:
+    """pyproject.toml of the project under test: found from the first test path argument (or the
+    invocation dir), never from pytest's rootdir, which option values such as a space-separated
+    ``--candidate /elsewhere/adapter`` can move to another project."""
+    invocation = Path(config.invocation_params.dir)
+    start = invocation
+    if config.args_source == pytest.Config.ArgsSource.ARGS and config.args:
+        first = invocation / config.args[0].split("::", 1)[0]
+        if first.exists():
+            start = first
+    return opts.find_pyproject(start)
 
-    return BACKENDS.names()
+
+def _tunegate_table(path: Path | None) -> dict[str, Any] | None:
+    if path is None:
+        return None
+    try:
+        return opts.read_tunegate_table(path)
+    except TunegateError:
+        # Another project's unreadable pyproject is not ours to report, unless it names tunegate.
+        try:
+            if "tunegate" not in path.read_text(encoding="utf-8", errors="replace"):
+                return None
+        except OSError:
+            return None
+        raise
+
+
+def _cli(config: pytest.Config) -> dict[str, Any]:
+    return {name: config.getoption(name) for name, _ in opts.option_fields()}
+
+
+def _ini(config: pytest.Config) -> dict[str, Any]:
+    return {name: config.getini(f"tunegate_{name}") for name, _ in opts.option_fields()}
+
+
+def _configured(config: pytest.Config, table: dict[str, Any] | None) -> str:
+    if any(v is not None for v in _cli(config).values()):
+        return "command line"
+    if table is not None:
+        return "[tool.tunegate]"
+    if any(v not in (None, []) for v in _ini(config).values()):
+        return "tunegate_* ini key"
+    return ""
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "tunegate: an eval suite test (base vs candidate)")
-    cli = {name: config.getoption(name) for name in OPTION_HELP}
-    ini = {name: config.getini(f"tunegate_{name}") for name in OPTION_HELP}
+    config.addinivalue_line("markers", "tunegate: a tunegate eval test (base vs candidate)")
+    config.stash[PARTIALS_KEY] = []
     try:
-        pyproject = read_pyproject(Path(str(config.rootpath)))
-        options = resolve_options(cli, pyproject, ini, _load_backends())
-        _check_candidates(options.candidate, options.backend)
+        table = _tunegate_table(project_pyproject(config))
     except TunegateError as exc:
         raise pytest.UsageError(str(exc)) from None
+    reason = _configured(config, table)
+    if reason:
+        try:
+            activate(config, reason)
+        except TunegateError as exc:
+            raise pytest.UsageError(str(exc)) from None
+
+
+def activate(config: pytest.Config, reason: str) -> Active:
+    """Resolve and check the options, build the run state, register the run's hooks and fixtures."""
+    active = config.stash.get(ACTIVE_KEY, None)
+    if active is not None:
+        return active
+    from harness import preflight, pytest_run
     from harness.session import RunState
 
-    config.stash[RUN_KEY] = RunState(options)
-    config.stash[PARTIALS_KEY] = []
+    pyproject = project_pyproject(config)
+    table = _tunegate_table(pyproject) or {}
+    options = opts.resolve_options(
+        _cli(config), table, _ini(config), pyproject_path=pyproject or "pyproject.toml"
+    )
+    preflight.configure_checks(options, controller=not hasattr(config, "workerinput"))
+    project_dir = pyproject.parent if pyproject is not None else Path(config.invocation_params.dir)
+    if table and pyproject is not None and Path(config.rootpath).resolve() != project_dir.resolve():
+        config.issue_config_time_warning(
+            TunegateConfigWarning(
+                f"tunegate reads [tool.tunegate] from {pyproject}, but pytest chose the rootdir {config.rootpath} "
+                "(an option value such as '--candidate DIR' can move it); write '--candidate=DIR' or pass "
+                "--rootdir to make them agree"
+            ),
+            stacklevel=2,
+        )
+    active = Active(run=RunState(options), project_dir=project_dir, reason=reason)
+    config.stash[ACTIVE_KEY] = active
+    config.pluginmanager.register(pytest_run, PLUGIN_NAME)
+    pytest_run.started(config, active)
+    return active
 
 
-def _check_candidates(candidates: tuple[str, ...], backend: str) -> None:
-    if backend not in ("hf", "vllm"):
+def _activate_or_exit(config: pytest.Config, reason: str) -> None:
+    """Activation found during collection: a bad setting stops the run with the usage-error code."""
+    if ACTIVE_KEY in config.stash:
         return
-    from harness.models.hf import classify_adapter
-
-    for c in candidates:
-        if not Path(c).exists():
-            raise ConfigError(
-                f"--candidate={c!r}: no such directory; pass an adapter dir (adapter_config.json)"
-            )
-        classify_adapter(Path(c))
+    try:
+        activate(config, reason)
+    except TunegateError as exc:
+        message = str(exc)
+    else:
+        return
+    pytest.exit(message, returncode=pytest.ExitCode.USAGE_ERROR)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    run = config.stash.get(RUN_KEY, None)
-    if run is not None:
-        run.cache.close()
-        del config.stash[RUN_KEY]
-
-
-def _run(config: pytest.Config) -> RunState:
-    return config.stash[RUN_KEY]
-
-
-# -- multiple candidates: every suite test runs once per candidate ------------------------------
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "_tunegate_candidate" not in metafunc.fixturenames:
+    active = config.stash.get(ACTIVE_KEY, None)
+    if active is None:
         return
-    run = _run(metafunc.config)
-    if len(run.candidates) > 1:
-        metafunc.parametrize(
-            "_tunegate_candidate",
-            range(len(run.candidates)),
-            indirect=True,
-            ids=[c.label for c in run.candidates],
-        )
+    from harness import pytest_run
+
+    pytest_run.stopped(config, active)
+    del config.stash[ACTIVE_KEY]
+    if config.pluginmanager.is_registered(pytest_run):
+        config.pluginmanager.unregister(pytest_run)
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    run = _run(config)
-    needs = [it for it in items if SUITE_FIXTURES & set(getattr(it, "fixturenames", ()))]
-    for it in needs:
-        it.add_marker("tunegate")
-    if needs and not run.candidates and any("compare" in getattr(it, "fixturenames", ()) for it in needs):
-        raise pytest.UsageError(
-            f"{len(needs)} suite test(s) compare a candidate with the base, but no candidate was given: "
-            "pass --candidate ADAPTER_DIR (or set candidate = [...] under [tool.tunegate] in pyproject.toml)"
-        )
-
-
-# -- fixtures ------------------------------------------------------------------------------------
-@pytest.fixture(scope="session")
-def tunegate_run(request: pytest.FixtureRequest) -> RunState:
-    """The run's state: options, models, cache, comparisons."""
-    return _run(request.config)
-
-
-@pytest.fixture(scope="session")
-def base(tunegate_run: RunState) -> ModelHandle:
-    """The base model of the run (``--base``)."""
-    return tunegate_run.base
-
-
-@pytest.fixture
-def _tunegate_candidate(request: pytest.FixtureRequest) -> int:
-    return int(getattr(request, "param", 0))
-
-
-@pytest.fixture
-def candidate(tunegate_run: RunState, _tunegate_candidate: int) -> ModelHandle:
-    """The candidate under test (each suite test runs once per ``--candidate``)."""
-    if not tunegate_run.candidates:
-        pytest.skip("no --candidate given")
-    return tunegate_run.candidates[_tunegate_candidate]
-
-
-@pytest.fixture
-def compare(
-    request: pytest.FixtureRequest, tunegate_run: RunState, candidate: ModelHandle
-) -> Callable[..., Any]:
-    """``compare(suite, metric)`` -> a Comparison of base and candidate with paired statistics."""
-
-    def _compare(suite: Any, metric: Any) -> Any:
-        try:
-            return tunegate_run.compare(suite, metric, candidate, nodeid=request.node.nodeid)
-        except TunegateError as exc:
-            pytest.fail(str(exc), pytrace=False)
-
-    return _compare
-
-
-@pytest.fixture(scope="session")
-def judge(tunegate_run: RunState) -> Any:
-    """The LLM judge (``--judge``): ``judge.rubric(name)`` and ``judge.pairwise(name)`` are metrics."""
+# -- activation by what is collected ------------------------------------------------------------
+def imports_tunegate(path: Path, config: pytest.Config) -> bool:
+    """A test module whose source imports tunegate's ``harness`` package (not a local namesake)."""
+    if not any(fnmatch.fnmatch(path.name, pat) for pat in config.getini("python_files")):
+        return False
     try:
-        import judges
-    except ImportError as exc:  # pragma: no cover - judges ships with tunegate
-        pytest.fail(f"the judges package is unavailable: {exc}", pytrace=False)
-    o = tunegate_run.options
-    try:
-        return judges.Judge(o.judge, o.judge_model or None, cache_dir=str(o.cache_path))
-    except TunegateError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        source = path.read_bytes()
+    except OSError:
+        return False
+    if not _IMPORTS_HARNESS.search(source):
+        return False
+    ours = Path(__file__).resolve().parent
+    for folder in (path.parent, *path.parent.parents):
+        local = folder / "harness"
+        if (local / "__init__.py").is_file() or (folder / "harness.py").is_file():
+            return local.resolve() == ours
+    return True
 
 
-@pytest.fixture(scope="session")
-def suite_loader(request: pytest.FixtureRequest) -> Callable[..., Any]:
-    """``suite_loader("support/eval.jsonl")`` loads a suite relative to ``suites/data``."""
-    from harness.data import load_suite
-
-    root = Path(str(request.config.rootpath))
-
-    def _load(path: str, **kwargs: Any) -> Any:
-        for base_dir in (root / "suites" / "data", root):
-            if (base_dir / path).exists():
-                return load_suite(base_dir / path, **kwargs)
-        return load_suite(path, **kwargs)
-
-    return _load
-
-
-# -- gate failures read as one paragraph ---------------------------------------------------------
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
-    outcome = yield
-    report = outcome.get_result()
-    if (
-        call.excinfo is not None
-        and call.excinfo.errisinstance((GateFailure, TunegateError))
-        and report.failed
-    ):
-        report.longrepr = f"{item.nodeid}\n{call.excinfo.value}"
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None, Any, None]:
-    """A suite file that fails to load (bad JSONL, bad option) shows its message, not a traceback."""
-    outcome = yield
-    report = outcome.get_result()
-    if not report.failed:
-        return
-    text = str(report.longrepr)
-    for line in text.splitlines():
-        if line.startswith("E   harness.errors.") or line.startswith("E   DataError") or "harness.errors." in line:
-            message = text[text.index(line):].replace("E   ", "").replace("harness.errors.", "")
-            where = getattr(collector, "path", None) or collector.nodeid
-            report.longrepr = f"{where}: could not load the suite\n{message.strip()}"
-            return
-
-
-# -- end of run ----------------------------------------------------------------------------------
-def _partial(run: RunState) -> dict[str, Any]:
-    comparisons = []
-    for nodeid, comp in run.comparisons:
-        d = comp.to_dict()
-        d["test"] = d.get("test")
-        d["nodeid"] = nodeid
-        comparisons.append(d)
-    models = {m.label: m.record() for m in [run.base, *run.candidates] if m.loaded or m is run.base}
-    for m in run.candidates:
-        rec = models.setdefault(m.label, m.record())
-        from harness.session import read_provenance
-
-        rec["provenance"] = read_provenance(m.spec.adapter)
-    return {
-        "comparisons": comparisons,
-        "items": run.items,
-        "models": models,
-        "suites": {
-            s.name: {
-                "name": s.name,
-                "path": s.path,
-                "version": s.version,
-                "n_items": len(s.items),
-                "sampled": run.options.sample or None,
-            }
-            for s in run.suites.values()
-        },
-        "sections": run.sections,
-        "judges": run.judges,
-        "adapter_checks": run.adapter_checks,
-        "cache": {k: v for k, v in run.stats.to_dict().items() if k != "per_model"},
-    }
-
-
-def pytest_testnodedown(node: Any, error: Any) -> None:
-    """xdist controller: collect each worker's records."""
-    data = getattr(node, "workeroutput", {}).get("tunegate")
-    if data:
-        node.config.stash[PARTIALS_KEY].append(json.loads(data))
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    config = session.config
-    run = config.stash.get(RUN_KEY, None)
-    if run is None:
-        return
-    partial = _partial(run)
-    if hasattr(config, "workerinput"):
-        config.workeroutput["tunegate"] = json.dumps(partial, default=str)  # type: ignore[attr-defined]
-        return
-    partials = [partial, *config.stash[PARTIALS_KEY]]
-    if not any(p["comparisons"] or p["items"] for p in partials):
-        return
-    from harness.results import build_results, command_line, merge_partials
-
-    options = {
-        k: (list(v) if isinstance(v, tuple) else v) for k, v in run.options.__dict__.items() if k != "sources"
-    }
-    results = build_results(
-        merge_partials(partials),
-        options=options,
-        started=run.started,
-        exitstatus=int(exitstatus),
-        command=command_line(),
-    )
-    config.stash[RESULTS_KEY] = results
-    if results["verdict"]["status"] == "FAIL" and session.exitstatus == 0:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
-    if run.options.report:
-        _write_report(Path(run.options.report), results)
-
-
-RESULTS_KEY = pytest.StashKey["dict[str, Any]"]()
-
-
-def _write_report(out: Path, results: dict[str, Any]) -> None:
-    from harness.results import write_json_atomic
-
-    write_json_atomic(out / "results.json", results)
-    try:
-        from reports import write_reports
-    except ImportError:
-        return
-    write_reports(results, out)
-
-
-def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    results = config.stash.get(RESULTS_KEY, None)
-    if results is None:
-        return
-    from harness.summary import format_summary
-
-    for line in format_summary(
-        results, report_dir=_run(config).options.report if RUN_KEY in config.stash else ""
-    ):
-        terminalreporter.write_line(line)
-
-
-# -- gates as data: tunegate_*.yaml files ----------------------------------------------------------
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    from harness.gatefile import is_gatefile
-
+    config = parent.config
     if is_gatefile(file_path):
+        _activate_or_exit(config, f"gate file {file_path.name}")
+        from harness.pytest_gates import GateFileCollector
+
         return GateFileCollector.from_parent(parent, path=file_path)
+    if file_path.suffix == ".py" and ACTIVE_KEY not in config.stash and imports_tunegate(file_path, config):
+        _activate_or_exit(config, f"{file_path.name} imports harness")
     return None
 
 
-class GateFileCollector(pytest.File):
-    def collect(self) -> Any:
-        from harness.gatefile import load_gatefile
-
+# -- pytest-xdist (optional: tunegate works without it) --------------------------------------------
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """xdist controller: collect each worker's records (a worker may have activated on its own)."""
+    data = getattr(node, "workeroutput", {}).get("tunegate")
+    if not data:
+        return
+    config = node.config
+    config.stash[PARTIALS_KEY].append(json.loads(data))
+    if ACTIVE_KEY not in config.stash:
         try:
-            spec = load_gatefile(self.path)
+            activate(config, "a worker ran tunegate tests")
         except TunegateError as exc:
-            raise self.CollectError(str(exc)) from None
-        run = _run(self.config)
-        labels = [c.label for c in run.candidates] or ["candidate"]
-        for k, gate in enumerate(spec.gates):
-            name = gate.name or gate.metric + (f"[{','.join(f'{a}={b}' for a, b in gate.options.items())}]" if gate.options else "")
-            for idx, label in enumerate(labels):
-                full = name if len(labels) == 1 else f"{name}[{label}]"
-                yield GateItem.from_parent(self, name=full, spec=spec, gate_index=k, candidate_index=idx)
-
-
-class GateItem(pytest.Item):
-    def __init__(self, *, spec: Any, gate_index: int, candidate_index: int, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.spec = spec
-        self.gate = spec.gates[gate_index]
-        self.candidate_index = candidate_index
-        self.add_marker("tunegate")
-
-    def runtest(self) -> None:
-        from harness.data import load_suite
-        from harness.metrics import make_metric
-
-        run = _run(self.config)
-        if not run.candidates:
-            raise pytest.UsageError(f"{self.path}: gates need a candidate: pass --candidate ADAPTER_DIR")
-        suite = load_suite(
-            self.path.parent / self.spec.suite,
-            name=self.spec.name,
-            max_new_tokens=self.spec.max_new_tokens,
-            stop=self.spec.stop,
-        )
-        metric = make_metric(self.gate.metric, **self.gate.options)
-        comparison = run.compare(suite, metric, run.candidates[self.candidate_index], nodeid=self.nodeid)
-        if self.gate.improves is not None:
-            comparison.assert_improves(min_delta=self.gate.improves.min_delta, alpha=self.gate.improves.alpha)
-        else:
-            assert self.gate.no_regression is not None
-            comparison.assert_no_regression(margin=self.gate.no_regression.margin, alpha=self.gate.no_regression.alpha)
-
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
-        if isinstance(excinfo.value, (GateFailure, TunegateError)):
-            return str(excinfo.value)
-        return str(super().repr_failure(excinfo))
-
-    def reportinfo(self) -> tuple[Path, int, str]:
-        return self.path, 0, f"gate {self.name}"
+            warnings.warn(TunegateConfigWarning(f"tunegate: no report from this run: {exc}"), stacklevel=1)
