@@ -20,6 +20,17 @@ class LeakageConfig:
     exact duplicate and when n-gram + near-duplicate items exceed 1% of the eval set
     (``max_near_duplicate_rate``): one leaked item in a hundred moves a mean by about as much as
     the smallest deltas worth gating on, so more than that makes the scores unreliable.
+
+    Each item's reference answer is compared with the training answers (assistant turns) too: an
+    eval item whose prompt was edited but whose gold answer was copied into training is leaked.
+    A reference equal to a training answer is an exact duplicate, one with ``containment_threshold``
+    of its shingles inside a training answer a near duplicate, when that training example's prompt
+    shares at least ``reference_prompt_jaccard`` of its words with the item's prompt. Without that
+    condition formulaic tasks flag everything: in the shipped support data 5,265 (eval item,
+    training example) pairs share half of the reference's 13-grams (templated replies to different
+    e-mails), and no such pair's prompts share more than 31% of their words; a lightly edited
+    prompt keeps well over half. References shorter than ``reference_min_words`` words ("Paris",
+    "12") are too common to prove anything and are not compared.
     """
 
     ngram_n: int = 13
@@ -44,6 +55,13 @@ class LeakageConfig:
     """Exact Jaccard similarity (of prompt shingles) at or above which an item is a near duplicate."""
     containment_threshold: float = 0.8
     """Share of an item's shingles inside one training document at or above which it is flagged."""
+    check_references: bool = True
+    """Compare each eval item's reference answer with the training answers (assistant turns)."""
+    reference_min_words: int = 8
+    """Shortest reference (in words) compared with training answers."""
+    reference_prompt_jaccard: float = 0.5
+    """Share of prompt words (Jaccard of the word sets) a training example must have in common with
+    an eval item for its answer to count against the item's reference."""
     embedding: bool = False
     """Also compare MiniLM sentence embeddings (slow: one encoder pass over every training prompt)."""
     embedding_threshold: float = 0.8
@@ -69,6 +87,7 @@ class LeakageConfig:
             "shingle_n",
             "batch_lines",
             "excerpt_chars",
+            "reference_min_words",
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -85,6 +104,7 @@ class LeakageConfig:
             "jaccard_threshold",
             "containment_threshold",
             "embedding_threshold",
+            "reference_prompt_jaccard",
         ):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not 0.0 < value <= 1.0:

@@ -108,6 +108,10 @@ class EvalIndex:
     containment_prefix: Postings  # prefix-filter shingles of items with >= ngram_n words
     permutations: np.ndarray
     lsh: Any  # datasketch.MinHashLSH over item index -> prompt MinHash
+    reference_hash: Postings  # whole-reference hashes of items with >= reference_min_words words
+    reference_shingles: tuple[np.ndarray, ...]  # per item, sorted unique shingles of the reference
+    reference_prefix: Postings  # prefix-filter shingles of the references (as for containment)
+    prompt_words: tuple[np.ndarray, ...]  # per item, sorted unique word hashes of the prompt
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -138,10 +142,7 @@ def build_index(suites: Sequence[Suite], config: LeakageConfig) -> EvalIndex:
     grams, first = hashing.ngrams(w, config.ngram_n)
     owner = w.text_of[first]
     keep = owner % 2 == 0
-    long_grams = Postings.build(grams[keep], owner[keep] // 2)
-    key_at = long_grams.find(grams[keep])  # word order within each item is kept
-    bounds = np.searchsorted(owner[keep] // 2, np.arange(n + 1))
-    long_positions = tuple(key_at[bounds[i] : bounds[i + 1]] for i in range(n))
+    long_grams, long_positions = _positional(grams[keep], owner[keep] // 2, n)
 
     grams, first = hashing.ngrams(w, config.short_ngram_n)
     owner = w.text_of[first]
@@ -149,6 +150,12 @@ def build_index(suites: Sequence[Suite], config: LeakageConfig) -> EvalIndex:
     short_grams = Postings.build(grams[keep], owner[keep] // 2)
 
     sh, owner = hashing.shingles(w, config.shingle_n)
+    ref_words = w.lengths()[1::2]
+    has_ref = (r_hash != 0) & (ref_words >= config.reference_min_words) & config.check_references
+    keep = (owner % 2 == 1) & has_ref[owner // 2]
+    ref_shingles = Postings.build(sh[keep], owner[keep] // 2)
+    ref_per_item = _split_by_item(ref_shingles, n)
+    ref_prefix = _containment_prefix(ref_shingles, ref_per_item, np.where(has_ref, config.ngram_n, 0), config)
     keep = owner % 2 == 0
     sh, owner = sh[keep], owner[keep] // 2
     all_shingles = Postings.build(sh, owner)
@@ -176,7 +183,21 @@ def build_index(suites: Sequence[Suite], config: LeakageConfig) -> EvalIndex:
         containment_prefix=prefix,
         permutations=perms,
         lsh=lsh,
+        reference_hash=Postings.build(r_hash[has_ref], idx[has_ref]),
+        reference_shingles=tuple(ref_per_item),
+        reference_prefix=ref_prefix,
+        prompt_words=tuple(np.unique(w.hashes[w.offsets[2 * i] : w.offsets[2 * i + 1]]) for i in range(n)),
     )
+
+
+def _positional(
+    grams: np.ndarray, owners: np.ndarray, n_items: int
+) -> tuple[Postings, tuple[np.ndarray, ...]]:
+    """Postings of n-grams and, per item, the key of the n-gram at each word position (in order)."""
+    postings = Postings.build(grams, owners)
+    key_at = postings.find(grams)  # word order within each item is kept
+    bounds = np.searchsorted(owners, np.arange(n_items + 1))
+    return postings, tuple(key_at[bounds[i] : bounds[i + 1]] for i in range(n_items))
 
 
 def _split_by_item(postings: Postings, n_items: int) -> list[np.ndarray]:

@@ -31,6 +31,8 @@ class ItemFlag:
     """Jaccard, containment, n-gram fraction or cosine, depending on the check."""
     checks: tuple[str, ...] = ()
     """Every check that fired for this item, strongest first (the flag is the first)."""
+    matched: tuple[str, ...] = ()
+    """Which parts of the item were found in training: ``prompt``, ``reference`` or both."""
 
     @property
     def leaked(self) -> bool:
@@ -46,6 +48,7 @@ class ItemFlag:
             "excerpt": self.excerpt,
             "score": None if self.score is None else round(float(self.score), 6),
             "checks": list(self.checks),
+            "matched": list(self.matched),
         }
 
 

@@ -15,7 +15,11 @@ Checks, per training document (user turns = prompt, assistant turns = answer):
 - near duplicates: a document's prompt is a MinHash LSH query only when at least
   ``jaccard_threshold`` of its shingles occur in some eval item: below that no eval item can reach
   the threshold on the exact re-check, so the skipped queries could not change any result;
-- paraphrase (optional): MiniLM embeddings of the prompts, cosine against every eval prompt.
+- paraphrase (optional): MiniLM embeddings of the prompts, cosine against every eval prompt;
+- references: the document's answer, hashed whole, looked up among the eval references (long
+  enough ones), and its shingles among the references' prefix-filter shingles; a candidate whose
+  prompt shares enough words with the item's is re-checked exactly (reference containment). This
+  catches an eval item whose prompt was edited but whose gold answer was copied into training.
 """
 
 from __future__ import annotations
@@ -66,6 +70,8 @@ class _Scanner:
         self.near: dict[int, _Hit] = {}  # Jaccard of prompts: the whole item is nearly there
         self.contained: dict[int, _Hit] = {}  # containment: the item sits inside a longer document
         self.para: dict[int, _Hit] = {}
+        self.ref_exact: dict[int, _Hit] = {}  # score: prompt word Jaccard
+        self.ref_near: dict[int, _Hit] = {}  # score: reference containment; detail: prompt Jaccard
         self.embedder = embedder
         self.eval_embeddings = embedder.encode(list(index.prompts)) if embedder is not None else None
 
@@ -90,6 +96,8 @@ class _Scanner:
         self._ngrams(w, doc_of_word, source)
         self._containment(w, doc_of_word, source)
         self._near_duplicates(w, source, raw_excerpt)
+        if self.cfg.check_references:
+            self._references(w, source, raw_excerpt)
         if self.embedder is not None:
             self._paraphrases(prompts, source, raw_excerpt)
 
@@ -111,6 +119,53 @@ class _Scanner:
                 # the first location wins, except that a prompt + answer match outranks a prompt one
                 if known is None or (detail == "pair" and known.detail != "pair"):
                     self.exact[item] = _Hit(1.0, source(doc), raw_excerpt(doc), detail)
+
+    def _references(self, w: hashing.Words, source: _Locate, raw_excerpt: _Locate) -> None:
+        """Training answers against eval references, for documents whose prompt resembles the item's.
+
+        Candidates: an answer equal to a reference (whole-text hash), or holding one of a
+        reference's prefix-filter shingles. A candidate counts only when the two prompts share at
+        least ``reference_prompt_jaccard`` of their words: otherwise two different questions
+        merely share an answer, as labels and templated replies do.
+        """
+        cfg, index = self.cfg, self.index
+        pairs: dict[tuple[int, int], bool] = {}  # (doc, item) -> whole answer equal
+        a_hash = hashing.text_hashes(w)[1::2]
+        found = index.reference_hash.find(a_hash)
+        docs = np.flatnonzero((found >= 0) & (a_hash != 0))
+        if len(docs):
+            rep, items = index.reference_hash.expand(found[docs])
+            for doc, item in zip(docs[rep].tolist(), items.tolist(), strict=True):
+                pairs[(doc, item)] = True
+        sh, owner = hashing.shingles(w, cfg.shingle_n)
+        answer = owner % 2 == 1
+        sh, docs_of = sh[answer], owner[answer] // 2
+        if len(index.reference_prefix) and len(sh):
+            found = index.reference_prefix.find(sh)
+            hit = np.flatnonzero(found >= 0)
+            if len(hit):
+                rep, items = index.reference_prefix.expand(found[hit])
+                for key in np.unique(docs_of[hit][rep] * len(index) + items).tolist():
+                    pairs.setdefault(divmod(key, len(index)), False)
+        if not pairs:
+            return
+        bounds = np.searchsorted(docs_of, np.arange(w.n_texts // 2 + 1))
+        for (doc, item), equal in sorted(pairs.items()):
+            if item in self.ref_exact:
+                continue
+            words = np.unique(w.hashes[w.offsets[2 * doc] : w.offsets[2 * doc + 1]])
+            similar = hashing.jaccard(index.prompt_words[item], words)
+            if similar < cfg.reference_prompt_jaccard - 1e-9:
+                continue
+            if equal:
+                self.ref_exact[item] = _Hit(similar, source(doc), raw_excerpt(doc), "answer")
+                continue
+            score = hashing.containment(
+                index.reference_shingles[item], np.unique(sh[bounds[doc] : bounds[doc + 1]])
+            )
+            best = self.ref_near.get(item)
+            if score >= cfg.containment_threshold - 1e-9 and (best is None or score > best.score):
+                self.ref_near[item] = _Hit(score, source(doc), raw_excerpt(doc), f"{similar:.2f}")
 
     def _ngrams(self, w: hashing.Words, doc_of_word: np.ndarray, source: _Locate) -> None:
         for n, postings, where in (
@@ -227,12 +282,25 @@ class _Scanner:
         out: list[ItemFlag] = []
         for item, (suite, item_id) in enumerate(index.keys):
             evidence: dict[str, tuple[_Hit, str]] = {}
+            matched: set[str] = set()
             if item in self.exact:
                 hit = self.exact[item]
                 what = "prompt and reference answer appear" if hit.detail == "pair" else "prompt appears"
                 evidence["exact"] = (hit, f"its {what} verbatim in a training example (after normalisation)")
+                matched |= {"prompt", "reference"} if hit.detail == "pair" else {"prompt"}
+            if item in self.ref_exact:
+                matched.add("reference")
+                if "exact" not in evidence or self.exact[item].detail != "pair":
+                    hit = self.ref_exact[item]
+                    evidence["exact"] = (
+                        hit,
+                        "its reference answer is verbatim the answer of a training example (after "
+                        f"normalisation) whose prompt shares {hit.score:.0%} of its words (threshold "
+                        f"{cfg.reference_prompt_jaccard:.0%}): the gold answer was copied with an edited prompt",
+                    )
             if item in ngram:
                 evidence["ngram"] = ngram[item]
+                matched.add("prompt")
             if item in self.near or item in self.contained:
                 hit = self.near[item] if item in self.near else self.contained[item]
                 if hit.detail == "jaccard":
@@ -246,6 +314,19 @@ class _Scanner:
                         f"example (containment threshold {cfg.containment_threshold:.0%})"
                     )
                 evidence["near_duplicate"] = (hit, why)
+                matched.add("prompt")
+            if item in self.ref_near:
+                matched.add("reference")
+                hit = self.ref_near[item]
+                evidence.setdefault(
+                    "near_duplicate",
+                    (
+                        hit,
+                        f"{hit.score:.0%} of its reference answer's word {cfg.shingle_n}-gram shingles occur in the "
+                        f"answer of a training example whose prompt shares {float(hit.detail):.0%} of its words "
+                        f"(thresholds {cfg.containment_threshold:.0%} and {cfg.reference_prompt_jaccard:.0%})",
+                    ),
+                )
             if item in self.para:
                 hit = self.para[item]
                 evidence["paraphrase"] = (
@@ -253,34 +334,44 @@ class _Scanner:
                     f"paraphrase of a training prompt: embedding cosine {hit.score:.2f} "
                     f"(all-MiniLM-L6-v2, threshold {cfg.embedding_threshold})",
                 )
+                matched.add("prompt")
             flag = strongest(list(evidence))
             if flag == "clean":
                 out.append(ItemFlag(suite, item_id, "clean"))
                 continue
             hit, reason = evidence[flag]
             checks = tuple(f for f in FLAGS if f in evidence)
-            out.append(ItemFlag(suite, item_id, flag, reason, hit.source, hit.excerpt, hit.score, checks))
+            parts = tuple(p for p in ("prompt", "reference") if p in matched)
+            out.append(
+                ItemFlag(suite, item_id, flag, reason, hit.source, hit.excerpt, hit.score, checks, parts)
+            )
         return out
+
+    def _shared_positions(self, keys: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """Word positions of one item whose n-gram is in training, not boilerplate, and not mostly
+        made of boilerplate n-grams (``keys``: the item's n-gram key at each position)."""
+        cfg = self.cfg
+        n = cfg.ngram_n
+        n_words = len(keys) + n - 1
+        boiler_pos = np.flatnonzero(counts[keys] >= cfg.boilerplate_min_docs)
+        cover = np.zeros(n_words + 1, dtype=np.int64)
+        np.add.at(cover, boiler_pos, 1)
+        np.add.at(cover, boiler_pos + n, -1)
+        covered = np.concatenate(([0], np.cumsum(np.cumsum(cover)[:n_words] > 0)))
+        pos = np.flatnonzero((counts[keys] >= 1) & (counts[keys] < cfg.boilerplate_min_docs))
+        share = (covered[pos + n] - covered[pos]) / n
+        return pos[share <= cfg.max_boilerplate_share + 1e-9]
 
     def _ngram_hits(self) -> dict[int, tuple[_Hit, str]]:
         cfg, index = self.cfg, self.index
         out: dict[int, tuple[_Hit, str]] = {}
         n = cfg.ngram_n
         valid_key = (self.n_long >= 1) & (self.n_long < cfg.boilerplate_min_docs)
-        boiler_key = self.n_long >= cfg.boilerplate_min_docs
         total = index.long_grams.keys_per_item(len(index))
         _, cand = index.long_grams.expand(np.flatnonzero(valid_key))
         for item in np.unique(cand).tolist():
             keys = index.long_positions[item]  # one key per word position
-            n_words = len(keys) + n - 1
-            boiler_pos = np.flatnonzero(boiler_key[keys])
-            cover = np.zeros(n_words + 1, dtype=np.int64)
-            np.add.at(cover, boiler_pos, 1)
-            np.add.at(cover, boiler_pos + n, -1)
-            covered = np.concatenate(([0], np.cumsum(np.cumsum(cover)[:n_words] > 0)))
-            pos = np.flatnonzero(valid_key[keys])
-            share = (covered[pos + n] - covered[pos]) / n
-            pos = pos[share <= cfg.max_boilerplate_share + 1e-9]
+            pos = self._shared_positions(keys, self.n_long)
             if len(pos) == 0:
                 continue
             n_shared = len(np.unique(keys[pos]))

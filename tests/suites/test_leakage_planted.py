@@ -6,7 +6,7 @@ import json
 import random
 from pathlib import Path
 
-from harness.data import load_suite
+from harness.data import EvalItem, load_suite
 from harness.leakage import LeakageConfig, check_leakage
 
 SUPPORT = Path(__file__).resolve().parents[2] / "suites" / "data" / "support"
@@ -36,7 +36,11 @@ def test_planted_copies_and_near_copies_are_named_exactly(tmp_path: Path) -> Non
     for item, paraphrase in [(it, False) for it in exact] + [(it, True) for it in near]:
         user = _paraphrase(item.prompt, rng) if paraphrase else item.prompt
         answer = json.dumps(item.reference, ensure_ascii=False)
-        msgs = [*(m.to_dict() for m in item.messages[:-1]), {"role": "user", "content": user}, {"role": "assistant", "content": answer}]
+        msgs = [
+            *(m.to_dict() for m in item.messages[:-1]),
+            {"role": "user", "content": user},
+            {"role": "assistant", "content": answer},
+        ]
         lines.insert(rng.randrange(len(lines)), json.dumps({"messages": msgs}, ensure_ascii=False))
     train = tmp_path / "train.jsonl"
     train.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -46,10 +50,62 @@ def test_planted_copies_and_near_copies_are_named_exactly(tmp_path: Path) -> Non
     strong = {i for i, f in flagged.items() if f.flag in ("exact", "near_duplicate")}
     assert strong == {it.id for it in picked}
     assert {flagged[it.id].flag for it in exact} == {"exact"}
-    assert {flagged[it.id].flag for it in near} == {"near_duplicate"}
+    # A near copy of the prompt with the gold answer verbatim: the answer makes it an exact copy.
+    assert {flagged[it.id].flag for it in near} == {"exact"}
+    assert all("near_duplicate" in flagged[it.id].checks for it in near)
+    assert {flagged[it.id].matched for it in picked} == {("prompt", "reference")}
     # Other eval items written from the same templates share a 13-gram with a planted copy: the
     # GPT-3 rule reports them as partial n-gram overlap, a weaker flag than duplication.
     assert all(f.flag == "ngram" for i, f in flagged.items() if i not in strong)
     assert all(flagged[it.id].source and flagged[it.id].source.startswith(str(train)) for it in picked)
     passed, reason = report.verdict()
     assert not passed and "appear verbatim in the training data" in reason
+
+
+def _edited(text: str) -> str:
+    """A light edit that breaks every word 5-gram: every fourth word replaced."""
+    words = text.split(" ")
+    return " ".join("indeed" if k % 4 == 3 else w for k, w in enumerate(words))
+
+
+def _train_line(item: EvalItem, user: str, answer: object) -> str:
+    msgs = [
+        *(m.to_dict() for m in item.messages[:-1]),
+        {"role": "user", "content": user},
+        {"role": "assistant", "content": json.dumps(answer, ensure_ascii=False)},
+    ]
+    return json.dumps({"messages": msgs}, ensure_ascii=False)
+
+
+def test_gold_reply_copied_under_an_edited_prompt_is_flagged(tmp_path: Path) -> None:
+    """Issue 13: the prompt lightly edited, the gold answer copied verbatim into a training answer."""
+    suite = load_suite(SUPPORT / "eval.jsonl", name="support/eval")
+    rng = random.Random(13)
+    copied, reply_only, unrelated = rng.sample(list(suite.items), 3)
+    lines = (SUPPORT / "train.jsonl").read_text(encoding="utf-8").splitlines()
+    # 1. the whole gold answer under an edited prompt
+    lines.insert(100, _train_line(copied, _edited(copied.prompt), copied.reference))
+    # 2. only the gold reply copied (category and priority changed) under an edited prompt
+    assert isinstance(reply_only.reference, dict)
+    other = {**reply_only.reference, "category": "promo_code", "priority": "urgent"}
+    lines.insert(200, _train_line(reply_only, _edited(reply_only.prompt), other))
+    # 3. the gold answer to an unrelated e-mail: two questions sharing an answer is not a leak
+    lines.insert(300, _train_line(unrelated, copied.prompt[::-1], unrelated.reference))
+    train = tmp_path / "train.jsonl"
+    train.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    config = LeakageConfig()
+    without = check_leakage([train], [suite], config=LeakageConfig(check_references=False))
+    assert {f.id for f in without.flagged()} & {copied.id, reply_only.id} == set()  # prompts alone miss them
+
+    report = check_leakage([train], [suite], config=config)
+    flags = report.flags(suite)
+    assert flags[copied.id].flag == "exact" and flags[copied.id].matched == ("reference",)
+    assert flags[copied.id].source == f"{train}:101"
+    assert "reference answer is verbatim the answer of a training example" in flags[copied.id].reason
+    assert flags[reply_only.id].flag == "near_duplicate" and flags[reply_only.id].matched == ("reference",)
+    assert flags[reply_only.id].source == f"{train}:201"
+    assert not flags[unrelated.id].leaked
+    assert {f.id for f in report.flagged()} == {copied.id, reply_only.id}
+    passed, reason = report.verdict()
+    assert not passed and copied.id in reason
