@@ -10,8 +10,9 @@ secrets replaced by ``***``:
 - ``Authorization: Bearer ...`` / ``x-api-key: ...`` echoes (header lines, JSON or repr form);
 - ``sk-...`` / ``sk-ant-...`` style keys.
 
-``install_log_redaction()`` attaches a filter doing the same to the loggers of tunegate and of
-the HTTP SDKs (openai, anthropic, httpx, httpcore), so a DEBUG log never shows a key either.
+``install_log_redaction()`` does the same to every log record of tunegate and of the HTTP stack
+(openai, anthropic, httpx, httpcore), so a DEBUG log never shows a key either;
+``RedactingFilter`` is the same as a ``logging.Filter`` for a handler of your own.
 """
 
 from __future__ import annotations
@@ -108,18 +109,31 @@ class RedactingFilter(logging.Filter):
 
 
 _FILTER = RedactingFilter()
+_installed = False
 
 
-def install_log_redaction(prefixes: tuple[str, ...] = LOGGER_PREFIXES) -> None:
-    """Attach the redacting filter to every existing logger under ``prefixes`` (idempotent).
+def _redacted_here(name: str) -> bool:
+    root = name.split(".")[0]
+    return any(root.startswith(prefix) for prefix in LOGGER_PREFIXES)
 
-    A logger's filters see only records logged to that logger itself, so each one is attached
-    separately; call this after importing an SDK (its loggers exist from then on).
+
+def install_log_redaction() -> None:
+    """Redact every log record of tunegate and of the HTTP stack (idempotent, process-wide).
+
+    The records are rewritten as they are created (a record factory), so loggers that appear
+    later (an SDK's per-connection loggers, vendored ``httpx2``/``httpcore2``) are covered too,
+    and every handler (pytest's caplog, a file, the terminal) sees only redacted text.
     """
-    names = [
-        n for n in list(logging.root.manager.loggerDict) if n.split(".")[0] in prefixes
-    ] + list(prefixes)
-    for name in names:
-        logger = logging.getLogger(name)
-        if _FILTER not in logger.filters:
-            logger.addFilter(_FILTER)
+    global _installed
+    if _installed:
+        return
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        if _redacted_here(record.name):
+            _FILTER.filter(record)
+        return record
+
+    logging.setLogRecordFactory(factory)
+    _installed = True

@@ -9,7 +9,7 @@ Hugging Face TGI, and hosted fine-tunes. ``spec.base`` is the base model's serve
               options={"base_url": "http://gpu-box:8000/v1", "concurrency": 16})
 
 Requests run concurrently (an asyncio semaphore bounds them), results come back in request
-order. Our own retry loop (``harness.models._retry``) handles 429/5xx/timeouts/connection errors
+order. Our own retry loop (``harness.retry``) handles 429/5xx/timeouts/connection errors
 and malformed replies, honouring ``retry-after``; the SDK's retries are off so each retry is
 counted in ``backend.stats``. A request that still fails raises ``RemoteGenerationError`` naming
 the item. Responses are not cached here: ``harness.cache`` wraps any backend.
@@ -29,23 +29,26 @@ import os
 import random
 from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.data import Message
 from harness.errors import ConfigError, GenerationError, ModelLoadError
 from harness.fingerprint import digest
-from harness.models._retry import (
+from harness.models.base import BACKENDS, Completion, GenerationRequest, ModelSpec
+from harness.redact import install_log_redaction, redact_text, strip_userinfo
+from harness.retry import (
+    MalformedReply,
     RetriesExhausted,
     RetryPolicy,
     RetryStats,
-    Transient,
     aretry,
+    body_excerpt,
     describe,
     sdk_classifier,
 )
-from harness.models.base import BACKENDS, Completion, GenerationRequest, ModelSpec
+from harness.validation import pydantic_problems
 
 T = TypeVar("T")
 FINGERPRINT_VERSION = 1
@@ -91,21 +94,16 @@ def _options(spec: ModelSpec) -> OpenAIOptions:
     try:
         return OpenAIOptions(**spec.options)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        where = f"invalid options for the openai backend ({spec.name})"
+        problems = "; ".join(p[len(where) + 2 :] for p in pydantic_problems(exc, where))
         raise ConfigError(
-            f"invalid options for the openai backend ({spec.name}): {problems}; "
-            f"allowed keys: {sorted(OpenAIOptions.model_fields)}"
+            redact_text(f"{where}: {problems}; allowed keys: {sorted(OpenAIOptions.model_fields)}")
         ) from None
 
 
 def _redact(url: str) -> str:
     """The URL without user:password, so it can be logged, fingerprinted and reported."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url.rstrip("/")
-    host = parts.hostname or ""
-    netloc = host + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)).rstrip("/")
+    return strip_userinfo(url).rstrip("/")
 
 
 def _import_openai() -> Any:
@@ -129,14 +127,6 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
         return pool.submit(asyncio.run, coro).result()
 
 
-class _Malformed(Exception):
-    """The reply parsed but is not a chat completion (no choices, no message)."""
-
-
-def _classify_own(exc: BaseException) -> Transient | None:
-    return Transient("malformed") if isinstance(exc, _Malformed) else None
-
-
 _FINISH = {"stop": "stop", "length": "length", "content_filter": "error"}
 
 
@@ -150,7 +140,7 @@ class OpenAICompatBackend:
         self.base_url = (self.options.base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_URL).rstrip("/")
         if not self.base_url.startswith(("http://", "https://")):
             raise ConfigError(
-                f"options.base_url must start with http:// or https://, got {_redact(self.base_url)!r}; "
+                f"options.base_url must start with http:// or https://, got {redact_text(self.base_url)!r}; "
                 "e.g. http://localhost:8000/v1 for `vllm serve`"
             )
         self.model = spec.adapter or spec.base
@@ -165,7 +155,8 @@ class OpenAICompatBackend:
             max_retry_after=self.options.max_retry_after,
         )
         self.stats = RetryStats()
-        self._classify = sdk_classifier(self._sdk, extra=_classify_own)
+        self._classify = sdk_classifier(self._sdk)
+        install_log_redaction()  # the SDK's loggers exist now: keep keys out of DEBUG logs
         self._api_key()  # fail before the first request, not after a suite's worth of 401s
 
     # --- identity ---------------------------------------------------------------------------
@@ -281,8 +272,9 @@ class OpenAICompatBackend:
             kwargs["seed"] = self.options.seed
         reply = await client.chat.completions.create(**kwargs)
         choices = getattr(reply, "choices", None)
-        if not choices or getattr(choices[0], "message", None) is None:
-            raise _Malformed(f"reply without choices[0].message: {str(reply)[:200]!r}")
+        if not isinstance(choices, list) or not choices or getattr(choices[0], "message", None) is None:
+            # A proxy's HTML page with status 200 parses to a str; JSON of another shape has no choices.
+            raise MalformedReply(f"reply without choices[0].message: {body_excerpt(str(reply))}")
         choice = choices[0]
         usage = getattr(reply, "usage", None)
         n_tokens = int(getattr(usage, "completion_tokens", 0) or 0) if usage is not None else 0
@@ -296,10 +288,12 @@ class OpenAICompatBackend:
 
     def _exhausted(self, request: GenerationRequest, exc: RetriesExhausted) -> RemoteGenerationError:
         return RemoteGenerationError(
-            f"item {request.id!r}: {self.model!r} at {_redact(self.base_url)} failed: {exc.gave_up}; "
-            f"last failure: {describe(exc.last)}. Check that the server is up and not overloaded, then raise "
-            f"options.max_retries (now {self.options.max_retries}) or options.timeout (now {self.options.timeout:g}s), "
-            f"or lower options.concurrency (now {self.options.concurrency})"
+            redact_text(
+                f"item {request.id!r}: {self.model!r} at {_redact(self.base_url)} failed: {exc.gave_up}; "
+                f"last failure: {describe(exc.last)}. Check that the server is up and not overloaded, then raise "
+                f"options.max_retries (now {self.options.max_retries}) or options.timeout (now {self.options.timeout:g}s), "
+                f"or lower options.concurrency (now {self.options.concurrency})"
+            )
         )
 
     def _rejected(self, request: GenerationRequest, exc: Any) -> RemoteGenerationError:
@@ -324,7 +318,7 @@ class OpenAICompatBackend:
             )
         else:
             fix = "see the server's log"
-        return RemoteGenerationError(f"{where}: {detail}; {fix}")
+        return RemoteGenerationError(redact_text(f"{where}: {detail}; {fix}"))
 
 
 def _error_message(exc: Any) -> str:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import sys
 import time
@@ -245,9 +246,7 @@ def test_credentials_in_the_url_are_redacted(fake_server: Callable[..., FakeServ
 
 def test_unknown_option_is_rejected_with_the_allowed_keys() -> None:
     spec = ModelSpec(base="m", backend="openai", options={"base_url": "http://x/v1", "concurency": 4})
-    with pytest.raises(
-        ConfigError, match=r"concurency: Extra inputs are not permitted.*allowed keys: \['api_key_env'"
-    ):
+    with pytest.raises(ConfigError, match=r"concurency: unknown key; allowed keys: \['api_key_env'"):
         BACKENDS.get("openai")(spec, cache_dir="")
 
 
@@ -278,3 +277,57 @@ def test_empty_batch_sends_nothing(fake_server: Callable[..., FakeServer]) -> No
     server = fake_server()
     assert make(server).generate([]) == []
     assert server.counts[CHAT] == 0
+
+
+# --- hostile transport and leaked credentials ----------------------------------------------------
+
+PLANTED_KEY = "sk-test-PLANTED-KEY-0123456789"
+PLANTED_PASSWORD = "pw-PLANTED-hunter2"
+
+
+def _echo_key_401(req: Any) -> Any:
+    """A server that rejects the key and echoes it back, as some gateways do."""
+    return Reply(
+        {
+            "error": {
+                "message": f"Incorrect API key provided: {PLANTED_KEY}. Authorization: Bearer {PLANTED_KEY}"
+            }
+        },
+        401,
+    )
+
+
+def test_a_key_echoed_by_a_401_and_a_url_password_never_reach_errors_or_debug_logs(
+    fake_server: Callable[..., FakeServer], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", PLANTED_KEY)
+    caplog.set_level(logging.DEBUG)  # every logger, the SDK's and httpx's included
+    server = fake_server({CHAT: _echo_key_401})
+    url = server.url.replace("http://", f"http://user:{PLANTED_PASSWORD}@") + "/v1"
+    backend = BACKENDS.get("openai")(
+        ModelSpec(base="m", backend="openai", options={"base_url": url, **FAST}), cache_dir=""
+    )
+    with pytest.raises(RemoteGenerationError) as info:
+        backend.generate(requests(1))
+    produced = [str(info.value), repr(info.value), json.dumps(backend.describe()), caplog.text]
+    produced += [r.getMessage() for r in caplog.records]
+    assert server.counts[CHAT] == 1  # the request did reach the server and was rejected
+    assert "HTTP 401" in str(info.value) and "Incorrect API key provided: ***" in str(info.value)
+    for text in produced:
+        assert PLANTED_KEY not in text
+        assert PLANTED_PASSWORD not in text
+
+
+@pytest.mark.parametrize("content_type", ["text/html", "text/plain"])
+def test_a_200_that_is_not_json_is_retried_then_fails_with_the_body(
+    fake_server: Callable[..., FakeServer], content_type: str
+) -> None:
+    body = b"<html><body>502 Bad Gateway (upstream sk-ant-LEAKED-000000000)</body></html>"
+    server = fake_server({CHAT: lambda req: Reply(body, content_type=content_type)})
+    backend = make(server, max_retries=2)
+    with pytest.raises(RemoteGenerationError) as info:
+        backend.generate(requests(1))
+    msg = str(info.value)
+    assert "gave up after 3 attempt(s)" in msg and "malformed" in msg
+    assert "502 Bad Gateway" in msg and "sk-ant-LEAKED" not in msg
+    assert server.counts[CHAT] == 3 and backend.stats.retries["malformed"] == 2
