@@ -39,7 +39,7 @@ from harness.stats._robust import (
     EitherInference,
     ZeroSpreadInference,
     bootstrap_t,
-    sign_flip_exact,
+    sign_flip,
     zero_spread_width,
 )
 
@@ -48,6 +48,8 @@ FEW_GROUPS = 5
 T_MIN_ITEMS = 30
 T_MAX_SKEW_PER_ROOT_N = 0.1
 MIN_BOOTSTRAP_T_RESAMPLES = 2_000
+MIN_FLIP_RESAMPLES = 10_000
+MAX_DISTINCT_FOR_FLIPS = 64
 SPREAD_TOL = 1e-10
 
 
@@ -182,8 +184,11 @@ def continuous_test(
 
     - no spread in d (or n = 1): the zero-spread bound (or no test), as ``paired_t``;
     - n >= 30 and d not skewed for its n (``t_is_calibrated``): the paired t;
-    - otherwise the studentised bootstrap (bootstrap-t, ``n_resamples`` >= 2000 resamples), and
-      for n <= 16 also the exact sign-flip test: both must reject (p = the larger of the two).
+    - otherwise the studentised bootstrap (bootstrap-t, >= 2000 resamples; right under skew),
+      and where n <= 16 or d takes at most 64 distinct values also the sign-flip permutation
+      test (exact over all 2^n patterns for n <= 16, else >= 10^4 random patterns; exact for
+      symmetric d such as sparse Likert deltas, where the bootstrap-t alone rejects too often):
+      both must reject (p = the larger, interval = the hull of the two).
     Intervals invert the same test, so the gate's p-value and interval agree.
     """
     check_alternative(alternative)
@@ -195,14 +200,16 @@ def continuous_test(
     d = c - b
     if n < 2 or float(np.ptp(d)) <= SPREAD_TOL * score_scale(b, c) or t_is_calibrated(d):
         return paired_t(b, c, alternative=alternative)
+    gen = as_rng(rng)
     resamples = max(int(n_resamples), MIN_BOOTSTRAP_T_RESAMPLES)
-    boot = bootstrap_t(d, resamples, as_rng(rng))
-    inference: BootstrapTInference | EitherInference = boot
-    test = "bootstrap_t"
-    if n <= EXACT_FLIP_MAX:
-        inference = EitherInference((sign_flip_exact(d), boot))
-        test = "sign_flip_exact+bootstrap_t"
+    boot = bootstrap_t(d, resamples, gen)
     skew = skewness(d)
+    inference: EitherInference | BootstrapTInference = boot
+    test = "bootstrap_t"
+    if n <= EXACT_FLIP_MAX or np.unique(d).size <= MAX_DISTINCT_FOR_FLIPS:
+        flip = sign_flip(d, max(int(n_resamples), MIN_FLIP_RESAMPLES), gen)
+        inference = EitherInference((flip, boot))
+        test = "sign_flip_exact+bootstrap_t" if flip.exact else "sign_flip+bootstrap_t"
     return PairedTestResult(
         test=test,
         statistic=boot.mean,
@@ -216,7 +223,14 @@ def continuous_test(
         n_resamples=resamples,
         details={"skewness": skew, "t": boot.mean / boot.se},
         df=float(n - 1),
-        notes=(f"paired t not used: n={n}, skewness {skew:+.2f}; studentised bootstrap instead",),
+        notes=(
+            f"paired t not used (n={n}, skewness {skew:+.2f}): "
+            + (
+                "sign-flip and studentised bootstrap tests, both must reject"
+                if test != "bootstrap_t"
+                else "studentised bootstrap"
+            ),
+        ),
     )
 
 

@@ -31,7 +31,7 @@ from harness.stats._resample import resample_sums
 from harness.stats._results import Alternative
 
 EXACT_FLIP_MAX = 16
-_BISECTION_STEPS = 60
+_BISECTION_STEPS = 45
 
 
 def _two_sided(p_greater: float, p_less: float) -> float:
@@ -81,13 +81,14 @@ class ZeroSpreadInference:
 
 
 def zero_spread_width(base: np.ndarray, candidate: np.ndarray, value: float) -> float:
-    """W: the observed score range (both systems), at least |value| and at least 1 when the
-    scores do not vary at all (nothing tells the scale then; scores are taken as unit-scaled)."""
+    """W: the observed score range (both systems), and at least 1 and |value|.
+
+    The floor matters: a few items tell little about the range either (scores of 0.9-1.0 on
+    ten items say nothing about the item that scores 0), so scores are taken to span at least
+    one unit, the whole range of a [0, 1] metric."""
     scores = np.concatenate([base, candidate])
     width = float(np.ptp(scores)) if scores.size else 0.0
-    if width == 0.0:
-        width = max(1.0, abs(float(scores[0])) if scores.size else 1.0)
-    return max(width, abs(value))
+    return max(width, 1.0, abs(value))
 
 
 @dataclass(frozen=True)
@@ -151,12 +152,18 @@ def bootstrap_t(d: np.ndarray, n_resamples: int, rng: np.random.Generator) -> Bo
 
 @dataclass(frozen=True)
 class SignFlipInference:
-    """Exact sign-flip test: sums over all 2^n patterns of sum(s_i (d_i - m))."""
+    """Sign-flip test of mean(d) = m: sum(s_i (d_i - m)) over all 2^n sign patterns (exact,
+    p = count / 2^n) or over R random ones (p = (count + 1) / (R + 1))."""
 
     total: float
     n: int
     flipped: np.ndarray = field(repr=False)  # S @ d, one per pattern
     signs: np.ndarray = field(repr=False)  # S @ 1
+    exact: bool = True
+
+    def _p(self, count: int) -> float:
+        size = self.flipped.size
+        return count / size if self.exact else (count + 1) / (size + 1)
 
     def _count(self, null: float, greater: bool) -> int:
         obs = self.total - self.n * null
@@ -167,10 +174,9 @@ class SignFlipInference:
         return int(np.count_nonzero(dist <= obs + tol))
 
     def pvalue(self, null: float, alternative: Alternative) -> float:
-        size = self.flipped.size
         if alternative == "two-sided":
-            return _two_sided(self._count(null, True) / size, self._count(null, False) / size)
-        return self._count(null, alternative == "greater") / size
+            return _two_sided(self._p(self._count(null, True)), self._p(self._count(null, False)))
+        return self._p(self._count(null, alternative == "greater"))
 
     def interval(self, confidence_level: float) -> tuple[float, float]:
         tail = (1.0 - confidence_level) / 2.0
@@ -185,7 +191,8 @@ class SignFlipInference:
     def _bound(self, tail: float, alternative: Alternative, lo: float, hi: float) -> float:
         # p_greater(m) grows with m (p_less falls): bisect for where it crosses the tail.
         greater = alternative == "greater"
-        if 2.0**-self.n >= tail:
+        # Far out only the identity pattern is as extreme: the smallest p the test can give.
+        if self._p(1 if self.exact else 0) >= tail:
             return -math.inf if greater else math.inf
         for _ in range(_BISECTION_STEPS):
             mid = 0.5 * (lo + hi)
@@ -203,6 +210,38 @@ def sign_flip_exact(d: np.ndarray) -> SignFlipInference:
         raise ValueError(f"exact sign flips enumerate 2^n patterns; n={n} > {EXACT_FLIP_MAX}")
     signs = np.array(list(product((1.0, -1.0), repeat=n)))
     return SignFlipInference(float(d.sum()), n, signs @ d, signs.sum(axis=1))
+
+
+def sign_flip_random(d: np.ndarray, n_resamples: int, rng: np.random.Generator) -> SignFlipInference:
+    """R random sign patterns; only S @ d and S @ 1 are kept (memory O(R)).
+
+    With few distinct values (Likert or 0/1 deltas) only how many items of each value keep
+    their sign matters: one binomial draw per value, the same distribution for far less work.
+    """
+    n = d.size
+    total = float(d.sum())
+    values, counts = np.unique(d, return_counts=True)
+    if values.size <= 64:
+        kept = rng.binomial(counts, 0.5, size=(n_resamples, counts.size)).astype(float)
+        flipped = (2.0 * kept - counts) @ values
+        signs = 2.0 * kept.sum(axis=1) - n
+        return SignFlipInference(total, n, flipped, signs, exact=False)
+    flipped = np.empty(n_resamples)
+    signs = np.empty(n_resamples)
+    chunk = max(1, (1 << 22) // max(n, 1))
+    for start in range(0, n_resamples, chunk):
+        size = min(chunk, n_resamples - start)
+        raw = np.frombuffer(rng.bytes((size * n + 7) // 8), dtype=np.uint8)
+        bits = np.unpackbits(raw, count=size * n).reshape(size, n)
+        # s = 2 bit - 1: S @ d = 2 (bits @ d) - sum(d), S @ 1 = 2 sum(bits) - n.
+        flipped[start : start + size] = 2.0 * (bits @ d) - total
+        signs[start : start + size] = 2.0 * bits.sum(axis=1, dtype=np.int64) - n
+    return SignFlipInference(total, n, flipped, signs, exact=False)
+
+
+def sign_flip(d: np.ndarray, n_resamples: int, rng: np.random.Generator) -> SignFlipInference:
+    """Exact at n <= EXACT_FLIP_MAX, else ``n_resamples`` random patterns."""
+    return sign_flip_exact(d) if d.size <= EXACT_FLIP_MAX else sign_flip_random(d, n_resamples, rng)
 
 
 @dataclass(frozen=True)

@@ -140,7 +140,7 @@ def test_skewed_or_small_samples_leave_the_t() -> None:
     skewed = np.where(rng.random(100) < 0.1, -0.9, 0.1)
     assert not t_is_calibrated(skewed)
     res = continuous_test(np.zeros(100), skewed, rng=0)
-    assert res.test == "bootstrap_t" and res.notes
+    assert res.test == "sign_flip+bootstrap_t" and res.notes
     small = continuous_test(np.zeros(8), normal[:8], rng=0)
     assert small.test == "sign_flip_exact+bootstrap_t"
 
