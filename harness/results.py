@@ -57,6 +57,7 @@ def merge_partials(partials: Iterable[dict[str, Any]]) -> dict[str, Any]:
         "judges": {},
         "adapter_checks": {},
         "tests": [],
+        "notes": [],
         "cache": {},
     }
     for part in partials:
@@ -81,6 +82,9 @@ def merge_partials(partials: Iterable[dict[str, Any]]) -> dict[str, Any]:
             merged["judges"][j.get("rubric", j.get("name", ""))] = j
         merged["adapter_checks"].update(part.get("adapter_checks", {}))
         merged["tests"].extend(part.get("tests", []))
+        for note in part.get("notes", []):
+            if note not in merged["notes"]:
+                merged["notes"].append(note)
         for k in ("hits", "misses", "generated", "generated_tokens", "generation_s"):
             v = part.get("cache", {}).get(k)
             if isinstance(v, (int, float)):
@@ -303,6 +307,7 @@ def build_results(
         failures,
         allow_advisory=bool(options.get("allow_advisory")),
     )
+    verdict["notes"] = [*verdict["notes"], *merged.get("notes", [])]
     if lost:
         verdict["notes"] = [*verdict["notes"], f"{len(lost)} improvement claim(s) lost significance after Holm's correction: {', '.join(lost)}"]
     finished = time.time()

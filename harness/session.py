@@ -113,20 +113,62 @@ class RunState:
 
     def __post_init__(self) -> None:
         o = self.options
+        self.notes: list[str] = []
+        quantization = self._check_candidates()
         extra: dict[str, Any] = o.backend_options()
         if o.batch_size:
             extra["batch_size"] = o.batch_size
         if o.base_url:
             extra["base_url"] = o.base_url
         self.base = ModelHandle(
-            "base", ModelSpec(o.base, None, o.backend, o.dtype, o.quantization, "base", extra), self
+            "base", ModelSpec(o.base, None, o.backend, o.dtype, quantization, "base", extra), self
         )
         labels = candidate_labels(o.candidate)
         self.candidates = [
-            ModelHandle(lab, ModelSpec(o.base, c, o.backend, o.dtype, o.quantization, lab, extra), self)
+            ModelHandle(lab, ModelSpec(o.base, c, o.backend, o.dtype, quantization, lab, extra), self)
             for lab, c in zip(labels, o.candidate, strict=True)
         ]
         self.cache = ResponseCache(o.cache_path, enabled=not o.no_cache)
+
+    def _check_candidates(self) -> str:
+        """Refuse adapters trained on another base; resolve ``--quantization auto``.
+
+        Runs when the run is configured, before any model loads generation weights: an adapter
+        whose recorded base (adapter_config.json, tunegate.json's base fingerprint) is not ``--base``
+        is a ConfigError naming both (``--allow-base-mismatch`` overrides); a QLoRA adapter is gated
+        against the NF4 base it was trained on unless ``--quantization none`` says otherwise.
+        """
+        o = self.options
+        asked = getattr(o, "quantization", "none")
+        if o.backend not in ("hf", "vllm") or not o.candidate:
+            return "none" if asked == "auto" else asked
+        from harness.models.adapters import check_adapter_base
+        from harness.models.resolve import resolve_base
+
+        base_dir = resolve_base(o.base, o.cache_path)
+        recommended: set[str] = set()
+        for c in o.candidate:
+            check = check_adapter_base(
+                Path(c),
+                base_spec=o.base,
+                base_dir=base_dir,
+                quantization="none" if asked == "auto" else asked,
+                allow_mismatch=bool(getattr(o, "allow_base_mismatch", False)),
+            )
+            self.notes.extend(n for n in check.notes if n.startswith(("BASE MISMATCH", "adapter")))
+            recommended.add(check.recommended_quantization)
+        if asked != "auto":
+            return asked
+        if len(recommended) > 1:
+            raise ConfigError(
+                "the candidates were trained on differently quantized bases (QLoRA on NF4 and LoRA on the "
+                "full-precision base) and share one base here; gate them in two runs, or pick one with "
+                "--quantization nf4 or --quantization none"
+            )
+        chosen = recommended.pop() if recommended else "none"
+        if chosen == "nf4":
+            self.notes.append("the QLoRA adapter is gated against the NF4 base it was trained on (--quantization auto)")
+        return chosen
 
     # -- generation -------------------------------------------------------------------------
     def prepare(self, suite: Suite) -> Suite:
@@ -144,7 +186,7 @@ class RunState:
             backend = model.backend
             if model is not self.base:
                 self.check_adapter(model, suite)
-            done = generate_cached(backend, reqs, self.cache, stats=self.stats, label=model.label)
+            done = generate_cached(backend, reqs, self.cache, stats=self.stats, label=model.label, suite=suite.name)
             self._outputs[key] = [c.text for c in done]
             rows = self.items.setdefault(suite.name, {})
             for it, text in zip(suite.items, self._outputs[key], strict=True):
@@ -320,6 +362,7 @@ class RunState:
             "judges": self.judges,
             "adapter_checks": self.adapter_checks,
             "tests": self.tests,
+            "notes": self.notes,
             "cache": {k: v for k, v in self.stats.to_dict().items() if k != "per_model"},
         }
 
