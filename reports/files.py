@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import DataError
+from harness.record import SCHEMA_VERSION
 
-SCHEMA_VERSION = 1
-"""The newest results.json schema these renderers understand (see reports/SCHEMA.md)."""
+__all__ = ["SCHEMA_VERSION", "check_results", "load_results", "sha256_of", "write_atomic"]
+# SCHEMA_VERSION: the newest results.json schema these renderers understand (the run record's).
 
 
 def check_results(results: object, source: str = "results") -> dict[str, Any]:
@@ -41,14 +42,26 @@ def check_results(results: object, source: str = "results") -> dict[str, Any]:
         )
     if version < 1:
         raise DataError(source, [f"schema_version {version} is not a valid version (expected 1)"])
-    for key, kind in (("comparisons", list), ("items", dict), ("judges", list), ("suites", list)):
+    shapes: tuple[tuple[str, type], ...] = (
+        ("comparisons", list), ("items", dict), ("judges", list), ("suites", list), ("tests", list),
+        ("verdict", dict), ("models", dict), ("run", dict), ("tool", dict), ("cache", dict),
+    )  # fmt: skip
+    for key, kind in shapes:
         value = results.get(key)
         if value is not None and not isinstance(value, kind):
             raise DataError(source, [f"{key!r} must be a {kind.__name__}, got {type(value).__name__}"])
-    for i, comparison in enumerate(results.get("comparisons") or []):
-        if not isinstance(comparison, dict):
-            raise DataError(source, [f"comparisons[{i}] must be an object, got {type(comparison).__name__}"])
+    for key in ("comparisons", "tests", "suites"):
+        for i, entry in enumerate(results.get(key) or []):
+            if not isinstance(entry, dict):
+                raise DataError(source, [f"{key}[{i}] must be an object, got {type(entry).__name__}"])
+    for suite, rows in (results.get("items") or {}).items():
+        if not isinstance(rows, list):
+            raise DataError(source, [f"items[{suite!r}] must be a list of items, got {type(rows).__name__}"])
     return results
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not valid JSON (results.json holds null for a value that could not be computed)")
 
 
 def load_results(path: Path | str) -> dict[str, Any]:
@@ -68,14 +81,23 @@ def load_results(path: Path | str) -> dict[str, Any]:
         ) from None
     except OSError as exc:
         raise DataError(str(p), [f"cannot read: {exc.strerror}"]) from None
+    return parse_results(text, str(p))
+
+
+def parse_results(text: str, source: str = "results") -> dict[str, Any]:
+    """``text`` (the content of a results.json) parsed and checked; every failure is a DataError."""
     try:
-        results = json.loads(text)
+        results = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise DataError(
-            str(p),
+            source,
             [f"line {exc.lineno} column {exc.colno}: invalid JSON ({exc.msg}); was the run interrupted?"],
         ) from None
-    return check_results(results, str(p))
+    except RecursionError:
+        raise DataError(source, ["nested too deeply to be a results.json"]) from None
+    except ValueError as exc:  # NaN/Infinity literals, integers too long to convert
+        raise DataError(source, [f"invalid JSON value: {exc}"]) from None
+    return check_results(results, source)
 
 
 def sha256_of(path: Path) -> str:

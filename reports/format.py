@@ -169,15 +169,24 @@ def pretty_json(value: object) -> str:
     return json.dumps(sanitize(value), ensure_ascii=False)
 
 
-def gate_text(comparison: dict[str, Any]) -> str:
-    """The gate in words, with its threshold: two gates on one metric are told apart by this."""
-    gate = obj(comparison.get("gate"))
+def _one_gate(gate: dict[str, Any]) -> str:
     kind = gate.get("type")
     if kind == "improves":
         return f"improves by > {signed(gate.get('min_delta') or 0.0)}"
     if kind == "no_regression":
         return f"no regression beyond {num(gate.get('margin'))}"
     return "not gated"
+
+
+def gate_text(comparison: dict[str, Any]) -> str:
+    """The gate(s) in words, with thresholds: two gates on one metric are told apart by this.
+
+    A comparison gated twice (``gates``: improves and no_regression) names both with their verdicts.
+    """
+    gates = [g for g in comparison.get("gates") or [] if isinstance(g, dict)]
+    if len(gates) > 1:
+        return " & ".join(f"{_one_gate(g)} ({clean_label(g.get('verdict') or '?')})" for g in gates)
+    return _one_gate(obj(comparison.get("gate")) or (gates[0] if gates else {}))
 
 
 def comparison_label(comparison: dict[str, Any], *, with_candidate: bool, with_gate: bool = False) -> str:

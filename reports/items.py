@@ -11,7 +11,8 @@ Layout (compact, because it is repeated per item)::
      "messages": [[role, content], ...],            # each distinct prompt message once
      "suites": [{"name", "metrics": [...], "items": [
          {"i": id, "p": [message indexes], "r": reference, "t": "k=v\\nk=v",
-          "o": [output per label], "s": [[score per label] per metric], "w": 0|1}]}],
+          "o": [output per label], "s": [[score per label] per metric], "w": 0|1,
+          "j": [[judge rationale per label] per metric]  (only when the item has rationales)}]}],
      "flips": [{"cmp": comparison index, "suite": suite index, "labels": [label indexes],
                 "base_only": [ids], "candidate_only": [ids]}]}
 """
@@ -21,7 +22,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from reports.format import as_float, clean, obj, pretty_json
+from reports.format import as_float, clean_text, obj, pretty_json
 
 MAX_TEXT = 20_000
 """Characters kept per embedded text field; a runaway generation must not make the page unusable."""
@@ -50,13 +51,13 @@ def clip(text: str) -> str:
 
 
 def _text(value: object) -> str:
-    return "" if value is None else clip(clean(pretty_json(value)))
+    return "" if value is None else clip(clean_text(pretty_json(value)))
 
 
 def _tags_text(tags: object) -> str:
     if not isinstance(tags, dict):
         return ""
-    return clean("\n".join(f"{k}={v}" for k, v in tags.items()))
+    return clean_text("\n".join(f"{k}={v}" for k, v in tags.items()))
 
 
 def model_labels(results: dict[str, Any]) -> list[str]:
@@ -86,7 +87,7 @@ class _Messages:
             k = self._index.get(key)
             if k is None:
                 k = self._index[key] = len(self.table)
-                self.table.append([clean(key[0]), clip(clean(key[1]))])
+                self.table.append([clean_text(key[0]), clip(clean_text(key[1]))])
             out.append(k)
         return out
 
@@ -112,18 +113,32 @@ def _suite_payload(name: str, items: list[Any], labels: list[str], messages: _Me
             if base is not None and any(v is not None and v < base for v in values[1:]):
                 worse = True
             table.append(values)
-        rows.append(
-            {
-                "i": clean(it.get("id", "")),
-                "p": messages.add(it.get("messages")),
-                "r": _text(it.get("reference")),
-                "t": _tags_text(it.get("tags")),
-                "o": [_text(outputs.get(label)) for label in labels],
-                "s": table,
-                "w": int(worse),
-            }
-        )
-    return {"name": clean(name), "metrics": [clean(m) for m in names], "items": rows}
+        row = {
+            "i": clean_text(it.get("id", "")),
+            "p": messages.add(it.get("messages")),
+            "r": _text(it.get("reference")),
+            "t": _tags_text(it.get("tags")),
+            "o": [_text(outputs.get(label)) for label in labels],
+            "s": table,
+            "w": int(worse),
+        }
+        rationales = _rationales(it.get("rationales"), names, labels)
+        if rationales:
+            row["j"] = rationales
+        rows.append(row)
+    return {"name": clean_text(name), "metrics": [clean_text(m) for m in names], "items": rows}
+
+
+def _rationales(value: object, metrics: list[str], labels: list[str]) -> list[list[str]]:
+    """``item.rationales`` ({metric: {label: text}}) as [[text per label] per metric], or []."""
+    if not isinstance(value, dict):
+        return []
+    table = []
+    for metric in metrics:
+        by_label = value.get(metric)
+        texts = [_text(by_label.get(lb)) for lb in labels] if isinstance(by_label, dict) else []
+        table.append(texts)
+    return table if any(any(t) for t in table) else []
 
 
 def flip_blocks(results: dict[str, Any], labels: list[str], suite_names: list[str]) -> list[dict[str, Any]]:
@@ -133,8 +148,8 @@ def flip_blocks(results: dict[str, Any], labels: list[str], suite_names: list[st
         if not isinstance(comparison, dict):
             continue
         flips = obj(comparison.get("flips"))
-        base_only = [clean(i) for i in flips.get("base_only") or []]
-        cand_only = [clean(i) for i in flips.get("candidate_only") or []]
+        base_only = [clean_text(i) for i in flips.get("base_only") or []]
+        cand_only = [clean_text(i) for i in flips.get("candidate_only") or []]
         if not base_only and not cand_only:
             continue
         suite = str(comparison.get("suite", ""))
@@ -144,7 +159,7 @@ def flip_blocks(results: dict[str, Any], labels: list[str], suite_names: list[st
                 "cmp": k,
                 "suite": suite_names.index(suite) if suite in suite_names else -1,
                 "labels": [0, labels.index(cand) if cand in labels else -1],
-                "names": [clean(labels[0]), clean(cand)],
+                "names": [clean_text(labels[0]), clean_text(cand)],
                 "base_only": base_only,
                 "candidate_only": cand_only,
             }
@@ -162,7 +177,7 @@ def page_data(results: dict[str, Any], *, page_size: int = 50, flip_page_size: i
     return {
         "pageSize": page_size,
         "flipPageSize": flip_page_size,
-        "labels": [clean(label) for label in labels],
+        "labels": [clean_text(label) for label in labels],
         "messages": messages.table,
         "suites": suites,
         "flips": flip_blocks(results, labels, suite_names),

@@ -124,6 +124,19 @@
       line.appendChild(el("span", "score-metric", m));
       line.appendChild(el("span", "score-vals", v.map(fmtScore).join(" \u2192 ")));
       box.appendChild(line);
+      var why = it.j && it.j[k];
+      if (why && why.some(function (t) { return !!t; })) {
+        var det = el("details", "rationale");
+        det.appendChild(el("summary", null, "judge rationale"));
+        why.forEach(function (text, j) {
+          if (!text) return;
+          var p = el("div", "cell-text");
+          p.appendChild(el("b", null, (LABELS[j] || "?") + ": "));
+          p.appendChild(document.createTextNode(text));
+          det.appendChild(p);
+        });
+        box.appendChild(det);
+      }
     });
     return box;
   }

@@ -11,6 +11,7 @@ import pytest
 
 from harness.errors import DataError
 from reports import render_html
+from reports.files import SCHEMA_VERSION
 from reports.items import MAX_TEXT, page_data, script_json
 from reports.svg import forest_plot, gate_threshold, nice_ticks
 from tests.reports.fixtures import make_results
@@ -186,8 +187,9 @@ def test_rendering_is_deterministic(results: dict[str, Any]) -> None:
 
 
 def test_refuses_a_newer_schema(results: dict[str, Any]) -> None:
-    results["schema_version"] = 2
-    with pytest.raises(DataError, match="schema_version 2 is newer"):
+    newer = SCHEMA_VERSION + 1
+    results["schema_version"] = newer
+    with pytest.raises(DataError, match=f"schema_version {newer} is newer"):
         render_html(results)
 
 
