@@ -266,7 +266,8 @@ def check_adapter_base(
     if peft_cfg is None:  # a full model: it is its own base
         return AdapterBaseCheck(True, (), quantization)
     manifest = _read_json(adapter_dir / MANIFEST, f"training manifest ({MANIFEST})") or {}
-    recorded = manifest.get("base") if isinstance(manifest.get("base"), dict) else {}
+    base_entry = manifest.get("base")
+    recorded: dict[str, Any] = base_entry if isinstance(base_entry, dict) else {}
     ok = True
     fingerprint = _str(recorded.get("fingerprint"))
     names = [
