@@ -2,12 +2,19 @@
 
     python bench/stats.py                         # 10,000 resamples x 10,000 items
     python bench/stats.py --items 2000 --resamples 2000 --score-items 200
+    python bench/stats.py --runs 1000             # and the calibration table, 1000 runs each
 
 Times (best of ``--repeat``) the paired bootstrap of binary and continuous scores, the corpus
 bootstrap and approximate randomization on BLEU-like statistics (9 per item: reference length,
 matched and total n-grams for n = 1..4), the sign-flip test, and scoring ``--score-items``
 synthetic items with each metric in ``harness.metrics.base.METRICS``. Factories that need
-arguments without defaults are skipped and named. Prints one JSON object.
+arguments without defaults are skipped and named. ``paired_test_n500`` times one gate's
+statistics (test + interval + shifted-null p) at n = 500 on each path (paired t, bootstrap-t
+with sign flips, clustered t, group jackknife). With ``--runs R`` (R > 0) it adds the
+calibration table of ``harness.stats.calibration``: per scenario, the false IMPROVED and false
+REGRESSED rates at true delta 0 and the false NON_INFERIOR rate at true delta -margin over R
+simulated comparisons, the Monte-Carlo bound alpha + 3 sqrt(alpha (1 - alpha) / R) and ``ok``.
+Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -33,8 +40,10 @@ from harness.stats import (  # noqa: E402
     approximate_randomization,
     corpus_bootstrap,
     paired_bootstrap,
+    paired_test,
     sign_flip_test,
 )
+from harness.stats.calibration import calibrate, ratio, scenarios  # noqa: E402
 
 
 def bleu_like(sums: np.ndarray) -> np.ndarray:
@@ -57,6 +66,61 @@ def _best(fn: Callable[[], Any], repeat: int) -> dict[str, float]:
         wall.append(time.perf_counter() - start)
         cpu.append(time.process_time() - start_cpu)
     return {"wall_s": round(min(wall), 4), "cpu_s": round(min(cpu), 4)}
+
+
+def bench_gate_stats(repeat: int, n: int = 500) -> dict[str, Any]:
+    """One gate's statistics at n items: the test, the 90% interval and a shifted-null p."""
+    rng = np.random.default_rng(1)
+    base = rng.uniform(0.2, 0.8, n)
+    groups = [f"g{i // 10}" for i in range(n)]
+    total = rng.integers(5, 30, n)
+    sb = np.c_[rng.binomial(total, 0.6), total].astype(float)
+    sc = np.c_[rng.binomial(total, 0.62), total].astype(float)
+    cases: dict[str, dict[str, Any]] = {
+        "paired_t": {"kind": "continuous", "candidate": base + rng.normal(0.01, 0.2, n)},
+        "bootstrap_t_skewed": {
+            "kind": "continuous",
+            "candidate": base + np.where(rng.random(n) < 0.1, -0.9, 0.1),
+        },
+        "bootstrap_t_continuous_skewed": {
+            "kind": "continuous",
+            "candidate": base + rng.lognormal(-3, 1.5, n),
+        },
+        "clustered_t": {"kind": "continuous", "candidate": base + rng.normal(0, 0.2, n), "groups": groups},
+        "group_jackknife_corpus": {
+            "kind": "corpus",
+            "candidate": sc[:, 0] / total,
+            "base": sb[:, 0] / total,
+            "base_stats": sb,
+            "cand_stats": sc,
+            "corpus": ratio,
+            "groups": groups,
+        },
+    }
+    out: dict[str, Any] = {}
+    for name, case in cases.items():
+        kind, cand = case.pop("kind"), case.pop("candidate")
+        b = case.pop("base", base)
+
+        def one(kind: Any = kind, b: Any = b, cand: Any = cand, case: dict[str, Any] = case) -> None:
+            res = paired_test(kind, b, cand, n_resamples=10_000, rng=0, **case)
+            res.confidence_interval(0.9, "two-sided")
+            res.pvalue_at(-0.05, "greater")
+
+        res = paired_test(kind, b, cand, n_resamples=10_000, rng=0, **case)
+        out[name] = {"test": res.test, **_best(one, repeat)}
+    return out
+
+
+def bench_calibration(runs: int) -> dict[str, Any]:
+    start = time.perf_counter()
+    table = [calibrate(s, runs) for s in scenarios()]
+    return {
+        "runs": runs,
+        "all_ok": all(row["ok"] for row in table),
+        "seconds": round(time.perf_counter() - start, 1),
+        "table": table,
+    }
 
 
 def bench_resampling(n: int, resamples: int, repeat: int) -> dict[str, Any]:
@@ -169,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--score-items", type=int, default=1_000)
     ap.add_argument("--no-metrics", action="store_true", help="skip the metric scoring section")
+    ap.add_argument("--runs", type=int, default=0, help="calibration table with this many runs per scenario")
     args = ap.parse_args(argv)
     report: dict[str, Any] = {
         "python": platform.python_version(),
@@ -177,9 +242,12 @@ def main(argv: list[str] | None = None) -> int:
         "items": args.items,
         "resamples": args.resamples,
         "resampling": bench_resampling(args.items, args.resamples, args.repeat),
+        "paired_test_n500": bench_gate_stats(args.repeat),
     }
     if not args.no_metrics:
         report["metrics"] = bench_metrics(args.score_items)
+    if args.runs > 0:
+        report["calibration"] = bench_calibration(args.runs)
     print(json.dumps(report, indent=2))
     return 0
 
