@@ -163,6 +163,7 @@ class ModelRecord(_Open):
     label: str
     spec: dict[str, Any] = {}
     fingerprint: str | None = None
+    content_fingerprint: str | None = None
     describe: dict[str, Any] | None = None
     provenance: dict[str, Any] | None = None
     adapter_effect: dict[str, Any] | None = None

@@ -86,8 +86,13 @@ class ModelHandle:
                 "quantization": self.spec.quantization,
             },
             "fingerprint": None,
+            "content_fingerprint": None,
             "describe": None,
         }
+        if self.spec.adapter and Path(self.spec.adapter).is_dir():
+            from harness.fingerprint import HashMemo, content_fingerprint
+
+            out["content_fingerprint"] = content_fingerprint(Path(self.spec.adapter), HashMemo(self.run.options.cache_path))
         if self._backend is not None:
             out["fingerprint"] = self._backend.fingerprint
             out["describe"] = self._backend.describe()
@@ -120,6 +125,8 @@ class RunState:
             extra["batch_size"] = o.batch_size
         if o.base_url:
             extra["base_url"] = o.base_url
+        if getattr(o, "allow_pickle", False):
+            extra["allow_pickle"] = True
         self.base = ModelHandle(
             "base", ModelSpec(o.base, None, o.backend, o.dtype, quantization, "base", extra), self
         )
@@ -145,9 +152,16 @@ class RunState:
         from harness.models.adapters import check_adapter_base
         from harness.models.resolve import resolve_base
 
+        from harness.models.adapters import check_model_dir
+
+        allow_pickle = bool(getattr(o, "allow_pickle", False))
         base_dir = resolve_base(o.base, o.cache_path)
+        self.notes.extend(check_model_dir(base_dir, role="base", allow_pickle=allow_pickle))
         recommended: set[str] = set()
         for c in o.candidate:
+            if not Path(c).is_dir():
+                raise ConfigError(f"--candidate={c!r}: no such directory; pass an adapter dir (adapter_config.json) or a full model dir")
+            self.notes.extend(check_model_dir(Path(c), role="candidate", allow_pickle=allow_pickle))
             check = check_adapter_base(
                 Path(c),
                 base_spec=o.base,

@@ -34,7 +34,7 @@ from harness.errors import ConfigError, ModelLoadError
 from harness.fingerprint import HashMemo, digest, dir_digest
 from harness.models.base import BACKENDS, Completion, GenerationParams, GenerationRequest, ModelSpec
 from harness.models.chat import render_prompt
-from harness.models.hf import classify_adapter
+from harness.models.adapters import classify_adapter
 from harness.models.resolve import resolve_base
 
 INSTALL_HINT = "pip install 'tunegate[vllm]' on a machine with an NVIDIA GPU"
@@ -252,7 +252,7 @@ class VLLMBackend:
         self.kind = "base"
         model_dir = base_dir
         if spec.adapter:
-            self.kind = classify_adapter(Path(spec.adapter))  # refuses pickle weights
+            self.kind = classify_adapter(Path(spec.adapter), allow_pickle=bool(spec.options.get("allow_pickle")))
             if self.kind == "full":
                 model_dir = Path(spec.adapter)
             else:
