@@ -149,10 +149,8 @@ class RunState:
         asked = getattr(o, "quantization", "none")
         if o.backend not in ("hf", "vllm") or not o.candidate:
             return "none" if asked == "auto" else asked
-        from harness.models.adapters import check_adapter_base
+        from harness.models.adapters import check_adapter_base, check_model_dir
         from harness.models.resolve import resolve_base
-
-        from harness.models.adapters import check_model_dir
 
         allow_pickle = bool(getattr(o, "allow_pickle", False))
         base_dir = resolve_base(o.base, o.cache_path)

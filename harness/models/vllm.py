@@ -32,9 +32,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from harness.data import Message
 from harness.errors import ConfigError, ModelLoadError
 from harness.fingerprint import HashMemo, digest, dir_digest
+from harness.models.adapters import classify_adapter
 from harness.models.base import BACKENDS, Completion, GenerationParams, GenerationRequest, ModelSpec
 from harness.models.chat import render_prompt
-from harness.models.adapters import classify_adapter
 from harness.models.resolve import resolve_base
 
 INSTALL_HINT = "pip install 'tunegate[vllm]' on a machine with an NVIDIA GPU"
