@@ -1,35 +1,33 @@
-"""Metrics specific to the support task: the style-guide rules code can check, as binary metrics.
+"""The support task's metrics, in one importable place: suites and tests import them from here.
 
-The rules themselves live beside the data (``data/support/style_rules.py``), so the generator,
-the tests and these metrics apply one definition.
+Task-defined checks come from the style guide's code (``data/support/style_rules.py``, imported
+as the module ``style_rules`` from its folder, the one way the generator, the tests and these
+metrics load it); the reply's wording is compared with the reference reply by BLEU and chrF
+(corpus-level, sacrebleu), ROUGE-L and BERTScore F1 (the offline MiniLM).
 """
 
 from __future__ import annotations
 
-import importlib.util
+import sys
 from pathlib import Path
-from types import ModuleType
 
+from harness import metrics
 from harness.data import EvalItem, Suite, load_suite
 from harness.metrics import Metric, custom_metric, extract_json_object
 
 DATA = Path(__file__).parent / "data"
+SUPPORT_DATA = DATA / "support"
+if str(SUPPORT_DATA) not in sys.path:
+    sys.path.insert(0, str(SUPPORT_DATA))
 
+import style_rules as RULES  # noqa: E402
 
-def _style_rules() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("support_style_rules", DATA / "support" / "style_rules.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-RULES = _style_rules()
+MAX_NEW_TOKENS = 128
+"""Replies are <= 60 words; the whole JSON answer fits in ~130 tokens."""
 
 
 def support_eval() -> Suite:
-    # Replies are <= 60 words; the whole JSON answer fits in ~130 tokens.
-    return load_suite(DATA / "support" / "eval.jsonl", name="support/eval", max_new_tokens=128)
+    return load_suite(SUPPORT_DATA / "eval.jsonl", name="support/eval", max_new_tokens=MAX_NEW_TOKENS)
 
 
 def _reply(output: str) -> str | None:
@@ -65,6 +63,24 @@ def _follows_guide(item: EvalItem, output: str) -> float:
     return float(not RULES.check_answer(output.strip(), _expected_greeting(item)))
 
 
+# -- labels and format ---------------------------------------------------------------------------
+
+
+def category() -> Metric:
+    return metrics.exact_match(field="category")
+
+
+def priority() -> Metric:
+    return metrics.exact_match(field="priority")
+
+
+def valid_json() -> Metric:
+    return metrics.json_valid(strict=True)
+
+
+# -- the style guide's code-checkable rules --------------------------------------------------------
+
+
 def greeting() -> Metric:
     return custom_metric("style_greeting", _greeting_ok, kind="binary")
 
@@ -79,3 +95,26 @@ def sentence_count() -> Metric:
 
 def follows_guide() -> Metric:
     return custom_metric("style_all_rules", _follows_guide, kind="binary")
+
+
+# -- the reply's wording against the reference reply ----------------------------------------------
+# An output without a JSON "reply" scores as empty text (0 on every one of these).
+
+
+def reply_bleu() -> Metric:
+    """Corpus BLEU (0-100, sacrebleu defaults) of the reply; paired bootstrap over items."""
+    return metrics.bleu(field="reply")
+
+
+def reply_chrf() -> Metric:
+    """Corpus chrF (0-100) of the reply; paired bootstrap over items."""
+    return metrics.chrf(field="reply")
+
+
+def reply_rouge_l() -> Metric:
+    return metrics.rouge_l(field="reply")
+
+
+def reply_bertscore() -> Metric:
+    """BERTScore F1 (0-1) of the reply with the offline all-MiniLM-L6-v2."""
+    return metrics.bertscore_f1(field="reply")

@@ -23,7 +23,9 @@ MAX_KL = DEFAULT_MAX_KL
 
 
 @pytest.mark.parametrize(("suite", "margin"), GATES, ids=[s.name.removeprefix("general/") for s, _ in GATES])
-def test_general_capability_does_not_regress(compare: Any, tunegate_run: Any, suite: Any, margin: float) -> None:
+def test_general_capability_does_not_regress(
+    compare: Any, tunegate_run: Any, suite: Any, margin: float
+) -> None:
     tunegate_run.mark_forgetting(compare(suite, general.correct())).assert_no_regression(margin=margin)
 
 

@@ -1,10 +1,12 @@
 """Leakage: no eval item may appear in the candidate's own training data.
 
-The training files come from the adapter's ``tunegate.json`` (written by ``tunegate train``) or
-from ``--train-data``. Every eval suite under ``suites/data`` is checked: exact duplicates after
-normalisation, 13-gram overlap (boilerplate ignored; the PaLM 8-gram rule for short items) and
-MinHash near-duplicates re-checked exactly. Flagged training examples are then fed to the
-candidate to see how much of them it reproduces verbatim (the memorisation probe).
+This file only declares what to check; the check is ``harness.leakage.run_leakage_check``. The
+training files come from ``--train-data`` or the adapter's ``tunegate.json`` (written by
+``tunegate train``). Checked: every suite under ``suites/data`` (training, dev and calibration
+files excluded by the rule in ``harness.leakage.discover``; a suite file that fails to load is
+an error) and the packaged general suites. Prompts and reference answers are compared with the
+training prompts and answers; flagged training examples are put to the candidate through the
+run's cached generation (the memorisation probe).
 """
 
 from __future__ import annotations
@@ -14,68 +16,42 @@ from typing import Any
 
 import pytest
 
-from harness.data import load_suite
-from harness.errors import DataError
+from harness import general
 from harness.leakage import (
     LeakageConfig,
-    check_leakage,
-    memorisation_probe,
-    probe_summary,
-    read_training_examples,
-    training_files_from_manifest,
+    chat_generator,
+    discover_suites,
+    probe_params,
+    resolve_training_files,
+    run_leakage_check,
 )
 
 DATA = Path(__file__).parent / "data"
-TRAINING_NAMES = ("train.jsonl", "dev.jsonl")
+MAX_NEW_TOKENS = 160
+"""Answer budget of the suites under suites/data (a support answer fits in ~130 tokens); the probe uses it."""
+CONFIG = LeakageConfig()
+"""Defaults: fail on any exact duplicate, or on more than 1% of items overlapping training."""
 
 
 def eval_suites() -> list[Any]:
-    """Every suite file under suites/data (training and dev files are not suites)."""
-    suites = []
-    for path in sorted(DATA.rglob("*.jsonl")):
-        if path.name in TRAINING_NAMES or path.parent.name == "calibration":
-            continue
-        try:
-            suites.append(load_suite(path, name=f"{path.parent.name}/{path.stem}"))
-        except DataError:
-            continue  # not a suite (e.g. auxiliary text); the suites themselves validate on load
-    return suites
-
-
-def _training_files(run: Any, candidate: Any) -> list[Path]:
-    if run.options.train_data:
-        return [Path(p) for p in run.options.train_data]
-    if not candidate.spec.adapter:
-        pytest.skip("no adapter dir and no --train-data: nothing to check for leakage")
-    manifest = Path(candidate.spec.adapter) / "tunegate.json"
-    if not manifest.exists():
-        pytest.skip(f"{manifest} not found: pass --train-data TRAIN.jsonl to check an adapter trained elsewhere")
-    return training_files_from_manifest(candidate.spec.adapter)
+    return discover_suites(DATA, max_new_tokens=MAX_NEW_TOKENS) + general.suites()
 
 
 def test_eval_suites_do_not_overlap_training_data(tunegate_run: Any, candidate: Any) -> None:
-    files = _training_files(tunegate_run, candidate)
-    report = check_leakage(files, eval_suites(), config=LeakageConfig())
-    section = report.to_dict()
-    flagged = report.flagged()
-    if flagged:
-        docs = read_training_examples(report.training_locations())
-        generate = lambda chats: [  # noqa: E731
-            c.text
-            for c in candidate.backend.generate(
-                [_request(i, chat) for i, chat in enumerate(chats)]
-            )
-        ]
-        section["memorisation"] = probe_summary(memorisation_probe(generate, docs, mode="answer"))
-    section["summary"] = section["reason"]
-    section["status"] = "pass" if section["passed"] else "fail"
-    section["n_flagged"] = len(flagged)
-    tunegate_run.add_section("leakage", section)
-    report.assert_passed()
+    files = resolve_training_files(tunegate_run.options.train_data, candidate.spec.adapter)
+    if files is None:
+        pytest.skip(
+            "no --train-data and no tunegate.json beside the adapter: no training data to check against"
+        )
+    suites = eval_suites()
+    params = probe_params(suites)
 
+    def generate(chats: list[list[dict[str, str]]]) -> list[str]:  # loads the candidate only if needed
+        run = tunegate_run
+        return chat_generator(candidate.backend, run.cache, params, stats=run.stats, label=candidate.label)(
+            chats
+        )
 
-def _request(i: int, chat: list[dict[str, str]]) -> Any:
-    from harness.data import Message
-    from harness.models.base import GenerationParams, GenerationRequest
-
-    return GenerationRequest(str(i), tuple(Message(m["role"], m["content"]) for m in chat), GenerationParams(160))
+    section = run_leakage_check(training_files=files, suites=suites, generate=generate, config=CONFIG)
+    tunegate_run.add_section("leakage", section.to_dict())
+    section.assert_passed()
