@@ -135,8 +135,7 @@ def activate(config: pytest.Config, reason: str) -> Active:
     active = config.stash.get(ACTIVE_KEY, None)
     if active is not None:
         return active
-    from harness import preflight, pytest_run
-    from harness.session import RunState
+    from harness import preflight
 
     pyproject = project_pyproject(config)
     table = _tunegate_table(pyproject) or {}
@@ -144,6 +143,9 @@ def activate(config: pytest.Config, reason: str) -> Active:
         _cli(config), table, _ini(config), pyproject_path=pyproject or "pyproject.toml"
     )
     preflight.configure_checks(options, controller=not hasattr(config, "workerinput"))
+    from harness import pytest_run
+    from harness.session import RunState
+
     project_dir = pyproject.parent if pyproject is not None else Path(config.invocation_params.dir)
     if table and pyproject is not None and Path(config.rootpath).resolve() != project_dir.resolve():
         config.issue_config_time_warning(
