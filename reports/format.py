@@ -220,7 +220,7 @@ def coverage_text(comparison: dict[str, Any]) -> str:
     base, cand, infra = (cov.get(k) or 0 for k in ("unscored_base", "unscored_candidate", "infra"))
     if not (base or cand or infra) and scored == n_items:
         return ""
-    share = as_float(scored) / n_items if isinstance(scored, int) and n_items else None
+    share = scored / n_items if isinstance(scored, int) and not isinstance(scored, bool) and n_items else None
     parts = [f"{scored} of {n_items} items scored" + (f" ({pct(share)})" if share is not None else "")]
     parts.append(f"unscored: base {base}, candidate {cand}" + (f", infrastructure {infra}" if infra else ""))
     floor = as_float(cov.get("floor"))

@@ -228,9 +228,16 @@ def _banner(results: dict[str, Any], ordered: list[tuple[int, dict[str, Any]]], 
                 class_="warn",
             )
         )
+    notes = [
+        str(n)
+        for n in obj(results.get("verdict")).get("notes") or []
+        if isinstance(n, str) and not n.startswith("ADAPTER HAS NO EFFECT")
+    ]
+    if notes:
+        out.append(h("ul", [h("li", n) for n in notes], class_="notes"))
     out.append(_candidate_table(results, ordered))
     failing = [(k, c) for k, c in ordered if is_failing(c)]
-    known = {str(c.get("id")) for c in comparisons}
+    known = {str(c.get("id")) for c in comparisons} | {str(t.get("nodeid")) for t in tests}
     items = [_why_item(k, c, multi) for k, c in failing]
     items += [
         h(
@@ -245,7 +252,9 @@ def _banner(results: dict[str, Any], ordered: list[tuple[int, dict[str, Any]]], 
         for t in bad_tests
     ]
     items += [
-        h("li", f, " ", h("span", "(not in comparisons)", class_="muted")) for f in failed if f not in known
+        h("li", f, " ", h("span", "(not in comparisons)", class_="muted"))
+        for f in dict.fromkeys(failed)
+        if f not in known
     ]
     if items:
         out.append(frag(h("h3", "Why"), h("ul", items, class_="why")))
@@ -334,14 +343,14 @@ def _coverage_block(ordered: list[tuple[int, dict[str, Any]]], multi: bool) -> H
         rows.append(
             h(
                 "tr",
-                h("td", h("a", comparison_label(c, with_candidate=multi, with_gate=True), href=f"#cmp-{k}")),
+                h("td", h("a", comparison_label(c, with_candidate=multi, with_gate=True), href=f"#cmp-{k}"), class_="col-name"),
                 h("td", verdict_badge(c.get("verdict"))),
                 h("td", f"{scalar(cov.get('n_scored'))} / {scalar(cov.get('n_items'))}", class_="num"),
                 h("td", scalar(cov.get("unscored_base")), class_="num"),
                 h("td", scalar(cov.get("unscored_candidate")), class_="num"),
                 h("td", scalar(cov.get("infra")), class_="num"),
                 h("td", scalar(cov.get("floor")), class_="num"),
-                h("td", h("ul", [h("li", r) for r in reasons[:10]]) if reasons else DASH),
+                h("td", h("div", "\n".join(str(r) for r in reasons[:10]), class_="cell-text") if reasons else DASH, class_="col-text"),
                 class_="failing" if c.get("verdict") == "INCOMPLETE" else None,
             )
         )

@@ -241,6 +241,9 @@ def render_markdown(results: dict[str, Any], *, report_href: str | None = "repor
     status = str(verdict.get("status") or "").upper()
     if status == "NO_BINDING_GATES":
         lines += ["Not a pass: every gate in this run is advisory, so nothing binding was shown.", ""]
+    notes = [n for n in verdict.get("notes") or [] if isinstance(n, str) and not n.startswith("ADAPTER HAS NO EFFECT")]
+    if notes:
+        lines += [*(f"- {md_text(n)}" for n in notes), ""]
     lines += [_context(results), ""]
     lines += _candidates(results, comparisons)
     lines += _tests(results)

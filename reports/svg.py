@@ -174,9 +174,11 @@ def _row(c: dict[str, Any], row: int, x: Callable[[float], float], with_candidat
     colour = VERDICT_COLOURS.get(verdict, "#6e7781")
     label = row_label(c, with_candidate)
     short = label if len(label) <= _LABEL_CHARS else label[: _LABEL_CHARS - 1] + "…"
-    out: list[Html] = [h("title", f"{c.get('metric', '?')} · {label}: {c.get('message') or verdict}")]
-    if row % 2:
-        out.append(h("rect", x=0, y=top, width=WIDTH, height=ROW_H, fill="#fafbfc", fill_opacity=0.6))
+    out: list[Html] = [
+        h("title", f"{c.get('metric', '?')} · {label}: {c.get('message') or verdict}"),
+        # The label line is kept clear of grid lines so the text stays readable.
+        h("rect", x=0, y=top + 1, width=WIDTH, height=16, fill="#ffffff"),
+    ]
     out.append(
         h("text", short, x=PLOT_X0, y=top + 13, font_size=12.5, fill="#1f2328", font_weight=700 if c.get("passed") is False else 400)
     )

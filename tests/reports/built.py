@@ -10,6 +10,7 @@ reasons, the command line.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import time
 from typing import Any
 
@@ -31,21 +32,26 @@ def built_results(
     payload: str = "",
     *,
     labels: tuple[str, ...] = ("task", "replay"),
+    adapters: tuple[str, ...] | None = None,
     no_effect: bool = False,
     suite: str | None = None,
 ) -> dict[str, Any]:
-    """A two-candidate run: the first candidate regresses on the general suite, the second passes."""
+    """A run of ``labels`` (two by default): the first candidate regresses on the general suite, the
+    others pass. A candidate's fingerprint is a hash of its adapter path (``adapters``, by default
+    ``artifacts/<label>``), so two runs that name the same adapter share its fingerprint."""
     p = payload
     suite_task = suite if suite is not None else f"support/eval{p}"
     suite_general = f"general/qa{p}"
+    paths = adapters or tuple(f"artifacts/{label}" for label in labels)
     labels = tuple(f"{label}{p}" for label in labels)
     rng = np.random.default_rng(0)
     ids = [f"item-{i:03d}{p}" for i in range(N_ITEMS)]
     tags = [{f"category{p}": f"{('refund', 'billing')[i % 2]}{p}"} for i in range(N_ITEMS)]
     base_task, base_general = _binary(rng, 0.3), _binary(rng, 0.6)
+    lift = _binary(rng, 0.6)
     scores = {
-        labels[0]: (np.clip(base_task + _binary(rng, 0.6), 0, 1), base_general * _binary(rng, 0.5)),
-        labels[1]: (np.clip(base_task + _binary(rng, 0.6), 0, 1), base_general.copy()),
+        label: (np.clip(base_task + lift, 0, 1), base_general * _binary(rng, 0.5) if k == 0 else base_general.copy())
+        for k, label in enumerate(labels)
     }
     judge_metric = f"judge[style]{p}"
     base_judge = rng.integers(2, 5, N_ITEMS).astype(float)
@@ -94,7 +100,7 @@ def built_results(
         task, general = scores[label]
         record(suite_task, f"exact_match{p}", "binary", base_task, task, label, "improves", 0.05)
         record(suite_general, f"accuracy{p}", "binary", base_general, general, label, "no_regression", 0.1)
-    record(suite_task, judge_metric, "continuous", base_judge, base_judge + 0.5, labels[1], "no_regression", 0.5,
+    record(suite_task, judge_metric, "continuous", base_judge, base_judge + 0.5, labels[-1], "no_regression", 0.5,
            judge=True)
 
     def model(label: str, adapter: str | None, fp: str) -> dict[str, Any]:
@@ -106,8 +112,9 @@ def built_results(
         }
 
     models = {"base": model("base", None, "sha256:" + "3f" * 32)}
-    for k, label in enumerate(labels):
-        models[label] = {**model(label, f"artifacts/{label}", "sha256:" + f"{k + 1:02d}" * 32), "provenance": None}
+    for label, path in zip(labels, paths, strict=True):
+        fp = "sha256:" + hashlib.sha256(path.encode()).hexdigest()
+        models[label] = {**model(label, f"{path}{p}", fp), "provenance": None}
     partial = {
         "comparisons": comparisons,
         "items": items,
@@ -126,7 +133,7 @@ def built_results(
             {"nodeid": f"suites/test_leakage.py::test_no_leakage{p}", "outcome": "error", "kind": "leakage",
              "message": f"train file moved{p}", "candidate": labels[0], "gate_failure": False},
             {"nodeid": f"suites/test_drift.py::test_kl{p}", "outcome": "passed", "kind": "drift",
-             "message": "", "candidate": labels[1], "gate_failure": False},
+             "message": "", "candidate": labels[-1], "gate_failure": False},
         ],
         "cache": {"hits": 1, "misses": 2},
     }

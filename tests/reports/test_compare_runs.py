@@ -7,6 +7,7 @@ import pytest
 
 from reports import compare_runs, render_compare_html, render_compare_markdown
 from reports.format import signed
+from tests.reports.built import built_results
 from tests.reports.fixtures import make_results
 
 
@@ -87,3 +88,29 @@ def test_html_section_is_escaped(old_new: tuple[dict[str, Any], dict[str, Any]])
     page = render_compare_html(compare_runs(old, new))
     assert "<script" not in page and "&lt;script&gt;" in page
     assert "default-src &#x27;none&#x27;" in page and "script-src" not in page
+
+
+def test_candidates_match_by_fingerprint_across_one_and_two_candidate_runs() -> None:
+    """The same adapter, labelled differently and gated beside another candidate, lines up by content."""
+    old = built_results(labels=("candidate",), adapters=("artifacts/replay",))
+    new = built_results()  # task + replay
+    result = compare_runs(old, new)
+    replay_rows = [ch for ch in result.changes if ch.candidate == "replay"]
+    assert replay_rows and all(ch.status not in ("added", "removed") for ch in replay_rows)
+    assert {ch.status for ch in result.changes if ch.candidate == "task"} == {"added"}
+    assert not any("did not change" in w for w in result.warnings)
+    assert any("replay (new) is the same adapter as candidate (old)" in n for n in result.notes)
+    md = render_compare_markdown(result)
+    assert "same adapter" in md and "did not change" not in md
+
+
+def test_two_gates_on_one_metric_are_told_apart() -> None:
+    run = make_results(60)
+    twin = copy.deepcopy(run["comparisons"][0])
+    twin["gate"] = {"type": "no_regression", "margin": 0.02, "alpha": 0.05}
+    run["comparisons"].append(twin)
+    result = compare_runs(run, copy.deepcopy(run))
+    rows = [ch for ch in result.changes if ch.metric == "exact_match[category]"]
+    assert len(rows) == 2 and {ch.status for ch in rows} == {"same"}
+    md = render_compare_markdown(result)
+    assert "improves by > +0.050" in md and "no regression beyond 0.020" in md

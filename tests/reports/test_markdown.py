@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from reports import render_markdown
+from reports import render_html, render_markdown
 from reports.format import delta_ci
 from reports.markdown import MAX_ROWS, headline, md_name, md_text
 from tests.reports.fixtures import make_results
@@ -95,3 +95,49 @@ def test_md_text_neutralises_markup() -> None:
     html = markdown_it.MarkdownIt("commonmark", {"html": True}).render(text)
     assert html.startswith("<p>") and html.count("<") == 2, html  # one plain paragraph, nothing else
     assert md_text("exact_match[category] (0.70 -> 0.65)") == "exact_match[category] (0.70 -> 0.65)"
+
+
+def test_no_binding_gates_is_never_a_pass(results: dict[str, Any]) -> None:
+    results["verdict"] = {
+        "status": "NO_BINDING_GATES",
+        "reason": "all 1 gate(s) are advisory: there is no binding evidence to pass on.",
+        "failed": [],
+    }
+    for c in results["comparisons"]:
+        c.update(passed=True, binding=False)
+    md = render_markdown(results)
+    first = md.splitlines()[0]
+    assert first.startswith("⚠️ NO BINDING GATES — ") and "PASS" not in first
+    assert "Not a pass" in md
+    page = render_html(results)
+    assert 'id="verdict-status">NO BINDING GATES<' in page and 'class="banner NO_BINDING_GATES"' in page
+
+
+def test_p_value_never_printed_as_zero(results: dict[str, Any]) -> None:
+    c = results["comparisons"][0]
+    c.update(p_value=0.0, p_adjusted=0.0, p_claim="drop: H0 delta >= 0")
+    md = render_markdown(results)
+    row = next(line for line in md.splitlines() if "exact_match[category]" in line and line.startswith("|"))
+    assert "< 1e-16 (drop: H0 delta >= 0)" in md_unescape(row)
+    assert "0.0e+00" not in md and "0.0e+00" not in render_html(results)
+
+
+def test_incomplete_coverage_is_said_with_counts_and_reasons(results: dict[str, Any]) -> None:
+    c = results["comparisons"][1]
+    c.update(
+        verdict="INCOMPLETE",
+        passed=False,
+        coverage={"n_items": 60, "n_scored": 6, "unscored_base": 0, "unscored_candidate": 0, "infra": 54,
+                  "floor": 0.95, "reasons": ["s-00001: judge API failed (HTTP 503)"]},
+    )
+    md = render_markdown(results)
+    section = md.split("**Coverage (items not scored)**", 1)[1]
+    assert "6 of 60 items scored (10.0%)" in section and "infrastructure 54" in section
+    assert "judge API failed (HTTP 503)" in section
+    assert "| 6/60 |" in md
+    page = render_html(results)
+    assert "Coverage: items that could not be scored" in page and "judge API failed (HTTP 503)" in page
+
+
+def md_unescape(text: str) -> str:
+    return re.sub(r"\\(.)", r"\1", text)
