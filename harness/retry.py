@@ -35,13 +35,33 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType, TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar, Unpack
 
 from harness.errors import ConfigError
 from harness.redact import redact_text
 
 T = TypeVar("T")
 log = logging.getLogger("tunegate.retry")
+
+__all__ = [
+    "Attempt",
+    "Classifier",
+    "MalformedReply",
+    "RetriesExhausted",
+    "RetryPolicy",
+    "RetryStats",
+    "Schedule",
+    "ScheduleOptions",
+    "Transient",
+    "aretry",
+    "body_excerpt",
+    "describe",
+    "is_transient_status",
+    "parse_retry_after",
+    "retry",
+    "sdk_classifier",
+    "server_message",
+]
 
 
 @dataclass(frozen=True)
@@ -187,7 +207,10 @@ class Attempt:
     ) -> bool:
         if exc is None or not isinstance(exc, Exception):
             return False  # success, or a cancellation / KeyboardInterrupt: not ours to handle
-        self.wait = self._schedule.failed(exc)
+        wait = self._schedule.failed(exc)
+        if wait is None:
+            return False  # a permanent failure propagates as it is
+        self.wait = wait
         return True
 
 
@@ -222,12 +245,14 @@ class Schedule:
             yield Attempt(self)
             self.attempt += 1
 
-    def failed(self, error: Exception) -> float:
-        """Seconds to wait before the next try; re-raises ``error`` or raises ``RetriesExhausted``."""
+    def failed(self, error: Exception) -> float | None:
+        """Seconds to wait before the next try; None: ``error`` is permanent (not retried).
+
+        Raises ``RetriesExhausted`` when the retries are spent or the server asks for too long."""
         transient = self.classify(error)
         if transient is None:
             self.stats._add(failed=1)
-            raise error
+            return None
         policy, attempt = self.policy, self.attempt
         wait = policy.delay(attempt, transient, self.rng) if attempt < policy.max_retries else None
         if wait is None:
@@ -251,17 +276,23 @@ class Schedule:
         return wait
 
 
+class ScheduleOptions(TypedDict, total=False):
+    """Optional settings of a ``Schedule``, passed through by ``retry``/``aretry``."""
+
+    rng: random.Random | None  # jitter source (seed it for repeatable waits)
+    stats: RetryStats | None  # counters shared by many calls
+    what: str  # names the call in the retry log
+
+
 async def aretry(
     call: Callable[[], Awaitable[T]],
     *,
     policy: RetryPolicy,
     classify: Classifier,
-    rng: random.Random | None = None,
-    stats: RetryStats | None = None,
-    what: str = "",
+    **options: Unpack[ScheduleOptions],
 ) -> T:
     """Await ``call()`` until it succeeds, retrying transient failures; others propagate at once."""
-    for attempt in Schedule(policy, classify, rng=rng, stats=stats, what=what):
+    for attempt in Schedule(policy, classify, **options):
         with attempt:
             return await call()
         await asyncio.sleep(attempt.wait)
@@ -273,17 +304,27 @@ def retry(
     *,
     policy: RetryPolicy,
     classify: Classifier,
-    rng: random.Random | None = None,
-    stats: RetryStats | None = None,
-    what: str = "",
     sleep: Callable[[float], None] = time.sleep,
+    **options: Unpack[ScheduleOptions],
 ) -> T:
     """The blocking form of ``aretry`` (for sync SDK clients); the same ``Schedule`` decides."""
-    for attempt in Schedule(policy, classify, rng=rng, stats=stats, what=what):
+    for attempt in Schedule(policy, classify, **options):
         with attempt:
             return call()
         sleep(attempt.wait)
     raise AssertionError("unreachable: a Schedule never ends")
+
+
+def server_message(exc: BaseException, limit: int = 300) -> str:
+    """What an SDK's HTTP error says the server said (its ``error.message``), redacted and capped."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and inner.get("message"):
+            return redact_text(str(inner["message"])[:limit])
+        if isinstance(inner, str):
+            return redact_text(inner[:limit])
+    return redact_text(str(getattr(exc, "message", "") or type(exc).__name__)[:limit])
 
 
 def is_transient_status(status: int) -> bool:

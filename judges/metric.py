@@ -49,16 +49,40 @@ def _check_lengths(items: Sequence[EvalItem], *outputs: Sequence[str]) -> None:
             )
 
 
-class RubricMetric:
-    """``judge[<rubric>]``: the judge's score of each output on the rubric's scale."""
+class _JudgeMetric:
+    """What both judge metrics share: the judge, the rubric, health and description."""
 
-    kind: Kind = "continuous"
-    higher_is_better = True
+    MODE = ""
+    PREFIX = ""
 
     def __init__(self, judge: Judge, rubric: Rubric) -> None:
         self.judge = judge
         self.rubric_obj = rubric
-        self.name = f"judge[{rubric.name}]"
+        self.name = f"{self.PREFIX}[{rubric.name}]"
+
+    def health(self) -> JudgeHealth:
+        return self.judge.health(self.rubric_obj.name)
+
+    @property
+    def advisory(self) -> bool:
+        return self.health().advisory
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            **self.judge.describe(),
+            **self.rubric_obj.describe(),
+            "mode": self.MODE,
+            "advisory": self.advisory,
+        }
+
+
+class RubricMetric(_JudgeMetric):
+    """``judge[<rubric>]``: the judge's score of each output on the rubric's scale."""
+
+    MODE = "single"
+    PREFIX = "judge"
+    kind: Kind = "continuous"
+    higher_is_better = True
 
     def score(self, items: Sequence[EvalItem], outputs: Sequence[str]) -> MetricScores:
         _check_lengths(items, outputs)
@@ -90,32 +114,14 @@ class RubricMetric:
             infra=tuple(j.infra for j in judgments),
         )
 
-    def health(self) -> JudgeHealth:
-        return self.judge.health(self.rubric_obj.name)
 
-    @property
-    def advisory(self) -> bool:
-        return self.health().advisory
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            **self.judge.describe(),
-            **self.rubric_obj.describe(),
-            "mode": "single",
-            "advisory": self.advisory,
-        }
-
-
-class PairwiseJudgeMetric:
+class PairwiseJudgeMetric(_JudgeMetric):
     """``judge_pairwise[<rubric>]``: which of base and candidate the rubric prefers, per item."""
 
+    MODE = "pairwise-both-orders"
+    PREFIX = "judge_pairwise"
     kind: Kind = "binary"
     higher_is_better = True
-
-    def __init__(self, judge: Judge, rubric: Rubric) -> None:
-        self.judge = judge
-        self.rubric_obj = rubric
-        self.name = f"judge_pairwise[{rubric.name}]"
 
     def score(self, items: Sequence[EvalItem], outputs: Sequence[str]) -> MetricScores:
         raise JudgeError(
@@ -192,21 +198,6 @@ class PairwiseJudgeMetric:
             MetricScores(values=base, failures=fails, extra={**extra, "side": "base"}, infra=infra),
             MetricScores(values=cand, failures=fails, extra={**extra, "side": "candidate"}, infra=infra),
         )
-
-    def health(self) -> JudgeHealth:
-        return self.judge.health(self.rubric_obj.name)
-
-    @property
-    def advisory(self) -> bool:
-        return self.health().advisory
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            **self.judge.describe(),
-            **self.rubric_obj.describe(),
-            "mode": "pairwise-both-orders",
-            "advisory": self.advisory,
-        }
 
 
 def _pair_failure(first: Judgment, second: Judgment) -> str:

@@ -2,32 +2,5 @@
 
 from __future__ import annotations
 
-from harness.retry import (
-    Classifier,
-    MalformedReply,
-    RetriesExhausted,
-    RetryPolicy,
-    RetryStats,
-    Transient,
-    aretry,
-    describe,
-    is_transient_status,
-    parse_retry_after,
-    retry,
-    sdk_classifier,
-)
-
-__all__ = [
-    "Classifier",
-    "MalformedReply",
-    "RetriesExhausted",
-    "RetryPolicy",
-    "RetryStats",
-    "Transient",
-    "aretry",
-    "describe",
-    "is_transient_status",
-    "parse_retry_after",
-    "retry",
-    "sdk_classifier",
-]
+from harness.retry import *  # noqa: F403
+from harness.retry import __all__ as __all__

@@ -47,6 +47,7 @@ from harness.retry import (
     body_excerpt,
     describe,
     sdk_classifier,
+    server_message,
 )
 from harness.validation import pydantic_problems
 
@@ -299,7 +300,7 @@ class OpenAICompatBackend:
     def _rejected(self, request: GenerationRequest, exc: Any) -> RemoteGenerationError:
         status = int(exc.status_code)
         where = f"item {request.id!r}: {self.model!r} at {_redact(self.base_url)} answered HTTP {status}"
-        detail = _error_message(exc)
+        detail = server_message(exc)
         if status in (401, 403):
             fix = (
                 f"the server rejected the API key; set {self.options.api_key_env} to a valid key "
@@ -319,17 +320,6 @@ class OpenAICompatBackend:
         else:
             fix = "see the server's log"
         return RemoteGenerationError(redact_text(f"{where}: {detail}; {fix}"))
-
-
-def _error_message(exc: Any) -> str:
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        if isinstance(inner, dict) and inner.get("message"):
-            return str(inner["message"])[:300]
-        if isinstance(inner, str):
-            return inner[:300]
-    return str(getattr(exc, "message", "") or type(exc).__name__)[:300]
 
 
 def create(spec: ModelSpec, *, cache_dir: str) -> OpenAICompatBackend:

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from harness.errors import ConfigError, JudgeError
 from harness.redact import redact_text
 from harness.registry import Registry
-from harness.retry import Transient
+from harness.retry import Transient, server_message
 from harness.validation import pydantic_problems
 from judges.prompts import JudgePrompt, Output
 
@@ -157,7 +157,7 @@ def api_error(provider: str, exc: BaseException, *, key_env: str | None, model: 
     status = getattr(exc, "status_code", None)
     if not isinstance(status, int):
         return None
-    detail = redact_text(_error_detail(exc))
+    detail = server_message(exc)
     if status in (401, 403):
         where = f" in {key_env}" if key_env else ""
         return JudgeError(
@@ -170,12 +170,3 @@ def api_error(provider: str, exc: BaseException, *, key_env: str | None, model: 
     if 400 <= status < 500 and status not in (408, 409, 429):
         return JudgeError(f"the {provider} API refused the judge request (HTTP {status}: {detail})")
     return None
-
-
-def _error_detail(exc: BaseException) -> str:
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        err = body.get("error", body)
-        if isinstance(err, dict) and err.get("message"):
-            return str(err["message"])[:300]
-    return str(getattr(exc, "message", "") or exc)[:300]
