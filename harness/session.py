@@ -114,6 +114,7 @@ class RunState:
     sections: dict[str, Any] = field(default_factory=dict)
     judges: list[dict[str, Any]] = field(default_factory=list)
     tests: list[dict[str, Any]] = field(default_factory=list)
+    leakage_checked: set[str] = field(default_factory=set)
     _outputs: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -280,13 +281,17 @@ class RunState:
             cell["base"] = _num(base.values[i])
             cell[label] = _num(cand.values[i])
 
-    def drift(self, candidate: ModelHandle, texts: Sequence[str], *, max_length: int = 512) -> Any:
+    def drift(
+        self, candidate: ModelHandle, texts: Sequence[str], *, max_length: int = 512, max_kl: float | None = None
+    ) -> Any:
         """KL drift and perplexity shift of ``candidate`` against the base on general ``texts``.
 
         For a peft adapter the base distribution comes from the same weights with the adapter
-        disabled (so a QLoRA adapter is compared with the same 4-bit base).
+        disabled (so a QLoRA adapter is compared with the same 4-bit base). With ``max_kl`` the
+        gate's verdict (``harness.forgetting.drift_gate``) is recorded beside the measurement; the
+        caller asserts it (``assert_drift_within``), so a failing drift gate fails its test.
         """
-        from harness.forgetting import kl_drift
+        from harness.forgetting import drift_gate_record, kl_drift
 
         backend = require(candidate.backend, "drift", candidate.spec.backend)
         with backend.scoring_model() as (model, tokenizer, is_adapter):
@@ -303,14 +308,76 @@ class RunState:
             else:
                 report = kl_drift(model, tokenizer, texts, seed=self.options.seed, max_length=max_length)
         low, high = report.kl_ci
-        self.add_section(
-            "forgetting",
-            {
-                f"kl[{candidate.label}]": report.to_dict(),
-                "summary": f"KL drift {report.kl_mean:.4f} nats/token [{low:.4f}, {high:.4f}] on {report.n_docs} documents",
-            },
-        )
+        section: dict[str, Any] = {
+            f"kl[{candidate.label}]": report.to_dict(),
+            "summary": f"KL drift {report.kl_mean:.4f} nats/token [{low:.4f}, {high:.4f}] on {report.n_docs} documents",
+        }
+        if max_kl is not None:
+            gate = drift_gate_record(report, max_kl=max_kl)
+            section[f"kl_gate[{candidate.label}]"] = gate
+            section["summary"] += f" (limit {max_kl:g}: {'pass' if gate.get('passed') else 'FAIL'})"
+        self.add_section("forgetting", section)
         return report
+
+    def leakage(self, candidate: ModelHandle, *, suites: Sequence[Suite] | None = None, config: Any = None) -> Any:
+        """The leakage check of ``candidate``'s training data against ``suites`` (default: every suite
+        of this run, plus the packaged general suites with ``--forgetting``); None when no training
+        data is known (no ``--train-data``, no tunegate.json beside the adapter).
+
+        The section goes into results.json; the memorisation probe generates through the cache,
+        loading the candidate only if something was flagged. The caller asserts the result.
+        """
+        from harness.leakage import chat_generator, probe_params, resolve_training_files, run_leakage_check
+
+        files = resolve_training_files(self.options.train_data, candidate.spec.adapter)
+        self.leakage_checked.add(candidate.label)
+        if files is None:
+            return None
+        if suites is None:
+            suites = list(self.suites.values())
+            if getattr(self.options, "forgetting", False):
+                from harness import general
+
+                names = {s.name for s in suites}
+                suites += [s for s in general.suites() if s.name not in names]
+        suites = list(suites)
+        if not suites:
+            return None
+        params = probe_params(suites)
+
+        def generate(chats: list[list[dict[str, str]]]) -> list[str]:
+            return chat_generator(candidate.backend, self.cache, params, stats=self.stats, label=candidate.label)(chats)
+
+        section = run_leakage_check(training_files=files, suites=suites, generate=generate, config=config)
+        data = section.to_dict()
+        current = self.sections.get("leakage")
+        by_candidate = dict((current or {}).get("candidates") or {})
+        by_candidate[candidate.label] = data
+        failing = [d for d in by_candidate.values() if not d.get("passed", True)]
+        self.sections["leakage"] = {**(failing[0] if failing else data), "candidates": by_candidate}
+        return section
+
+    def automatic_checks(self) -> None:
+        """Checks that run whenever their inputs are known, for candidates no test checked:
+        leakage when training data is known. Each is recorded as a test of the run verdict."""
+        for cand in self.candidates:
+            if cand.label in self.leakage_checked:
+                continue
+            nodeid = f"tunegate::leakage[{cand.label}]"
+            try:
+                section = self.leakage(cand)
+            except TunegateError as exc:
+                self.record_test(nodeid=nodeid, outcome="error", message=str(exc), candidate=cand.label, kind="leakage")
+                continue
+            if section is None:
+                continue
+            self.record_test(
+                nodeid=nodeid,
+                outcome="passed" if section.passed else "failed",
+                message=str(section.reason),
+                candidate=cand.label,
+                kind="leakage",
+            )
 
     def mark_forgetting(self, comparison: Comparison) -> Comparison:
         """List ``comparison`` in the forgetting section of results.json (a general-capability gate)."""

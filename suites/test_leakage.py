@@ -6,7 +6,8 @@ training files come from ``--train-data`` or the adapter's ``tunegate.json`` (wr
 files excluded by the rule in ``harness.leakage.discover``; a suite file that fails to load is
 an error) and the packaged general suites. Prompts and reference answers are compared with the
 training prompts and answers; flagged training examples are put to the candidate through the
-run's cached generation (the memorisation probe).
+run's cached generation (the memorisation probe). Without this file the same check still runs
+for every candidate whose training data is known (``RunState.automatic_checks``).
 """
 
 from __future__ import annotations
@@ -17,14 +18,7 @@ from typing import Any
 import pytest
 
 from harness import general
-from harness.leakage import (
-    LeakageConfig,
-    chat_generator,
-    discover_suites,
-    probe_params,
-    resolve_training_files,
-    run_leakage_check,
-)
+from harness.leakage import LeakageConfig, discover_suites
 
 DATA = Path(__file__).parent / "data"
 MAX_NEW_TOKENS = 160
@@ -38,20 +32,7 @@ def eval_suites() -> list[Any]:
 
 
 def test_eval_suites_do_not_overlap_training_data(tunegate_run: Any, candidate: Any) -> None:
-    files = resolve_training_files(tunegate_run.options.train_data, candidate.spec.adapter)
-    if files is None:
-        pytest.skip(
-            "no --train-data and no tunegate.json beside the adapter: no training data to check against"
-        )
-    suites = eval_suites()
-    params = probe_params(suites)
-
-    def generate(chats: list[list[dict[str, str]]]) -> list[str]:  # loads the candidate only if needed
-        run = tunegate_run
-        return chat_generator(candidate.backend, run.cache, params, stats=run.stats, label=candidate.label)(
-            chats
-        )
-
-    section = run_leakage_check(training_files=files, suites=suites, generate=generate, config=CONFIG)
-    tunegate_run.add_section("leakage", section.to_dict())
+    section = tunegate_run.leakage(candidate, suites=eval_suites(), config=CONFIG)
+    if section is None:
+        pytest.skip("no --train-data and no tunegate.json beside the adapter: no training data to check against")
     section.assert_passed()
