@@ -160,7 +160,7 @@ def _candidate_table(results: dict[str, Any], comparisons: list[tuple[int, dict[
     verdicts = candidate_verdicts(results)
     cands = [c for c in obj(results.get("models")).get("candidates") or [] if isinstance(c, dict)]
     if not verdicts and len(cands) < 2:
-        return Html("")
+        return frag("")
     rows = []
     for cand in cands or [{"label": label} for label in verdicts]:
         label = str(cand.get("label") or "candidate")
@@ -355,7 +355,7 @@ def _coverage_block(ordered: list[tuple[int, dict[str, Any]]], multi: bool) -> H
             )
         )
     if not rows:
-        return Html("")
+        return frag("")
     titles = ("comparison", "verdict", "scored / items", "unscored base", "unscored candidate", "infrastructure", "floor", "why")
     return frag(
         h("h3", "Coverage: items that could not be scored", id="coverage"),

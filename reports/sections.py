@@ -20,6 +20,7 @@ from reports.format import (
     num,
     obj,
     pct,
+    pval,
     short_hash,
     status_text,
 )
@@ -33,16 +34,16 @@ MAX_COLUMNS = 12
 def scalar(value: object) -> Html:
     """One escaped cell for a JSON scalar."""
     if value is None:
-        return Html(DASH)
+        return frag(DASH)
     if isinstance(value, bool):
-        return Html("yes" if value else "no")
+        return frag("yes" if value else "no")
     if isinstance(value, int):
-        return Html(f"{value:,}" if abs(value) >= 10_000 else str(value))
+        return frag(f"{value:,}" if abs(value) >= 10_000 else str(value))
     if isinstance(value, float):
         x = as_float(value)
         if x is None:
-            return Html(DASH)
-        return Html(f"{x:.3g}" if 0 < abs(x) < 0.001 else num(x))
+            return frag(DASH)
+        return frag(f"{x:.3g}" if 0 < abs(x) < 0.001 else num(x))
     text = str(value)
     if len(text) == 64 and all(ch in "0123456789abcdef" for ch in text):
         return h("code", f"{text[:16]}…", title=text)
@@ -74,11 +75,19 @@ def _render_dict(value: dict[Any, Any], depth: int) -> Html:
         (flat if simple else nested).append((k, v))
     out: list[Html] = []
     if flat:
-        out.append(h("table", [h("tr", h("th", str(k)), h("td", render_value(v, depth + 1))) for k, v in flat], class_="kv"))
+        rows = [h("tr", h("th", str(k)), h("td", _kv_value(str(k), v, depth))) for k, v in flat]
+        out.append(h("table", rows, class_="kv"))
     for k, v in nested:
         body = h("code", str(v)) if depth >= 3 else render_value(v, depth + 1)
         out.append(frag(h("h4", str(k)), body))
     return frag(out)
+
+
+def _kv_value(key: str, value: object, depth: int) -> Html:
+    """A value in a key/value table; p-values (``p``, ``p_value``, ``p_adjusted``...) via fmt_p."""
+    if (key == "p" or key.startswith("p_")) and isinstance(value, int | float) and not isinstance(value, bool):
+        return frag(pval(value))
+    return render_value(value, depth + 1)
 
 
 def _render_list(value: list[Any], depth: int) -> Html:
