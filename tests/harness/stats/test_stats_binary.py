@@ -58,15 +58,45 @@ def test_mcnemar_exact_matches_statsmodels(seed: int) -> None:
 
 
 def test_no_discordant_pairs_is_no_evidence_not_an_error() -> None:
-    res = mcnemar_exact(np.ones(20), np.ones(20), alternative="greater")
+    res = mcnemar_exact(np.ones(60), np.ones(60), alternative="greater")
     assert res.pvalue == 1.0
     assert res.note == NO_DISCORDANT
     assert res.confidence_interval(0.95).high == math.inf  # one-sided, like the test
     low, high = res.confidence_interval(0.90, "two-sided")
     # Tango with x = y = 0: bounds are -+ z^2 / (n + z^2), a real width, not [0, 0].
     z2 = 1.6448536269514722**2
-    assert (low, high) == pytest.approx((-z2 / (20 + z2), z2 / (20 + z2)), rel=1e-9)
+    assert (low, high) == pytest.approx((-z2 / (60 + z2), z2 / (60 + z2)), rel=1e-9)
     assert res.se > 0
+    # At n <= 40 the exact unconditional version: wider than the normal one, still not [0, 0].
+    small = mcnemar_exact(np.ones(20), np.ones(20))
+    low, high = small.confidence_interval(0.90, "two-sided")
+    assert low < -z2 / (20 + z2) and high == pytest.approx(-low)
+
+
+def _false_non_inferior_worst_case(n: int, margin: float) -> float:
+    """Exact P(lower 90% bound > -margin) at true delta = -margin, max over the discordance rate."""
+    passes = []
+    for x in range(n + 1):
+        for y in range(n + 1 - x):
+            b = np.r_[np.zeros(x), np.ones(y), np.ones(n - x - y)]
+            c = np.r_[np.ones(x), np.zeros(y), np.ones(n - x - y)]
+            if mcnemar_exact(b, c).confidence_interval(0.9, "two-sided")[0] > -margin:
+                passes.append((x, y))
+    worst = 0.0
+    for dis in np.linspace(margin, 1.0, 30):
+        px, py = (dis - margin) / 2, (dis + margin) / 2
+        prob = sum(
+            math.comb(n, x) * math.comb(n - x, y) * px**x * py**y * (1 - px - py) ** (n - x - y)
+            for x, y in passes
+        )
+        worst = max(worst, prob)
+    return worst
+
+
+@pytest.mark.parametrize(("n", "margin"), [(2, 0.2), (3, 0.1), (5, 0.2), (10, 0.1), (20, 0.2)])
+def test_small_n_non_inferiority_is_exactly_calibrated(n: int, margin: float) -> None:
+    # Tango's normal p gave up to 0.16 here (n = 2, margin 0.2); the exact version stays <= alpha.
+    assert _false_non_inferior_worst_case(n, margin) <= 0.05 + 1e-9
 
 
 def test_non_binary_scores_are_refused_with_the_item() -> None:
