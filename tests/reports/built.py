@@ -12,11 +12,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import time
+import warnings
 from typing import Any
 
 import numpy as np
 
-from harness.compare import compare_scores
+from harness.compare import AdvisoryGateWarning, compare_scores
 from harness.errors import GateFailure
 from harness.metrics.base import MetricScores
 from harness.results import build_results, merge_partials
@@ -82,7 +83,9 @@ def built_results(
                                                                   failures=tuple(f"judge API failed{p}" if f else None for f in infra)),
             candidate_label=label, tags=tags, alpha=0.05, seed=0, n_resamples=500, advisory=judge,
         )
-        with contextlib.suppress(GateFailure):  # a failing gate is recorded on the comparison, as in a run
+        # A failing gate is recorded on the comparison, as in a run; the advisory warning is expected.
+        with contextlib.suppress(GateFailure), warnings.catch_warnings():
+            warnings.simplefilter("ignore", AdvisoryGateWarning)
             comp.assert_improves(threshold) if gate == "improves" else comp.assert_no_regression(threshold)
         d = comp.to_dict()
         d["nodeid"] = f"suites/test_x.py::test_{metric}[{label}]"
