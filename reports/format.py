@@ -268,8 +268,8 @@ def no_effect_text(candidate: dict[str, Any]) -> str:
     where = f" ({clean_label(spec.get('adapter'))})" if spec.get("adapter") else ""
     return (
         f"ADAPTER HAS NO EFFECT: candidate {clean_label(candidate.get('label') or 'candidate')}{where} gives "
-        "outputs identical to the base; its weights are zero or were not applied, so every comparison of it "
-        "measures the base against itself."
+        "logits identical to the base on a probe batch; its weights are zero or were not applied, so every "
+        "comparison of it measures the base against itself."
     )
 
 
