@@ -10,6 +10,7 @@ Keys come from the environment only; they never reach the cache, results or logs
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -30,7 +31,7 @@ from judges.health import MIN_KAPPA, JudgeHealth, assess, load_record
 from judges.metric import PairwiseJudgeMetric, RubricMetric
 from judges.prompts import PROMPT_VERSION, judged_text, pair_prompt, render_context, single_prompt
 from judges.providers import make_provider
-from judges.rubric import Rubric, load_rubric
+from judges.rubric import RUBRIC_DIR, Rubric, load_rubric
 
 
 class RunOptions(BaseModel):
@@ -106,6 +107,7 @@ class Judge:
     ) -> None:
         provider_options, run = split_options(provider, options, base_url)
         self.provider = make_provider(provider, model, provider_options)
+        self._spec = (provider, model, provider_options)
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
         self.cache = JudgeCache(self.cache_dir if use_cache else None)
         if run.max_retries is not None:
@@ -208,6 +210,8 @@ class Judge:
         u = self._usage.get(r.name, _Usage())
         record = load_record(self.cache_dir, self.provider.settings_key(), r.hash, PROMPT_VERSION)
         kappa, reliable, reason = assess(record, self.min_kappa)
+        if record is None:
+            reason = f"never calibrated for this rubric and settings; run `{self.calibrate_command(r)}`"
         if u.pairs_judged:
             consistency: float | None = u.pairs_consistent / u.pairs_judged
         else:
@@ -226,6 +230,20 @@ class Judge:
             reason=reason,
             min_kappa=self.min_kappa,
         )
+
+    def calibrate_command(self, rubric: Rubric) -> str:
+        """The ``tunegate judge calibrate`` command that calibrates this judge on ``rubric``:
+        the same provider, model, options (hence the same settings key) and cache dir."""
+        name, model, options = self._spec
+        argv = ["tunegate", "judge", "calibrate", "--provider", name]
+        if model:
+            argv += ["--model", model]
+        builtin = Path(rubric.path).resolve().parent == RUBRIC_DIR.resolve()
+        argv += ["--rubric", rubric.name if builtin else rubric.path, "--cache-dir", str(self.cache_dir)]
+        for key, value in sorted(options.items()):
+            if isinstance(value, str | int | float | bool):
+                argv += ["--option", f"{key}={value}"]
+        return redact_text(shlex.join(argv))
 
     def healths(self) -> list[JudgeHealth]:
         """One JudgeHealth per rubric used, for results.json ``judges``."""

@@ -114,3 +114,24 @@ def test_python_dash_m_judges_runs() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["anthropic", "local", "openai", "openai-compatible"]
+
+
+def test_the_calibrate_command_an_uncalibrated_judge_recommends_calibrates_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The advice in JudgeHealth.reason is run as written, and the same judge is then calibrated."""
+    import shlex
+
+    from judges import Judge
+
+    cache = tmp_path / "cache dir"
+    judge = Judge("test-oracle", cache_dir=cache, options={"max_tokens": 40})
+    before = judge.health("support_style")
+    assert not before.reliable and before.reason.startswith("never calibrated")
+    command = before.reason.split("`")[1]
+    argv = shlex.split(command)
+    assert argv[:3] == ["tunegate", "judge", "calibrate"]
+    assert main([*argv[2:], "--pairs", "0"]) == 0
+    assert f"saved to {cache}" in capsys.readouterr().out
+    after = judge.health("support_style")
+    assert after.reliable and after.kappa == 1.0, after.reason
