@@ -11,7 +11,7 @@ The interval inverts that test by bisection. Used for shifted nulls at n <= ``EX
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -47,6 +47,56 @@ def tango_z_array(x: np.ndarray, y: np.ndarray, n: int, null: float) -> np.ndarr
     return z
 
 
+@lru_cache(maxsize=65536)
+def exact_tail(x: int, y: int, n: int, null: float, greater: bool) -> float:
+    """Exact unconditional one-sided p of H0 delta = ``null`` (cached: outcomes repeat)."""
+    if null <= -1.0:
+        return 0.0 if greater else 1.0
+    if null >= 1.0:
+        return 1.0 if greater else 0.0
+    xs, ys, logc = _outcomes(n)
+    z = tango_z_array(xs, ys, n, null)
+    z_obs = float(tango_z_array(np.array([float(x)]), np.array([float(y)]), n, null)[0])
+    tol = 1e-9 * max(1.0, abs(z_obs)) if math.isfinite(z_obs) else 0.0
+    extreme = z >= z_obs - tol if greater else z <= z_obs + tol
+    if not extreme.any():
+        return 0.0
+    xe, ye, ce = xs[extreme], ys[extreme], logc[extreme]
+    # Nuisance: D = p_x + p_y from |null| to 1 (p_x = (D + null) / 2, p_y = (D - null) / 2).
+    d = np.linspace(abs(null), 1.0, _GRID)
+    px, py = (d + null) / 2.0, (d - null) / 2.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logp = (
+            ce[None, :]
+            + xe[None, :] * np.log(np.maximum(px, 0.0))[:, None]
+            + ye[None, :] * np.log(np.maximum(py, 0.0))[:, None]
+            + (n - xe - ye)[None, :] * np.log(np.maximum(1.0 - d, 0.0))[:, None]
+        )
+    # 0 * log(0) = 0: an outcome with no items in an empty cell is certain there.
+    logp = np.where(np.isnan(logp), -np.inf, logp)
+    return min(1.0, float(np.max(np.exp(logp).sum(axis=1))))
+
+
+@lru_cache(maxsize=16384)
+def exact_bound(x: int, y: int, n: int, tail: float, greater: bool) -> float:
+    """Lower (greater) or upper bound: where the one-sided exact p crosses ``tail`` (bisection)."""
+    est = (x - y) / n
+    lo, hi = (-1.0, est) if greater else (est, 1.0)
+    # p_greater(m) grows with m, p_less(m) falls.
+    if greater and exact_tail(x, y, n, -1.0 + 1e-12, True) >= tail:
+        return -1.0
+    if not greater and exact_tail(x, y, n, 1.0 - 1e-12, False) >= tail:
+        return 1.0
+    for _ in range(_BISECTION_STEPS):
+        mid = 0.5 * (lo + hi)
+        accepted = exact_tail(x, y, n, mid, greater) >= tail
+        if accepted == greater:
+            hi = mid
+        else:
+            lo = mid
+    return hi if greater else lo
+
+
 @dataclass(frozen=True)
 class ExactTangoInference:
     """Exact unconditional p-values (max over the discordance rate) ordered by Tango's z."""
@@ -54,65 +104,24 @@ class ExactTangoInference:
     x: int
     y: int
     n: int
-    _cache: dict[tuple[float, bool], float] = field(default_factory=dict, repr=False, compare=False)
-
-    def _tail(self, null: float, greater: bool) -> float:
-        key = (null, greater)
-        if key in self._cache:
-            return self._cache[key]
-        if null <= -1.0:
-            return 0.0 if greater else 1.0
-        if null >= 1.0:
-            return 1.0 if greater else 0.0
-        x, y, logc = _outcomes(self.n)
-        z = tango_z_array(x, y, self.n, null)
-        z_obs = float(tango_z_array(np.array([float(self.x)]), np.array([float(self.y)]), self.n, null)[0])
-        tol = 1e-9 * max(1.0, abs(z_obs)) if math.isfinite(z_obs) else 0.0
-        extreme = z >= z_obs - tol if greater else z <= z_obs + tol
-        if not extreme.any():
-            return 0.0
-        xe, ye, ce = x[extreme], y[extreme], logc[extreme]
-        # Nuisance: D = p_x + p_y from |null| to 1 (p_x = (D + null) / 2, p_y = (D - null) / 2).
-        d = np.linspace(abs(null), 1.0, _GRID)
-        px, py = (d + null) / 2.0, (d - null) / 2.0
-        rest = 1.0 - d
-        with np.errstate(divide="ignore", invalid="ignore"):
-            logp = (
-                ce[None, :]
-                + xe[None, :] * np.log(np.maximum(px, 0.0))[:, None]
-                + ye[None, :] * np.log(np.maximum(py, 0.0))[:, None]
-                + (self.n - xe - ye)[None, :] * np.log(np.maximum(rest, 0.0))[:, None]
-            )
-        # 0 * log(0) = 0: an outcome with no items in an empty cell is certain there.
-        logp = np.where(np.isnan(logp), -np.inf, logp)
-        p = float(np.max(np.exp(logp).sum(axis=1)))
-        p = min(1.0, p)
-        self._cache[key] = p
-        return p
 
     def pvalue(self, null: float, alternative: Alternative) -> float:
         if alternative == "greater":
-            return self._tail(null, True)
+            return exact_tail(self.x, self.y, self.n, float(null), True)
         if alternative == "less":
-            return self._tail(null, False)
-        return min(1.0, 2.0 * min(self._tail(null, True), self._tail(null, False)))
+            return exact_tail(self.x, self.y, self.n, float(null), False)
+        return min(
+            1.0,
+            2.0
+            * min(
+                exact_tail(self.x, self.y, self.n, null, True),
+                exact_tail(self.x, self.y, self.n, null, False),
+            ),
+        )
 
     def interval(self, confidence_level: float) -> tuple[float, float]:
         tail = (1.0 - confidence_level) / 2.0
-        est = (self.x - self.y) / self.n
-        return (self._bound(tail, True, -1.0, est), self._bound(tail, False, est, 1.0))
-
-    def _bound(self, tail: float, greater: bool, lo: float, hi: float) -> float:
-        # p_greater(m) grows with m, p_less(m) falls: bisect for the crossing of ``tail``.
-        if greater and self._tail(-1.0 + 1e-12, True) >= tail:
-            return -1.0
-        if not greater and self._tail(1.0 - 1e-12, False) >= tail:
-            return 1.0
-        for _ in range(_BISECTION_STEPS):
-            mid = 0.5 * (lo + hi)
-            accepted = self._tail(mid, greater) >= tail
-            if accepted == greater:
-                hi = mid
-            else:
-                lo = mid
-        return hi if greater else lo
+        return (
+            exact_bound(self.x, self.y, self.n, tail, True),
+            exact_bound(self.x, self.y, self.n, tail, False),
+        )

@@ -186,7 +186,7 @@ def scenarios() -> list[Scenario]:
     for units in (2, 3):
         out.append(Scenario("zero_spread", "continuous", units, None, 0.1, tiny(units)))
         out.append(Scenario("zero_spread_groups", "continuous", 4 * units, units, 0.1, tiny(units, 4)))
-    for n, margin in ((30, 0.1), (100, 0.05), (400, 0.05)):
+    for n, margin in ((10, 0.2), (30, 0.1), (100, 0.05), (400, 0.05)):
         out.append(Scenario("binary_boundary", "binary", n, None, margin, binary_items(n)))
     for n in (10, 200):
         out.append(Scenario("normal", "continuous", n, None, 0.05, normal(n)))

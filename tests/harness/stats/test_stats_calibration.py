@@ -143,6 +143,7 @@ FAST_CASES = [
     ("zero_spread", 3),
     ("zero_spread_groups", 8),
     ("zero_spread_groups", 12),
+    ("binary_boundary", 10),
     ("binary_boundary", 100),
     ("normal", 10),
 ]
