@@ -245,7 +245,8 @@ def decide_run(
         who = f"{label}: " if len(per) > 1 else ""
         others = f" ({len(failing)} of {len(per)} candidates fail)" if len(per) > 1 else ""
         reason = v["reason"] if v["reason"].startswith(prefix) and prefix else prefix + v["reason"]
-        return run("FAIL", who + reason + others, [x for _, v2 in failing for x in v2["failed"]])
+        failed = list(dict.fromkeys(x for _, v2 in failing for x in v2["failed"]))
+        return run("FAIL", who + reason + others, failed)
     if extra_failures:
         return run("FAIL", prefix + extra_failures[0], [])
     if exitstatus not in (0, 1):

@@ -280,6 +280,10 @@ class RunState:
             cell = row["scores"].setdefault(metric, {})
             cell["base"] = _num(base.values[i])
             cell[label] = _num(cand.values[i])
+            for who, scores in (("base", base), (label, cand)):
+                why = _rationale(scores, i)
+                if why:
+                    row.setdefault("rationales", {}).setdefault(metric, {})[who] = why
 
     def drift(
         self, candidate: ModelHandle, texts: Sequence[str], *, max_length: int = 512, max_kl: float | None = None
@@ -462,6 +466,14 @@ def _item_row(it: Any) -> dict[str, Any]:
         "outputs": {},
         "scores": {},
     }
+
+
+def _rationale(scores: MetricScores, i: int) -> str | None:
+    """A judge's reasoning for item ``i`` (``MetricScores.extra["reasoning"]``), if it gave one."""
+    texts = scores.extra.get("reasoning") if isinstance(scores.extra, dict) else None
+    if isinstance(texts, list | tuple) and i < len(texts) and isinstance(texts[i], str) and texts[i].strip():
+        return texts[i]
+    return None
 
 
 def _num(x: Any) -> float | None:
