@@ -16,6 +16,7 @@ SUBCOMMANDS = {
     "judge": ("judges.cli", "judge tools: calibrate a judge against gold labels"),
     "cache": ("harness.cli", "show or clear the response and judge caches"),
     "data": ("harness.datacheck.cli", "check training data: schema, duplicates, overlap, giveaways, PII"),
+    "replay": ("trainers.replay_cli", "build replay data (the base's answers to general prompts) for training"),
 }
 
 

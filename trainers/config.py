@@ -11,6 +11,40 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from harness.errors import ConfigError
 
 ATTENTION = ["q_proj", "k_proj", "v_proj", "o_proj"]
+DEFAULT_POOL = "trainers/replay_pool/general_prompts.jsonl"
+
+
+class ReplayConfig(BaseModel):
+    """Replay (rehearsal): the base model's own answers to general prompts, mixed into training.
+
+    Fine-tuning on one task makes a small model forget general skills; rehearsing general
+    examples alongside the task slows that down. Without the base's original instruction data,
+    the base writes its own rehearsal set (self-distilled replay): it answers every prompt of
+    ``pool`` greedily, and ``ratio`` of those answers per task example are mixed into training.
+    Built by ``tunegate replay build CONFIG.yaml`` or on demand by ``tunegate train``; cached by
+    the fingerprint of base + pool + ``max_new_tokens`` (docs/training.md, "Replay").
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    pool: str = Field(
+        DEFAULT_POOL,
+        description="JSONL of general prompts (chat lines ending with a user turn); must be disjoint from every eval suite",
+    )
+    ratio: float = Field(
+        0.25,
+        gt=0,
+        le=4.0,
+        description="replay examples per task example (0.25: one general example per four task ones)",
+    )
+    max_new_tokens: int = Field(
+        64, ge=1, le=2048, description="longest base answer; answers cut at this length are dropped"
+    )
+    seed: int = Field(0, description="seed of the replay examples drawn from the pool")
+    file: str | None = Field(
+        None,
+        description="where the replay JSONL is written (default: <cache dir>/replay/<fingerprint>.jsonl)",
+    )
 
 
 class TrainConfig(BaseModel):
@@ -57,6 +91,13 @@ class TrainConfig(BaseModel):
         False, description="recompute activations in backward (less memory, slower)"
     )
     seed: int = Field(0, description="seed for data order, LoRA init and dropout")
+    replay: ReplayConfig | None = Field(
+        None, description="mix the base's own answers to general prompts into training (see the replay table)"
+    )
+    eval_suites: list[str] = Field(
+        ["suites/data"],
+        description="eval suite files or folders the dev set must not overlap (the packaged general suites always count)",
+    )
 
     def modules(self) -> list[str] | str:
         if self.target_modules == "attention":
@@ -93,17 +134,26 @@ def load_config(path: str | Path, **overrides: object) -> TrainConfig:
         text = path.read_text(encoding="utf-8").splitlines()
         for e in exc.errors():
             key = ".".join(str(p) for p in e["loc"])
-            line = next((i + 1 for i, t in enumerate(text) if t.split(":", 1)[0].strip() == key), None)
+            last = str(e["loc"][-1]) if e["loc"] else key
+            line = next(
+                (i + 1 for i, t in enumerate(text) if t.split(":", 1)[0].strip() in (key, last)), None
+            )
             where = f"{path}:{line}" if line else str(path)
             if e["type"] == "extra_forbidden":
-                lines.append(f"{where}: unknown key {key!r}; valid keys: {sorted(TrainConfig.model_fields)}")
+                model = ReplayConfig if e["loc"][:1] == ("replay",) else TrainConfig
+                lines.append(f"{where}: unknown key {key!r}; valid keys: {sorted(model.model_fields)}")
             else:
                 lines.append(f"{where}: {key} = {e.get('input')!r}: {e['msg']}")
         raise ConfigError("\n".join(lines)) from None
     cfg_dir = path.resolve().parent
-    updates = {"train": _resolve(cfg.train, cfg_dir)}
+    updates: dict[str, object] = {"train": _resolve(cfg.train, cfg_dir)}
     if cfg.dev:
         updates["dev"] = _resolve(cfg.dev, cfg_dir)
+    if cfg.replay is not None:
+        pool = _resolve(cfg.replay.pool, cfg_dir)
+        if not Path(pool).is_file():
+            raise ConfigError(f"{path}: replay.pool file {pool} not found (default: {DEFAULT_POOL})")
+        updates["replay"] = cfg.replay.model_copy(update={"pool": pool})
     cfg = cfg.model_copy(update=updates)
     for name in ("train", "dev"):
         p = getattr(cfg, name)
@@ -111,6 +161,17 @@ def load_config(path: str | Path, **overrides: object) -> TrainConfig:
             raise ConfigError(
                 f"{path}: {name} data file {p} not found (paths are relative to the current directory)"
             )
+    suites = [_resolve(e, cfg_dir) for e in cfg.eval_suites]
+    missing = [e for e in suites if not Path(e).exists()]
+    if missing and "eval_suites" in raw:  # the default folder is optional; a named one must exist
+        raise ConfigError(
+            f"{path}: eval_suites entry {missing[0]} not found (a suite file or a folder of suites)"
+        )
+    cfg = cfg.model_copy(update={"eval_suites": [e for e in suites if Path(e).exists()]})
+    if cfg.dev:
+        from trainers.selection import refuse_eval_as_dev
+
+        refuse_eval_as_dev(cfg.dev, cfg.eval_suites, config=str(path))
     if cfg.batch_size % cfg.micro_batch_size:
         raise ConfigError(
             f"{path}: batch_size {cfg.batch_size} must be a multiple of micro_batch_size {cfg.micro_batch_size}"

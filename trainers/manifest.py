@@ -67,8 +67,13 @@ def data_files(cfg: TrainConfig, root: Path | None = None) -> dict[str, dict[str
 
 def inputs_fingerprint(cfg: TrainConfig, model_dir: Path | None = None) -> str:
     model_dir = model_dir or resolve_base(cfg.base)
-    resolved = cfg.model_dump(exclude={"output", "train", "dev"})
+    resolved = cfg.model_dump(exclude={"output", "train", "dev", "eval_suites"})
     shas = {k: sha256_file(Path(p)) for k, p in (("train", cfg.train), ("dev", cfg.dev)) if p}
+    if cfg.replay is None:  # replay (trainers/replay.py): the pool by content, not by path
+        resolved.pop("replay", None)
+    else:
+        resolved["replay"] = cfg.replay.model_dump(exclude={"pool", "file"})
+        shas["replay_pool"] = sha256_file(Path(cfg.replay.pool))
     return digest(
         {"base": base_fingerprint(model_dir), "data": shas, "config": resolved, "trainer": TRAINER_VERSION}
     )

@@ -239,6 +239,17 @@ def _train(cfg: TrainConfig, world: World, *, config_path: str, quiet: bool) -> 
         train_chats = [
             train_chats[i] for i in sorted(rng.sample(range(len(train_chats)), cfg.max_train_examples))
         ]
+    replay_record = None
+    if cfg.replay is not None:  # the base's own answers to general prompts (trainers/replay.py)
+        from trainers.replay import build_replay, draw, manifest_record
+
+        if world.main:
+            build_replay(cfg, model_dir=model_dir)  # reused when current; other ranks wait, then read it
+        barrier(world)
+        replay_data = build_replay(cfg, model_dir=model_dir)
+        extra = draw(replay_data.chats(), len(train_chats), cfg.replay)
+        replay_record = manifest_record(replay_data, cfg.replay, n_used=len(extra), n_task=len(train_chats))
+        train_chats = train_chats + extra
     train_ex, skipped = tokenize(tok, train_chats, cfg.max_length)
     dev_ex, _ = tokenize(
         tok, dev_chats[: cfg.max_dev_examples] if cfg.max_dev_examples else dev_chats, cfg.max_length
@@ -314,6 +325,8 @@ def _train(cfg: TrainConfig, world: World, *, config_path: str, quiet: bool) -> 
         "loss_curve": curve,
         "dev_loss_curve": dev_curve,
     }
+    if replay_record is not None:
+        stats["replay"] = replay_record  # tunegate.json "replay": pool, file, sha256s, ratio, count
     out = save_adapter(model, cfg, model_dir, stats, config_path) if world.main else Path(cfg.output)
     barrier(world)
     return out
