@@ -26,12 +26,82 @@ def workload(n: int) -> list[list[dict[str, str]]]:
     from harness.data import load_suite
 
     chats: list[list[dict[str, str]]] = []
-    files = ["support/eval.jsonl", "general/factual_qa.jsonl", "general/reading.jsonl", "general/instructions.jsonl"]
+    # The general suites ship as package data of harness.general.
+    files = [
+        ROOT / "suites" / "data" / "support" / "eval.jsonl",
+        ROOT / "harness" / "general" / "factual_qa.jsonl",
+        ROOT / "harness" / "general" / "reading.jsonl",
+        ROOT / "harness" / "general" / "instructions.jsonl",
+    ]
     per_file = -(-n // len(files))
-    for name in files:
-        suite = load_suite(ROOT / "suites" / "data" / name)
+    for path in files:
+        suite = load_suite(path)
         chats += [it.chat() for it in suite.items[:per_file]]
     return chats[:n]
+
+
+# -- a prompt-heavy workload: classification prompts of ~120 tokens, answers of ~10 --------------
+
+CATEGORIES = ("billing", "shipping", "returns", "account", "technical", "other")
+CLASSIFY_SYSTEM = (
+    "You sort customer messages for a support team. Categories: " + ", ".join(CATEGORIES) + ". "
+    "If a message fits two categories, pick the one the customer most wants solved. "
+    "Reply on one line as: category - reason in at most six words."
+)
+_OPENERS = ("Hi,", "Hello team,", "Good morning,", "Hey there,", "Dear support,", "Hi all,")
+_ISSUES = (
+    "I was charged twice for my March invoice and the second payment is still pending on my card",
+    "my parcel has shown 'in transit' for nine days and the tracking link no longer loads",
+    "the blender I ordered arrived with a cracked jug and I would like to send it back",
+    "I cannot log in since I changed my email address and the reset link never arrives",
+    "the app crashes every time I open the settings page on my phone after the last update",
+    "I would like to know whether you have a shop in Lyon where I could pick things up",
+    "my discount code was not applied at checkout although it was still valid that day",
+    "the courier left my order at the wrong address and the neighbour says it is not there",
+    "I returned two shirts three weeks ago and still have not received any refund",
+    "my account shows an old phone number and the form will not let me change it",
+    "the export to CSV button produces an empty file for every report I try",
+    "I want to cancel my subscription before the next renewal date next Tuesday",
+)
+_DETAILS = (
+    "My order number is {n}.",
+    "This is the third time I write about it.",
+    "I attached a screenshot of the error.",
+    "I have been a customer for {y} years.",
+    "Please answer soon, it is urgent.",
+    "Nobody replied to my earlier email.",
+    "I tried on two different computers.",
+    "The amount was {n} cents more than shown.",
+)
+_CLOSERS = ("Thanks.", "Best regards, Sam", "Thank you in advance.", "Cheers, Alex", "Kind regards.", "Thanks, Priya")
+
+
+def prompt_heavy_workload(n: int, seed: int = 16) -> list[list[dict[str, str]]]:
+    """``n`` seeded classification chats of about 120 prompt tokens (SmolLM2's template) whose
+    answers are about 10 tokens (one line: ``category - reason``); stop on a newline."""
+    import random
+
+    rng = random.Random(seed)
+    chats: list[list[dict[str, str]]] = []
+    for _ in range(n):
+        details = rng.sample(_DETAILS, 3)
+        body = " ".join(
+            [
+                rng.choice(_OPENERS),
+                rng.choice(_ISSUES) + ".",
+                *(d.format(n=rng.randint(10000, 99999), y=rng.randint(2, 12)) for d in details),
+                rng.choice(_CLOSERS),
+            ]
+        )
+        chats.append([{"role": "system", "content": CLASSIFY_SYSTEM}, {"role": "user", "content": body}])
+    return chats
+
+
+WORKLOADS = {
+    # name: (chats(n), max_new_tokens, stop strings)
+    "decode-heavy": (workload, 64, ()),
+    "prompt-heavy": (prompt_heavy_workload, 16, ("\n",)),
+}
 
 
 def plain_generate(model, tok, prompts, batch_size: int, max_new_tokens: int) -> tuple[list[str], int, float]:

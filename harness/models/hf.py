@@ -25,7 +25,7 @@ from harness.models.decode import greedy_generate
 from harness.models.resolve import resolve_base
 
 # Bump when generation code changes in a way that can change outputs: it is part of fingerprints.
-GENERATION_VERSION = "hf-greedy-2"
+GENERATION_VERSION = "hf-greedy-3"
 DTYPES = ("auto", "bf16", "fp32", "fp16")
 
 _ENGINES: dict[tuple[str, str, str, str], HFEngine] = {}

@@ -108,65 +108,85 @@ def _close_group(encoded: Sequence[Sequence[int]], members: list[int], shared: i
 class SlotCache:
     """Per-layer key/value buffers with rows left-aligned in slots (see the module docstring).
 
-    The model calls :meth:`update` once per layer per forward; before each decode step the loop
-    sets how many slots are active, where each row writes its new column and the width
-    attention reads.
+    The model calls :meth:`update` once per layer per forward; before each forward the loop says
+    where the new keys go (:meth:`step` for a decode step, :meth:`pack` for a packed prefill).
+    One slot more than asked is kept as a spare for padding rows (a forward never has one row).
     """
 
-    def __init__(self, n_layers: int, slots: int, capacity: int) -> None:
+    def __init__(self, n_layers: int, slots: int, capacity: int, kv_heads: int) -> None:
         self.n_layers, self.slots, self.capacity = n_layers, slots, capacity
+        self.spare = slots  # index of the spare slot
         self.keys: list[Any] = []
         self.values: list[Any] = []
-        self.active = 0
+        self.rows: Any = None  # slots a decode step reads: an int n (slots 0..n-1) or an index tensor
         self.width = 0
         self.flat_index: Any = None
+        self.heads = kv_heads
 
     def allocate(self, like: Any) -> None:
         import torch
 
         _, kv_heads, _, head_dim = like.shape
-        shape = (self.slots, kv_heads, self.capacity, head_dim)
+        shape = (self.slots + 1, kv_heads, self.capacity, head_dim)
         for _ in range(self.n_layers):
             self.keys.append(torch.zeros(shape, dtype=like.dtype, device=like.device))
             self.values.append(torch.zeros(shape, dtype=like.dtype, device=like.device))
 
-    def step(self, active: int, write_at: Any, width: int) -> None:
-        """Set up a decode step: ``active`` rows, row ``r`` writing its new column at ``write_at[r]``."""
+    def _index(self, slot_of: Any, column_of: Any, head_major: bool) -> Any:
+        """Row-major index of (slot, head, column) in a [(slots+1) * heads * capacity, head_dim] view,
+        in the order of ``key_states.reshape(-1, head_dim)``: [1, heads, tokens] for a packed prefill
+        (head-major), [rows, heads, 1] for a decode step (row-major)."""
         import torch
 
-        self.active, self.width = active, width
-        heads = self.keys[0].shape[1]
-        rows = torch.arange(active, device=write_at.device)[:, None] * heads
-        heads_at = torch.arange(heads, device=write_at.device)[None, :]
-        # Row-major index of (row, head, column) in a [slots * heads * capacity, head_dim] view.
-        self.flat_index = ((rows + heads_at) * self.capacity + write_at[:, None]).reshape(-1)
+        heads = torch.arange(self.heads, device=slot_of.device)
+        if head_major:
+            index = (slot_of[None, :] * self.heads + heads[:, None]) * self.capacity + column_of[None, :]
+        else:
+            index = (slot_of[:, None] * self.heads + heads[None, :]) * self.capacity + column_of[:, None]
+        return index.reshape(-1)
+
+    def step(self, slot_ids: Sequence[int], write_at: Any, width: int) -> None:
+        """A decode step: row ``r`` lives in ``slot_ids[r]`` and writes its new column at ``write_at[r]``."""
+        import torch
+
+        n = len(slot_ids)
+        contiguous = list(slot_ids) == list(range(n))
+        slots = torch.tensor(list(slot_ids), device=write_at.device)
+        self.rows = n if contiguous else slots
+        self.width = width
+        self.flat_index = self._index(slots, write_at, head_major=False)
+
+    def pack(self, slot_of: Any, column_of: Any) -> None:
+        """A packed prefill: token ``j`` of the sequence goes to ``slot_of[j]`` at ``column_of[j]``."""
+        self.rows = None
+        self.flat_index = self._index(slot_of, column_of, head_major=True)
 
     def update(
         self, key_states: Any, value_states: Any, layer_idx: int, *args: Any, **kwargs: Any
     ) -> tuple[Any, Any]:
+        if not self.keys:
+            self.allocate(key_states)
         k, v = self.keys[layer_idx], self.values[layer_idx]
         dim = k.shape[-1]
         k.view(-1, dim).index_copy_(0, self.flat_index, key_states.reshape(-1, dim))
         v.view(-1, dim).index_copy_(0, self.flat_index, value_states.reshape(-1, dim))
-        return k[: self.active, :, : self.width], v[: self.active, :, : self.width]
+        if self.rows is None:
+            return k, v
+        if isinstance(self.rows, int):
+            return k[: self.rows, :, : self.width], v[: self.rows, :, : self.width]
+        return k[self.rows, :, : self.width], v[self.rows, :, : self.width]
 
     def get_seq_length(self, layer_idx: int = 0) -> int:
         return self.width
 
-    def fill(
-        self, slot: int, source: Sequence[tuple[Any, Any]], row: int, spans: Sequence[tuple[int, int]]
-    ) -> int:
-        """Copy ``row`` of a prefill cache into ``slot``; ``spans`` are its real columns, in order."""
-        if not self.keys:
-            self.allocate(source[0][0])
-        for layer, (sk, sv) in enumerate(source):
-            at = 0
-            for start, stop in spans:
-                n = stop - start
-                self.keys[layer][slot, :, at : at + n] = sk[row, :, start:stop]
-                self.values[layer][slot, :, at : at + n] = sv[row, :, start:stop]
-                at += n
-        return sum(stop - start for start, stop in spans)
+    def copy_prefix(self, prefix: Sequence[tuple[Any, Any]], slot: int) -> None:
+        for layer, (pk, pv) in enumerate(prefix):
+            n = pk.shape[1]
+            self.keys[layer][slot, :, :n] = pk
+            self.values[layer][slot, :, :n] = pv
+
+    def take_prefix(self, slot: int, length: int) -> list[tuple[Any, Any]]:
+        return [(k[slot, :, :length].clone(), v[slot, :, :length].clone()) for k, v in zip(self.keys, self.values, strict=True)]
 
     def move(self, src: int, dst: int, length: int) -> None:
         for k, v in zip(self.keys, self.values, strict=True):
@@ -204,14 +224,84 @@ class _Row:
     generated: list[int] = field(default_factory=list)
 
 
-def _mask(allowed: Any, model_dtype: Any, eager: bool) -> Any:
-    import torch
+class _Runner:
+    """The decoder body and the output head of ``model``, run under the batch-invariant attention."""
 
-    if not eager:
-        return allowed
-    zero = torch.zeros((), dtype=model_dtype, device=allowed.device)
-    low = torch.full((), torch.finfo(model_dtype).min, dtype=model_dtype, device=allowed.device)
-    return torch.where(allowed, zero, low)
+    def __init__(self, model: Any, cache: SlotCache, pad_id: int, device: str) -> None:
+        from harness.models.decode import cache_kwarg
+
+        inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+        self.body = inner.get_decoder()
+        self.head = inner.get_output_embeddings()
+        self.kwarg = cache_kwarg(model)
+        self.cache, self.pad_id, self.device = cache, pad_id, device
+
+    def _logits_argmax(self, hidden: Any) -> list[int]:
+        import torch
+
+        n = hidden.shape[0]
+        if n == 1:  # a one-row GEMM rounds differently: never run one
+            hidden = torch.cat([hidden, hidden])
+        return list(self.head(hidden)[:n].argmax(-1).tolist())
+
+    def prefill(self, items: Sequence[tuple[int, Sequence[int], int]], want_logits: bool = True) -> list[int]:
+        """Run each ``(slot, tokens, past)`` into its slot after ``past`` cached columns, packed into one
+        sequence; returns each item's greedy next token."""
+        import torch
+
+        from harness.models.attention import PackedPlan, planned
+
+        ids: list[int] = []
+        slot_of: list[int] = []
+        column_of: list[int] = []
+        plan: list[tuple[int, int, int, int]] = []
+        for slot, tokens, past in items:
+            plan.append((slot, len(ids), len(tokens), past))
+            ids += tokens
+            slot_of += [slot] * len(tokens)
+            column_of += range(past, past + len(tokens))
+        if len(ids) == 1:  # pad to two tokens with a row in the spare slot
+            plan.append((self.cache.spare, 1, 1, 0))
+            ids.append(self.pad_id)
+            slot_of.append(self.cache.spare)
+            column_of.append(0)
+        dev = self.device
+        self.cache.pack(torch.tensor(slot_of, device=dev), torch.tensor(column_of, device=dev))
+        with planned(PackedPlan(plan)):
+            hidden = self.body(
+                input_ids=torch.tensor([ids], device=dev),
+                position_ids=torch.tensor([column_of], device=dev),
+                use_cache=True,
+                **{self.kwarg: self.cache},
+            ).last_hidden_state
+        if not want_logits:
+            return []
+        last = torch.tensor([start + count - 1 for _, start, count, _ in plan[: len(items)]], device=dev)
+        return self._logits_argmax(hidden[0, last])
+
+    def decode(self, active: Sequence[_Row]) -> list[int]:
+        import torch
+
+        from harness.models.attention import DecodePlan, planned
+
+        n = len(active)
+        slot_ids = list(range(n))
+        lengths_list = [r.length for r in active]
+        tokens_list = [r.next_token for r in active]
+        if n == 1:  # pad to two rows with a copy in the spare slot
+            slot_ids.append(self.cache.spare)
+            lengths_list.append(lengths_list[0])
+            tokens_list.append(tokens_list[0])
+        lengths = torch.tensor(lengths_list, device=self.device)
+        self.cache.step(slot_ids, lengths, int(lengths.max()) + 1)
+        with planned(DecodePlan(visible=lengths + 1)):
+            hidden = self.body(
+                input_ids=torch.tensor(tokens_list, device=self.device)[:, None],
+                position_ids=lengths[:, None],
+                use_cache=True,
+                **{self.kwarg: self.cache},
+            ).last_hidden_state
+        return self._logits_argmax(hidden[:, -1])[:n]
 
 
 def slot_generate(
@@ -228,21 +318,22 @@ def slot_generate(
     """Greedy new tokens for each prompt (token ids), in the order given.
 
     ``is_done(tokens)`` says whether a row has stopped after its latest token (EOS or stop string);
-    ``max_new_tokens`` stops it regardless.
+    ``max_new_tokens`` stops it regardless. The tokens of a prompt depend only on the prompt, the
+    model and ``max_new_tokens``: not on the other prompts, their order or ``slots``
+    (:mod:`harness.models.attention`).
     """
     import torch
 
-    from harness.models.decode import cache_kwarg
+    from harness.models.attention import exact
 
     if max_new_tokens <= 0 or not encoded:
         return [[] for _ in encoded]
     cfg = _config(model)
-    eager = getattr(cfg, "_attn_implementation", "sdpa") == "eager"
-    dtype = next(p for p in model.parameters() if p.is_floating_point()).dtype
-    kwarg = cache_kwarg(model)
     capacity = max(len(e) for e in encoded) + max_new_tokens
     slots = slot_budget(model, min(slots, len(encoded)), capacity, device)
-    cache = SlotCache(cfg.num_hidden_layers, slots, capacity)
+    kv_heads = getattr(cfg, "num_key_value_heads", None) or cfg.num_attention_heads
+    cache = SlotCache(cfg.num_hidden_layers, slots, capacity, kv_heads)
+    runner = _Runner(model, cache, pad_id, device)
     results: list[list[int]] = [[] for _ in encoded]
 
     # Waiting prompts: group by shared prefix, longest first within a group.
@@ -262,25 +353,19 @@ def slot_generate(
         while queue and queue[-1][1] == group and len(active) + len(take) < slots:
             take.append(queue.pop()[0])
         plen = prefixes[group]
+        first = len(active)
         if plen and group not in prefix_kv:
-            prefix_kv[group] = _run_prefix(model, kwarg, list(encoded[take[0]][:plen]), device)
-        for row in _prefill(
-            model,
-            kwarg,
-            cache,
-            encoded,
-            take,
-            plen,
-            prefix_kv.get(group),
-            len(active),
-            pad_id,
-            device,
-            eager,
-            dtype,
-        ):
-            active.append(row)
+            runner.prefill([(first, list(encoded[take[0]][:plen]), 0)], want_logits=False)
+            prefix_kv[group] = cache.take_prefix(first, plen)
+        if plen:
+            for r in range(len(take)):
+                cache.copy_prefix(prefix_kv[group], first + r)
+        items = [(first + r, list(encoded[i][plen:]), plen) for r, i in enumerate(take)]
+        nxt = runner.prefill(items)
+        for i, t in zip(take, nxt, strict=True):
+            active.append(_Row(index=i, length=len(encoded[i]), next_token=t))
 
-    with torch.inference_mode():
+    with torch.inference_mode(), exact(cfg):
         while queue or active:
             if queue and (slots - len(active) >= refill_at or not active):
                 admit()
@@ -294,21 +379,7 @@ def slot_generate(
                 _retire(cache, active, finished, results, on_finish)
                 if not active:
                     continue
-            n = len(active)
-            lengths = torch.tensor([r.length for r in active], device=device)
-            width = int(lengths.max()) + 1
-            cache.step(n, lengths, width)
-            allowed = torch.arange(width, device=device)[None, :] <= lengths[:, None]
-            tokens = torch.tensor([[r.next_token] for r in active], device=device)
-            out = model(
-                input_ids=tokens,
-                attention_mask=_mask(allowed[:, None, None, :], dtype, eager),
-                position_ids=lengths[:, None],
-                use_cache=True,
-                **{kwarg: cache},
-            )
-            nxt = out.logits[:, -1, :].argmax(-1).tolist()
-            for row, t in zip(active, nxt, strict=True):
+            for row, t in zip(active, runner.decode(active), strict=True):
                 row.length += 1
                 row.next_token = t
     return results
@@ -332,67 +403,3 @@ def _retire(
         active[hole] = active[src]
     del active[keep:]
     on_finish(len(gone))
-
-
-def _run_prefix(model: Any, kwarg: str, ids: list[int], device: str) -> list[tuple[Any, Any]]:
-    import torch
-    from transformers import DynamicCache
-
-    tmp: Any = DynamicCache()
-    x = torch.tensor([ids], device=device)
-    model(input_ids=x, use_cache=True, logits_to_keep=1, **{kwarg: tmp})
-    return [(layer.keys, layer.values) for layer in tmp.layers]
-
-
-def _prefill(
-    model: Any,
-    kwarg: str,
-    cache: SlotCache,
-    encoded: Sequence[Sequence[int]],
-    take: list[int],
-    plen: int,
-    prefix: list[tuple[Any, Any]] | None,
-    first_slot: int,
-    pad_id: int,
-    device: str,
-    eager: bool,
-    dtype: Any,
-) -> list[_Row]:
-    """Run the new rows' own tokens (after the shared prefix) and copy their cache into slots."""
-    import torch
-    from transformers import DynamicCache
-
-    tails = [list(encoded[i][plen:]) for i in take]
-    k, width = len(tails), max(len(t) for t in tails)
-    ids = torch.full((k, width), pad_id, dtype=torch.long)
-    real = torch.zeros((k, width), dtype=torch.bool)
-    for r, t in enumerate(tails):
-        ids[r, width - len(t) :] = torch.tensor(t, dtype=torch.long)
-        real[r, width - len(t) :] = True
-    offset = real.long().cumsum(-1) - 1
-    positions = plen + offset.clamp(min=0)
-    causal = torch.tril(torch.ones((width, width), dtype=torch.bool))
-    allowed = causal[None] & real[:, None, :]
-    allowed |= torch.eye(width, dtype=torch.bool)[None]  # padding rows see themselves: no empty softmax
-    tmp: Any = DynamicCache()
-    if prefix is not None:
-        allowed = torch.cat([torch.ones((k, width, plen), dtype=torch.bool), allowed], dim=-1)
-        for layer, (pk, pv) in enumerate(prefix):
-            tmp.update(pk.expand(k, -1, -1, -1), pv.expand(k, -1, -1, -1), layer)
-    out = model(
-        input_ids=ids.to(device),
-        attention_mask=_mask(allowed[:, None].to(device), dtype, eager),
-        position_ids=positions.to(device),
-        use_cache=True,
-        logits_to_keep=1,
-        **{kwarg: tmp},
-    )
-    first = out.logits[:, -1, :].argmax(-1).tolist()
-    source = [(layer.keys, layer.values) for layer in tmp.layers]
-    rows: list[_Row] = []
-    for r, (i, t) in enumerate(zip(take, tails, strict=True)):
-        spans = [(0, plen)] if plen else []
-        spans.append((plen + width - len(t), plen + width))
-        length = cache.fill(first_slot + r, source, r, spans)
-        rows.append(_Row(index=i, length=length, next_token=first[r]))
-    return rows
