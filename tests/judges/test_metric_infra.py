@@ -17,10 +17,8 @@ NO_RETRY = RetryPolicy(max_retries=1, base_delay=0.001, max_delay=0.002)
 
 def script(p: JudgePrompt, n: int) -> str | dict[str, Any]:
     """'down' raises a transient error every time; 'garbled' never answers a verdict."""
-    if p.mode == "pair":
-        text = response_of(p, "RESPONSE A") + response_of(p, "RESPONSE B")
-    else:
-        text = response_of(p)
+    pair = p.mode == "pair"
+    text = response_of(p, "RESPONSE A") + response_of(p, "RESPONSE B") if pair else response_of(p)
     if "down" in text:
         raise ConnectionError("judge API unreachable")
     if "garbled" in text:
