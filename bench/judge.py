@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from harness.data import EvalItem, Message  # noqa: E402
-from harness.models._retry import RetryPolicy  # noqa: E402
+from harness.retry import RetryPolicy  # noqa: E402
 from judges import Judge  # noqa: E402
 from tests.fakeserver import FakeServer, Faults  # noqa: E402
 from tests.judges.routes import anthropic_judge, openai_judge  # noqa: E402

@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
+from harness import progress
 from harness.redact import redact_text
 from harness.retry import RetriesExhausted, RetryPolicy, RetryStats, aretry
 from judges.budget import Budget, BudgetMeter, estimate_tokens
@@ -158,9 +159,12 @@ class Engine:
             tasks = sorted(tasks, key=lambda t: (t.prompt.system, len(t.prompt.user)))
         batches = [tasks[i : i + size] for i in range(0, len(tasks), size)]
 
+        bar = progress.track("judge", self.provider.name, len(tasks))
+
         async def guarded(batch: list[Task]) -> None:
             async with sem:
                 await self._judge_batch(batch, results)
+            bar.advance(len(batch))
 
         running = [asyncio.ensure_future(guarded(b)) for b in batches]
         try:
@@ -171,6 +175,7 @@ class Engine:
             await asyncio.gather(*running, return_exceptions=True)
             raise
         finally:
+            bar.close()
             await self.provider.aclose()
 
     async def _judge_batch(self, batch: list[Task], results: dict[str, Judgment]) -> None:
