@@ -164,7 +164,7 @@ def test_wheel_in_a_fresh_venv_without_extras(tmp_path: Path, tiny_model_dir: Pa
     (user / "suites" / "test_faq.py").write_text(USER_SUITE)
     (user / "pyproject.toml").write_text(
         f'[project]\nname = "user-project"\nversion = "0"\n\n[tool.tunegate]\nbase = "{tiny_model_dir}"\n'
-        f'dtype = "fp32"\nquantization = "none"\nreport = "reports/out"\n'
+        f'dtype = "fp32"\nreport = "reports/out"\n'
     )
     adapter = tmp_path / "elsewhere" / "adapter"
     shutil.copytree(tiny_adapter_dir, adapter)

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.record import SCHEMA_VERSION
+
 pytest_plugins = ["pytester"]
 
 SUITE_LINES = [
@@ -67,7 +69,7 @@ def test_suite_runs_and_prints_summary(
     assert "length" in out and "NOT_GATED" in out
     assert "24 new" in out and "0 from cache" in out
     results = json.loads((report / "results.json").read_text())
-    assert results["schema_version"] == 1
+    assert results["schema_version"] == SCHEMA_VERSION
     assert results["comparisons"][0]["metric"] == "length"
     assert len(results["items"]["toy"]) == 12
     assert set(results["items"]["toy"][0]["outputs"]) == {"base", "candidate"}
