@@ -5,7 +5,8 @@ test a comparison gets depends on the metric's kind (``harness.metrics.base.Kind
 
 - **binary** (0/1 per item) -> exact McNemar (``mcnemar_exact``): only the discordant items carry
   information, and the binomial test on them is exact at any n. Intervals and shifted nulls
-  (margins) use Tango's score test, which stays honest when no item changed; the SE for power
+  (margins) use Tango's score test, which stays honest when no item changed (exact unconditional
+  p-values at n <= 40, where its normal approximation is too liberal); the SE for power
   is Agresti-Min's adjusted Wald. Pairwise judge wins/losses are binary too (base=1 where base
   won, candidate=1 where the candidate won, both 0 on ties): McNemar is then the sign test.
 - **continuous** (ROUGE-L, BERTScore, judge scores) -> ``continuous_test``: the paired t on d
