@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import re
+import sys
 from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -72,7 +73,11 @@ def started(config: pytest.Config, active: Active) -> None:
                     state["open"] = False
                 tr.write_line(text)
 
-    progress.set_writer(write)
+    try:  # pytest writes to the real stdout; during configure nothing captures it yet
+        tty = sys.stdout.isatty() and not _is_worker(config)
+    except (AttributeError, ValueError):
+        tty = False
+    progress.set_writer(write, tty=tty)
 
 
 def stopped(config: pytest.Config, active: Active) -> None:
