@@ -33,6 +33,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from harness.errors import ConfigError, DataError
+from harness.validation import pydantic_problems
 
 
 def _strict_number(value: Any) -> Any:
@@ -111,10 +112,7 @@ def load_gatefile(path: Path, *, check_suite: bool = True, check_metrics: bool =
     try:
         spec = GateFile.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigError(f"{path}: {problems}") from None
+        raise ConfigError("; ".join(pydantic_problems(exc, str(path)))) from None
     except RecursionError:
         raise ConfigError(f"{path}: the YAML is nested too deeply to be a gate file") from None
     if check_metrics:

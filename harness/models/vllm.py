@@ -36,6 +36,7 @@ from harness.models.adapters import classify_adapter
 from harness.models.base import BACKENDS, Completion, GenerationParams, GenerationRequest, ModelSpec
 from harness.models.chat import render_prompt
 from harness.models.resolve import resolve_base
+from harness.validation import pydantic_problems
 
 INSTALL_HINT = "pip install 'tunegate[vllm]' on a machine with an NVIDIA GPU"
 # Bump when generation code changes in a way that can change outputs: it is part of fingerprints.
@@ -76,11 +77,10 @@ def _options(spec: ModelSpec) -> VLLMOptions:
     try:
         options = VLLMOptions(**spec.options)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(
-            f"invalid options for the vllm backend ({spec.name}): {problems}; "
-            f"allowed keys: {sorted(VLLMOptions.model_fields)}"
-        ) from None
+        problems = "; ".join(
+            pydantic_problems(exc, f"invalid options for the vllm backend ({spec.name})", unknown="unknown option")
+        )
+        raise ConfigError(f"{problems}; allowed keys: {sorted(VLLMOptions.model_fields)}") from None
     if options.max_lora_rank not in LORA_RANKS:
         raise ConfigError(
             f"options.max_lora_rank must be one of {list(LORA_RANKS)}, got {options.max_lora_rank}"

@@ -40,7 +40,7 @@ def test_yaml_gates_run(project: pytest.Pytester, tiny_model_dir: Path, tiny_ada
     ("body", "message"),
     [
         ("suite: toy.jsonl\ngates:\n  - metric: exact_match\n", "give exactly one of 'improves' or 'no_regression'"),
-        ("suite: toy.jsonl\ngatez: []\n", "gatez: Extra inputs are not permitted"),
+        ("suite: toy.jsonl\ngatez: []\n", "gatez: unknown key"),
         ("suite: toy.jsonl\ngates:\n  - metric: exact_match\n    no_regression: {margin: -1}\n", "margin: Input should be greater than 0"),
         ("suite: [unclosed\n", "tunegate_bad.yaml:1: invalid YAML"),
     ],
@@ -80,13 +80,13 @@ def test_a_valid_gate_file_loads(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        (GOOD.replace("0.1", "true"), "margin: Value error, must be a number, got bool True"),
-        (GOOD.replace("0.1", '"0.1"'), "margin: Value error, must be a number, got str '0.1'"),
+        (GOOD.replace("0.1", "true"), "margin: must be a number, got bool True"),
+        (GOOD.replace("0.1", '"0.1"'), "margin: must be a number, got str '0.1'"),
         (GOOD.replace("0.1", ".inf"), "must be a finite number, got inf"),
         (GOOD.replace("0.1", ".nan"), "must be a finite number, got nan"),
         (GOOD.replace("margin: 0.1", "margin: 0.1, alpha: 0.5"), "alpha: Input should be less than 0.5"),
-        (GOOD.replace("no_regression: {margin: 0.1}", "improves: {min_delta: yes}"), "min_delta: Value error"),
-        ("max_new_tokens: true\n" + GOOD, "max_new_tokens: Value error, must be an integer, got bool True"),
+        (GOOD.replace("no_regression: {margin: 0.1}", "improves: {min_delta: yes}"), "min_delta: must be"),
+        ("max_new_tokens: true\n" + GOOD, "max_new_tokens: must be an integer, got bool True"),
         (GOOD.replace("exact_match", "exact_matc"), "gates.0.metric: unknown metric 'exact_matc'; known: "),
         (
             GOOD.replace("metric: exact_match", "metric: exact_match\n    options: {feild: category}"),
