@@ -12,7 +12,16 @@ and with tunegate's batch size; the headline ``ratio`` (lm-eval wall / tunegate 
 same-batch one. Then tunegate runs again through ``generate_cached`` on an empty cache (cold) and
 once more on the filled cache (warm). Prints one JSON object.
 
-    python bench/peer.py [--n 200] [--max-new-tokens 64] [--batch-size 64] [--dtype auto] [--skip-batch1]
+    python bench/peer.py [--workload decode-heavy|prompt-heavy] [--n 200] [--max-new-tokens N]
+                         [--batch-size 64] [--dtype auto] [--skip-batch1] [--invariance-n N]
+
+Workloads (bench/generate.py ``WORKLOADS``): ``decode-heavy`` (the default: suite chats, 64 new
+tokens, stop at end of turn) and ``prompt-heavy`` (seeded ~120-token classification prompts,
+~10-token answers, stop at a newline). Both sides get the same stop strings; tokens are counted
+alike on both sides: up to and including the token where a stop string (or EOS) completes.
+The JSON also reports the bf16/fp32 matmul peak measured in the same run and the share of the
+compute limit reached, batch invariance (texts identical across batch sizes 1, 8 and the main
+run, and against one-prompt-at-a-time generation), and tunegate's peak RSS.
 
 Needs the optional extra: pip install 'tunegate[peer]'
 """
@@ -33,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from bench.generate import workload  # noqa: E402
+from bench.generate import WORKLOADS  # noqa: E402
 from harness.data import Message  # noqa: E402
 from harness.models.base import Completion, GenerationParams, GenerationRequest, ModelSpec  # noqa: E402
 
@@ -72,8 +81,7 @@ def counting_hflm(**kwargs: Any) -> Any:
             self.counts["generate_calls"] += 1
             self.counts["computed"] += len(new) * (len(new[0]) if new else 0)
             for row in new:
-                n = next((k + 1 for k, t in enumerate(row) if t in eos), len(row))
-                self.counts["useful"] += n
+                self.counts["useful"] += tokens_until_stop(self.tokenizer, row, eos, stop)
             return out
 
     lm = CountingHFLM(**kwargs)
@@ -81,20 +89,34 @@ def counting_hflm(**kwargs: Any) -> Any:
     return lm
 
 
-def lm_eval_instances(contexts: Sequence[str], max_new_tokens: int) -> list[Any]:
+def tokens_until_stop(tokenizer: Any, row: Sequence[int], eos: set[int], stop: Sequence[str]) -> int:
+    """Tokens a row really produced: up to and including its first EOS, or the token where a stop
+    string first appears in the decoded text (tunegate's ``Completion.n_tokens``)."""
+    for k, t in enumerate(row):
+        if t in eos:
+            return k + 1
+        text = tokenizer.decode(row[max(0, k - 15) : k + 1], skip_special_tokens=False)
+        if any(s and s in text for s in stop):
+            return k + 1
+    return len(row)
+
+
+def lm_eval_instances(contexts: Sequence[str], max_new_tokens: int, stop: Sequence[str] = ()) -> list[Any]:
     """What a ``generate_until`` task hands the model, minus the task bookkeeping."""
     from lm_eval.api.instance import Instance
 
-    gen = {"until": [END_OF_TURN], "max_gen_toks": max_new_tokens, "do_sample": False}
+    gen = {"until": [*stop, END_OF_TURN], "max_gen_toks": max_new_tokens, "do_sample": False}
     return [
         Instance(request_type="generate_until", doc={"i": i}, arguments=(c, dict(gen)), idx=i)
         for i, c in enumerate(contexts)
     ]
 
 
-def run_lm_eval(lm: Any, contexts: Sequence[str], max_new_tokens: int) -> tuple[list[str], dict[str, Any]]:
+def run_lm_eval(
+    lm: Any, contexts: Sequence[str], max_new_tokens: int, stop: Sequence[str] = ()
+) -> tuple[list[str], dict[str, Any]]:
     lm.reset_counts()
-    instances = lm_eval_instances(contexts, max_new_tokens)
+    instances = lm_eval_instances(contexts, max_new_tokens, stop)
     start = time.perf_counter()
     texts = [str(t) for t in lm.generate_until(instances, disable_tqdm=True)]
     seconds = time.perf_counter() - start
@@ -164,17 +186,51 @@ def cached_rerun(
     }
 
 
-def warm_up(backend: Any, lm: Any, requests: Sequence[GenerationRequest], contexts: Sequence[str]) -> None:
-    """A tiny generation on each side first, so neither pays first-call costs in the timing."""
-    small = GenerationParams(max_new_tokens=4)
-    backend.generate([GenerationRequest(r.id, r.messages, small) for r in requests[:2]])
-    lm.generate_until(lm_eval_instances(contexts[:2], 4), disable_tqdm=True)
+def matmul_peak(dtype: Any, size: int = 1024, seconds: float = 1.0) -> float:
+    """GFLOP/s of a square matmul in ``dtype`` on this machine now (best of repeated runs)."""
+    import torch
+
+    a = torch.randn(size, size).to(dtype)
+    b = torch.randn(size, size).to(dtype)
+    best = float("inf")
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline or best == float("inf"):
+        start = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e9
+
+
+def invariance(
+    backend: Any, requests: Sequence[GenerationRequest], main: Sequence[Completion], k: int
+) -> dict[str, Any]:
+    """Texts of the first ``k`` requests at batch sizes 1 and 8 and one request per call, against
+    the main run (its own batch size, all requests)."""
+    main_texts = [c.text for c in main[:k]]
+    saved = backend.batch_size
+    row: dict[str, Any] = {"prompts": k, "main_batch_size": saved}
+    try:
+        for bs in (8, 1):
+            backend.batch_size = bs
+            start = time.perf_counter()
+            texts = [c.text for c in backend.generate(requests[:k])]
+            row[f"batch_{bs}_identical"] = sum(a == b for a, b in zip(texts, main_texts, strict=True))
+            row[f"batch_{bs}_seconds"] = round(time.perf_counter() - start, 2)
+        per_item = [backend.generate([r])[0].text for r in requests[:k]]
+        row["per_item_identical"] = sum(a == b for a, b in zip(per_item, main_texts, strict=True))
+    finally:
+        backend.batch_size = saved
+    row["all_identical"] = all(
+        row[key] == k for key in ("batch_8_identical", "batch_1_identical", "per_item_identical")
+    )
+    return row
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--workload", default="decode-heavy", choices=sorted(WORKLOADS))
     ap.add_argument("--n", type=int, default=200, help="prompts in the workload")
-    ap.add_argument("--max-new-tokens", type=int, default=64)
+    ap.add_argument("--max-new-tokens", type=int, default=0, help="0: the workload's own (64 / 16)")
     ap.add_argument(
         "--batch-size",
         type=int,
@@ -182,12 +238,19 @@ def main() -> None:
         help="tunegate's batch size (decode slots), and lm-eval's second run",
     )
     ap.add_argument("--skip-batch1", action="store_true", help="skip lm-eval at its default batch size 1")
+    ap.add_argument(
+        "--invariance-n",
+        type=int,
+        default=-1,
+        help="prompts checked at batch 1, 8 and per item (-1: all, 0: skip)",
+    )
+    ap.add_argument("--skip-cached", action="store_true", help="skip the response-cache cold/warm passes")
     ap.add_argument("--base", default="smollm2-135m-instruct")
     ap.add_argument(
         "--dtype",
         default="auto",
         choices=["auto", "bf16", "fp32"],
-        help="both sides' dtype (auto: bf16 where the CPU has it); fp32 shows outputs match when rounding allows",
+        help="both sides' dtype (auto: bf16 where the CPU has it)",
     )
     ap.add_argument(
         "--threads", type=int, default=0, help="torch threads for both sides (0: torch's default)"
@@ -196,25 +259,39 @@ def main() -> None:
     lm_eval_version = require_lm_eval()
     load_before = os.getloadavg()
 
+    import resource
+
     import torch
     import transformers
 
-    from harness.models.hf import HFBackend, resolve_dtype
+    from harness.models.hf import HFBackend, _torch_dtype, resolve_dtype
     from harness.models.resolve import default_cache_dir, resolve_base
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    make_chats, default_new, stop = WORKLOADS[args.workload]
+    max_new = args.max_new_tokens or default_new
     model_cache = str(default_cache_dir())
     model_dir = resolve_base(args.base, model_cache)
     dtype = resolve_dtype(args.dtype, "cpu")
-    params = GenerationParams(max_new_tokens=args.max_new_tokens)
+    params = GenerationParams(max_new_tokens=max_new, stop=tuple(stop))
     requests = [
         GenerationRequest(str(i), tuple(Message(m["role"], m["content"]) for m in chat), params)
-        for i, chat in enumerate(workload(args.n))
+        for i, chat in enumerate(make_chats(args.n))
     ]
     spec = ModelSpec(args.base, dtype=args.dtype, options={"batch_size": args.batch_size, "device": "cpu"})
     backend = HFBackend(spec, cache_dir=model_cache)
     contexts = [backend.render(r.messages) for r in requests]
+    ours_ids = [backend.engine.tokenizer(c, add_special_tokens=False)["input_ids"] for c in contexts]
+    n_params = sum(p.numel() for p in backend.engine.model.parameters())
+
+    # tunegate first, alone in the process: its peak RSS is its own.
+    small = GenerationParams(max_new_tokens=4, stop=tuple(stop))
+    backend.generate([GenerationRequest(r.id, r.messages, small) for r in requests[:2]])
+    ours, ours_row = run_tunegate(backend, requests)
+    ours_row["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    inv_n = len(requests) if args.invariance_n < 0 else min(args.invariance_n, len(requests))
+    invariance_row = invariance(backend, requests, ours, inv_n) if inv_n else None
 
     common = {
         "pretrained": str(model_dir),
@@ -223,30 +300,37 @@ def main() -> None:
         "add_bos_token": False,
     }
     lm_same = counting_hflm(**common, batch_size=args.batch_size)
-    ours_ids = [backend.engine.tokenizer(c, add_special_tokens=False)["input_ids"] for c in contexts]
     same_ids = sum(
         lm_same.tok_batch_encode([c])[0][0].tolist() == ids for c, ids in zip(contexts, ours_ids, strict=True)
     )
-
-    warm_up(backend, lm_same, requests, contexts)
-    ours, ours_row = run_tunegate(backend, requests)
-    theirs, theirs_row = run_lm_eval(lm_same, contexts, args.max_new_tokens)
+    lm_same.generate_until(lm_eval_instances(contexts[:2], 4, stop), disable_tqdm=True)
+    theirs, theirs_row = run_lm_eval(lm_same, contexts, max_new, stop)
     batch1_row: dict[str, Any] | None = None
     same_batch1: int | None = None
     if not args.skip_batch1:
         del lm_same
         lm_default = counting_hflm(**common)  # lm-eval's own default batch size
-        lm_default.generate_until(lm_eval_instances(contexts[:1], 4), disable_tqdm=True)
-        theirs1, batch1_row = run_lm_eval(lm_default, contexts, args.max_new_tokens)
+        lm_default.generate_until(lm_eval_instances(contexts[:1], 4, stop), disable_tqdm=True)
+        theirs1, batch1_row = run_lm_eval(lm_default, contexts, max_new, stop)
         same_batch1 = sum(a.text == b for a, b in zip(ours, theirs1, strict=True))
         del lm_default
-    cold, cached_row = cached_rerun(spec, requests, model_cache)
+    cached_row: dict[str, Any] | None = None
+    cold: list[Completion] | None = None
+    if not args.skip_cached:
+        cold, cached_row = cached_rerun(spec, requests, model_cache)
 
+    peak = matmul_peak(_torch_dtype(dtype))
+    prompt_tokens = sum(len(ids) for ids in ours_ids)
+    flops = 2 * n_params * (prompt_tokens + ours_row["tokens"])
+    limit_s = flops / (peak * 1e9)
     same = sum(a.text == b for a, b in zip(ours, theirs, strict=True))
     report: dict[str, Any] = {
         "workload": {
+            "name": args.workload,
             "prompts": len(requests),
-            "max_new_tokens": args.max_new_tokens,
+            "prompt_tokens": prompt_tokens,
+            "max_new_tokens": max_new,
+            "stop": list(stop),
             "batch_size": args.batch_size,
             "dtype": dtype,
             "model": args.base,
@@ -258,11 +342,23 @@ def main() -> None:
         "lm_eval_default_batch": batch1_row,
         "ratio": round(theirs_row["seconds"] / ours_row["seconds"], 2),
         "ratio_default_batch": round(batch1_row["seconds"] / ours_row["seconds"], 2) if batch1_row else None,
+        "tokens": {"tunegate": ours_row["tokens"], "lm_eval": theirs_row["tokens"]},
         "identical_outputs": same,
         "identical_fraction": round(same / len(requests), 3),
         "identical_outputs_default_batch": same_batch1,
+        "invariance": invariance_row,
+        "compute_limit": {
+            "matmul_peak_gflops": round(peak, 1),
+            "parameters": n_params,
+            "flops": flops,
+            "limit_s": round(limit_s, 2),
+            "tunegate_pct_of_limit": round(100 * limit_s / ours_row["seconds"], 1),
+            "lm_eval_pct_of_limit": round(100 * limit_s / theirs_row["seconds"], 1),
+        },
         "cached": cached_row,
-        "cached_cold_identical_to_uncached": sum(a.text == b.text for a, b in zip(ours, cold, strict=True)),
+        "cached_cold_identical_to_uncached": sum(a.text == b.text for a, b in zip(ours, cold, strict=True))
+        if cold
+        else None,
         "threads": torch.get_num_threads(),
         "loadavg": {
             "before": [round(x, 2) for x in load_before],

@@ -186,7 +186,10 @@ class SlotCache:
             self.values[layer][slot, :, :n] = pv
 
     def take_prefix(self, slot: int, length: int) -> list[tuple[Any, Any]]:
-        return [(k[slot, :, :length].clone(), v[slot, :, :length].clone()) for k, v in zip(self.keys, self.values, strict=True)]
+        return [
+            (k[slot, :, :length].clone(), v[slot, :, :length].clone())
+            for k, v in zip(self.keys, self.values, strict=True)
+        ]
 
     def move(self, src: int, dst: int, length: int) -> None:
         for k, v in zip(self.keys, self.values, strict=True):

@@ -90,7 +90,13 @@ def test_a_row_alone_in_its_forward_is_not_computed_apart(wide_bf16: tuple[Any, 
 
     def run(prompts: list[list[int]], slots: int) -> list[list[int]]:
         return slot_generate(
-            model, prompts, max_new_tokens=6 + len(prompts), is_done=lambda _t: False, slots=slots, pad_id=0, device="cpu"
+            model,
+            prompts,
+            max_new_tokens=6 + len(prompts),
+            is_done=lambda _t: False,
+            slots=slots,
+            pad_id=0,
+            device="cpu",
         )
 
     together = run(encoded, 3)
@@ -103,7 +109,9 @@ def test_stop_strings_cut_where_lm_eval_does(wide_bf16: tuple[Any, Any]) -> None
     model, tok = wide_bf16
     prompts = _prompts(tok, 8)
     encoded = [tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
-    free = slot_generate(model, encoded, max_new_tokens=12, is_done=lambda _t: False, slots=4, pad_id=0, device="cpu")
+    free = slot_generate(
+        model, encoded, max_new_tokens=12, is_done=lambda _t: False, slots=4, pad_id=0, device="cpu"
+    )
     texts = [tok.decode(t, skip_special_tokens=True) for t in free]
     stop = next(t for t in texts if len(t) > 8)[4:6]
     out = greedy_generate(model, tok, prompts, max_new_tokens=12, batch_size=4, stop=(stop,))
@@ -111,7 +119,9 @@ def test_stop_strings_cut_where_lm_eval_does(wide_bf16: tuple[Any, Any]) -> None
     for toks, text, c in zip(free, texts, out, strict=True):
         if tok.eos_token_id in toks:
             continue
-        ends = [k + 1 for k in range(len(toks)) if stop in tok.decode(toks[: k + 1], skip_special_tokens=True)]
+        ends = [
+            k + 1 for k in range(len(toks)) if stop in tok.decode(toks[: k + 1], skip_special_tokens=True)
+        ]
         if ends:
             hits += 1
             assert c.n_tokens == ends[0]
@@ -120,3 +130,25 @@ def test_stop_strings_cut_where_lm_eval_does(wide_bf16: tuple[Any, Any]) -> None
         else:
             assert c.n_tokens == len(toks) and c.text == text
     assert hits >= 1
+
+
+@pytest.mark.slow
+def test_smollm2_bf16_outputs_do_not_depend_on_the_batch() -> None:
+    """The real default base in bf16 on 16 prompt-heavy chats: batch 1, 8, 16 and per item agree."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from bench.generate import prompt_heavy_workload
+    from tests.tinymodels import smollm2_dir
+
+    tok = AutoTokenizer.from_pretrained(smollm2_dir())
+    model = AutoModelForCausalLM.from_pretrained(smollm2_dir(), dtype=torch.bfloat16).eval()
+    prompts = [render_prompt(tok, chat) for chat in prompt_heavy_workload(16)]
+
+    def texts(batch: list[str], batch_size: int) -> list[str]:
+        out = greedy_generate(model, tok, batch, max_new_tokens=16, batch_size=batch_size, stop=("\n",))
+        return [c.text for c in out]
+
+    per_item = [texts([p], 1)[0] for p in prompts]
+    for batch_size in (1, 8, 16):
+        assert texts(prompts, batch_size) == per_item, f"batch size {batch_size}"
