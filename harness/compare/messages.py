@@ -22,6 +22,10 @@ TEST_NAMES = {
     "approx_randomization": "approximate randomization",
     "sign_flip": "sign-flip permutation",
     "sign_flip_exact": "exact sign-flip permutation",
+    "bootstrap_t": "studentised bootstrap",
+    "sign_flip+bootstrap_t": "sign-flip permutation and studentised bootstrap",
+    "sign_flip_exact+bootstrap_t": "exact sign-flip permutation and studentised bootstrap",
+    "cluster_jackknife_t": "cluster jackknife t",
 }
 
 

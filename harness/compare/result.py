@@ -249,7 +249,11 @@ class Comparison:
             mde=mde,
             coverage_ok=self.coverage.ok,
         )
-        needed = items_needed(res.se, res.n, size, alpha=alpha) if verdict in ("UNDERPOWERED", "INCONCLUSIVE") else None
+        needed = (
+            items_needed(res.se, res.n, size, alpha=alpha, df=getattr(res, "df", None), df_grows=not res.clustered)
+            if verdict in ("UNDERPOWERED", "INCONCLUSIVE")
+            else None
+        )
         record = GateRecord(
             type=gate,
             alpha=alpha,
@@ -339,14 +343,9 @@ def check_alpha(alpha: float) -> float:
 
 
 def _df(res: PairedTestResult) -> dict[str, Any]:
+    """t quantiles for the MDE where the test has degrees of freedom (``res.df``)."""
     df = getattr(res, "df", None)
-    if df is None:
-        return {}
-    import inspect
-
-    if "df" in inspect.signature(minimum_detectable_effect).parameters:
-        return {"df": df}
-    return {}
+    return {} if df is None else {"df": df}
 
 
 def _notes(res: PairedTestResult) -> tuple[str, ...]:
