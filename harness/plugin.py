@@ -156,6 +156,13 @@ def activate(config: pytest.Config, reason: str) -> Active:
             ),
             stacklevel=2,
         )
+    if options.forgetting and not hasattr(config, "workerinput"):
+        # The packaged forgetting gates are one more suite file of this run.
+        import harness.general.forgetting_suite as forgetting_suite
+
+        path = str(Path(forgetting_suite.__file__))
+        if path not in config.args:
+            config.args.append(path)
     active = Active(run=RunState(options), project_dir=project_dir, reason=reason)
     config.stash[ACTIVE_KEY] = active
     config.pluginmanager.register(pytest_run, PLUGIN_NAME)

@@ -317,14 +317,20 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     active = _active(config)
     run = active.run
-    partial = run.partial()
     if _is_worker(config):
-        config.workeroutput["tunegate"] = json.dumps(partial, default=str)  # type: ignore[attr-defined]
+        config.workeroutput["tunegate"] = json.dumps(run.partial(), default=str)  # type: ignore[attr-defined]
         return
-    partials = [partial, *config.stash[PARTIALS_KEY]]
+    workers = list(config.stash[PARTIALS_KEY])
+    if int(exitstatus) in (0, 1):
+        # Checks that run whenever their inputs are known (leakage with training data), for the
+        # candidates no collected test checked, here or on a worker.
+        for t in (t for p in workers for t in p.get("tests", []) if t.get("kind") == "leakage"):
+            run.leakage_checked.update([t["candidate"]] if t.get("candidate") else [c.label for c in run.candidates])
+        run.automatic_checks()
+    partials = [run.partial(), *workers]
     if not any(p.get("comparisons") or p.get("items") or p.get("tests") for p in partials):
         return
-    from harness.results import build_results, command_line, merge_partials
+    from harness.results import build_results, command_line, merge_partials, verdict_fails
 
     options = run.options.model_dump(mode="json")
     results = build_results(
@@ -335,7 +341,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         command=_redact(command_line()),
     )
     active.results = results
-    if results["verdict"]["status"] == "FAIL" and session.exitstatus == 0:
+    if verdict_fails(results) and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     if run.options.report:
         active.report_error = write_report(Path(run.options.report), results)

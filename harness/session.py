@@ -115,6 +115,7 @@ class RunState:
     judges: list[dict[str, Any]] = field(default_factory=list)
     tests: list[dict[str, Any]] = field(default_factory=list)
     leakage_checked: set[str] = field(default_factory=set)
+    full_suites: dict[str, Suite] = field(default_factory=dict)
     _outputs: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -188,6 +189,7 @@ class RunState:
         """Apply --sample and register the suite for results.json."""
         sampled = suite.sample(self.options.sample or None, self.options.seed)
         self.suites.setdefault(sampled.name, sampled)
+        self.full_suites.setdefault(suite.name, suite)
         return sampled
 
     def outputs(self, model: ModelHandle, suite: Suite) -> list[str]:
@@ -338,7 +340,8 @@ class RunState:
         if files is None:
             return None
         if suites is None:
-            suites = list(self.suites.values())
+            # Every item of every suite of the run, not only a --sample of them: a leak is a leak.
+            suites = list(self.full_suites.values())
             if getattr(self.options, "forgetting", False):
                 from harness import general
 
