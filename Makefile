@@ -31,9 +31,11 @@ $(STAMP): pyproject.toml
 	touch $@
 
 # Two adapters from one task subset: task-only, and with replay (the base's own answers to general
-# prompts mixed in, trainers/configs/support-demo-replay.yaml; its replay file is built on demand).
+# prompts mixed in, trainers/configs/support-demo-replay.yaml). `tunegate replay build` writes (or reuses)
+# its replay file and runs the leakage check on it against every eval suite: an overlap stops make.
 adapter: setup
 	$(BIN)/tunegate train $(DEMO_CONFIG) --output $(DEMO_ADAPTER) --skip-if-current
+	$(BIN)/tunegate replay build $(DEMO_REPLAY_CONFIG) --check-leakage
 	$(BIN)/tunegate train $(DEMO_REPLAY_CONFIG) --output $(DEMO_REPLAY_ADAPTER) --skip-if-current
 
 # 1. The data check on the shipped support data: warnings are printed and the demo goes on; an error

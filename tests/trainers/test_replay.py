@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -216,3 +217,33 @@ def test_eval_suites_and_a_missing_replay_do_not_change_a_plain_fingerprint(
     b = a.model_copy(update={"eval_suites": [str(tmp_path)]})
     assert a.replay is None and inputs_fingerprint(a) == inputs_fingerprint(b)
     assert inputs_fingerprint(load_config(path)) != inputs_fingerprint(a)
+
+
+def test_replay_build_command_builds_then_reuses_and_checks_leakage(
+    tmp_path: Path, tiny_model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from trainers.replay_cli import main
+
+    cache_dir = tmp_path / "cache"
+    pool = _pool(
+        tmp_path / "pool.jsonl",
+        ["Name a colour.", "What is the capital of France? Answer with just the city name."],
+    )
+    _seed_cache(
+        cache_dir, tiny_model_dir, pool, [Completion("Blue.", 2, "stop"), Completion("Paris.", 2, "stop")], 8
+    )
+    cfg = _config(tmp_path, tiny_model_dir, pool=str(pool), max_new_tokens=8, file=str(tmp_path / "r.jsonl"))
+
+    assert main(["build", str(cfg), "--cache-dir", str(cache_dir)]) == 0
+    assert "replay file built" in capsys.readouterr().out
+    # the second prompt is a general/factual_qa item verbatim: the leakage check names it, exit 1
+    assert main(["build", str(cfg), "--cache-dir", str(cache_dir), "--check-leakage"]) == 1
+    out = capsys.readouterr().out
+    assert "replay file up to date" in out
+    assert re.search(r"leakage check: 1 of \d+ eval items overlap the replay file", out)
+    assert "general/factual_qa/factual_qa-001: exact" in out
+
+    plain = tmp_path / "plain.yaml"
+    plain.write_text(cfg.read_text().split("replay:")[0])
+    assert main(["build", str(plain)]) == 2
+    assert "has no replay section" in capsys.readouterr().err
