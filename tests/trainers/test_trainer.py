@@ -11,7 +11,7 @@ import pytest
 from harness.errors import ConfigError, DataError
 from trainers.config import load_config
 from trainers.data import IGNORE, read_chats, tokenize
-from trainers.manifest import adapter_is_current
+from trainers.manifest import FORMAT_VERSION, adapter_is_current
 from trainers.train import save_adapter, train
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,7 +102,7 @@ def test_training_is_bit_identical_and_manifest_complete(
     a, b = (o / "adapter_model.safetensors" for o in outs)
     assert a.read_bytes() == b.read_bytes()
     manifest = json.loads((outs[0] / "tunegate.json").read_text())
-    assert manifest["format_version"] == 1 and manifest["kind"] == "lora"
+    assert manifest["format_version"] == FORMAT_VERSION and manifest["kind"] == "lora"
     assert manifest["data"]["train"]["sha256"] and Path(manifest["data"]["train"]["absolute"]).exists()
     assert manifest["base"]["fingerprint"] and manifest["inputs_fingerprint"]
     assert len(manifest["loss_curve"]) == 2 and manifest["dev_loss_curve"]
