@@ -29,7 +29,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     build.add_argument("config", help="trainer config YAML with a replay section")
     build.add_argument("--force", action="store_true", help="rebuild even when the file is current")
-    build.add_argument("--cache-dir", default=None, help="cache directory (default: ~/.cache/tunegate)")
+    build.add_argument(
+        "--cache-dir",
+        default=None,
+        help="cache directory (default: $TUNEGATE_CACHE_DIR or ~/.cache/tunegate, the one tunegate train uses)",
+    )
     build.add_argument(
         "--check-leakage",
         action="store_true",
