@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from harness.errors import TunegateError
+from harness.errors import ConfigError, TunegateError
 
 SUBCOMMANDS = {
     "train": ("trainers.cli", "train a LoRA/QLoRA adapter from a YAML config"),
@@ -45,6 +45,8 @@ def cache_main(argv: list[str]) -> int:
     parser.add_argument("--cache-dir", default=None, help="cache directory (default: ~/.cache/tunegate)")
     args = parser.parse_args(argv)
     root = Path(args.cache_dir).expanduser() if args.cache_dir else default_cache_dir()
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"--cache-dir={str(root)!r}: not a directory; pass the cache directory (default ~/.cache/tunegate)")
     responses, judgments = ResponseCache(root), JudgeCache(root)
     if args.action == "stats":
         s = responses.stats()
@@ -84,6 +86,10 @@ def _main(argv: list[str] | None) -> int:
         return int(module.main(rest))
     except TunegateError as exc:
         print(f"tunegate {name}: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a path the command had to read or write: one line, never a traceback
+        where = " -> ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
+        print(f"tunegate {name}: {where + ': ' if where else ''}{exc.strerror or exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -309,13 +309,16 @@ def load_suite(
             raise ValueError("embedded null byte")
         if not p.is_absolute() and not p.exists() and base_dir is not None:
             p = Path(base_dir) / p
-        exists, is_dir, folder = p.exists(), p.is_dir(), p.resolve().parent
-    except (OSError, ValueError) as exc:  # a NUL byte in the name, a name too long, a symlink loop
+        exists, is_dir, is_file = p.exists(), p.is_dir(), p.is_file()
+        folder = p.resolve().parent
+    except (OSError, ValueError, RuntimeError) as exc:  # a NUL byte, a name too long, a symlink loop
         raise DataError(str(path), [f"{path!r}:0: not a usable file name ({exc})"]) from None
     if not exists:
         raise DataError(str(path), [f"{path}:0: file not found (looked in {folder})"])
     if is_dir:
         raise DataError(str(path), [f"{path}:0: is a directory; pass a suite .jsonl file inside it"])
+    if not is_file:  # a named pipe, socket or device: reading it could block forever
+        raise DataError(str(path), [f"{path}:0: is not a regular file (a pipe, socket or device); pass a suite .jsonl file"])
     try:
         data = p.read_bytes()
     except OSError as exc:

@@ -82,6 +82,42 @@ def _pickles(names: list[str]) -> tuple[list[str], list[str]]:
     return [n for n in pick if n not in state], state
 
 
+_MAX_SAFETENSORS_HEADER = 100_000_000  # the format's own limit on the JSON header
+
+
+def safetensors_problem(path: Path) -> str:
+    """Why ``path`` is not a complete safetensors file ('' when its header and size add up).
+
+    Reads only the 8-byte length and the JSON header: a truncated copy, an HTML error page saved
+    under the weights' name or a zero-byte placeholder is found before any model loads.
+    """
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as fh:
+            head = fh.read(8)
+            if len(head) < 8:
+                return f"{size} bytes, too short for a safetensors header"
+            n = int.from_bytes(head, "little")
+            if n > _MAX_SAFETENSORS_HEADER or 8 + n > size:
+                return f"the header claims {n} bytes but the file has {size}: truncated or not safetensors"
+            header = json.loads(fh.read(n))
+    except OSError as exc:
+        return f"cannot read it: {exc.strerror or exc}"
+    except (ValueError, RecursionError):
+        return "its header is not JSON: not a safetensors file"
+    if not isinstance(header, dict):
+        return "its header is not a JSON object: not a safetensors file"
+    ends = [
+        v["data_offsets"][1]
+        for k, v in header.items()
+        if k != "__metadata__" and isinstance(v, dict) and isinstance(v.get("data_offsets"), list)
+        and len(v["data_offsets"]) == 2 and isinstance(v["data_offsets"][1], int)
+    ]
+    if ends and 8 + n + max(ends) > size:
+        return f"its tensors need {8 + n + max(ends)} bytes but the file has {size}: truncated"
+    return ""
+
+
 def check_model_dir(path: Path, *, role: str, allow_pickle: bool = False) -> list[str]:
     """Refuse unsafe or missing weights in a base or candidate dir; return notes for the report.
 
@@ -119,6 +155,10 @@ def check_model_dir(path: Path, *, role: str, allow_pickle: bool = False) -> lis
             f"{role} {path}: pickle weights ({', '.join(pickles)}) accepted because of --allow-pickle; "
             "they can run code when loaded"
         )
+    for name in safe:
+        problem = safetensors_problem(path / name) if name.endswith(".safetensors") else ""
+        if problem:
+            raise ModelLoadError(f"{what}: {name} is not a complete safetensors file ({problem}); copy it again")
     if not safe and not pickles:
         if is_adapter:
             raise ModelLoadError(f"{what} has adapter_config.json but no {ADAPTER_WEIGHTS}")
