@@ -320,7 +320,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _is_worker(config):
         config.workeroutput["tunegate"] = json.dumps(run.partial(), default=str)  # type: ignore[attr-defined]
         return
-    workers = list(config.stash[PARTIALS_KEY])
+    workers: list[dict[str, Any]] = [*config.stash[PARTIALS_KEY]]
     if int(exitstatus) in (0, 1):
         # Checks that run whenever their inputs are known (leakage with training data), for the
         # candidates no collected test checked, here or on a worker.

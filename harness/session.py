@@ -6,7 +6,6 @@ that suite; comparisons are recorded here and turned into results.json at the en
 
 from __future__ import annotations
 
-import json
 import time
 import warnings
 from collections.abc import Sequence
@@ -18,85 +17,19 @@ from harness.cache import ResponseCache
 from harness.data import Suite
 from harness.errors import ConfigError, TunegateError
 from harness.generation import GenerationStats, generate_cached
+from harness.handles import AdapterHasNoEffect, ModelHandle, candidate_labels, read_provenance
 from harness.metrics.base import Metric, MetricScores, PairwiseMetric
 from harness.models.base import (
-    BACKENDS,
-    Backend,
     GenerationParams,
     GenerationRequest,
     ModelSpec,
+    SupportsAdapterProbe,
     require,
-    supports,
 )
 from harness.options import RunOptions
 
 if TYPE_CHECKING:
     from harness.compare import Comparison
-
-
-class AdapterHasNoEffect(UserWarning):
-    """The candidate's logits equal the base's on a probe batch: the adapter changes nothing."""
-
-
-def read_provenance(adapter: str | None) -> dict[str, Any] | None:
-    if not adapter:
-        return None
-    path = Path(adapter) / "tunegate.json"
-    if not path.is_file():
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        return {"error": f"unreadable {path}: {exc}"}
-    return data if isinstance(data, dict) else None
-
-
-@dataclass
-class ModelHandle:
-    """A model of the run (the base or one candidate); loads its backend on first use."""
-
-    label: str
-    spec: ModelSpec
-    run: RunState
-    _backend: Backend | None = None
-
-    @property
-    def backend(self) -> Backend:
-        if self._backend is None:
-            factory = BACKENDS.get(self.spec.backend)
-            self._backend = factory(self.spec, cache_dir=str(self.run.options.cache_path))
-        return self._backend
-
-    @property
-    def loaded(self) -> bool:
-        return self._backend is not None
-
-    def generate(self, suite: Suite) -> list[str]:
-        """Greedy outputs for every item of ``suite`` (cached for the session and on disk)."""
-        return self.run.outputs(self, suite)
-
-    def record(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "label": self.label,
-            "spec": {
-                "base": self.spec.base,
-                "adapter": self.spec.adapter,
-                "backend": self.spec.backend,
-                "dtype": self.spec.dtype,
-                "quantization": self.spec.quantization,
-            },
-            "fingerprint": None,
-            "content_fingerprint": None,
-            "describe": None,
-        }
-        if self.spec.adapter and Path(self.spec.adapter).is_dir():
-            from harness.fingerprint import HashMemo, content_fingerprint
-
-            out["content_fingerprint"] = content_fingerprint(Path(self.spec.adapter), HashMemo(self.run.options.cache_path))
-        if self._backend is not None:
-            out["fingerprint"] = self._backend.fingerprint
-            out["describe"] = self._backend.describe()
-        return out
 
 
 @dataclass
@@ -116,6 +49,7 @@ class RunState:
     tests: list[dict[str, Any]] = field(default_factory=list)
     leakage_checked: set[str] = field(default_factory=set)
     full_suites: dict[str, Suite] = field(default_factory=dict)
+    _selection_seen: set[tuple[str, str]] = field(default_factory=set)
     _outputs: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -212,10 +146,11 @@ class RunState:
     def check_adapter(self, model: ModelHandle, suite: Suite) -> None:
         if model.label in self.adapter_checks:
             return
-        if not supports(model.backend, "adapter_probe"):
+        backend = model.backend
+        if not isinstance(backend, SupportsAdapterProbe):
             self.adapter_checks[model.label] = {"checked": False, "reason": f"the {model.spec.backend!r} backend has no probe"}
             return
-        result = model.backend.adapter_effect([it.messages for it in suite.items[:4]])
+        result = backend.adapter_effect([it.messages for it in suite.items[:4]])
         self.adapter_checks[model.label] = result
         if result.get("no_effect"):
             warnings.warn(
@@ -271,7 +206,32 @@ class RunState:
         )
         self._record_scores(suite, metric.name, base_scores, cand_scores, candidate.label)
         self.comparisons.append((nodeid, comparison))
+        self._note_selection(candidate, suite)
         return comparison
+
+    def _note_selection(self, candidate: ModelHandle, suite: Suite) -> None:
+        """Ledger of which adapters of one lineage were gated on this suite version; warn when one
+        eval suite has been used to choose among more than a few of them."""
+        key = (candidate.label, suite.name)
+        if key in self._selection_seen or not candidate.spec.adapter:
+            return
+        self._selection_seen.add(key)
+        from harness.fingerprint import HashMemo, content_fingerprint
+        from harness.ledger import lineage_from_manifest, record_gating, selection_warning
+
+        lineage = lineage_from_manifest(read_provenance(candidate.spec.adapter))
+        if lineage is None:
+            return
+        count = record_gating(
+            self.options.cache_path,
+            suite_name=suite.name,
+            suite_version=suite.version,
+            adapter_fingerprint=content_fingerprint(Path(candidate.spec.adapter), HashMemo(self.options.cache_path)),
+            lineage=lineage,
+        )
+        warning = selection_warning(count, suite.name)
+        if warning and warning not in self.notes:
+            self.notes.append(warning)
 
     def _record_scores(
         self, suite: Suite, metric: str, base: MetricScores, cand: MetricScores, label: str
@@ -492,16 +452,3 @@ def _describe(metric: Any) -> dict[str, Any]:
         return dict(metric.describe())
     except (AttributeError, TypeError, TunegateError):
         return {}
-
-
-def candidate_labels(candidates: Sequence[str]) -> list[str]:
-    if len(candidates) == 1:
-        return ["candidate"]
-    labels: list[str] = []
-    for c in candidates:
-        name = Path(c.rstrip("/")).name or c
-        label, k = name, 2
-        while label in labels or label == "base":
-            label, k = f"{name}-{k}", k + 1
-        labels.append(label)
-    return labels

@@ -10,7 +10,7 @@ from harness.compare.alignment import align, check_unique, pair
 from harness.compare.result import Comparison, check_alpha
 from harness.errors import StatsError
 from harness.metrics.base import KINDS, Kind, MetricScores
-from harness.stats import flips, paired_test, slice_tests
+from harness.stats import SliceResult, flips, paired_test, slice_tests
 
 # Resampling tests re-run once per slice; this many resamples keeps their p down to ~5e-4.
 SLICE_RESAMPLES = 2_000
@@ -90,7 +90,7 @@ def compare_scores(
         n_resamples=int(n_resamples),
         rng=np.random.default_rng(seed),
     )
-    slices = ()
+    slices: tuple[SliceResult, ...] = ()
     if tags is not None:
         slices = tuple(
             slice_tests(
