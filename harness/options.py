@@ -18,8 +18,8 @@ from pydantic.fields import FieldInfo
 
 from harness.errors import ConfigError
 from harness.models.resolve import DEFAULT_ALIAS, default_cache_dir
+from harness.models.runtime import DTYPES
 
-DTYPES = ("auto", "bf16", "fp32", "fp16")
 QUANTIZATIONS = ("auto", "none", "nf4")
 NOT_OPTIONS = frozenset({"sources"})
 

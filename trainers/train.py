@@ -19,19 +19,21 @@ from typing import Any
 
 from harness import progress
 from harness.errors import ConfigError
-from harness.models.hf import resolve_dtype
 from harness.models.resolve import resolve_base
-from harness.models.slots import common_prefix
+from harness.models.runtime import (
+    MIN_SHARED_PREFIX,
+    broadcast_cache,
+    cache_kwarg,
+    decoder,
+    load,
+    prefix_cache,
+    resolve_dtype,
+    shared_prefix_length,
+)
 from trainers.config import TrainConfig
 from trainers.data import IGNORE, Example, batches, collate, read_chats, tokenize
 from trainers.distributed import World, barrier, join, leave, sum_gradients, sum_scalar, world_from_env
 from trainers.manifest import build_manifest, inputs_fingerprint
-
-
-def _torch_dtype(name: str) -> Any:
-    import torch
-
-    return {"bf16": torch.bfloat16, "fp32": torch.float32, "fp16": torch.float16}[name]
 
 
 def seed_everything(seed: int) -> None:
@@ -44,30 +46,8 @@ def seed_everything(seed: int) -> None:
 
 
 def load_base(cfg: TrainConfig, model_dir: Path, device: str, dtype: str) -> tuple[Any, Any]:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(model_dir)
-    if tok.pad_token_id is None:
-        tok.pad_token = tok.eos_token
-    kwargs: dict[str, Any] = {"dtype": _torch_dtype(dtype)}
-    if cfg.quantization == "nf4":
-        import warnings
-
-        from transformers import BitsAndBytesConfig
-
-        warnings.filterwarnings("ignore", message=".*kernels.*")
-        kwargs["quantization_config"] = BitsAndBytesConfig(
-            load_in_4bit=True,
-            bnb_4bit_quant_type="nf4",
-            bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=_torch_dtype(dtype),
-        )
-        if device.startswith("cuda"):
-            kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", 0))}
-    model = AutoModelForCausalLM.from_pretrained(model_dir, **kwargs)
-    if cfg.quantization == "none":
-        model = model.to(device)  # type: ignore[arg-type]
-    return model, tok
+    """(model, tokenizer): ``cfg.quantization`` NF4 weights for QLoRA, or ``dtype`` for LoRA."""
+    return load(model_dir, dtype=dtype, quantization=cfg.quantization, device=device, padding_side=None)
 
 
 def attach_lora(cfg: TrainConfig, model: Any) -> Any:
@@ -113,10 +93,6 @@ def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
     return cfg.learning_rate * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
-# A micro-batch whose examples share at least this many leading prompt tokens runs them once.
-MIN_SHARED_PREFIX = 16
-
-
 def shared_prefix(batch: Sequence[Example]) -> int:
     """Leading tokens every example of ``batch`` has in common, all of them prompt (no loss).
 
@@ -126,9 +102,7 @@ def shared_prefix(batch: Sequence[Example]) -> int:
     if len(batch) < 2:
         return 0
     limit = min(next((k for k, y in enumerate(e.labels) if y != IGNORE), len(e.labels)) for e in batch) - 1
-    n = min(common_prefix(batch[0].input_ids, e.input_ids) for e in batch[1:])
-    n = min(n, limit)
-    return n if n >= MIN_SHARED_PREFIX else 0
+    return shared_prefix_length([e.input_ids for e in batch], limit=limit, min_length=MIN_SHARED_PREFIX)
 
 
 def batch_loss(model: Any, batch: list[Example], pad_id: int, device: str) -> tuple[Any, int]:
@@ -168,22 +142,18 @@ def _checkpointing(causal_lm: Any) -> bool:
 def _hidden_after_prefix(causal_lm: Any, enc: dict[str, Any], n_prefix: int) -> Any:
     """Hidden states of positions ``n_prefix .. width-2``, the prefix run once for the batch."""
     import torch
-    from transformers import DynamicCache
-
-    from harness.models.decode import cache_kwarg
 
     ids, mask = enc["input_ids"], enc["attention_mask"]
     rows = ids.shape[0]
-    kwarg = cache_kwarg(causal_lm)
-    prefix_cache: Any = DynamicCache()
-    causal_lm.model(input_ids=ids[:1, :n_prefix], use_cache=True, **{kwarg: prefix_cache})
-    cache: Any = DynamicCache()
-    for layer, held in enumerate(prefix_cache.layers):
-        cache.update(held.keys.expand(rows, -1, -1, -1), held.values.expand(rows, -1, -1, -1), layer)
+    cache = broadcast_cache(prefix_cache(causal_lm, ids[:1, :n_prefix]), rows)
     tail = ids[:, n_prefix:-1]
     positions = torch.arange(n_prefix, ids.shape[1] - 1, device=ids.device).expand(rows, -1)
-    out = causal_lm.model(
-        input_ids=tail, attention_mask=mask[:, :-1], position_ids=positions, use_cache=True, **{kwarg: cache}
+    out = decoder(causal_lm)(
+        input_ids=tail,
+        attention_mask=mask[:, :-1],
+        position_ids=positions,
+        use_cache=True,
+        **{cache_kwarg(causal_lm): cache},
     )
     return out.last_hidden_state
 

@@ -15,6 +15,8 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from harness.models.base import Completion
+from harness.models.runtime import cache_kwarg
+from harness.models.slots import slot_generate, supports_slots
 
 
 def eos_ids(model: Any, tokenizer: Any) -> list[int]:
@@ -62,8 +64,6 @@ def greedy_generate(
     ``loop="generate"`` calls ``model.generate`` (the reference both are checked against).
     """
     import torch
-
-    from harness.models.slots import slot_generate, supports_slots
 
     if loop not in LOOPS:
         raise ValueError(f"unknown decoding loop {loop!r}; use one of {', '.join(LOOPS)}")
@@ -158,14 +158,6 @@ def _hf_generate(
 def _stop_hit(tokenizer: Any, toks: list[int], stop: Sequence[str]) -> bool:
     tail = tokenizer.decode(toks[-12:], skip_special_tokens=True)
     return any(s and s in tail for s in stop)
-
-
-def cache_kwarg(model: Any) -> str:
-    """transformers renamed ``past_key_values`` to ``cache`` in 5.x; use whichever forward takes."""
-    import inspect
-
-    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
-    return "cache" if "cache" in inspect.signature(inner.forward).parameters else "past_key_values"
 
 
 def _fast_loop(

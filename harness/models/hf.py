@@ -23,75 +23,32 @@ from harness.models.base import BACKENDS, Completion, GenerationParams, Generati
 from harness.models.chat import render_prompt
 from harness.models.decode import greedy_generate
 from harness.models.resolve import resolve_base
+from harness.models.runtime import (  # noqa: F401 (DTYPES, cpu_supports_bf16, _torch_dtype: re-exports)
+    DTYPES,
+    cpu_supports_bf16,
+    load,
+    resolve_dtype,
+)
+from harness.models.runtime import torch_dtype as _torch_dtype  # noqa: F401 (re-export)
 
 # Bump when generation code changes in a way that can change outputs: it is part of fingerprints.
 GENERATION_VERSION = "hf-greedy-3"
-DTYPES = ("auto", "bf16", "fp32", "fp16")
 
 _ENGINES: dict[tuple[str, str, str, str], HFEngine] = {}
 _LOCK = threading.Lock()
-
-
-def cpu_supports_bf16() -> bool:
-    """True where the CPU has native bf16 matmuls (AVX512-BF16 or AMX): ~4x faster than fp32."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def resolve_dtype(requested: str, device: str) -> str:
-    if requested not in DTYPES:
-        raise ModelLoadError(f"unknown dtype {requested!r}; use one of {list(DTYPES)}")
-    if requested != "auto":
-        return requested
-    import torch
-
-    if device == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return "bf16" if cpu_supports_bf16() else "fp32"
-
-
-def _torch_dtype(name: str) -> Any:
-    import torch
-
-    return {"bf16": torch.bfloat16, "fp32": torch.float32, "fp16": torch.float16}[name]
 
 
 class HFEngine:
     """A loaded base model (+ tokenizer) and the peft adapters loaded onto it."""
 
     def __init__(self, model_dir: Path, *, dtype: str, quantization: str, device: str) -> None:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
         self.model_dir = model_dir
         self.device = device
         self.dtype = resolve_dtype(dtype, device)
         self.quantization = quantization
-        kwargs: dict[str, Any] = {"dtype": _torch_dtype(self.dtype)}
-        if quantization == "nf4":
-            from transformers import BitsAndBytesConfig
-
-            kwargs["quantization_config"] = BitsAndBytesConfig(
-                load_in_4bit=True,
-                bnb_4bit_quant_type="nf4",
-                bnb_4bit_use_double_quant=True,
-                bnb_4bit_compute_dtype=_torch_dtype(self.dtype),
-            )
-        elif quantization != "none":
-            raise ModelLoadError(f"unknown quantization {quantization!r}; use 'none' or 'nf4'")
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
-            self.model: Any = AutoModelForCausalLM.from_pretrained(model_dir, **kwargs)
-        except Exception as exc:
-            raise ModelLoadError(f"cannot load model from {model_dir}: {exc}") from None
-        if quantization == "none":
-            self.model = self.model.to(device)  # type: ignore[arg-type]
-        self.model.eval()
-        self.tokenizer.padding_side = "left"
-        if self.tokenizer.pad_token_id is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.model, self.tokenizer = load(
+            model_dir, dtype=self.dtype, quantization=quantization, device=device
+        )
         self.adapters: dict[str, Path] = {}
         self.lock = threading.Lock()
 

@@ -28,19 +28,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.models.runtime import MIN_SHARED_PREFIX, cache_kwarg, common_prefix, decoder, unwrap
+
 # Decoder families whose attention layers all call ``cache.update(k, v, layer_idx)`` and accept
 # a ready 4D mask. Others (sliding windows, hybrid/recurrent layers) use the batched loop.
 SLOT_MODEL_TYPES = frozenset(
     {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "phi3", "granite", "olmo2"}
 )
-MIN_SHARED_PREFIX = 16
 # The slot buffers may take at most this share of the device's memory.
 MEMORY_SHARE = 0.25
 
 
 def _config(model: Any) -> Any:
-    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
-    return inner.config
+    return unwrap(model).config
 
 
 def supports_slots(model: Any) -> bool:
@@ -56,16 +56,6 @@ def supports_slots(model: Any) -> bool:
 
 
 # -- shared prefixes ---------------------------------------------------------------------------
-
-
-def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    """How many leading tokens ``a`` and ``b`` share."""
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 def prefix_groups(
@@ -231,11 +221,8 @@ class _Runner:
     """The decoder body and the output head of ``model``, run under the batch-invariant attention."""
 
     def __init__(self, model: Any, cache: SlotCache, pad_id: int, device: str) -> None:
-        from harness.models.decode import cache_kwarg
-
-        inner = model.get_base_model() if hasattr(model, "get_base_model") else model
-        self.body = inner.get_decoder()
-        self.head = inner.get_output_embeddings()
+        self.body = decoder(model)
+        self.head = unwrap(model).get_output_embeddings()
         self.kwarg = cache_kwarg(model)
         self.cache, self.pad_id, self.device = cache, pad_id, device
 

@@ -36,12 +36,13 @@ from harness.models.adapters import classify_adapter
 from harness.models.base import BACKENDS, Completion, GenerationParams, GenerationRequest, ModelSpec
 from harness.models.chat import render_prompt
 from harness.models.resolve import resolve_base
+from harness.models.runtime import TORCH_DTYPE_NAMES
 from harness.validation import pydantic_problems
 
 INSTALL_HINT = "pip install 'tunegate[vllm]' on a machine with an NVIDIA GPU"
 # Bump when generation code changes in a way that can change outputs: it is part of fingerprints.
 GENERATION_VERSION = "vllm-greedy-1"
-VLLM_DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
+VLLM_DTYPES = TORCH_DTYPE_NAMES  # tunegate dtype name -> vLLM dtype= string
 LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)  # the ranks vLLM accepts for max_lora_rank
 
 

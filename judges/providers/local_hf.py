@@ -14,14 +14,19 @@ poorly with gold labels, which calibration measures and the advisory rule handle
 from __future__ import annotations
 
 import asyncio
-import copy
 import threading
 from collections.abc import Sequence
 from typing import Any, Literal
 
 from harness.errors import JudgeError
-from harness.models.decode import cache_kwarg
 from harness.models.resolve import DEFAULT_ALIAS, resolve_base
+from harness.models.runtime import (
+    broadcast_cache,
+    cache_kwarg,
+    load,
+    prefix_cache,
+    shared_prefix_length,
+)
 from harness.retry import Transient
 from judges.prompts import JudgePrompt, Output
 from judges.providers.base import (
@@ -33,7 +38,6 @@ from judges.providers.base import (
 )
 
 _MODELS: dict[tuple[str, str, str], tuple[Any, Any]] = {}
-MIN_PREFIX = 16  # shorter shared heads are not worth caching
 _LOCK = threading.Lock()
 
 
@@ -67,23 +71,11 @@ class LocalProvider:
         return None  # an in-process failure is a bug to see, not a blip to retry
 
     def _load(self) -> tuple[Any, Any]:
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        path = str(resolve_base(self.model, self.opts.cache_dir))
-        key = (path, self.opts.dtype, self.opts.device)
+        path = resolve_base(self.model, self.opts.cache_dir)
+        key = (str(path), self.opts.dtype, self.opts.device)
         with _LOCK:
             if key not in _MODELS:
-                dtype = {"bf16": torch.bfloat16, "fp32": torch.float32, "fp16": torch.float16}[
-                    self.opts.dtype
-                ]
-                tok = AutoTokenizer.from_pretrained(path)
-                tok.padding_side = "left"
-                if tok.pad_token is None:
-                    tok.pad_token = tok.eos_token
-                model: Any = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
-                model = model.to(self.opts.device)
-                model.eval()
+                model, tok = load(path, dtype=self.opts.dtype, device=self.opts.device)
                 _MODELS[key] = (tok, model)
             return _MODELS[key]
 
@@ -190,12 +182,8 @@ class LocalProvider:
             [[1] * (n_prefix + len(t)) + [0] * (width - len(t)) for t in tails], device=self.opts.device
         )
         last = torch.tensor([[len(t) - 1] for t in tails], device=self.opts.device)
-        past = None
-        if prefix is not None:
-            past = copy.deepcopy(prefix[1])
-            if len(tails) > 1:
-                past.batch_repeat_interleave(len(tails))
         with torch.inference_mode():
+            past = broadcast_cache(prefix[1], len(tails)) if prefix is not None else None
             out = model(
                 input_ids=input_ids,
                 attention_mask=mask,
@@ -207,31 +195,20 @@ class LocalProvider:
         return probs, [len(x) for x in ids]
 
     def _shared_prefix(self, model: Any, ids: list[list[int]]) -> tuple[tuple[int, ...], Any] | None:
-        """(prefix tokens, their cache) shared by every prompt, leaving each at least one token."""
+        """(prefix tokens, their cache) shared by every prompt, leaving each at least one token;
+        the last one is kept and reused while the prompts still start with it."""
         import torch
 
         if self._prefix is not None:
             head, cache = self._prefix
             if all(len(x) > len(head) and tuple(x[: len(head)]) == head for x in ids):
                 return head, cache
-        n = min(len(x) for x in ids) - 1
-        for k in range(n):
-            if any(x[k] != ids[0][k] for x in ids[1:]):
-                n = k
-                break
-        if n < MIN_PREFIX:
+        n = shared_prefix_length(ids)
+        if not n:
             return None
         head = tuple(ids[0][:n])
-        from transformers import DynamicCache
-
-        cache = DynamicCache()
         with torch.inference_mode():
-            model(
-                input_ids=torch.tensor([head], device=self.opts.device),
-                **{cache_kwarg(model): cache},
-                use_cache=True,
-                logits_to_keep=1,
-            )
+            cache = prefix_cache(model, torch.tensor([head], device=self.opts.device))
         self._prefix = (head, cache)
         return self._prefix
 
