@@ -11,34 +11,23 @@ import torch
 
 from harness.errors import ModelLoadError
 from harness.models import runtime
-from harness.models.runtime import (
-    DTYPES,
-    broadcast_cache,
-    cache_kwarg,
-    common_prefix,
-    load,
-    prefix_cache,
-    resolve_dtype,
-    shared_prefix_length,
-    torch_dtype,
-)
 
 # -- dtypes ------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("name", ["bf16", "fp32", "fp16"])
 def test_an_explicit_dtype_is_kept_on_every_device(name: str) -> None:
-    assert resolve_dtype(name, "cpu") == name
-    assert resolve_dtype(name, "cuda:1") == name
+    assert runtime.resolve_dtype(name, "cpu") == name
+    assert runtime.resolve_dtype(name, "cuda:1") == name
 
 
 def test_torch_dtypes_behind_the_names() -> None:
-    assert [torch_dtype(n) for n in ("bf16", "fp32", "fp16")] == [
+    assert [runtime.torch_dtype(n) for n in ("bf16", "fp32", "fp16")] == [
         torch.bfloat16,
         torch.float32,
         torch.float16,
     ]
-    assert set(DTYPES) == {"auto", *runtime.TORCH_DTYPE_NAMES}
+    assert set(runtime.DTYPES) == {"auto", *runtime.TORCH_DTYPE_NAMES}
 
 
 @pytest.mark.parametrize("has_bf16, expected", [(True, "bf16"), (False, "fp32")])
@@ -46,7 +35,7 @@ def test_auto_on_cpu_is_bf16_only_where_the_cpu_has_it(
     monkeypatch: pytest.MonkeyPatch, has_bf16: bool, expected: str
 ) -> None:
     monkeypatch.setattr(runtime, "cpu_supports_bf16", lambda: has_bf16)
-    assert resolve_dtype("auto", "cpu") == expected
+    assert runtime.resolve_dtype("auto", "cpu") == expected
 
 
 @pytest.mark.parametrize("has_bf16, expected", [(True, "bf16"), (False, "fp16")])
@@ -54,29 +43,29 @@ def test_auto_on_cuda_is_bf16_else_fp16(
     monkeypatch: pytest.MonkeyPatch, has_bf16: bool, expected: str
 ) -> None:
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: has_bf16)
-    assert resolve_dtype("auto", "cuda") == expected
-    assert resolve_dtype("auto", "cuda:0") == expected
+    assert runtime.resolve_dtype("auto", "cuda") == expected
+    assert runtime.resolve_dtype("auto", "cuda:0") == expected
 
 
 def test_unknown_dtype_names_are_one_clear_error() -> None:
     with pytest.raises(
         ModelLoadError, match=r"unknown dtype 'fp8'; use one of \['auto', 'bf16', 'fp32', 'fp16'\]"
     ):
-        resolve_dtype("fp8", "cpu")
+        runtime.resolve_dtype("fp8", "cpu")
     with pytest.raises(ModelLoadError, match=r"no torch dtype for 'auto'"):
-        torch_dtype("auto")
+        runtime.torch_dtype("auto")
 
 
 # -- loading -----------------------------------------------------------------------------------
 
 
 def test_load_a_hf_directory_in_the_asked_dtype(tiny_model_dir: Path) -> None:
-    model, tok = load(tiny_model_dir, dtype="fp32")
+    model, tok = runtime.load(tiny_model_dir, dtype="fp32")
     assert not model.training
     assert {p.dtype for p in model.parameters()} == {torch.float32}
     assert tok.padding_side == "left"
     assert tok.pad_token_id is not None
-    half, _ = load(str(tiny_model_dir), dtype="bf16")
+    half, _ = runtime.load(str(tiny_model_dir), dtype="bf16")
     assert {p.dtype for p in half.parameters()} == {torch.bfloat16}
     # The same weights, only rounded: the two agree to bf16 precision.
     torch.testing.assert_close(
@@ -88,14 +77,14 @@ def test_load_a_hf_directory_in_the_asked_dtype(tiny_model_dir: Path) -> None:
 
 
 def test_auto_dtype_loads_what_resolve_dtype_says(tiny_model_dir: Path) -> None:
-    model, _ = load(tiny_model_dir, dtype="auto")
-    assert next(model.parameters()).dtype == torch_dtype(resolve_dtype("auto", "cpu"))
+    model, _ = runtime.load(tiny_model_dir, dtype="auto")
+    assert next(model.parameters()).dtype == runtime.torch_dtype(runtime.resolve_dtype("auto", "cpu"))
 
 
 def test_padding_side_is_left_alone_when_not_asked(tiny_model_dir: Path) -> None:
     from transformers import AutoTokenizer
 
-    _, tok = load(tiny_model_dir, dtype="fp32", padding_side=None)
+    _, tok = runtime.load(tiny_model_dir, dtype="fp32", padding_side=None)
     assert tok.padding_side == AutoTokenizer.from_pretrained(tiny_model_dir).padding_side
 
 
@@ -117,15 +106,15 @@ def test_a_tokenizer_without_pad_token_pads_with_eos(tiny_model_dir: Path, tmp_p
 
 def test_load_failures_are_model_load_errors(tiny_model_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(ModelLoadError, match="has no config.json"):
-        load(tmp_path, dtype="fp32")
+        runtime.load(tmp_path, dtype="fp32")
     broken = tmp_path / "broken"
     shutil.copytree(tiny_model_dir, broken)
     for weights in broken.glob("*.safetensors"):
         weights.write_bytes(b"not a safetensors file")
     with pytest.raises(ModelLoadError, match=r"cannot load model from .*broken"):
-        load(broken, dtype="fp32")
+        runtime.load(broken, dtype="fp32")
     with pytest.raises(ModelLoadError, match=r"unknown quantization 'int3'; use 'none' or 'nf4'"):
-        load(tiny_model_dir, dtype="fp32", quantization="int3")
+        runtime.load(tiny_model_dir, dtype="fp32", quantization="int3")
 
 
 def test_an_unreachable_hub_id_is_one_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -134,13 +123,13 @@ def test_an_unreachable_hub_id_is_one_clear_error(monkeypatch: pytest.MonkeyPatc
     with pytest.raises(
         ModelLoadError, match=r"cannot fetch base model 'no-such-org/no-such-model'.*HF_HUB_OFFLINE"
     ):
-        load("no-such-org/no-such-model", dtype="fp32", cache_dir=tmp_path)
+        runtime.load("no-such-org/no-such-model", dtype="fp32", cache_dir=tmp_path)
 
 
 def test_the_gguf_alias_loads_from_its_converted_checkpoint() -> None:
     from harness.models.resolve import DEFAULT_ALIAS, resolve_base
 
-    model, tok = load(DEFAULT_ALIAS, dtype="bf16")
+    model, tok = runtime.load(DEFAULT_ALIAS, dtype="bf16")
     assert model.config.model_type == "llama"
     assert next(model.parameters()).dtype == torch.bfloat16
     assert tok.chat_template
@@ -157,12 +146,12 @@ def test_cache_kwarg_names_a_parameter_of_forward_also_under_peft(
 
     from peft import PeftModel
 
-    model, _ = load(tiny_model_dir, dtype="fp32")
-    kwarg = cache_kwarg(model)
+    model, _ = runtime.load(tiny_model_dir, dtype="fp32")
+    kwarg = runtime.cache_kwarg(model)
     assert kwarg in inspect.signature(model.forward).parameters
     assert kwarg in inspect.signature(runtime.decoder(model).forward).parameters
     wrapped = PeftModel.from_pretrained(model, str(tiny_adapter_dir))
-    assert cache_kwarg(wrapped) == kwarg
+    assert runtime.cache_kwarg(wrapped) == kwarg
     assert runtime.decoder(wrapped) is runtime.decoder(model)
 
 
@@ -170,28 +159,28 @@ def test_cache_kwarg_names_a_parameter_of_forward_also_under_peft(
 
 
 def test_common_prefix() -> None:
-    assert common_prefix([1, 2, 3], [1, 2, 4]) == 2
-    assert common_prefix([1, 2], [1, 2, 3]) == 2
-    assert common_prefix([5], [1]) == 0
-    assert common_prefix([], [1]) == 0
+    assert runtime.common_prefix([1, 2, 3], [1, 2, 4]) == 2
+    assert runtime.common_prefix([1, 2], [1, 2, 3]) == 2
+    assert runtime.common_prefix([5], [1]) == 0
+    assert runtime.common_prefix([], [1]) == 0
 
 
 def test_shared_prefix_length_leaves_every_row_a_token_and_skips_short_shares() -> None:
     head = list(range(100, 120))
     seqs = [head + [1, 2], head + [3], head + [1, 5, 6]]
-    assert shared_prefix_length(seqs) == 20
-    assert shared_prefix_length([head, head + [1]]) == 19  # the shorter keeps its last token
-    assert shared_prefix_length(seqs, limit=17) == 17
-    assert shared_prefix_length(seqs, limit=15) == 0  # under MIN_SHARED_PREFIX
-    assert shared_prefix_length(seqs, min_length=21) == 0
-    assert shared_prefix_length([head[:10] + [1], head[:10] + [2]]) == 0
-    assert shared_prefix_length([head + [1]]) == 20  # one sequence: all but its last token
-    assert shared_prefix_length([]) == 0
+    assert runtime.shared_prefix_length(seqs) == 20
+    assert runtime.shared_prefix_length([head, head + [1]]) == 19  # the shorter keeps its last token
+    assert runtime.shared_prefix_length(seqs, limit=17) == 17
+    assert runtime.shared_prefix_length(seqs, limit=15) == 0  # under MIN_SHARED_PREFIX
+    assert runtime.shared_prefix_length(seqs, min_length=21) == 0
+    assert runtime.shared_prefix_length([head[:10] + [1], head[:10] + [2]]) == 0
+    assert runtime.shared_prefix_length([head + [1]]) == 20  # one sequence: all but its last token
+    assert runtime.shared_prefix_length([]) == 0
 
 
 @pytest.fixture(scope="module")
 def model_and_ids(tiny_model_dir: Path) -> tuple[Any, Any]:
-    model, _ = load(tiny_model_dir, dtype="fp32")
+    model, _ = runtime.load(tiny_model_dir, dtype="fp32")
     torch.manual_seed(5)
     with torch.no_grad():  # larger weights than the init, so positions really differ
         for p in model.parameters():
@@ -208,8 +197,8 @@ def test_prefix_keys_and_values_equal_those_of_a_full_forward(model_and_ids: tup
     model, ids = model_and_ids
     full = DynamicCache()
     with torch.inference_mode():
-        model(input_ids=ids[:1], use_cache=True, **{cache_kwarg(model): full})
-        prefix = prefix_cache(model, ids[:1, :24])
+        model(input_ids=ids[:1], use_cache=True, **{runtime.cache_kwarg(model): full})
+        prefix = runtime.prefix_cache(model, ids[:1, :24])
     assert len(prefix.layers) == len(full.layers) == model.config.num_hidden_layers
     for mine, whole in zip(prefix.layers, full.layers, strict=True):
         assert mine.keys.shape[-2] == 24
@@ -221,10 +210,10 @@ def test_rows_after_a_broadcast_prefix_match_a_full_forward(model_and_ids: tuple
     model, ids = model_and_ids
     with torch.inference_mode():
         expected = model(input_ids=ids).logits[:, 24:]
-        prefix = prefix_cache(model, ids[:1, :24])
+        prefix = runtime.prefix_cache(model, ids[:1, :24])
         before = [layer.keys.clone() for layer in prefix.layers]
-        cache = broadcast_cache(prefix, 3)
-        got = model(input_ids=ids[:, 24:], use_cache=True, **{cache_kwarg(model): cache}).logits
+        cache = runtime.broadcast_cache(prefix, 3)
+        got = model(input_ids=ids[:, 24:], use_cache=True, **{runtime.cache_kwarg(model): cache}).logits
     torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
     # The prefix is untouched by the rows' forward, so it can serve the next batch.
     assert [layer.keys.shape[-2] for layer in prefix.layers] == [24] * len(before)
