@@ -886,6 +886,119 @@ def _(c: Ctx) -> Call:
 
 
 # ---------------------------------------------------------------------------------------------
+# more careless mistakes: swapped arguments, wrong types, other commands
+# ---------------------------------------------------------------------------------------------
+@case("swapped-base-and-candidate", 4)
+def _(c: Ctx) -> Call:
+    """--base ADAPTER --candidate MODEL: an adapter dir is no base model."""
+    c.python_suite()
+    return pt(["test_s.py", *c.models(base=str(c.adapter), candidate=str(c.model))], str(c.adapter))
+
+
+@case("gate-suite-is-not-jsonl", 2)
+def _(c: Ctx) -> Call:
+    c.write("data/notes.txt", "just some notes\nnot json at all\n")
+    return pt(c.gate(_gate().replace("data/s.jsonl", "data/notes.txt")), "notes.txt:1")
+
+
+@case("gate-metric-option-wrong-type", 2)
+def _(c: Ctx) -> Call:
+    return pt(c.gate(_gate(body="options: [field, x]\n    improves: {}")), "tunegate_g.yaml", "options")
+
+
+@case("gate-suite-null", 2)
+def _(c: Ctx) -> Call:
+    return pt(c.gate(_gate().replace("suite: data/s.jsonl", "suite: null")), "tunegate_g.yaml", "suite")
+
+
+def _judged(c: Ctx, *extra: str) -> list[str]:
+    """A suite with a judged test: the judge's settings are checked when it is collected."""
+    c.python_suite()
+    c.write("test_j.py", "from harness.data import load_suite\n\n\ndef test_judged(judge):\n    pass\n")
+    return ["test_j.py", *c.models(), "--judge", "openai-compatible", "--judge-model", "m", *extra]
+
+
+@case(
+    "opt-judge-option-bad-value",
+    4,
+    xfail="judge options are checked only when the judge fixture is set up (JudgeError 'invalid options for the openai-compatible judge: ...'), not in harness/preflight.py check_judge at collection: the run exits 1 (the gate-failed code) with 'verdict: FAIL' and an error per judged test, not 4",
+)
+def _(c: Ctx) -> Call:
+    args = _judged(c, "--judge-base-url", "http://127.0.0.1:9/v1", "--judge-option", "timeout=soon")
+    return pt(args, "timeout", "soon")
+
+
+@case(
+    "opt-judge-base-url-no-scheme",
+    4,
+    xfail="judge options are checked only when the judge fixture is set up (JudgeError 'invalid options for the openai-compatible judge: ...'), not in harness/preflight.py check_judge at collection: the run exits 1 (the gate-failed code) with 'verdict: FAIL' and an error per judged test, not 4",
+)
+def _(c: Ctx) -> Call:
+    return pt(_judged(c, "--judge-base-url", "127.0.0.1:9/v1"), "127.0.0.1:9/v1")
+
+
+_option_case("opt-base-url-not-a-url", ["--backend", "openai", "--base-url", "not a url"], "not a url")
+
+
+@case("pyproject-candidate-not-a-list", 4)
+def _(c: Ctx) -> Call:
+    c.python_suite()
+    c.write("pyproject.toml", f'[tool.tunegate]\nbase = "{c.model}"\ncandidate = 7\n')
+    return pt(["test_s.py", "--dtype", "fp32", "--cache-dir", str(c.cache)], "candidate", "7")
+
+
+@case("report-stamp-missing-dir", 2)
+def _(c: Ctx) -> Call:
+    path = c.write("run/results.json", json.dumps({"schema_version": SCHEMA_VERSION}))
+    return cli(["report", str(path), "--stamp", str(c.scratch / "no-adapter")], "no-adapter")
+
+
+@case("report-out-under-a-file", 2)
+def _(c: Ctx) -> Call:
+    path = c.write("run/results.json", json.dumps({"schema_version": SCHEMA_VERSION}))
+    blocker = c.write("blocker", "x")
+    return cli(["report", str(path), "-o", str(blocker / "out")], str(blocker))
+
+
+@case("data-check-empty-train", 1)
+def _(c: Ctx) -> Call:
+    train = c.write("train.jsonl", b"")
+    return cli(["data", "check", str(train)], "train.jsonl")
+
+
+@case("train-base-missing", 2)
+def _(c: Ctx) -> Call:
+    call = _train(c, "")
+    c.write("train.yaml", f"base: /nonexistent/base\ntrain: train.jsonl\noutput: {c.scratch / 'out'}\n")
+    call.needles = ["/nonexistent/base"]
+    return call
+
+
+@case("train-max-steps-negative", 2)
+def _(c: Ctx) -> Call:
+    call = _train(c, "")
+    call.args += ["--max-steps", "-3"]
+    call.needles = ["-3"]
+    return call
+
+
+@case("judge-validate-missing-rubric", 1)  # validate: 1 = a rubric did not validate
+def _(c: Ctx) -> Call:
+    return cli(["judge", "validate", str(c.scratch / "nope.md")], "nope.md")
+
+
+@case("judge-calibrate-bad-set", 2)
+def _(c: Ctx) -> Call:
+    bad = c.write("gold.jsonl", '{"output": "x", "gold": NaN}\n{oops\n')
+    return cli(["judge", "calibrate", "--set", str(bad), "--cache-dir", str(c.cache)], "gold.jsonl")
+
+
+@case("cache-unknown-action", 2)
+def _(c: Ctx) -> Call:
+    return cli(["cache", "purge"], "purge")
+
+
+# ---------------------------------------------------------------------------------------------
 # the runner
 # ---------------------------------------------------------------------------------------------
 def _tunegate() -> list[str]:
