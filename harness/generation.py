@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from harness import progress
 from harness.cache import ResponseCache, cache_key
 from harness.models.base import Backend, Completion, GenerationRequest
+from harness.redact import redact_text
 
 
 @dataclass
@@ -76,7 +77,9 @@ def generate_cached(
     with progress.track("generate", name, len(todo)) as bar:  # silent when nothing is generated
         for start in range(0, len(todo), chunk_size):
             idx = todo[start : start + chunk_size]
-            outs = backend.generate([requests[i] for i in idx])
+            # Secrets a server echoes back (an API key, a URL password) never reach the cache,
+            # nor this run's results: the same redacted text either way, cold or cached.
+            outs = [_redacted(c) for c in backend.generate([requests[i] for i in idx])]
             cache.put_many(fp, [(keys[i], c) for i, c in zip(idx, outs, strict=True)])
             for i, c in zip(idx, outs, strict=True):
                 results[i] = c
@@ -88,3 +91,8 @@ def generate_cached(
     cache.counters.hits += len(requests) - len(todo)
     cache.counters.misses += len(todo)
     return [c for c in results if c is not None]
+
+
+def _redacted(c: Completion) -> Completion:
+    text = redact_text(c.text)
+    return c if text == c.text else replace(c, text=text)

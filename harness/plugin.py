@@ -13,7 +13,6 @@ import fnmatch
 import json
 import re
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,29 +21,15 @@ import pytest
 from harness import options as opts
 from harness.errors import TunegateError
 from harness.gatefile import is_gatefile
+from harness.pytest_state import ACTIVE_KEY, PARTIALS_KEY, Active
 
 if TYPE_CHECKING:
-    from harness.session import RunState
+    pass
 
 PLUGIN_NAME = "tunegate-run"
-PARTIALS_KEY = pytest.StashKey["list[dict[str, Any]]"]()
 _IMPORTS_HARNESS = re.compile(rb"^\s*(?:from|import)\s+harness\b", re.MULTILINE)
 
 
-@dataclass
-class Active:
-    """The state of an activated tunegate session (``config.stash[ACTIVE_KEY]``)."""
-
-    run: RunState
-    project_dir: Path
-    reason: str
-    items: dict[str, dict[str, Any]] = field(default_factory=dict)
-    gate_failures: set[str] = field(default_factory=set)
-    results: dict[str, Any] | None = None
-    report_error: str = ""
-
-
-ACTIVE_KEY = pytest.StashKey[Active]()
 
 
 class TunegateConfigWarning(pytest.PytestWarning):

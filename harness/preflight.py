@@ -10,9 +10,11 @@ import os
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from harness.errors import ConfigError, ModelLoadError
+from harness.errors import ConfigError, ModelLoadError, TunegateError
 from harness.options import RunOptions
+from harness.redact import redact_text
 
 # provider -> environment variable its key is read from by default
 JUDGE_KEY_VARS = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
@@ -135,12 +137,29 @@ def check_judge(options: RunOptions, environ: Mapping[str, str] | None = None) -
                 "--judge=openai-compatible needs --judge-model: the model name the server serves "
                 "(list them with: curl BASE_URL/models)"
             )
+    url = options.judge_base_url or str(opts.get("base_url") or "")
+    if url and urlsplit(url).scheme not in ("http", "https"):
+        raise ConfigError(
+            f"--judge-base-url={redact_text(url)!r}: not an http(s) URL; write it in full, e.g. http://127.0.0.1:8000/v1"
+        )
     var = opts.get("api_key_env", JUDGE_KEY_VARS.get(provider))
     if var and not env.get(str(var)):
         raise ConfigError(
             f"--judge={provider}: judged tests were collected but ${var} is not set; "
             f"export {var}=<your key>, or pick another judge with --judge local"
         )
+    if provider != "local":
+        # The provider validates its own options (types, known keys): a bad one is a setup error
+        # found now, not an error in every judged test.
+        import judges
+
+        try:
+            judges.Judge(
+                provider, options.judge_model or None, cache_dir=str(options.cache_path),
+                base_url=options.judge_base_url or None, options=opts,
+            )
+        except TunegateError as exc:
+            raise ConfigError(redact_text(str(exc))) from None
 
 
 def configure_checks(options: RunOptions, *, controller: bool) -> None:

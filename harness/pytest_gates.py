@@ -18,7 +18,7 @@ from harness.gatefile import GateFile, load_gatefile
 
 class GateFileCollector(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
-        from harness.plugin import ACTIVE_KEY
+        from harness.pytest_state import ACTIVE_KEY
 
         try:
             spec = load_gatefile(self.path)
@@ -46,7 +46,7 @@ class GateItem(pytest.Item):
         from harness.data import load_suite
         from harness.gatefile import suite_path
         from harness.metrics import make_metric
-        from harness.plugin import ACTIVE_KEY
+        from harness.pytest_state import ACTIVE_KEY
 
         run = self.config.stash[ACTIVE_KEY].run
         if not run.candidates:

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from harness.errors import ConfigError, GateFailure, ModelLoadError, TunegateError
-from harness.plugin import ACTIVE_KEY, PARTIALS_KEY, Active
+from harness.errors import CacheError, ConfigError, GateFailure, ModelLoadError, TunegateError
+from harness.pytest_state import ACTIVE_KEY, PARTIALS_KEY, Active
 
 if TYPE_CHECKING:
     from harness.session import ModelHandle, RunState
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 SUITE_FIXTURES = frozenset({"compare", "candidate", "base", "judge", "tunegate_run"})
 MODEL_FIXTURES = frozenset({"compare", "candidate", "base"})
 # Raised inside a test, these mean the run is set up wrong: stop once with exit code 4.
-STOP_ERRORS = (ConfigError, ModelLoadError)
+STOP_ERRORS = (ConfigError, ModelLoadError, CacheError)
 _KL = re.compile(r"(?:^|[^a-z])kl(?:[^a-z]|$)")
 
 
@@ -308,6 +308,24 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             gate_failure=gate_failure and outcome == "failed",
             kind=info["kind"],
         )
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    """A suite module that fails to load its data (bad JSONL, bad option) shows tunegate's message,
+    naming the file and line, instead of a traceback through tunegate's code."""
+    report = yield
+    if not report.failed:
+        return report
+    text = str(report.longrepr)
+    for line in text.splitlines():
+        if line.startswith("E   ") and "harness.errors." in line:
+            message = text[text.index(line):].replace("E   ", "")
+            message = re.sub(r"\bharness\.errors\.(\w+): ", "", message).strip()
+            where = getattr(collector, "path", None) or collector.nodeid
+            report.longrepr = f"{where}: could not load the suite\n{_redact(message)}"
+            break
     return report
 
 

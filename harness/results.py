@@ -190,7 +190,7 @@ def _candidate_verdict(
         return {"status": "FAIL", "reason": prefix + reason, "failed": [c["id"] for c in failed] + [t["nodeid"] for t in broken]}
     if broken:
         t = broken[0]
-        why = " ".join(str(t.get("message", "")).split())[:300]
+        why = _clip(" ".join(str(t.get("message", "")).split()))
         return {
             "status": "FAIL",
             "reason": prefix + f"{len(broken)} check(s) failed or errored; first: {t['nodeid']} ({t['outcome']}): {why}",
@@ -268,6 +268,15 @@ def decide_run(
 def verdict_fails(results: dict[str, Any]) -> bool:
     """Whether the run's verdict must make pytest exit non-zero."""
     return (results.get("verdict") or {}).get("status") in ("FAIL", "NO_BINDING_GATES", "ERROR")
+
+
+def _clip(text: str, limit: int = 600) -> str:
+    """A check's message for the one-line reason: whole when it fits (it may end in a command to
+    run, which must not be cut), else up to the last sentence that fits."""
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(". ", 0, limit)
+    return text[: cut + 1] if cut > 0 else text[:limit] + "..."
 
 
 def _fmt(x: Any) -> str:

@@ -316,15 +316,16 @@ def retry(
 
 
 def server_message(exc: BaseException, limit: int = 300) -> str:
-    """What an SDK's HTTP error says the server said (its ``error.message``), redacted and capped."""
+    """What an SDK's HTTP error says the server said (its ``error.message``), redacted, then capped
+    (capping first could cut a URL between its password and its ``@`` and defeat the redaction)."""
     body = getattr(exc, "body", None)
     if isinstance(body, dict):
         inner = body.get("error", body)
         if isinstance(inner, dict) and inner.get("message"):
-            return redact_text(str(inner["message"])[:limit])
+            return redact_text(str(inner["message"]))[:limit]
         if isinstance(inner, str):
-            return redact_text(inner[:limit])
-    return redact_text(str(getattr(exc, "message", "") or type(exc).__name__)[:limit])
+            return redact_text(inner)[:limit]
+    return redact_text(str(getattr(exc, "message", "") or type(exc).__name__))[:limit]
 
 
 def is_transient_status(status: int) -> bool:

@@ -78,7 +78,7 @@ def format_summary(results: dict[str, Any], *, report_dir: str = "") -> list[str
     lines += format_table(rows, header) if rows else ["(no comparisons)"]
     for t in results.get("tests", []):
         if t.get("outcome") in ("failed", "error") and not t.get("gate_failure"):
-            why = " ".join(str(t.get("message", "")).split())[:240]
+            why = " ".join(str(t.get("message", "")).split())
             lines.append(f"check {t.get('outcome').upper()}: {t.get('nodeid')}: {why}")
     cache = results.get("cache", {})
     lines.append(

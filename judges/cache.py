@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from harness.redact import redact, redact_text
 from harness.store import SQLiteStore
 
 SCHEMA = """
@@ -90,8 +91,8 @@ class JudgeCache(SQLiteStore):
             key,
             provider,
             rubric_hash,
-            json.dumps(judgment.verdict, sort_keys=True),
-            judgment.raw,
+            json.dumps(redact(judgment.verdict), sort_keys=True),
+            redact_text(judgment.raw) if isinstance(judgment.raw, str) else judgment.raw,
             judgment.input_tokens,
             judgment.output_tokens,
             time.time(),

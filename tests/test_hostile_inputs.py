@@ -321,9 +321,6 @@ def _(c: Ctx) -> Call:
 
 @case(
     "python-suite-bad-line-shows-no-frames", 2,
-    xfail="a DataError raised while a suite module is imported is shown by pytest's collection-error "
-    "frame listing (test_s.py:4: in <module> ... harness/data.py:NNN: in parse_items ... E harness.errors."
-    "DataError): no hook in harness/pytest_run.py or harness/plugin.py turns it into its one message",
 )  # fmt: skip
 def _(c: Ctx) -> Call:
     c.python_suite()
@@ -835,9 +832,6 @@ def _(c: Ctx) -> Call:
 @case(
     "cache-corrupt-under-pytest",
     4,
-    xfail="a corrupt responses.sqlite raises CacheError inside the test; harness/pytest_run.py stops the run "
-    "with exit 4 only for ConfigError/ModelLoadError, so the run exits 1 (the gate-failed code) with "
-    "'check FAILED' and 'verdict: FAIL'; nor does the configure-time preflight open the cache",
 )
 def _(c: Ctx) -> Call:
     c.python_suite()
@@ -921,7 +915,6 @@ def _judged(c: Ctx, *extra: str) -> list[str]:
 @case(
     "opt-judge-option-bad-value",
     4,
-    xfail="judge options are checked only when the judge fixture is set up (JudgeError 'invalid options for the openai-compatible judge: ...'), not in harness/preflight.py check_judge at collection: the run exits 1 (the gate-failed code) with 'verdict: FAIL' and an error per judged test, not 4",
 )
 def _(c: Ctx) -> Call:
     args = _judged(c, "--judge-base-url", "http://127.0.0.1:9/v1", "--judge-option", "timeout=soon")
@@ -931,7 +924,6 @@ def _(c: Ctx) -> Call:
 @case(
     "opt-judge-base-url-no-scheme",
     4,
-    xfail="judge options are checked only when the judge fixture is set up (JudgeError 'invalid options for the openai-compatible judge: ...'), not in harness/preflight.py check_judge at collection: the run exits 1 (the gate-failed code) with 'verdict: FAIL' and an error per judged test, not 4",
 )
 def _(c: Ctx) -> Call:
     return pt(_judged(c, "--judge-base-url", "127.0.0.1:9/v1"), "127.0.0.1:9/v1")

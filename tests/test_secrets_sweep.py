@@ -216,13 +216,6 @@ def test_judge_401_with_local_models_reaches_no_file(
     assert any(p.name == "responses.sqlite" for p in written)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the response cache (harness/cache.py via harness/store.py) stores a model output as the server "
-    "sent it and the judge cache (judges/cache.py) stores verdict and raw reply as sent: an echoed API key "
-    "or URL password lands in responses.sqlite (column text) and judges/judgments.sqlite (columns verdict, "
-    "raw), though results.json, the report, junit and the output mask it",
-)
 def test_echoed_secrets_reach_neither_cache(project: pytest.Pytester, tmp_path: Path) -> None:
     with FakeServer({"/v1/chat/completions": _echoing}) as server:
         _, written = _run(project, tmp_path, *_remote_models(server.port), *_judge_args(server.port))
@@ -232,15 +225,8 @@ def test_echoed_secrets_reach_neither_cache(project: pytest.Pytester, tmp_path: 
     assert not leaks, _show(leaks)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="harness/retry.py server_message() cuts the server's error message to 300 characters and then "
-    "redacts it: when the cut falls between 'http://user:PASSWORD' and its '@', the userinfo pattern no "
-    "longer matches and the password is printed and lands in results.json, summary.md, report.html and "
-    "junit.xml (redact before truncating)",
-)
 def test_password_cut_by_the_message_limit_reaches_no_file(project: pytest.Pytester, tmp_path: Path) -> None:
-    prefix = "Incorrect API key provided. " + "x" * 240 + " url=http://user:"
+    prefix = "Incorrect API key provided. " + "x" * (300 - 45 - len(PASSWORD) - 6) + " url=http://user:"
     assert len(prefix) + len(PASSWORD) < 300 < len(prefix) + len(PASSWORD) + len("@127.0.0.1/v1")
     with FakeServer(
         {"/v1/chat/completions": _refusing(f"{prefix}{PASSWORD}@127.0.0.1/v1 was refused")}
