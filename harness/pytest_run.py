@@ -236,26 +236,25 @@ def _stop(item: pytest.Item, when: str, message: str) -> None:
     pytest.exit(f"{item.nodeid} ({when}): {message}", returncode=pytest.ExitCode.USAGE_ERROR)
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+def _stopping(item: pytest.Item, when: str) -> Generator[None, None, None]:
+    """Run a test phase; a configuration error inside a tunegate test stops the run once (exit 4)."""
     try:
         return (yield)
     except STOP_ERRORS as exc:
         if item.nodeid not in _active(item.config).items:
             raise
         message = str(exc)
-    _stop(item, "setup", message)
+    _stop(item, when, message)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    return (yield from _stopping(item, "setup"))
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
-    try:
-        return (yield)
-    except STOP_ERRORS as exc:
-        if item.nodeid not in _active(item.config).items:
-            raise
-        message = str(exc)
-    _stop(item, "call", message)
+    return (yield from _stopping(item, "call"))
 
 
 # -- reports: one paragraph per failure, no secrets, every tunegate test recorded --------------------
