@@ -278,10 +278,15 @@ class RunState:
             f"kl[{candidate.label}]": report.to_dict(),
             "summary": f"KL drift {report.kl_mean:.4f} nats/token [{low:.4f}, {high:.4f}] on {report.n_docs} documents",
         }
+        if len(self.candidates) > 1:
+            section["summary"] = f"{candidate.label}: {section['summary']}"
         if max_kl is not None:
             gate = drift_gate_record(report, max_kl=max_kl)
             section[f"kl_gate[{candidate.label}]"] = gate
             section["summary"] += f" (limit {max_kl:g}: {'pass' if gate.get('passed') else 'FAIL'})"
+        earlier = (self.sections.get("forgetting") or {}).get("summary")
+        if earlier and len(self.candidates) > 1 and not earlier.startswith(f"{candidate.label}: "):
+            section["summary"] = f"{earlier}; {section['summary']}"
         self.add_section("forgetting", section)
         return report
 
