@@ -287,4 +287,6 @@ def run_tests(results: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def is_bad_test(test: dict[str, Any]) -> bool:
-    return str(test.get("outcome")) in ("failed", "error")
+    """A check that failed or errored by itself; a test that failed through a gate is shown with
+    its comparison, not twice."""
+    return str(test.get("outcome")) in ("failed", "error") and not test.get("gate_failure")
