@@ -39,6 +39,7 @@ class ModelHandle:
     spec: ModelSpec
     run: RunState
     _backend: Backend | None = None
+    _content_fingerprint: str | None = None
 
     @property
     def backend(self) -> Backend:
@@ -55,6 +56,17 @@ class ModelHandle:
         """Greedy outputs for every item of ``suite`` (cached for the session and on disk)."""
         return self.run.outputs(self, suite)
 
+    @property
+    def content_fingerprint(self) -> str | None:
+        """Hash of the adapter (or full model) dir's files alone, hashed once per run; None
+        without a local dir. Equal for byte-identical copies anywhere (``--stamp``, the ledger)."""
+        if self._content_fingerprint is None and self.spec.adapter and Path(self.spec.adapter).is_dir():
+            from harness.fingerprint import HashMemo, content_fingerprint
+
+            memo = HashMemo(self.run.options.cache_path)
+            self._content_fingerprint = content_fingerprint(Path(self.spec.adapter), memo)
+        return self._content_fingerprint
+
     def record(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "label": self.label,
@@ -66,13 +78,9 @@ class ModelHandle:
                 "quantization": self.spec.quantization,
             },
             "fingerprint": None,
-            "content_fingerprint": None,
+            "content_fingerprint": self.content_fingerprint,
             "describe": None,
         }
-        if self.spec.adapter and Path(self.spec.adapter).is_dir():
-            from harness.fingerprint import HashMemo, content_fingerprint
-
-            out["content_fingerprint"] = content_fingerprint(Path(self.spec.adapter), HashMemo(self.run.options.cache_path))
         if self._backend is not None:
             out["fingerprint"] = self._backend.fingerprint
             out["describe"] = self._backend.describe()

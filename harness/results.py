@@ -19,7 +19,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from harness.compare.decision import apply_holm
+from harness.compare.decision import apply_holm, claim_text, shown_p
 from harness.compare.messages import holm_sentence
 from harness.record import SCHEMA_VERSION, RunRecord
 
@@ -127,8 +127,14 @@ def _redecide(c: dict[str, Any]) -> None:
     c.update(
         verdict=g["verdict"],
         passed=bool(g["passed"]),
-        p_value=g.get("p_value") if g["verdict"] == "REGRESSED" or g.get("p_adjusted") is None else g["p_adjusted"],
-        p_claim=_claim(g, bool(c.get("higher_is_better", True))),
+        p_value=shown_p(g["verdict"], g.get("p_null"), g.get("p_drop"), g.get("p_adjusted")),
+        p_claim=claim_text(
+            g["type"],
+            float(g["size"]),
+            g["verdict"],
+            higher_is_better=bool(c.get("higher_is_better", True)),
+            adjusted=g.get("p_adjusted") is not None,
+        ),
         p_adjusted=g.get("p_adjusted"),
         ci_low=g.get("ci_low"),
         ci_high=g.get("ci_high"),
@@ -140,17 +146,6 @@ def _redecide(c: dict[str, Any]) -> None:
     )
     g["p_value"] = c["p_value"]
     g["claim"] = c["p_claim"]
-
-
-def _claim(g: dict[str, Any], higher_is_better: bool) -> str:
-    op_le, op_ge = ("<=", ">=") if higher_is_better else (">=", "<=")
-    if g["verdict"] == "REGRESSED":
-        return f"drop: H0 delta {op_ge} 0"
-    sign = 1.0 if higher_is_better else -1.0
-    size = float(g["size"])
-    null = sign * (size if g["type"] == "improves" else -size)
-    holm_text = " (Holm-adjusted)" if g.get("p_adjusted") is not None else ""
-    return f"H0 delta {op_le} {null:+.3g}{holm_text}"
 
 
 def no_effect_notes(candidates: list[dict[str, Any]]) -> list[str]:

@@ -47,6 +47,7 @@ class RunState:
     sections: dict[str, Any] = field(default_factory=dict)
     judges: list[dict[str, Any]] = field(default_factory=list)
     tests: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     leakage_checked: set[str] = field(default_factory=set)
     full_suites: dict[str, Suite] = field(default_factory=dict)
     _selection_seen: set[tuple[str, str]] = field(default_factory=set)
@@ -54,7 +55,6 @@ class RunState:
 
     def __post_init__(self) -> None:
         o = self.options
-        self.notes: list[str] = []
         quantization = self._check_candidates()
         extra: dict[str, Any] = o.backend_options()
         if o.batch_size:
@@ -216,17 +216,17 @@ class RunState:
         if key in self._selection_seen or not candidate.spec.adapter:
             return
         self._selection_seen.add(key)
-        from harness.fingerprint import HashMemo, content_fingerprint
         from harness.ledger import lineage_from_manifest, record_gating, selection_warning
 
         lineage = lineage_from_manifest(read_provenance(candidate.spec.adapter))
-        if lineage is None:
+        fingerprint = candidate.content_fingerprint
+        if lineage is None or fingerprint is None:
             return
         count = record_gating(
             self.options.cache_path,
             suite_name=suite.name,
             suite_version=suite.version,
-            adapter_fingerprint=content_fingerprint(Path(candidate.spec.adapter), HashMemo(self.options.cache_path)),
+            adapter_fingerprint=fingerprint,
             lineage=lineage,
         )
         warning = selection_warning(count, suite.name)

@@ -78,6 +78,24 @@ def decide(
     return "UNDERPOWERED" if underpowered else "INCONCLUSIVE"
 
 
+def shown_p(verdict: str, p_null: float | None, p_drop: float | None, p_adjusted: float | None) -> float | None:
+    """The p of the claim that decided ``verdict``: the drop's for REGRESSED, else the gate's own
+    null (Holm-adjusted once the run is complete)."""
+    if verdict == "REGRESSED":
+        return p_drop
+    return p_null if p_adjusted is None else p_adjusted
+
+
+def claim_text(gate: str, size: float, verdict: str, *, higher_is_better: bool, adjusted: bool) -> str:
+    """The null hypothesis whose p :func:`shown_p` gives, in the measured direction."""
+    op_le, op_ge = ("<=", ">=") if higher_is_better else (">=", "<=")
+    if verdict == "REGRESSED":
+        return f"drop: H0 delta {op_ge} 0"
+    sign = 1.0 if higher_is_better else -1.0
+    null = sign * (size if gate == "improves" else -size)
+    return f"H0 delta {op_le} {null:+.3g}" + (" (Holm-adjusted)" if adjusted else "")
+
+
 def decide_entry(gate: MutableMapping[str, Any]) -> Verdict:
     """:func:`decide` on a gate entry of results.json (see harness/record.py ``GateResult``)."""
     p = gate.get("p_adjusted")

@@ -15,7 +15,7 @@ from typing import Any, Literal
 import numpy as np
 
 from harness.compare.alignment import Coverage
-from harness.compare.decision import PASSING, GateType, Verdict, decide
+from harness.compare.decision import PASSING, GateType, Verdict, claim_text, decide, shown_p
 from harness.compare.messages import gate_message, summary_sentence
 from harness.errors import GateFailure, StatsError
 from harness.metrics.base import CorpusFn, Kind
@@ -68,19 +68,14 @@ class GateRecord:
     @property
     def p_value(self) -> float:
         """The p of the claim that decided the verdict (see :meth:`claim`)."""
-        if self.verdict == "REGRESSED":
-            return self.p_drop
-        return self.p_null if self.p_adjusted is None else self.p_adjusted
+        p = shown_p(self.verdict, self.p_null, self.p_drop, self.p_adjusted)
+        return self.p_null if p is None else p
 
     def claim(self, higher_is_better: bool = True) -> str:
         """The null hypothesis whose p is :attr:`p_value`, in the measured direction."""
-        op_le, op_ge = ("<=", ">=") if higher_is_better else (">=", "<=")
-        sign = 1.0 if higher_is_better else -1.0
-        if self.verdict == "REGRESSED":
-            return f"drop: H0 delta {op_ge} 0"
-        null = sign * (self.size if self.type == "improves" else -self.size)
-        holm = " (Holm-adjusted)" if self.p_adjusted is not None else ""
-        return f"H0 delta {op_le} {null:+.3g}{holm}"
+        return claim_text(
+            self.type, self.size, self.verdict, higher_is_better=higher_is_better, adjusted=self.p_adjusted is not None
+        )
 
     def to_dict(self, higher_is_better: bool = True) -> dict[str, Any]:
         return {
