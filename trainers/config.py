@@ -21,8 +21,10 @@ class ReplayConfig(BaseModel):
     examples alongside the task slows that down. Without the base's original instruction data,
     the base writes its own rehearsal set (self-distilled replay): it answers every prompt of
     ``pool`` greedily, and ``ratio`` of those answers per task example are mixed into training.
+    With ``verify`` (the default) an answer to a prompt with an answer key is kept only when it
+    is right: the base's own wrong answers would otherwise be rehearsed.
     Built by ``tunegate replay build CONFIG.yaml`` or on demand by ``tunegate train``; cached by
-    the fingerprint of base + pool + ``max_new_tokens`` (docs/training.md, "Replay").
+    the fingerprint of base + pool + ``max_new_tokens`` + ``verify`` (docs/training.md, "Replay").
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -41,6 +43,11 @@ class ReplayConfig(BaseModel):
         64, ge=1, le=2048, description="longest base answer; answers cut at this length are dropped"
     )
     seed: int = Field(0, description="seed of the replay examples drawn from the pool")
+    verify: bool = Field(
+        True,
+        description='keep an answer to a pool prompt with an answer key ("expected") only when it is right; '
+        "false rehearses the base's wrong answers too",
+    )
     file: str | None = Field(
         None,
         description="where the replay JSONL is written (default: <cache dir>/replay/<fingerprint>.jsonl)",

@@ -16,7 +16,14 @@ The replay file is a chat JSONL like any training file, built once and reused:
   beside it; a file whose meta or content does not match is stale and rebuilt;
 - answers cut at ``max_new_tokens`` (``finish_reason == "length"``) and empty answers are dropped:
   the trainer appends the end-of-turn token to every answer, so a cut answer would teach the model
-  to stop mid-sentence.
+  to stop mid-sentence;
+- with ``replay.verify`` (the default), an answer to a pool prompt that carries an answer key
+  (``"expected"``: a list of acceptable answers) is kept only when it is right by
+  ``answer_is_right``, the general eval suites' rule (``harness.general.checks.answer_contained``);
+  wrong ones are dropped and counted apart: a small base gets much of the arithmetic wrong, and
+  rehearsing its wrong answers teaches them (measured: general/arithmetic 0.425 -> 0.217).
+  Kept / wrong / cut counts per kind (the pool line's ``tags.task``) go into the meta and the
+  manifest record.
 
 The pool must be disjoint from every eval suite; ``check_replay_leakage`` runs the leakage
 engine on a replay file (``tests/trainers/test_replay_leakage.py`` shows zero overlap for the
@@ -28,19 +35,28 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import tempfile
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 from harness.data import Message, parse_jsonl
 from harness.errors import ConfigError, DataError
 from harness.fingerprint import digest, sha256_file
+from harness.general.checks import answer_contained
 from trainers.config import ReplayConfig, TrainConfig
 
-REPLAY_VERSION = "1"
-"""Bump when the way replay files are built changes (drop rule, row shape)."""
+REPLAY_VERSION = "2"
+"""Bump when the way replay files are built changes (drop rule, row shape).
+2: answers that contradict the pool's answer key (``expected``) are dropped."""
+COUNT_KEYS = ("kept", "verified", "wrong", "cut")
+"""Per kind: answers kept (of them ``verified`` against an answer key), dropped as ``wrong``,
+dropped as ``cut`` at max_new_tokens or empty."""
+UNTAGGED = "other"
+"""The kind of a pool line without ``tags.task``."""
 GENERATION_DTYPE = "auto"
 """The base answers in the dtype the harness gates it in by default (bf16 where supported)."""
 
@@ -52,6 +68,10 @@ class PoolPrompt:
     id: str
     line: int
     messages: tuple[Message, ...]
+    expected: tuple[str, ...] = ()
+    """Acceptable answers (the line's ``"expected"``); empty: the answer cannot be checked."""
+    kind: str = UNTAGGED
+    """The line's ``tags.task`` (factual, arithmetic, ...), for the counts."""
 
 
 @dataclass(frozen=True)
@@ -66,8 +86,15 @@ class ReplayData:
     n_prompts: int
     n_examples: int
     n_dropped: int
+    """Answers dropped because they were cut at max_new_tokens or empty."""
     built: bool
     """True when answers were (re)written in this call; False when a current file was reused."""
+    n_wrong: int = 0
+    """Answers dropped because they contradict the prompt's answer key (``replay.verify``)."""
+    counts: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    """Per kind (``tags.task``, in pool order): ``COUNT_KEYS`` -> number of answers."""
+    verify: bool = True
+    """Whether answers were checked against the pool's answer keys."""
 
     def chats(self) -> list[Chat]:
         from trainers.data import read_chats
@@ -75,8 +102,59 @@ class ReplayData:
         return read_chats(self.path)
 
 
+_NUMBER = re.compile(r"(?:(?<![\w-])-)?(?<![\w.,])\d+(?:,\d{3})*(?:\.\d+)?")
+"""A number as written in an answer: optional sign, thousands commas, decimals ("-3", "1,024", "2.5")."""
+
+
+def _as_number(text: str) -> Decimal | None:
+    text = text.strip()
+    if not _NUMBER.fullmatch(text):
+        return None
+    try:
+        return Decimal(text.replace(",", ""))
+    except InvalidOperation:  # pragma: no cover - the pattern only matches numbers
+        return None
+
+
+def answer_is_right(expected: Sequence[str], answer: str) -> bool:
+    """Whether ``answer`` gives one of the ``expected`` answers, by the general suites' scorer.
+
+    A text answer: ``answer_contained`` (harness/general/checks.py), the rule that scores
+    general/factual_qa and general/reading: the reference occurs as a whole word after case
+    folding and deleting punctuation ("The capital of Ghana is Accra." is right for "Accra").
+    A number: the same, and the last number in the answer must equal it (so "52 + 3 = 56" is
+    wrong for 55 although it contains neither, and "22 - 11 = 10" is wrong for 11 although it
+    contains 11). The scorer of general/arithmetic only asks for the first condition; for replay,
+    which trains on the whole answer, an answer that ends on another number is not kept.
+    """
+    for ref in expected:
+        if not answer_contained(ref, answer):
+            continue
+        want = _as_number(ref)
+        if want is None:
+            return True
+        numbers = _NUMBER.findall(answer)
+        if numbers and _as_number(numbers[-1]) == want:
+            return True
+    return False
+
+
+def _expected(value: Any) -> tuple[str, ...] | None:
+    """The ``"expected"`` field as a tuple of answers, or None when it is malformed."""
+    if not isinstance(value, list) or not value:
+        return None
+    if not all(isinstance(v, str) and v.strip() for v in value):
+        return None
+    return tuple(v.strip() for v in value)
+
+
 def read_pool(path: str | Path) -> list[PoolPrompt]:
-    """The pool's prompts: chat lines ending with a user turn; every problem as ``path:line``."""
+    """The pool's prompts: chat lines ending with a user turn; every problem as ``path:line``.
+
+    A line is ``{"id": ..., "messages": [...], "tags": {"task": KIND}, "expected": [...]}``;
+    ``id``, ``tags`` and ``expected`` are optional. ``expected`` is the answer key: a non-empty
+    list of acceptable answers, each a non-empty string (a number as its digits: ``["42"]``).
+    """
     path = Path(path)
     rows, problems = parse_jsonl(path.read_bytes(), str(path))
     out: list[PoolPrompt] = []
@@ -93,8 +171,23 @@ def read_pool(path: str | Path) -> list[PoolPrompt]:
                 "(the base writes the answer)"
             )
             continue
+        expected: tuple[str, ...] = ()
+        if "expected" in obj:
+            found = _expected(obj["expected"])
+            if found is None:
+                shown = json.dumps(obj["expected"], ensure_ascii=False)
+                problems.append(
+                    f'{path}:{lineno}: "expected" must be a non-empty list of acceptable answers, each a '
+                    f'non-empty string (e.g. ["Paris"] or ["42"]), got {shown[:80]}'
+                )
+                continue
+            expected = found
+        tags = obj.get("tags")
+        task = tags.get("task") if isinstance(tags, dict) else None
+        kind = task if isinstance(task, str) and task else UNTAGGED
         pid = obj.get("id") if isinstance(obj.get("id"), str) else f"pool-{lineno}"
-        out.append(PoolPrompt(pid, lineno, tuple(Message(m["role"], m["content"]) for m in msgs)))  # type: ignore[union-attr]
+        turns = tuple(Message(m["role"], m["content"]) for m in msgs)  # type: ignore[union-attr]
+        out.append(PoolPrompt(pid, lineno, turns, expected, kind))
     if not out and not problems:
         problems.append(f"{path}:1: the replay pool is empty")
     if problems:
@@ -109,6 +202,7 @@ def replay_fingerprint(replay: ReplayConfig, base_fingerprint: str) -> str:
             "base": base_fingerprint,
             "pool": sha256_file(Path(replay.pool)),
             "max_new_tokens": replay.max_new_tokens,
+            "verify": replay.verify,
             "dtype": GENERATION_DTYPE,
             "version": REPLAY_VERSION,
         }
@@ -148,7 +242,20 @@ def current(path: Path, fingerprint: str) -> ReplayData | None:
         n_examples=int(meta.get("n_examples", 0)),
         n_dropped=int(meta.get("n_dropped", 0)),
         built=False,
+        n_wrong=int(meta.get("n_wrong", 0)),
+        counts=_read_counts(meta.get("counts")),
+        verify=bool(meta.get("verify", True)),
     )
+
+
+def _read_counts(value: Any) -> dict[str, dict[str, int]]:
+    if not isinstance(value, dict):
+        return {}
+    return {
+        str(kind): {k: int(c.get(k, 0)) for k in COUNT_KEYS}
+        for kind, c in value.items()
+        if isinstance(c, dict)
+    }
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -188,22 +295,36 @@ def build_replay(
     prompts = read_pool(replay.pool)
     outputs = _answer(cfg.base, prompts, replay.max_new_tokens, cache)
     rows: list[str] = []
-    dropped = 0
+    counts: dict[str, dict[str, int]] = {}
     for p, (text, finish) in zip(prompts, outputs, strict=True):
+        tally = counts.setdefault(p.kind, dict.fromkeys(COUNT_KEYS, 0))
         answer = text.strip()
         if finish != "stop" or not answer:
-            dropped += 1
+            tally["cut"] += 1
             continue
+        checked = replay.verify and bool(p.expected)
+        if checked and not answer_is_right(p.expected, answer):
+            tally["wrong"] += 1  # rehearsing it would teach the base's own mistake
+            continue
+        tally["kept"] += 1
+        tally["verified"] += int(checked)
         chat = [m.to_dict() for m in p.messages] + [{"role": "assistant", "content": answer}]
         rows.append(json.dumps({"id": p.id, "messages": chat}, ensure_ascii=False) + "\n")
+    dropped = sum(c["cut"] for c in counts.values())
+    wrong = sum(c["wrong"] for c in counts.values())
     if not rows:
-        raise DataError(
-            str(replay.pool),
-            [
+        if wrong:
+            why = (
+                f"{dropped} cut at max_new_tokens={replay.max_new_tokens} or empty, {wrong} wrong by their "
+                'answer key ("expected"); add prompts the base answers right'
+            )
+            message = f"{replay.pool}:1: no answer of the base to the {len(prompts)} prompts was kept: {why}"
+        else:
+            message = (
                 f"{replay.pool}:1: the base answered none of the {len(prompts)} prompts within "
                 f"max_new_tokens={replay.max_new_tokens}; raise replay.max_new_tokens"
-            ],
-        )
+            )
+        raise DataError(str(replay.pool), [message])
     text = "".join(rows)
     _write_atomic(path, text)
     sha = sha256_file(path)
@@ -220,9 +341,25 @@ def build_replay(
         "n_prompts": len(prompts),
         "n_examples": len(rows),
         "n_dropped": dropped,
+        "verify": replay.verify,
+        "n_wrong": wrong,
+        "counts": counts,
     }
     _write_atomic(meta_path(path), json.dumps(meta, indent=1) + "\n")
-    return ReplayData(path, fp, Path(replay.pool), pool_sha, sha, len(prompts), len(rows), dropped, True)
+    return ReplayData(
+        path=path,
+        fingerprint=fp,
+        pool=Path(replay.pool),
+        pool_sha256=pool_sha,
+        sha256=sha,
+        n_prompts=len(prompts),
+        n_examples=len(rows),
+        n_dropped=dropped,
+        built=True,
+        n_wrong=wrong,
+        counts=counts,
+        verify=replay.verify,
+    )
 
 
 def _answer(
@@ -284,6 +421,9 @@ def manifest_record(data: ReplayData, replay: ReplayConfig, *, n_used: int, n_ta
         "task_examples": n_task,
         "available": data.n_examples,
         "dropped_cut_or_empty": data.n_dropped,
+        "dropped_wrong": data.n_wrong,
+        "verify": data.verify,
+        "per_kind": {kind: dict(c) for kind, c in data.counts.items()},
         "pool_prompts": data.n_prompts,
         "version": REPLAY_VERSION,
     }
@@ -297,9 +437,11 @@ def check_replay_leakage(path: str | Path, suites: Sequence[Any]) -> Any:
 
 
 __all__ = [
+    "COUNT_KEYS",
     "REPLAY_VERSION",
     "PoolPrompt",
     "ReplayData",
+    "answer_is_right",
     "build_replay",
     "check_replay_leakage",
     "current",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from harness.errors import TunegateError
@@ -58,6 +59,16 @@ def eval_suites_for(cfg_eval_suites: list[str]) -> list[object]:
     return suites
 
 
+def kind_counts(counts: Mapping[str, Mapping[str, int]]) -> str:
+    """``arithmetic 14 kept (14 verified), 41 wrong, 5 cut; ...`` in pool order."""
+    parts = [
+        f"{kind} {c.get('kept', 0)} kept ({c.get('verified', 0)} verified), "
+        f"{c.get('wrong', 0)} wrong, {c.get('cut', 0)} cut"
+        for kind, c in counts.items()
+    ]
+    return "; ".join(parts) or "-"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from trainers.config import load_config
@@ -70,10 +81,16 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         data = build_replay(cfg, cache_dir=args.cache_dir, force=args.force)
         state = "built" if data.built else "up to date"
+        wrong = (
+            f"; {data.n_wrong} dropped: wrong by the pool's answer key"
+            if data.verify
+            else "; answers not checked against the answer key: replay.verify is false"
+        )
         print(
             f"replay file {state}: {data.path}\n"
             f"  {data.n_examples} examples from {data.n_prompts} prompts of {data.pool} "
-            f"({data.n_dropped} dropped: cut at max_new_tokens={cfg.replay.max_new_tokens} or empty)\n"
+            f"({data.n_dropped} dropped: cut at max_new_tokens={cfg.replay.max_new_tokens} or empty{wrong})\n"
+            f"  by kind: {kind_counts(data.counts)}\n"
             f"  fingerprint {data.fingerprint[:16]}, sha256 {data.sha256[:16]}"
         )
         if not args.check_leakage:

@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from collections import Counter
+from operator import add, mul, sub
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,15 @@ from harness.models.base import Completion
 from harness.models.hf import clear_engines
 from trainers.config import load_config
 from trainers.manifest import inputs_fingerprint
-from trainers.replay import GENERATION_DTYPE, build_replay, draw, meta_path, read_pool
+from trainers.replay import (
+    GENERATION_DTYPE,
+    answer_is_right,
+    build_replay,
+    draw,
+    manifest_record,
+    meta_path,
+    read_pool,
+)
 from trainers.train import train
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,6 +38,19 @@ SUPPORT_TRAIN = ROOT / "suites" / "data" / "support" / "train.jsonl"
 def _pool(path: Path, prompts: list[str]) -> Path:
     rows = [{"id": f"p{i}", "messages": [{"role": "user", "content": p}]} for i, p in enumerate(prompts)]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def _keyed_pool(path: Path, rows: list[tuple[str, str, list[str] | None]]) -> Path:
+    """A pool of (kind, prompt, expected) lines, as the shipped pool writes them."""
+    lines = []
+    for i, (kind, prompt, expected) in enumerate(rows):
+        row: dict[str, object] = {"id": f"{kind}-{i}", "messages": [{"role": "user", "content": prompt}]}
+        row["tags"] = {"task": kind}
+        if expected is not None:
+            row["expected"] = expected
+        lines.append(json.dumps(row, ensure_ascii=False) + "\n")
+    path.write_text("".join(lines), encoding="utf-8")
     return path
 
 
@@ -84,6 +106,88 @@ def test_shipped_pool_is_what_its_generator_writes() -> None:
     assert kinds == {"factual": 60, "arithmetic": 60, "instructions": 60, "reading": 60}
     prompts = read_pool(POOL)
     assert len({p.messages[-1].content for p in prompts}) == len(prompts) == 240
+
+
+def test_shipped_pool_keys_are_right() -> None:
+    """Capital, arithmetic and reading prompts carry an answer key; the key answers the prompt."""
+    rows = [json.loads(line) for line in POOL.read_text(encoding="utf-8").splitlines()]
+    keyed = Counter((r["tags"]["task"], "expected" in r) for r in rows)
+    assert keyed == {
+        ("factual", True): 20,  # the capital questions
+        ("factual", False): 40,
+        ("arithmetic", True): 60,
+        ("instructions", False): 60,
+        ("reading", True): 60,
+    }
+    ops = {"Add": add, "sum": add, "finds": add, "Subtract": sub, "difference": sub, "taken out": sub}
+    ops |= {"Multiply": mul, "product": mul}
+    for r in rows:
+        prompt = r["messages"][-1]["content"]
+        if r["tags"]["task"] == "arithmetic":
+            a, b = (int(n) for n in re.findall(r"\d+", prompt))
+            if prompt.startswith("Subtract"):
+                a, b = b, a  # "Subtract b from a"
+            op = next(fn for word, fn in ops.items() if word in prompt)
+            assert r["expected"] == [str(op(a, b))], prompt
+        elif r["tags"]["task"] == "reading":
+            passage = prompt.split("Passage: ")[1].split("\n\nQuestion:")[0]
+            assert len(r["expected"]) == 1 and re.search(rf"\b{r['expected'][0]}\b", passage), prompt
+        elif r["tags"]["task"] == "factual":
+            assert ("expected" in r) == ("capital" in prompt), prompt
+    by_id = {p.id: p for p in read_pool(POOL)}
+    assert by_id["replay-factual-001"].expected == ("Buenos Aires",)  # Argentina
+    assert by_id["replay-factual-005"].expected == ("Kyiv", "Kiev")  # Ukraine
+    assert by_id["replay-arithmetic-001"].expected == ("55",)  # Add 52 and 3
+    assert {p.kind for p in by_id.values()} == {"factual", "arithmetic", "instructions", "reading"}
+
+
+@pytest.mark.parametrize(
+    ("expected", "answer", "right"),
+    [
+        # factual (the capitals): the general/factual_qa rule, whole word after normalising
+        (["Accra"], "The capital of Ghana is Accra.", True),
+        (["Accra"], "Ghana's capital is Lagos.", False),
+        (["Kyiv", "Kiev"], "The capital city of Ukraine is Kiev.", True),
+        (["Bogota", "Bogotá"], "BOGOTÁ!", True),
+        (["Sofia"], "Sofiagrad.", False),
+        # arithmetic: contained, and the last number the answer gives is the result
+        (["55"], "The result of 52 + 3 is 55.", True),
+        (["55"], "55", True),
+        (["24"], "12 * 2 = 24\n\nThat is the product.", True),
+        (["55"], "The result of 52 + 3 is 65.", False),
+        (["11"], "22 - 11 = 10", False),  # contains the result only as an operand
+        (["81"], "Tom has 70 - 11 = 57 marbles.\nThe result is 11.", False),
+        (["55"], "-55", False),
+        (["55"], "155", False),
+        # reading: the word from the passage
+        (["Graz"], "The market was in Graz, Austria.", True),
+        (["baker"], "Aisha's job is a baker.", True),
+        (["Porto"], "Lars works in a bakery.", False),
+        (["goats"], "Lars keeps a variety of animals.", False),
+    ],
+)
+def test_answer_is_right_by_the_general_scorers_rule(expected: list[str], answer: str, right: bool) -> None:
+    assert answer_is_right(expected, answer) is right
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ['"Paris"', "[]", "[42]", '["Paris", ""]', '["  "]', "null", '{"answer": "Paris"}'],
+)
+def test_a_malformed_answer_key_is_named(tmp_path: Path, bad: str) -> None:
+    pool = tmp_path / "pool.jsonl"
+    good = json.dumps({"messages": [{"role": "user", "content": "Add 2 and 3."}], "expected": ["5"]})
+    line = (
+        '{"messages": [{"role": "user", "content": "Name the capital of France."}], "expected": ' + bad + "}"
+    )
+    pool.write_text(good + "\n" + line + "\n", encoding="utf-8")
+    with pytest.raises(
+        DataError, match=r'pool.jsonl:2: "expected" must be a non-empty list of acceptable answers'
+    ) as exc:
+        read_pool(pool)
+    assert "pool.jsonl:1" not in str(exc.value)
+    ok = read_pool(_keyed_pool(tmp_path / "ok.jsonl", [("factual", "q", ["A", " B "])]))
+    assert [(p.expected, p.kind) for p in ok] == [(("A", "B"), "factual")]
 
 
 def test_a_bad_pool_line_is_named(tmp_path: Path) -> None:
@@ -154,6 +258,94 @@ def test_build_goes_through_the_cache_drops_cut_answers_and_detects_staleness(
     with pytest.raises(DataError, match=r"answered none of the 4 prompts within max_new_tokens=9"):
         build_replay(cfg_longer, cache_dir=cache_dir)
     assert not build_replay(cfg, cache_dir=cache_dir).built  # the failed build left the current file alone
+
+
+def test_build_drops_wrong_answers_by_the_key_and_counts_them_per_kind(
+    tmp_path: Path, tiny_model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from trainers.replay_cli import main
+
+    cache_dir = tmp_path / "cache"
+    passage = "Use the passage to answer.\n\nPassage: Mei sold a lamp at the market in Ghent.\n\nQuestion: "
+    pool = _keyed_pool(
+        tmp_path / "pool.jsonl",
+        [
+            ("factual", "Which city is the capital of Ghana?", ["Accra"]),
+            ("factual", "Name the capital of Nepal.", ["Kathmandu"]),
+            ("factual", "Which animal has a long trunk?", None),
+            ("arithmetic", "Add 52 and 3.", ["55"]),
+            ("arithmetic", "Subtract 11 from 22.", ["11"]),
+            ("arithmetic", "Multiply 4 by 3.", ["12"]),
+            ("reading", passage + "In which town was the market?", ["Ghent"]),
+            ("reading", passage + "What did Mei sell?", ["lamp"]),
+            ("instructions", "Write one word in capitals.", None),
+        ],
+    )
+    answers = [
+        Completion("The capital of Ghana is Accra.", 6, "stop"),  # right
+        Completion("Lagos.", 2, "stop"),  # wrong
+        Completion("Elephant.", 2, "stop"),  # no key: kept unchecked
+        Completion("The result of 52 + 3 is 65.", 8, "stop"),  # wrong
+        Completion("22 - 11 = 10", 6, "stop"),  # wrong (11 only as an operand)
+        Completion("4 * 3 = 12", 6, "stop"),  # right
+        Completion("The market was in Ghent.", 6, "stop"),  # right
+        Completion("Mei sold a chair and a lamp and", 8, "length"),  # cut (counted as cut, not wrong)
+        Completion("HELLO", 2, "stop"),  # no key
+    ]
+    _seed_cache(cache_dir, tiny_model_dir, pool, answers, max_new_tokens=8)
+    out = tmp_path / "replay.jsonl"
+    cfg_path = _config(tmp_path, tiny_model_dir, pool=str(pool), max_new_tokens=8, file=str(out))
+    cfg = load_config(cfg_path)
+    assert cfg.replay is not None and cfg.replay.verify  # on by default
+
+    data = build_replay(cfg, cache_dir=cache_dir)
+
+    kept = [json.loads(line)["id"] for line in out.read_text(encoding="utf-8").splitlines()]
+    assert kept == ["factual-0", "factual-2", "arithmetic-5", "reading-6", "instructions-8"]
+    assert (data.n_prompts, data.n_examples, data.n_dropped, data.n_wrong) == (9, 5, 1, 3)
+    counts = {
+        "factual": {"kept": 2, "verified": 1, "wrong": 1, "cut": 0},
+        "arithmetic": {"kept": 1, "verified": 1, "wrong": 2, "cut": 0},
+        "reading": {"kept": 1, "verified": 1, "wrong": 0, "cut": 1},
+        "instructions": {"kept": 1, "verified": 0, "wrong": 0, "cut": 0},
+    }
+    assert data.counts == counts
+    meta = json.loads(meta_path(out).read_text())
+    assert (meta["counts"], meta["n_wrong"], meta["n_dropped"], meta["verify"]) == (counts, 3, 1, True)
+    assert build_replay(cfg, cache_dir=cache_dir).counts == counts  # a reused file reports the same
+    assert cfg.replay is not None
+    rec = manifest_record(data, cfg.replay, n_used=2, n_task=8)
+    assert (rec["available"], rec["dropped_wrong"], rec["dropped_cut_or_empty"]) == (5, 3, 1)
+    assert rec["verify"] is True
+    assert rec["per_kind"] == counts and rec["version"] == "2"
+
+    assert main(["build", str(cfg_path), "--cache-dir", str(cache_dir)]) == 0
+    printed = capsys.readouterr().out
+    assert "5 examples from 9 prompts" in printed
+    assert "1 dropped: cut at max_new_tokens=8 or empty; 3 dropped: wrong by the pool's answer key" in printed
+    assert "arithmetic 1 kept (1 verified), 2 wrong, 0 cut" in printed
+    assert "instructions 1 kept (0 verified), 0 wrong, 0 cut" in printed
+
+    # verify: false is a different replay file (its own fingerprint) that keeps the wrong answers
+    unchecked_cfg = load_config(
+        _config(tmp_path, tiny_model_dir, pool=str(pool), max_new_tokens=8, file=str(out), verify=False)
+    )
+    unchecked = build_replay(unchecked_cfg, cache_dir=cache_dir)
+    assert unchecked.built and unchecked.fingerprint != data.fingerprint
+    assert (unchecked.n_examples, unchecked.n_wrong, unchecked.verify) == (8, 0, False)
+    assert unchecked.counts["arithmetic"] == {"kept": 3, "verified": 0, "wrong": 0, "cut": 0}
+
+
+def test_a_pool_answered_all_wrong_is_refused_with_the_counts(tmp_path: Path, tiny_model_dir: Path) -> None:
+    cache_dir = tmp_path / "cache"
+    pool = _keyed_pool(tmp_path / "pool.jsonl", [("arithmetic", "Add 2 and 3.", ["5"])])
+    _seed_cache(cache_dir, tiny_model_dir, pool, [Completion("2 + 3 = 6", 5, "stop")], max_new_tokens=8)
+    cfg = load_config(
+        _config(tmp_path, tiny_model_dir, pool=str(pool), max_new_tokens=8, file=str(tmp_path / "r.jsonl"))
+    )
+    with pytest.raises(DataError, match=r"no answer of the base to the 1 prompts was kept: 0 cut .* 1 wrong"):
+        build_replay(cfg, cache_dir=cache_dir)
+    assert not (tmp_path / "r.jsonl").exists()
 
 
 def test_draw_is_seeded_and_refuses_more_than_the_file_has(tmp_path: Path, tiny_model_dir: Path) -> None:

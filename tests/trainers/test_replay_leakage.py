@@ -48,6 +48,21 @@ def test_pool_with_answers_in_replay_shape_overlaps_nothing(tmp_path: Path) -> N
     assert check_replay_leakage(replay, _all_eval_suites()).flagged() == []
 
 
+def test_the_answer_keys_as_answers_overlap_nothing(tmp_path: Path) -> None:
+    """The pool's answer keys ("expected") are what a verified replay file teaches: no eval item either."""
+    rows = [json.loads(line) for line in POOL.read_text().splitlines()]
+    keyed = [r for r in rows if "expected" in r]
+    assert len(keyed) == 140
+    replay = tmp_path / "replay.jsonl"
+    with replay.open("w") as fh:
+        for r in keyed:
+            answer = {"role": "assistant", "content": f"The answer is {r['expected'][0]}."}
+            fh.write(json.dumps({"id": r["id"], "messages": [*r["messages"], answer]}) + "\n")
+    report = check_replay_leakage(replay, _all_eval_suites())
+    assert report.n_training_docs == 140
+    assert report.flagged() == [], [f.to_dict() for f in report.flagged()[:5]]
+
+
 def test_the_same_check_flags_a_planted_eval_item(tmp_path: Path) -> None:
     factual = general.suite("general/factual_qa")
     reading = general.suite("general/reading")

@@ -11,6 +11,12 @@ and other passages, so that no prompt is an eval item or a near copy of one. Tha
 twice: here (no prompt equals an eval prompt after normalisation, or the script stops) and in
 ``tests/trainers/test_replay_leakage.py`` (the leakage engine finds no overlap between the pool,
 the replay data built from it and every eval suite). See README.md beside this file.
+
+A line is ``{"id", "messages", "tags": {"task": KIND}}`` plus, where the answer can be checked,
+``"expected"``: the list of acceptable answers (strings; a number is written as its digits). The
+capital questions, every arithmetic prompt and every reading prompt carry one; the other factual
+questions and the instruction prompts do not. The replay build keeps the base's answer to a
+prompt with a key only when it is right (``trainers/replay.py``, ``answer_is_right``).
 """
 
 from __future__ import annotations
@@ -33,7 +39,8 @@ SHORT = "Keep the answer short."
 ONE = "Reply in one word."
 NUM = "Give only the result."
 
-# Capitals that are not in general/factual_qa, asked in other words.
+# Capitals that are not in general/factual_qa, asked in other words. The first name is the
+# capital; the others are spellings a right answer may use instead (ALIASES).
 CAPITALS = [
     ("Argentina", "Buenos Aires"),
     ("Mexico", "Mexico City"),
@@ -56,6 +63,12 @@ CAPITALS = [
     ("Mongolia", "Ulaanbaatar"),
     ("Senegal", "Dakar"),
 ]
+ALIASES = {
+    "Kyiv": ["Kiev"],
+    "Bogota": ["Bogotá"],
+    "Reykjavik": ["Reykjavík"],
+    "Ulaanbaatar": ["Ulan Bator"],
+}
 CAPITAL_FORMS = [
     "Which city is the capital of {c}? " + ONE,
     "Name the capital city of {c}. " + SHORT,
@@ -160,16 +173,23 @@ def _norm(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
 
 
-def factual(rng: random.Random) -> list[str]:
-    caps = [CAPITAL_FORMS[i % len(CAPITAL_FORMS)].format(c=c) for i, (c, _) in enumerate(CAPITALS)]
-    return [t[0].upper() + t[1:] for t in caps] + FACTS
+Prompt = tuple[str, list[str] | None]
+"""A prompt's text and its acceptable answers (None: not checkable)."""
 
 
-def arithmetic(rng: random.Random) -> list[str]:
-    out: list[str] = []
+def factual(rng: random.Random) -> list[Prompt]:
+    caps: list[Prompt] = []
+    for i, (country, capital) in enumerate(CAPITALS):
+        text = CAPITAL_FORMS[i % len(CAPITAL_FORMS)].format(c=country)
+        caps.append((text[0].upper() + text[1:], [capital, *ALIASES.get(capital, [])]))
+    return caps + [(f, None) for f in FACTS]
+
+
+def arithmetic(rng: random.Random) -> list[Prompt]:
+    out: list[Prompt] = []
     seen: set[str] = set()
     while len(out) < PER_KIND:
-        form, _ = ARITH_FORMS[len(out) % len(ARITH_FORMS)]
+        form, op = ARITH_FORMS[len(out) % len(ARITH_FORMS)]
         if "Multiply" in form or "product" in form:
             a, b = rng.randint(2, 12), rng.randint(2, 9)
         else:
@@ -177,18 +197,18 @@ def arithmetic(rng: random.Random) -> list[str]:
         text = form.format(a=a, b=b)
         if text not in seen:
             seen.add(text)
-            out.append(text)
+            out.append((text, [str(op(a, b))]))
     return out
 
 
-def instructions(rng: random.Random) -> list[str]:
+def instructions(rng: random.Random) -> list[Prompt]:
     pairs = [(f, t) for f in INSTRUCTION_FORMS for t in TOPICS]
     rng.shuffle(pairs)
-    return [f.format(t=t) for f, t in pairs[:PER_KIND]]
+    return [(f.format(t=t), None) for f, t in pairs[:PER_KIND]]
 
 
-def reading(rng: random.Random) -> list[str]:
-    out: list[str] = []
+def reading(rng: random.Random) -> list[Prompt]:
+    out: list[Prompt] = []
     seen: set[str] = set()
     while len(out) < PER_KIND:
         name, town = rng.choice(NAMES), rng.choice(TOWNS)
@@ -196,19 +216,20 @@ def reading(rng: random.Random) -> list[str]:
         if kind == 0:
             n, animal = rng.randint(2, 9), rng.choice(ANIMALS)
             passage = f"{name} keeps {n} {animal} on a farm near {town}. Every morning {name} feeds them before breakfast."
-            question = rng.choice([f"What animals does {name} keep?", "Near which town is the farm?"])
+            questions = {f"What animals does {name} keep?": animal, "Near which town is the farm?": town}
         elif kind == 1:
             thing, day = rng.choice(THINGS), rng.choice(["Monday", "Wednesday", "Thursday", "Saturday"])
             passage = f"On {day} {name} sold {thing} at the market in {town}. The buyer paid in cash."
-            question = rng.choice([f"On which day did {name} sell it?", "In which town was the market?"])
+            questions = {f"On which day did {name} sell it?": day, "In which town was the market?": town}
         else:
             job = rng.choice(JOBS)
             passage = f"{name} has worked as a {job} in {town} for ten years. {name} walks to work each day."
-            question = rng.choice([f"What is {name}'s job?", f"Where does {name} work?"])
+            questions = {f"What is {name}'s job?": job, f"Where does {name} work?": town}
+        question = rng.choice(list(questions))
         text = f"{READ}\n\nPassage: {passage}\n\nQuestion: {question}"
         if text not in seen:
             seen.add(text)
-            out.append(text)
+            out.append((text, [questions[question]]))
     return out
 
 
@@ -224,14 +245,15 @@ def build() -> list[dict[str, Any]]:
         prompts = make(rng)
         if len(prompts) != PER_KIND:
             raise SystemExit(f"{kind}: {len(prompts)} prompts, expected {PER_KIND}")
-        rows += [
-            {
+        for i, (text, expected) in enumerate(prompts, 1):
+            row: dict[str, Any] = {
                 "id": f"replay-{kind}-{i:03d}",
-                "messages": [{"role": "user", "content": p}],
+                "messages": [{"role": "user", "content": text}],
                 "tags": {"task": kind},
             }
-            for i, p in enumerate(prompts, 1)
-        ]
+            if expected is not None:
+                row["expected"] = expected
+            rows.append(row)
     return rows
 
 
