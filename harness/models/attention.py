@@ -37,17 +37,74 @@ class DecodePlan:
     visible: Any
 
 
+Segment = tuple[int, int, int]
+"""``(slot, lo, hi)``: key/value columns ``lo .. hi`` of ``slot``."""
+
+
 @dataclass
 class PackedPlan:
-    """New tokens of several prompts in one sequence of the batch's single row.
+    """New tokens of several chunks in one sequence of the batch's single row.
 
-    ``items`` holds ``(slot, start, count, past)`` per prompt: its ``count`` tokens sit at
-    ``start`` in the packed sequence, its keys at columns ``past .. past + count`` of ``slot``
-    (columns before ``past`` were filled earlier: a shared prefix).
+    ``items`` holds ``(start, count, segments)`` per chunk: its ``count`` tokens sit at ``start``
+    in the packed sequence, and its queries see the keys of ``segments``, in order, which cover
+    columns ``0 .. past + count``; the last segment is the chunk's own (its new keys at columns
+    ``past .. past + count`` of its slot). Earlier segments may lie in other slots: a prefix
+    shared with other prompts, computed once, possibly in this same forward.
     """
 
-    items: Sequence[tuple[int, int, int, int]]
+    items: Sequence[tuple[int, int, Sequence[Segment]]]
+    _buckets: list[tuple[Any, Any, Any, Any]] | None = None
 
+    def buckets(self, heads: int, capacity: int, device: Any) -> list[tuple[Any, Any, Any, Any]]:
+        """The chunks in buckets of similar length, each attended in one batched call: per bucket
+        ``queries`` [chunks, T] (positions in the packed sequence), ``valid`` [chunks, T],
+        ``keys`` [chunks, heads, W] (rows of the flat ``[slots * heads * capacity, head_dim]``
+        buffer) and ``allowed`` [chunks, T, W]. Built on the first layer, reused by the rest.
+        Padding points at row 0; a padded query sees column 0 only (its output is never read)."""
+        if self._buckets is None:
+            order = sorted(range(len(self.items)), key=lambda c: self.items[c][1])
+            groups: list[list[int]] = []
+            for c in order:
+                if groups and self.items[c][1] <= BUCKET_SPREAD * self.items[groups[-1][0]][1]:
+                    groups[-1].append(c)
+                else:
+                    groups.append([c])
+            self._buckets = [self._bucket([self.items[c] for c in g], heads, capacity, device) for g in groups]
+        return self._buckets
+
+    @staticmethod
+    def _bucket(
+        items: Sequence[tuple[int, int, Sequence[Segment]]], heads: int, capacity: int, device: Any
+    ) -> tuple[Any, Any, Any, Any]:
+        import torch
+
+        t_max = max(count for _, count, _ in items)
+        w_max = max(segments[-1][2] for _, _, segments in items)
+        queries: list[list[int]] = []
+        columns: list[list[int]] = []
+        for start, count, segments in items:
+            queries.append(list(range(start, start + count)) + [0] * (t_max - count))
+            cols = [slot * heads * capacity + c for slot, lo, hi in segments for c in range(lo, hi)]
+            columns.append(cols + [0] * (w_max - len(cols)))
+        counts = torch.tensor([count for _, count, _ in items], device=device)
+        past = torch.tensor([segs[-1][2] for _, _, segs in items], device=device) - counts
+        t = torch.arange(t_max, device=device)
+        cols_w = torch.arange(w_max, device=device)
+        valid = t[None, :] < counts[:, None]
+        allowed = (cols_w[None, None, :] <= (past[:, None] + t[None, :])[:, :, None]) & valid[:, :, None]
+        allowed |= ~valid[:, :, None] & (cols_w == 0)[None, None, :]
+        head_offsets = torch.arange(heads, device=device)[None, :, None] * capacity
+        return (
+            torch.tensor(queries, device=device),
+            valid,
+            torch.tensor(columns, device=device)[:, None, :] + head_offsets,
+            allowed,
+        )
+
+
+BUCKET_SPREAD = 1.5
+"""A packed prefill's chunks share one batched attention while the longest is at most this many
+times the shortest (padding stays under a third)."""
 
 _PLAN: DecodePlan | PackedPlan | None = None
 
@@ -68,6 +125,9 @@ def _attend(q: Any, k: Any, v: Any, allowed: Any, scaling: float) -> Any:
 
     b, heads, t, d = q.shape
     kv = k.shape[1]
+    # Slot-cache views are strided (width < capacity); a matmul on them copies inside the kernel
+    # at twice the cost of copying them once here.
+    k, v = k.contiguous(), v.contiguous()
     group = heads // kv
     rows = group * t
     qf = q.reshape(b, kv, rows, d)  # heads kv*group+j share key head kv: fold them into rows
@@ -106,18 +166,16 @@ def exact_attention(
         allowed = torch.arange(width, device=key.device)[None, :] < plan.visible[:, None]
         out = _attend(query, key, value, allowed[:, None, :], scale)
     elif isinstance(plan, PackedPlan):
+        # Chunks of similar length in one batched attention: queries and keys gathered into
+        # [chunks, ...], padded, masked. A row's numbers depend neither on the padding nor on
+        # the other chunks of its bucket.
+        heads, capacity, dim = key.shape[1], key.shape[2], key.shape[3]
         out = torch.empty_like(query)
-        for slot, start, count, past in plan.items:
-            width = past + count
-            cols = torch.arange(width, device=key.device)
-            allowed = cols[None, :] <= (past + torch.arange(count, device=key.device))[:, None]
-            out[:, :, start : start + count] = _attend(
-                query[:, :, start : start + count],
-                key[slot : slot + 1, :, :width],
-                value[slot : slot + 1, :, :width],
-                allowed[None],
-                scale,
-            )
+        flat_k, flat_v = key.reshape(-1, dim), value.reshape(-1, dim)
+        for queries, valid, columns, allowed in plan.buckets(heads, capacity, key.device):
+            q = query[0][:, queries].transpose(0, 1)  # [chunks, H, T, D]
+            res = _attend(q, flat_k[columns], flat_v[columns], allowed, scale).transpose(0, 1)
+            out[0][:, queries[valid]] = res[:, valid]
     else:  # a plain causal forward (no plan): every row full length
         t, width = query.shape[2], key.shape[2]
         cols = torch.arange(width, device=key.device)

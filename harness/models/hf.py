@@ -32,7 +32,7 @@ from harness.models.runtime import (  # noqa: F401 (DTYPES, cpu_supports_bf16, _
 from harness.models.runtime import torch_dtype as _torch_dtype  # noqa: F401 (re-export)
 
 # Bump when generation code changes in a way that can change outputs: it is part of fingerprints.
-GENERATION_VERSION = "hf-greedy-3"
+GENERATION_VERSION = "hf-greedy-4"
 
 _ENGINES: dict[tuple[str, str, str, str], HFEngine] = {}
 _LOCK = threading.Lock()

@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.models.attention import Segment
 from harness.models.runtime import MIN_SHARED_PREFIX, cache_kwarg, common_prefix, decoder, unwrap
 
 # Decoder families whose attention layers all call ``cache.update(k, v, layer_idx)`` and accept
@@ -90,6 +91,66 @@ def _close_group(encoded: Sequence[Sequence[int]], members: list[int], shared: i
         return 0, members
     length = min(shared, min(len(encoded[i]) for i in members) - 1)
     return (length if length >= MIN_SHARED_PREFIX else 0), members
+
+
+Chunk = tuple[list[int], tuple[Segment, ...], int | None]
+"""``(tokens, segments, leaf_slot)``: tokens to prefill, the key segments they see (their own
+last) and, for a prompt's final chunk, its slot (``None`` for a shared node)."""
+MIN_NODE = 4
+"""Tokens a prefix shared inside one admission must have to be computed once for all its prompts."""
+
+
+def radix_chunks(rows: Sequence[tuple[int, Sequence[int]]], depth: int, min_node: int = MIN_NODE) -> list[Chunk]:
+    """Split the prefill of ``(slot, prompt)`` rows into chunks along their shared prefixes.
+
+    Columns ``< depth`` are already in every row's slot. A prefix of at least ``min_node`` tokens
+    that several rows share past ``depth`` becomes one chunk, computed in the slot of its first
+    row; the rows below it see its keys there (a segment of another slot) and get them copied in
+    after the forward. Recursively, so a radix tree of the prompts: every token shared by rows
+    of one admission is computed once. Each row keeps at least its last token as its own chunk.
+    """
+    out: list[Chunk] = []
+
+    def walk(members: list[tuple[int, Sequence[int]]], at: int, above: tuple[Segment, ...]) -> None:
+        if len(members) == 1:
+            slot, toks = members[0]
+            out.append((list(toks[at:]), _segments(above, slot, at, len(toks)), slot))
+            return
+        lcp = common_prefix(members[0][1], members[-1][1])  # sorted: the first and last share least
+        split = min(lcp, min(len(t) for _, t in members) - 1)
+        if split - at >= min_node:
+            host, toks = members[0]
+            out.append((list(toks[at:split]), _segments(above, host, at, split), None))
+            above, at = above + ((host, at, split),), split
+        parts: list[list[tuple[int, Sequence[int]]]] = []
+        for m in members:
+            if parts and parts[-1][-1][1][split] == m[1][split]:
+                parts[-1].append(m)
+            else:
+                parts.append([m])
+        if len(parts) == 1:  # identical up to the shortest row's last token: each short row alone
+            short = [m for m in members if len(m[1]) == split + 1]
+            rest = [m for m in members if len(m[1]) > split + 1]
+            parts = [[m] for m in short] + ([rest] if rest else [])
+        for part in parts:
+            walk(part, at, above)
+
+    if rows:
+        walk(sorted(rows, key=lambda r: list(r[1])), depth, ())
+    return out
+
+
+def _segments(above: tuple[Segment, ...], own: int, lo: int, hi: int) -> tuple[Segment, ...]:
+    """The key segments of a chunk computed in ``own`` at columns ``lo .. hi``: columns before the
+    first shared node are in ``own`` already; adjacent segments of one slot are merged."""
+    start = above[0][1] if above else lo
+    merged: list[Segment] = [(own, 0, start)] if start else []
+    for seg in (*above, (own, lo, hi)):
+        if merged and merged[-1][0] == seg[0] and merged[-1][2] == seg[1]:
+            merged[-1] = (seg[0], merged[-1][1], seg[2])
+        elif seg[2] > seg[1]:
+            merged.append(seg)
+    return tuple(merged)
 
 
 # -- the slot cache ----------------------------------------------------------------------------
@@ -181,6 +242,11 @@ class SlotCache:
             for k, v in zip(self.keys, self.values, strict=True)
         ]
 
+    def copy_columns(self, src: int, dst: int, lo: int, hi: int) -> None:
+        for k, v in zip(self.keys, self.values, strict=True):
+            k[dst, :, lo:hi] = k[src, :, lo:hi]
+            v[dst, :, lo:hi] = v[src, :, lo:hi]
+
     def move(self, src: int, dst: int, length: int) -> None:
         for k, v in zip(self.keys, self.values, strict=True):
             k[dst, :, :length] = k[src, :, :length]
@@ -232,11 +298,13 @@ class _Runner:
         n = hidden.shape[0]
         if n == 1:  # a one-row GEMM rounds differently: never run one
             hidden = torch.cat([hidden, hidden])
-        return list(self.head(hidden)[:n].argmax(-1).tolist())
+        # argmax over bf16 logits is 4x slower than a float copy's (same values, same first max)
+        return list(self.head(hidden)[:n].float().argmax(-1).tolist())
 
-    def prefill(self, items: Sequence[tuple[int, Sequence[int], int]], want_logits: bool = True) -> list[int]:
-        """Run each ``(slot, tokens, past)`` into its slot after ``past`` cached columns, packed into one
-        sequence; returns each item's greedy next token."""
+    def prefill(self, chunks: Sequence[tuple[Sequence[int], Sequence[Segment]]], wanted: Sequence[int] = ()) -> list[int]:
+        """Run ``(tokens, segments)`` chunks packed into one sequence (see :class:`PackedPlan`); each
+        chunk's keys go to the last columns of its last segment. Returns the greedy next token
+        after the chunks listed in ``wanted``."""
         import torch
 
         from harness.models.attention import PackedPlan, planned
@@ -244,14 +312,15 @@ class _Runner:
         ids: list[int] = []
         slot_of: list[int] = []
         column_of: list[int] = []
-        plan: list[tuple[int, int, int, int]] = []
-        for slot, tokens, past in items:
-            plan.append((slot, len(ids), len(tokens), past))
+        plan: list[tuple[int, int, Sequence[Segment]]] = []
+        for tokens, segments in chunks:
+            slot, hi = segments[-1][0], segments[-1][2]
+            plan.append((len(ids), len(tokens), segments))
             ids += tokens
             slot_of += [slot] * len(tokens)
-            column_of += range(past, past + len(tokens))
+            column_of += range(hi - len(tokens), hi)
         if len(ids) == 1:  # pad to two tokens with a row in the spare slot
-            plan.append((self.cache.spare, 1, 1, 0))
+            plan.append((1, 1, ((self.cache.spare, 0, 1),)))
             ids.append(self.pad_id)
             slot_of.append(self.cache.spare)
             column_of.append(0)
@@ -264,9 +333,9 @@ class _Runner:
                 use_cache=True,
                 **{self.kwarg: self.cache},
             ).last_hidden_state
-        if not want_logits:
+        if not wanted:
             return []
-        last = torch.tensor([start + count - 1 for _, start, count, _ in plan[: len(items)]], device=dev)
+        last = torch.tensor([plan[c][0] + plan[c][1] - 1 for c in wanted], device=dev)
         return self._logits_argmax(hidden[0, last])
 
     def decode(self, active: Sequence[_Row]) -> list[int]:
@@ -326,12 +395,12 @@ def slot_generate(
     runner = _Runner(model, cache, pad_id, device)
     results: list[list[int]] = [[] for _ in encoded]
 
-    # Waiting prompts: group by shared prefix, longest first within a group.
+    # Waiting prompts: group by shared prefix, in token order within a group (neighbours share most).
     queue: list[tuple[int, int]] = []  # (prompt index, group)
     prefixes: list[int] = []
     for g, (plen, members) in enumerate(prefix_groups(encoded)):
         prefixes.append(plen)
-        queue += [(i, g) for i in sorted(members, key=lambda i: -len(encoded[i]))]
+        queue += [(i, g) for i in members]
     queue.reverse()  # pop() from the end
     prefix_kv: dict[int, list[tuple[Any, Any]]] = {}
     active: list[_Row] = []
@@ -345,15 +414,24 @@ def slot_generate(
         plen = prefixes[group]
         first = len(active)
         if plen and group not in prefix_kv:
-            runner.prefill([(first, list(encoded[take[0]][:plen]), 0)], want_logits=False)
+            runner.prefill([(list(encoded[take[0]][:plen]), ((first, 0, plen),))])
             prefix_kv[group] = cache.take_prefix(first, plen)
         if plen:
             for r in range(len(take)):
                 cache.copy_prefix(prefix_kv[group], first + r)
-        items = [(first + r, list(encoded[i][plen:]), plen) for r, i in enumerate(take)]
-        nxt = runner.prefill(items)
-        for i, t in zip(take, nxt, strict=True):
-            active.append(_Row(index=i, length=len(encoded[i]), next_token=t))
+        chunks = radix_chunks([(first + r, encoded[i]) for r, i in enumerate(take)], plen)
+        leaves = [c for c, (_, _, leaf) in enumerate(chunks) if leaf is not None]
+        nxt = runner.prefill([(tokens, segments) for tokens, segments, _ in chunks], leaves)
+        by_slot: dict[int, int] = {}
+        for c, t in zip(leaves, nxt, strict=True):
+            tokens, segments, leaf = chunks[c]
+            assert leaf is not None
+            for src, lo, hi in segments[:-1]:
+                if src != leaf:  # a shared node computed in another row's slot
+                    cache.copy_columns(src, leaf, lo, hi)
+            by_slot[leaf] = t
+        for r, i in enumerate(take):
+            active.append(_Row(index=i, length=len(encoded[i]), next_token=by_slot[first + r]))
 
     with torch.inference_mode(), exact(cfg):
         while queue or active:

@@ -9,7 +9,7 @@ import pytest
 
 from harness.models.chat import render_prompt
 from harness.models.decode import greedy_generate
-from harness.models.slots import MIN_SHARED_PREFIX, prefix_groups, supports_slots
+from harness.models.slots import MIN_SHARED_PREFIX, prefix_groups, radix_chunks, supports_slots
 
 SYSTEM = {
     "role": "system",
@@ -66,6 +66,33 @@ def test_a_prefix_never_swallows_a_whole_prompt() -> None:
     common = list(range(50, 50 + MIN_SHARED_PREFIX + 2))
     [(plen, members)] = prefix_groups([common, common + [1], common + [2]])
     assert sorted(members) == [0, 1, 2] and plen == len(common) - 1
+
+
+def test_radix_chunks_compute_every_shared_token_once() -> None:
+    shared = list(range(100, 108))  # 8 tokens shared by rows 0-2 after depth 2
+    rows = [
+        (0, [1, 2, *shared, 7, 7, 7, 7, 7, 1]),
+        (1, [1, 2, *shared, 7, 7, 7, 7, 7, 2]),  # shares 13 tokens with row 0
+        (2, [1, 2, *shared, 9]),
+        (3, [1, 2, 5, 6]),  # shares only the columns already cached
+    ]
+    chunks = radix_chunks(rows, depth=2, min_node=4)
+    computed = sum(len(tokens) for tokens, _, _ in chunks)
+    # Distinct tokens past depth 2 in the tree: 8 shared + 5 shared by rows 0-1 + 1 + 1 + 1 + 2.
+    assert computed == 18
+    leaves = {leaf: (tokens, segments) for tokens, segments, leaf in chunks if leaf is not None}
+    assert sorted(leaves) == [0, 1, 2, 3]
+    for slot, prompt in rows:
+        tokens, segments = leaves[slot]
+        assert tokens and tokens == prompt[len(prompt) - len(tokens) :]  # each row keeps its own tail
+        assert segments[0][1] == 0 and segments[-1] == (slot, segments[-1][1], len(prompt))
+        assert all(a[2] == b[1] for a, b in zip(segments, segments[1:], strict=False))  # no gap, no overlap
+    # A node is computed in a slot of one of its rows, never in a stranger's.
+    # (slot, end column, tokens) of each shared node: 8 tokens for rows 0-2, then 5 for rows 0-1.
+    nodes = [(segments[-1][0], segments[-1][2], len(tokens)) for tokens, segments, leaf in chunks if leaf is None]
+    assert nodes == [(0, 10, 8), (0, 15, 5)]
+    # Rows too short to share: nothing below min_node is computed apart.
+    assert all(leaf is not None for _, _, leaf in radix_chunks([(0, [1, 2, 3]), (1, [1, 2, 4])], 0, 4))
 
 
 def test_slots_match_generate_with_refills_and_shared_prefixes(lively_model: tuple[Any, Any]) -> None:

@@ -80,6 +80,29 @@ def test_bf16_outputs_do_not_depend_on_the_batch(wide_bf16: tuple[Any, Any]) -> 
     assert _texts(model, tok, mixed, 5)[: len(prompts[::2])] == per_item[::2]
 
 
+def test_nested_shared_prefixes_do_not_change_outputs(wide_bf16: tuple[Any, Any]) -> None:
+    """Prompts that share prefixes at three depths (system turn, an opening sentence, a second
+    sentence) are prefilled as a radix tree when they arrive together; alone, each is one chunk."""
+    model, tok = wide_bf16
+    openings = ["The invoice for my last order shows a charge I do not recognise.", "My parcel never came."]
+    seconds = ["I wrote to you twice already about this.", "Please look into it today."]
+    prompts = [
+        render_prompt(
+            tok,
+            [
+                {"role": "system", "content": SYSTEMS[0]},
+                {"role": "user", "content": f"{openings[k % 2]} {seconds[(k // 2) % 2]} Ticket {k}."},
+            ],
+        )
+        for k in range(10)
+    ]
+    per_item = [_texts(model, tok, [p], 1)[0] for p in prompts]
+    assert len(set(per_item)) > len(prompts) // 2, "outputs should vary from prompt to prompt"
+    for batch_size in (2, 4, 10):
+        assert _texts(model, tok, prompts, batch_size) == per_item, f"batch size {batch_size}"
+    assert _texts(model, tok, prompts[::-1], 10) == per_item[::-1]
+
+
 def test_a_row_alone_in_its_forward_is_not_computed_apart(wide_bf16: tuple[Any, Any]) -> None:
     """One prompt whose own tail is a single token after a shared prefix, then one row decoding
     alone at the end of the queue: both are the shapes a one-row GEMM would round differently."""
