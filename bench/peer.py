@@ -73,15 +73,20 @@ def counting_hflm(**kwargs: Any) -> Any:
     class CountingHFLM(HFLM):  # type: ignore[misc]
         def reset_counts(self) -> None:
             self.counts = {"generate_calls": 0, "useful": 0, "computed": 0}
+            self.by_context: dict[tuple[int, ...], int] = {}  # prompt ids (padding stripped) -> tokens
 
         def _model_generate(self, context: Any, max_length: int, stop: list[str], **kw: Any) -> Any:
             out = super()._model_generate(context, max_length, stop, **kw)
             new = out[:, context.shape[1] :].tolist()
+            mask = kw.get("attention_mask")
             eos = {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id}
             self.counts["generate_calls"] += 1
             self.counts["computed"] += len(new) * (len(new[0]) if new else 0)
-            for row in new:
-                self.counts["useful"] += tokens_until_stop(self.tokenizer, row, eos, stop)
+            for r, row in enumerate(new):
+                n = tokens_until_stop(self.tokenizer, row, eos, stop)
+                self.counts["useful"] += n
+                ids = context[r] if mask is None else context[r][mask[r].bool()]
+                self.by_context[tuple(ids.tolist())] = n
             return out
 
     lm = CountingHFLM(**kwargs)
@@ -226,6 +231,36 @@ def invariance(
     return row
 
 
+def token_counts(
+    ours: Sequence[Completion],
+    theirs: Sequence[str],
+    ours_ids: Sequence[Sequence[int]],
+    by_context: dict[tuple[int, ...], int],
+) -> dict[str, Any]:
+    """Per item, tunegate's ``n_tokens`` against the tokens lm-eval's rows produced up to the stop
+    (same rule, ``tokens_until_stop``). Where the two texts are identical the counts must be equal;
+    where the texts differ (a bf16 near-tie broken the other way by lm-eval's kernels) they may not."""
+    theirs_n = [by_context.get(tuple(ids)) for ids in ours_ids]
+    same_text = [k for k, (a, b) in enumerate(zip(ours, theirs, strict=True)) if a.text == b]
+    equal = [k for k in same_text if theirs_n[k] == ours[k].n_tokens]
+    return {
+        "tunegate": sum(c.n_tokens for c in ours),
+        "lm_eval": sum(n or 0 for n in theirs_n),
+        "items_matched_to_lm_eval_rows": sum(n is not None for n in theirs_n),
+        "items_with_identical_text": len(same_text),
+        "identical_text_and_equal_count": len(equal),
+        "on_identical_texts": {
+            "tunegate": sum(ours[k].n_tokens for k in same_text),
+            "lm_eval": sum(theirs_n[k] or 0 for k in same_text),
+        },
+        "unequal_counts_on_identical_texts": [
+            {"item": k, "tunegate": ours[k].n_tokens, "lm_eval": theirs_n[k]}
+            for k in same_text
+            if k not in set(equal)
+        ][:10],
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--workload", default="decode-heavy", choices=sorted(WORKLOADS))
@@ -305,6 +340,7 @@ def main() -> None:
     )
     lm_same.generate_until(lm_eval_instances(contexts[:2], 4, stop), disable_tqdm=True)
     theirs, theirs_row = run_lm_eval(lm_same, contexts, max_new, stop)
+    theirs_by_context = dict(lm_same.by_context)
     batch1_row: dict[str, Any] | None = None
     same_batch1: int | None = None
     if not args.skip_batch1:
@@ -342,7 +378,7 @@ def main() -> None:
         "lm_eval_default_batch": batch1_row,
         "ratio": round(theirs_row["seconds"] / ours_row["seconds"], 2),
         "ratio_default_batch": round(batch1_row["seconds"] / ours_row["seconds"], 2) if batch1_row else None,
-        "tokens": {"tunegate": ours_row["tokens"], "lm_eval": theirs_row["tokens"]},
+        "tokens": token_counts(ours, theirs, ours_ids, theirs_by_context),
         "identical_outputs": same,
         "identical_fraction": round(same / len(requests), 3),
         "identical_outputs_default_batch": same_batch1,
