@@ -74,6 +74,9 @@ bench: setup
 	$(BIN)/python bench/train.py
 	$(BIN)/python bench/leakage.py
 	$(BIN)/python bench/judge.py
+	$(BIN)/python bench/memory.py
+	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/startup.py
 	$(BIN)/python -m pip install -q 'lm-eval>=0.4.8' && $(BIN)/python bench/peer.py --skip-batch1
 
 clean:

@@ -1,0 +1,156 @@
+"""Start-up time of a gating run: from launching ``pytest`` on a suite to the first generated token.
+
+A throwaway project in a temp dir holds one suite file with one item (``max_new_tokens=1``) and one
+test that gates it with the ``compare`` fixture and a character-count metric; the candidate is a
+LoRA adapter for the base made there with peft (not timed). The bench runs
+
+    python -m pytest <project> -p no:cacheprovider --base <base> --candidate <adapter> --no-cache -q
+
+as a subprocess and times the whole process (an upper bound for time-to-first-token: it also
+includes the candidate's one token, teardown and the report). Then, in a fresh subprocess, the
+phases one by one: ``import harness`` + the plugin module, torch/transformers/peft import, model
+load (``HFBackend`` construction, which resolves the base, loads the weights and the tokenizer, +
+the first tokenisation) and the first ``generate`` call (one prompt, one token). The model's GGUF
+materialisation is cached in the default cache dir, as on a second run on a developer's machine.
+Prints one JSON object with each phase, the total, the 5 s target and ``meets_target``; run it
+twice and read the second (warm) figure.
+
+    python bench/startup.py [--base smollm2-135m-instruct] [--dtype auto]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TARGET_S = 5.0
+
+QUESTION = "What is the capital of France?"
+SUITE_ITEM: dict[str, object] = {
+    "id": "q0",
+    "messages": [{"role": "user", "content": QUESTION}],
+    "reference": "Paris",
+}
+
+TEST_FILE = '''
+from pathlib import Path
+
+import numpy as np
+
+from harness.data import load_suite
+from harness.metrics.base import MetricScores
+
+SUITE = load_suite(Path(__file__).parent / "data" / "one.jsonl", max_new_tokens=1)
+
+
+class LengthMetric:
+    name = "length"
+    kind = "continuous"
+    higher_is_better = True
+
+    def score(self, items, outputs):
+        return MetricScores(values=np.array([float(len(o)) for o in outputs]))
+
+    def describe(self):
+        return {"what": "characters"}
+
+
+def test_first_token(compare):
+    assert compare(SUITE, LengthMetric()).n == 1
+'''
+
+PHASES = '''
+import json, sys, time
+sys.path.insert(0, {root!r})
+t0 = time.perf_counter()
+import harness
+import harness.plugin
+t1 = time.perf_counter()
+import torch, transformers, peft
+t2 = time.perf_counter()
+from harness.data import Message
+from harness.models.base import GenerationParams, GenerationRequest, ModelSpec
+from harness.models.hf import HFBackend
+from harness.models.resolve import default_cache_dir
+backend = HFBackend(ModelSpec({base!r}, dtype={dtype!r}), cache_dir=str(default_cache_dir()))
+req = GenerationRequest("q0", (Message("user", {question!r}),), GenerationParams(max_new_tokens=1))
+backend.engine.tokenizer(backend.render(req.messages), add_special_tokens=False)
+t3 = time.perf_counter()
+out = backend.generate([req])
+t4 = time.perf_counter()
+print(json.dumps({{"import_harness_and_plugin_s": t1 - t0, "import_torch_transformers_peft_s": t2 - t1,
+                  "model_load_s": t3 - t2, "first_generate_s": t4 - t3, "dtype": backend.engine.dtype,
+                  "tokens": out[0].n_tokens}}))
+'''
+
+
+def make_project(root: Path, base: str) -> tuple[Path, Path]:
+    """The throwaway project (suite + test file) and a LoRA adapter for ``base``."""
+    from bench.memory import make_adapter
+    from harness.models.resolve import resolve_base
+
+    project = root / "project"
+    (project / "data").mkdir(parents=True)
+    (project / "data" / "one.jsonl").write_text(json.dumps(SUITE_ITEM) + "\n")
+    (project / "test_startup.py").write_text(TEST_FILE)
+    adapter = make_adapter(resolve_base(base), root / "adapter")
+    return project, adapter
+
+
+def time_pytest(project: Path, adapter: Path, base: str, dtype: str) -> tuple[float, int, str]:
+    cmd = [sys.executable, "-m", "pytest", str(project), "-p", "no:cacheprovider", "--base", base,
+           "--candidate", str(adapter), "--dtype", dtype, "--no-cache", "-q"]
+    start = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=project)
+    return time.perf_counter() - start, done.returncode, done.stdout[-2000:] + done.stderr[-2000:]
+
+
+def time_phases(base: str, dtype: str) -> dict[str, Any]:
+    code = PHASES.format(root=str(ROOT), base=base, dtype=dtype, question=QUESTION)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    phases: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return {k: round(v, 2) if isinstance(v, float) else v for k, v in phases.items()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--base", default="smollm2-135m-instruct")
+    ap.add_argument("--dtype", default="auto")
+    args = ap.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="tunegate-bench-startup-") as tmp:
+        project, adapter = make_project(Path(tmp), args.base)
+        wall, rc, tail = time_pytest(project, adapter, args.base, args.dtype)
+        if rc != 0:
+            sys.exit(f"pytest exited {rc}:\n{tail}")
+    phases = time_phases(args.base, args.dtype)
+    in_process = sum(v for k, v in phases.items() if k.endswith("_s"))
+    print(
+        json.dumps(
+            {
+                "base": args.base,
+                "pytest_wall_s": round(wall, 2),
+                "phases_s": phases,
+                "phases_total_s": round(in_process, 2),
+                "target_s": TARGET_S,
+                "meets_target": wall <= TARGET_S,
+                "loadavg": Path("/proc/loadavg").read_text().split()[:3],
+            },
+            indent=1,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
