@@ -22,7 +22,9 @@ The replay file is a chat JSONL like any training file, built once and reused:
   ``answer_is_right``, the general eval suites' rule (``harness.general.checks.answer_contained``);
   wrong ones are dropped and counted apart: a small base gets much of the arithmetic wrong, and
   rehearsing its wrong answers teaches them (measured: general/arithmetic 0.425 -> 0.217).
-  Kept / wrong / cut counts per kind (the pool line's ``tags.task``) go into the meta and the
+  Likewise an answer to an instruction prompt that carries an instruction check (``"check"``,
+  read by the general suites' ``check_instruction``: "exactly three words", "capital letters
+  only", a JSON key) is kept only when it follows the instruction. Kept / wrong / cut counts per kind (the pool line's ``tags.task``) go into the meta and the
   manifest record.
 
 The pool must be disjoint from every eval suite; ``check_replay_leakage`` runs the leakage
@@ -46,14 +48,15 @@ from typing import Any
 from harness.data import Message, parse_jsonl
 from harness.errors import ConfigError, DataError
 from harness.fingerprint import digest, sha256_file
-from harness.general.checks import answer_contained
+from harness.general.checks import answer_contained, check_instruction
 from trainers.config import ReplayConfig, TrainConfig
 
-REPLAY_VERSION = "2"
+REPLAY_VERSION = "3"
 """Bump when the way replay files are built changes (drop rule, row shape).
-2: answers that contradict the pool's answer key (``expected``) are dropped."""
+2: answers that contradict the pool's answer key (``expected``) are dropped.
+3: and answers that fail the pool line's instruction check (``check``)."""
 COUNT_KEYS = ("kept", "verified", "wrong", "cut")
-"""Per kind: answers kept (of them ``verified`` against an answer key), dropped as ``wrong``,
+"""Per kind: answers kept (of them ``verified`` by an answer key or instruction check), dropped as ``wrong``,
 dropped as ``cut`` at max_new_tokens or empty."""
 UNTAGGED = "other"
 """The kind of a pool line without ``tags.task``."""
@@ -72,6 +75,18 @@ class PoolPrompt:
     """Acceptable answers (the line's ``"expected"``); empty: the answer cannot be checked."""
     kind: str = UNTAGGED
     """The line's ``tags.task`` (factual, arithmetic, ...), for the counts."""
+    check: dict[str, Any] | None = None
+    """An instruction check (the line's ``"check"``, as the general suites' ``check_instruction``
+    reads it: ``{"check": "word_count", "n": 3}``); None: no format to verify."""
+
+    def is_right(self, answer: str) -> bool | None:
+        """Whether ``answer`` is right by the line's answer key or instruction check; None when
+        the line has neither (the answer cannot be checked)."""
+        if self.expected:
+            return answer_is_right(self.expected, answer)
+        if self.check is not None:
+            return check_instruction(self.check, answer)
+        return None
 
 
 @dataclass(frozen=True)
@@ -148,6 +163,17 @@ def _expected(value: Any) -> tuple[str, ...] | None:
     return tuple(v.strip() for v in value)
 
 
+def _valid_check(check: Any) -> bool:
+    """Whether ``check_instruction`` can read ``check`` (a known check with its parameters)."""
+    if not isinstance(check, dict):
+        return False
+    try:
+        check_instruction(check, "probe")
+    except (KeyError, ValueError, TypeError):
+        return False
+    return True
+
+
 def read_pool(path: str | Path) -> list[PoolPrompt]:
     """The pool's prompts: chat lines ending with a user turn; every problem as ``path:line``.
 
@@ -182,12 +208,20 @@ def read_pool(path: str | Path) -> list[PoolPrompt]:
                 )
                 continue
             expected = found
+        check = obj.get("check")
+        if check is not None and not _valid_check(check):
+            shown = json.dumps(check, ensure_ascii=False)
+            problems.append(
+                f'{path}:{lineno}: "check" must be an instruction check of the general suites, e.g. '
+                f'{{"check": "word_count", "n": 3}} or {{"check": "all_caps"}}, got {shown[:80]}'
+            )
+            continue
         tags = obj.get("tags")
         task = tags.get("task") if isinstance(tags, dict) else None
         kind = task if isinstance(task, str) and task else UNTAGGED
         pid = obj.get("id") if isinstance(obj.get("id"), str) else f"pool-{lineno}"
         turns = tuple(Message(m["role"], m["content"]) for m in msgs)  # type: ignore[union-attr]
-        out.append(PoolPrompt(pid, lineno, turns, expected, kind))
+        out.append(PoolPrompt(pid, lineno, turns, expected, kind, check))
     if not out and not problems:
         problems.append(f"{path}:1: the replay pool is empty")
     if problems:
@@ -302,8 +336,9 @@ def build_replay(
         if finish != "stop" or not answer:
             tally["cut"] += 1
             continue
-        checked = replay.verify and bool(p.expected)
-        if checked and not answer_is_right(p.expected, answer):
+        right = p.is_right(answer) if replay.verify else None
+        checked = right is not None
+        if right is False:
             tally["wrong"] += 1  # rehearsing it would teach the base's own mistake
             continue
         tally["kept"] += 1
@@ -316,7 +351,7 @@ def build_replay(
         if wrong:
             why = (
                 f"{dropped} cut at max_new_tokens={replay.max_new_tokens} or empty, {wrong} wrong by their "
-                'answer key ("expected"); add prompts the base answers right'
+                'answer key ("expected") or instruction check ("check"); add prompts the base answers right'
             )
             message = f"{replay.pool}:1: no answer of the base to the {len(prompts)} prompts was kept: {why}"
         else:

@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         data = build_replay(cfg, cache_dir=args.cache_dir, force=args.force)
         state = "built" if data.built else "up to date"
         wrong = (
-            f"; {data.n_wrong} dropped: wrong by the pool's answer key"
+            f"; {data.n_wrong} dropped: wrong by the pool's answer key or instruction check"
             if data.verify
             else "; answers not checked against the answer key: replay.verify is false"
         )

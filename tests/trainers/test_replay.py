@@ -41,14 +41,19 @@ def _pool(path: Path, prompts: list[str]) -> Path:
     return path
 
 
-def _keyed_pool(path: Path, rows: list[tuple[str, str, list[str] | None]]) -> Path:
-    """A pool of (kind, prompt, expected) lines, as the shipped pool writes them."""
+def _keyed_pool(
+    path: Path, rows: list[tuple[str, str, list[str] | None]], checks: dict[int, dict] | None = None
+) -> Path:
+    """A pool of (kind, prompt, expected) lines, as the shipped pool writes them; ``checks``: line
+    index -> its instruction check."""
     lines = []
     for i, (kind, prompt, expected) in enumerate(rows):
         row: dict[str, object] = {"id": f"{kind}-{i}", "messages": [{"role": "user", "content": prompt}]}
         row["tags"] = {"task": kind}
         if expected is not None:
             row["expected"] = expected
+        if checks and i in checks:
+            row["check"] = checks[i]
         lines.append(json.dumps(row, ensure_ascii=False) + "\n")
     path.write_text("".join(lines), encoding="utf-8")
     return path
@@ -190,6 +195,44 @@ def test_a_malformed_answer_key_is_named(tmp_path: Path, bad: str) -> None:
     assert [(p.expected, p.kind) for p in ok] == [(("A", "B"), "factual")]
 
 
+@pytest.mark.parametrize(
+    "bad",
+    [
+        '"all_caps"',
+        '{"check": "rhymes"}',
+        '{"check": "word_count"}',
+        '{"check": "word_count", "n": "three"}',
+        "[]",
+    ],
+)
+def test_a_malformed_instruction_check_is_named(tmp_path: Path, bad: str) -> None:
+    pool = tmp_path / "pool.jsonl"
+    good = json.dumps({"messages": [{"role": "user", "content": "Shout."}], "check": {"check": "all_caps"}})
+    line = '{"messages": [{"role": "user", "content": "Three words about rain."}], "check": ' + bad + "}"
+    pool.write_text(good + "\n" + line + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r'pool.jsonl:2: "check" must be an instruction check') as exc:
+        read_pool(pool)
+    assert "pool.jsonl:1" not in str(exc.value)
+
+
+def test_shipped_instruction_checks_are_the_general_suites_checks() -> None:
+    """The pool's checkable instruction prompts carry a check the general suites' scorer reads,
+    and an answer that follows the prompt passes it while one that does not fails it."""
+    prompts = [p for p in read_pool(POOL) if p.check is not None]
+    assert len(prompts) >= 30 and all(p.kind == "instructions" for p in prompts)
+    by_check = {p.check["check"]: p for p in prompts if p.check}
+    assert set(by_check) == {"word_count", "starts_with", "lowercase", "json_key", "all_caps"}
+    assert by_check["word_count"].is_right("Cold wet drops") and not by_check["word_count"].is_right(
+        "It is very cold."
+    )
+    topic = by_check["json_key"].check["value"]  # type: ignore[index]
+    assert by_check["json_key"].is_right(json.dumps({"topic": topic}))
+    assert not by_check["json_key"].is_right("topic: " + topic)
+    assert by_check["all_caps"].is_right("THE LAST TRAIN") and not by_check["all_caps"].is_right(
+        "The Last Train"
+    )
+
+
 def test_a_bad_pool_line_is_named(tmp_path: Path) -> None:
     bad = tmp_path / "pool.jsonl"
     bad.write_text(
@@ -279,7 +322,10 @@ def test_build_drops_wrong_answers_by_the_key_and_counts_them_per_kind(
             ("reading", passage + "In which town was the market?", ["Ghent"]),
             ("reading", passage + "What did Mei sell?", ["lamp"]),
             ("instructions", "Write one word in capitals.", None),
+            ("instructions", "Describe rain in exactly three words.", None),
+            ("instructions", "Write a title about snow. Use capital letters only.", None),
         ],
+        checks={9: {"check": "word_count", "n": 3}, 10: {"check": "all_caps"}},
     )
     answers = [
         Completion("The capital of Ghana is Accra.", 6, "stop"),  # right
@@ -291,6 +337,8 @@ def test_build_drops_wrong_answers_by_the_key_and_counts_them_per_kind(
         Completion("The market was in Ghent.", 6, "stop"),  # right
         Completion("Mei sold a chair and a lamp and", 8, "length"),  # cut (counted as cut, not wrong)
         Completion("HELLO", 2, "stop"),  # no key
+        Completion("Wet grey drops", 4, "stop"),  # follows its check: kept, verified
+        Completion("The Snow Queen", 4, "stop"),  # breaks "capital letters only": wrong
     ]
     _seed_cache(cache_dir, tiny_model_dir, pool, answers, max_new_tokens=8)
     out = tmp_path / "replay.jsonl"
@@ -301,30 +349,33 @@ def test_build_drops_wrong_answers_by_the_key_and_counts_them_per_kind(
     data = build_replay(cfg, cache_dir=cache_dir)
 
     kept = [json.loads(line)["id"] for line in out.read_text(encoding="utf-8").splitlines()]
-    assert kept == ["factual-0", "factual-2", "arithmetic-5", "reading-6", "instructions-8"]
-    assert (data.n_prompts, data.n_examples, data.n_dropped, data.n_wrong) == (9, 5, 1, 3)
+    assert kept == ["factual-0", "factual-2", "arithmetic-5", "reading-6", "instructions-8", "instructions-9"]
+    assert (data.n_prompts, data.n_examples, data.n_dropped, data.n_wrong) == (11, 6, 1, 4)
     counts = {
         "factual": {"kept": 2, "verified": 1, "wrong": 1, "cut": 0},
         "arithmetic": {"kept": 1, "verified": 1, "wrong": 2, "cut": 0},
         "reading": {"kept": 1, "verified": 1, "wrong": 0, "cut": 1},
-        "instructions": {"kept": 1, "verified": 0, "wrong": 0, "cut": 0},
+        "instructions": {"kept": 2, "verified": 1, "wrong": 1, "cut": 0},
     }
     assert data.counts == counts
     meta = json.loads(meta_path(out).read_text())
-    assert (meta["counts"], meta["n_wrong"], meta["n_dropped"], meta["verify"]) == (counts, 3, 1, True)
+    assert (meta["counts"], meta["n_wrong"], meta["n_dropped"], meta["verify"]) == (counts, 4, 1, True)
     assert build_replay(cfg, cache_dir=cache_dir).counts == counts  # a reused file reports the same
     assert cfg.replay is not None
     rec = manifest_record(data, cfg.replay, n_used=2, n_task=8)
-    assert (rec["available"], rec["dropped_wrong"], rec["dropped_cut_or_empty"]) == (5, 3, 1)
+    assert (rec["available"], rec["dropped_wrong"], rec["dropped_cut_or_empty"]) == (6, 4, 1)
     assert rec["verify"] is True
-    assert rec["per_kind"] == counts and rec["version"] == "2"
+    assert rec["per_kind"] == counts and rec["version"] == "3"
 
     assert main(["build", str(cfg_path), "--cache-dir", str(cache_dir)]) == 0
     printed = capsys.readouterr().out
-    assert "5 examples from 9 prompts" in printed
-    assert "1 dropped: cut at max_new_tokens=8 or empty; 3 dropped: wrong by the pool's answer key" in printed
+    assert "6 examples from 11 prompts" in printed
+    assert (
+        "1 dropped: cut at max_new_tokens=8 or empty; 4 dropped: wrong by the pool's answer key or instruction check"
+        in printed
+    )
     assert "arithmetic 1 kept (1 verified), 2 wrong, 0 cut" in printed
-    assert "instructions 1 kept (0 verified), 0 wrong, 0 cut" in printed
+    assert "instructions 2 kept (1 verified), 1 wrong, 0 cut" in printed
 
     # verify: false is a different replay file (its own fingerprint) that keeps the wrong answers
     unchecked_cfg = load_config(
@@ -332,7 +383,7 @@ def test_build_drops_wrong_answers_by_the_key_and_counts_them_per_kind(
     )
     unchecked = build_replay(unchecked_cfg, cache_dir=cache_dir)
     assert unchecked.built and unchecked.fingerprint != data.fingerprint
-    assert (unchecked.n_examples, unchecked.n_wrong, unchecked.verify) == (8, 0, False)
+    assert (unchecked.n_examples, unchecked.n_wrong, unchecked.verify) == (10, 0, False)
     assert unchecked.counts["arithmetic"] == {"kept": 3, "verified": 0, "wrong": 0, "cut": 0}
 
 

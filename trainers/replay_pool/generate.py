@@ -176,6 +176,30 @@ def _norm(text: str) -> str:
 Prompt = tuple[str, list[str] | None]
 """A prompt's text and its acceptable answers (None: not checkable)."""
 
+# Instruction forms the general suites' checks can verify (harness/general/checks.py,
+# ``check_instruction``); "{t}" in a value is the topic. The other forms stay unchecked.
+INSTRUCTION_CHECKS: dict[str, dict[str, Any]] = {
+    "Tell me about {t} in exactly three words.": {"check": "word_count", "n": 3},
+    'Begin your reply with the word "Hello" and then say one thing about {t}.': {
+        "check": "starts_with",
+        "prefix": "Hello",
+    },
+    "Write a short line about {t} using only lowercase letters.": {"check": "lowercase"},
+    'Produce a JSON object whose field "topic" is "{t}". Print nothing else.': {
+        "check": "json_key",
+        "key": "topic",
+        "value": "{t}",
+    },
+    "Write a title for a story about {t}. Use capital letters only.": {"check": "all_caps"},
+}
+
+
+def instruction_check(form: str, topic: str) -> dict[str, Any] | None:
+    meta = INSTRUCTION_CHECKS.get(form)
+    if meta is None:
+        return None
+    return {k: v.format(t=topic) if isinstance(v, str) else v for k, v in meta.items()}
+
 
 def factual(rng: random.Random) -> list[Prompt]:
     caps: list[Prompt] = []
@@ -204,7 +228,12 @@ def arithmetic(rng: random.Random) -> list[Prompt]:
 def instructions(rng: random.Random) -> list[Prompt]:
     pairs = [(f, t) for f in INSTRUCTION_FORMS for t in TOPICS]
     rng.shuffle(pairs)
+    CHECKS.update({f.format(t=t): c for f, t in pairs[:PER_KIND] if (c := instruction_check(f, t))})
     return [(f.format(t=t), None) for f, t in pairs[:PER_KIND]]
+
+
+CHECKS: dict[str, dict[str, Any]] = {}
+"""Prompt text -> its instruction check, filled by ``instructions``."""
 
 
 def reading(rng: random.Random) -> list[Prompt]:
@@ -253,6 +282,8 @@ def build() -> list[dict[str, Any]]:
             }
             if expected is not None:
                 row["expected"] = expected
+            if text in CHECKS:
+                row["check"] = CHECKS[text]
             rows.append(row)
     return rows
 
