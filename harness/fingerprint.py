@@ -9,6 +9,9 @@ Every file a model loader can read is part of a fingerprint: weights in any form
 pickle checkpoints, GGUF, Keras/TF, Flax, NumPy, ONNX, sharded files and their index), configs,
 tokenizer files, chat templates and custom modelling code. Hidden files and folders (``.git``,
 ``.cache``) and prose (README.md) are skipped: stamping a model card does not change a model.
+So is the trainer's provenance manifest (``tunegate.json``), and a peft ``adapter_config.json``
+is hashed in canonical form (without the base's path, lists peft treats as sets sorted): the
+same weights trained twice, on two machines, have one fingerprint.
 """
 
 from __future__ import annotations
@@ -114,6 +117,37 @@ def _hidden(rel: Path) -> bool:
     return any(part.startswith(".") for part in rel.parts)
 
 
+PROVENANCE_FILES = frozenset({"tunegate.json"})
+"""The trainer's provenance manifest: how an adapter was made (paths, times, commit), not what it
+computes. Skipped, so byte-identical weights trained twice have one fingerprint."""
+
+ADAPTER_CONFIG = "adapter_config.json"
+_CONFIG_PATHS = ("base_model_name_or_path", "revision")
+"""Where the adapter was trained from: the base under test is given by ``--base`` and checked
+against this field separately (``harness.models.adapters``); it does not change what the adapter
+computes, and it holds a machine-specific path."""
+_CONFIG_SETS = ("target_modules", "modules_to_save", "exclude_modules")
+"""Lists peft reads as sets (and writes in set order, which varies between runs)."""
+
+
+def adapter_config_digest(path: Path) -> str | None:
+    """sha256 of a peft ``adapter_config.json`` in canonical form (keys sorted, the base's path
+    left out, set-valued lists sorted); None when it is not a JSON object."""
+    try:
+        cfg = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(cfg, dict):
+        return None
+    canon = {k: v for k, v in cfg.items() if k not in _CONFIG_PATHS}
+    for key in _CONFIG_SETS:
+        value = canon.get(key)
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            canon[key] = sorted(value)
+    text = json.dumps(canon, sort_keys=True, ensure_ascii=False)
+    return "canon:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def dir_digest(folder: Path, memo: HashMemo, suffixes: Iterable[str] | None = None) -> dict[str, str]:
     """{relative file name: sha256} of the model files in ``folder`` (README and the like skipped).
 
@@ -130,8 +164,10 @@ def dir_digest(folder: Path, memo: HashMemo, suffixes: Iterable[str] | None = No
             keep = p.name.endswith(METADATA_SUFFIXES) or is_weight_file(p.name)
         else:
             keep = p.name.endswith(wanted)
-        if keep:
-            out[str(rel)] = memo.sha256(p)
+        if not keep or str(rel) in PROVENANCE_FILES:
+            continue
+        canonical = adapter_config_digest(p) if str(rel) == ADAPTER_CONFIG else None
+        out[str(rel)] = canonical or memo.sha256(p)
     return out
 
 

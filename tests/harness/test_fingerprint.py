@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -96,3 +97,46 @@ def test_damaged_or_unwritable_memo_only_costs_rehashing(tmp_path: Path) -> None
     assert content_fingerprint(folder, HashMemo(cache)) == expected
     (cache / "file_hashes.json").write_text("[1, 2]")  # valid JSON, wrong shape
     assert content_fingerprint(folder, HashMemo(cache)) == expected
+
+
+def _adapter(folder: Path, weights: bytes, config: dict[str, object], manifest: str | None = None) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "adapter_model.safetensors").write_bytes(weights)
+    (folder / "adapter_config.json").write_text(json.dumps(config, indent=2))
+    if manifest is not None:
+        (folder / "tunegate.json").write_text(manifest)
+    return folder
+
+
+def test_the_same_adapter_trained_twice_has_one_fingerprint(tmp_path: Path) -> None:
+    """Byte-identical weights from two training runs on two machines: the base's path in
+    adapter_config.json, peft's set order of target_modules and the provenance manifest differ."""
+    cfg = {"r": 16, "lora_alpha": 32, "peft_type": "LORA", "target_modules": ["q_proj", "v_proj", "o_proj"]}
+    a = _adapter(
+        tmp_path / "a",
+        b"W" * 64,
+        {**cfg, "base_model_name_or_path": "/tmp/c1/cache/models/base-1"},
+        manifest='{"created": "2026-11-29T21:00:00", "output": "/tmp/c1/p/artifacts/x"}',
+    )
+    b = _adapter(
+        tmp_path / "b",
+        b"W" * 64,
+        {**cfg, "target_modules": ["v_proj", "o_proj", "q_proj"], "base_model_name_or_path": "/tmp/c2/other"},
+        manifest='{"created": "2026-11-29T22:00:00", "output": "/tmp/c2/p/artifacts/x"}',
+    )
+    assert content_fingerprint(a) == content_fingerprint(b)
+    # What the adapter computes still counts: its rank, its scale, its modules, its weights.
+    for name, change in [
+        ("r", {"r": 8}),
+        ("alpha", {"lora_alpha": 16}),
+        ("modules", {"target_modules": ["q_proj", "v_proj"]}),
+    ]:
+        other = _adapter(tmp_path / name, b"W" * 64, {**cfg, **change})
+        assert content_fingerprint(other) != content_fingerprint(a), name
+    assert content_fingerprint(_adapter(tmp_path / "w", b"V" * 64, cfg)) != content_fingerprint(a)
+    # A config that is not a JSON object is hashed as bytes, not dropped.
+    broken = _adapter(tmp_path / "broken", b"W" * 64, cfg)
+    (broken / "adapter_config.json").write_text("{not json")
+    broken2 = _adapter(tmp_path / "broken2", b"W" * 64, cfg)
+    (broken2 / "adapter_config.json").write_text("{not json either")
+    assert content_fingerprint(broken) != content_fingerprint(broken2)
