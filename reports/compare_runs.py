@@ -152,8 +152,8 @@ def _warnings(old: dict[str, Any], new: dict[str, Any]) -> tuple[list[str], list
     else:
         for fp in old_fp.keys() & new_fp.keys():
             notes.append(
-                f"candidate {clean_label(new_fp[fp].get('label'))} (new) is the same adapter as "
-                f"{clean_label(old_fp[fp].get('label'))} (old): fingerprint {short_hash(fp)}"
+                f'new candidate "{clean_label(new_fp[fp].get("label"))}" is the same adapter as old candidate '
+                f'"{clean_label(old_fp[fp].get("label"))}": fingerprint {short_hash(fp)}'
             )
     return out, notes
 

@@ -99,7 +99,9 @@ def test_candidates_match_by_fingerprint_across_one_and_two_candidate_runs() -> 
     assert replay_rows and all(ch.status not in ("added", "removed") for ch in replay_rows)
     assert {ch.status for ch in result.changes if ch.candidate == "task"} == {"added"}
     assert not any("did not change" in w for w in result.warnings)
-    assert any("replay (new) is the same adapter as candidate (old)" in n for n in result.notes)
+    assert any(
+        'new candidate "replay" is the same adapter as old candidate "candidate"' in n for n in result.notes
+    )
     md = render_compare_markdown(result)
     assert "same adapter" in md and "did not change" not in md
 
