@@ -242,22 +242,20 @@ def token_counts(
     where the texts differ (a bf16 near-tie broken the other way by lm-eval's kernels) they may not."""
     theirs_n = [by_context.get(tuple(ids)) for ids in ours_ids]
     same_text = [k for k, (a, b) in enumerate(zip(ours, theirs, strict=True)) if a.text == b]
-    equal = [k for k in same_text if theirs_n[k] == ours[k].n_tokens]
+    unequal = [k for k in same_text if theirs_n[k] != ours[k].n_tokens]
     return {
         "tunegate": sum(c.n_tokens for c in ours),
         "lm_eval": sum(n or 0 for n in theirs_n),
         "items_matched_to_lm_eval_rows": sum(n is not None for n in theirs_n),
         "items_with_identical_text": len(same_text),
-        "identical_text_and_equal_count": len(equal),
+        "identical_text_and_equal_count": len(same_text) - len(unequal),
         "on_identical_texts": {
             "tunegate": sum(ours[k].n_tokens for k in same_text),
             "lm_eval": sum(theirs_n[k] or 0 for k in same_text),
         },
         "unequal_counts_on_identical_texts": [
-            {"item": k, "tunegate": ours[k].n_tokens, "lm_eval": theirs_n[k]}
-            for k in same_text
-            if k not in set(equal)
-        ][:10],
+            {"item": k, "tunegate": ours[k].n_tokens, "lm_eval": theirs_n[k]} for k in unequal[:10]
+        ],
     }
 
 

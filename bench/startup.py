@@ -46,28 +46,14 @@ SUITE_ITEM: dict[str, object] = {
 TEST_FILE = '''
 from pathlib import Path
 
-import numpy as np
-
+from harness import metrics
 from harness.data import load_suite
-from harness.metrics.base import MetricScores
 
 SUITE = load_suite(Path(__file__).parent / "data" / "one.jsonl", max_new_tokens=1)
 
 
-class LengthMetric:
-    name = "length"
-    kind = "continuous"
-    higher_is_better = True
-
-    def score(self, items, outputs):
-        return MetricScores(values=np.array([float(len(o)) for o in outputs]))
-
-    def describe(self):
-        return {"what": "characters"}
-
-
 def test_first_token(compare):
-    assert compare(SUITE, LengthMetric()).n == 1
+    assert compare(SUITE, metrics.exact_match()).n == 1
 '''
 
 PHASES = '''

@@ -173,8 +173,8 @@ def _norm(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
 
 
-Prompt = tuple[str, list[str] | None]
-"""A prompt's text and its acceptable answers (None: not checkable)."""
+Prompt = tuple[str, list[str] | None, dict[str, Any] | None]
+"""A prompt's text, its acceptable answers and its instruction check (None: not checkable)."""
 
 # Instruction forms the general suites' checks can verify (harness/general/checks.py,
 # ``check_instruction``); "{t}" in a value is the topic. The other forms stay unchecked.
@@ -205,8 +205,8 @@ def factual(rng: random.Random) -> list[Prompt]:
     caps: list[Prompt] = []
     for i, (country, capital) in enumerate(CAPITALS):
         text = CAPITAL_FORMS[i % len(CAPITAL_FORMS)].format(c=country)
-        caps.append((text[0].upper() + text[1:], [capital, *ALIASES.get(capital, [])]))
-    return caps + [(f, None) for f in FACTS]
+        caps.append((text[0].upper() + text[1:], [capital, *ALIASES.get(capital, [])], None))
+    return caps + [(f, None, None) for f in FACTS]
 
 
 def arithmetic(rng: random.Random) -> list[Prompt]:
@@ -221,19 +221,14 @@ def arithmetic(rng: random.Random) -> list[Prompt]:
         text = form.format(a=a, b=b)
         if text not in seen:
             seen.add(text)
-            out.append((text, [str(op(a, b))]))
+            out.append((text, [str(op(a, b))], None))
     return out
 
 
 def instructions(rng: random.Random) -> list[Prompt]:
     pairs = [(f, t) for f in INSTRUCTION_FORMS for t in TOPICS]
     rng.shuffle(pairs)
-    CHECKS.update({f.format(t=t): c for f, t in pairs[:PER_KIND] if (c := instruction_check(f, t))})
-    return [(f.format(t=t), None) for f, t in pairs[:PER_KIND]]
-
-
-CHECKS: dict[str, dict[str, Any]] = {}
-"""Prompt text -> its instruction check, filled by ``instructions``."""
+    return [(f.format(t=t), None, instruction_check(f, t)) for f, t in pairs[:PER_KIND]]
 
 
 def reading(rng: random.Random) -> list[Prompt]:
@@ -258,7 +253,7 @@ def reading(rng: random.Random) -> list[Prompt]:
         text = f"{READ}\n\nPassage: {passage}\n\nQuestion: {question}"
         if text not in seen:
             seen.add(text)
-            out.append((text, [questions[question]]))
+            out.append((text, [questions[question]], None))
     return out
 
 
@@ -274,7 +269,7 @@ def build() -> list[dict[str, Any]]:
         prompts = make(rng)
         if len(prompts) != PER_KIND:
             raise SystemExit(f"{kind}: {len(prompts)} prompts, expected {PER_KIND}")
-        for i, (text, expected) in enumerate(prompts, 1):
+        for i, (text, expected, check) in enumerate(prompts, 1):
             row: dict[str, Any] = {
                 "id": f"replay-{kind}-{i:03d}",
                 "messages": [{"role": "user", "content": text}],
@@ -282,8 +277,8 @@ def build() -> list[dict[str, Any]]:
             }
             if expected is not None:
                 row["expected"] = expected
-            if text in CHECKS:
-                row["check"] = CHECKS[text]
+            if check is not None:
+                row["check"] = check
             rows.append(row)
     return rows
 
