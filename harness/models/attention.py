@@ -35,10 +35,39 @@ class DecodePlan:
     """One query per row; row ``r`` sees key columns ``< visible[r]`` (a [rows] tensor)."""
 
     visible: Any
+    _bias: Any = None
+
+    def bias(self, width: int) -> Any:
+        """[rows, 1, 1, 1, width] float: 0 where a row sees the column, -inf where it does not.
+        Built on the first layer, reused by the rest."""
+        if self._bias is None or self._bias.shape[-1] != width:
+            import torch
+
+            cols = torch.arange(width, device=self.visible.device)
+            self._bias = _bias(cols[None, :] < self.visible[:, None])[:, None, None, None, :]
+        return self._bias
 
 
 Segment = tuple[int, int, int]
 """``(slot, lo, hi)``: key/value columns ``lo .. hi`` of ``slot``."""
+
+
+@dataclass
+class Bucket:
+    """Chunks of a packed prefill attended in one batched call (see :meth:`PackedPlan.buckets`).
+
+    ``queries`` [chunks, T]: positions in the packed sequence (padding points at 0); ``keys``
+    [chunks, heads, W]: rows of the flat ``[slots * heads * capacity, head_dim]`` key buffer;
+    ``bias`` [chunks, 1, 1, T, W]: 0 where a query sees a key, -inf where not (a padded query
+    sees column 0 only; its output is never read); ``taken`` the flat ``chunks * T`` indices of
+    real queries and ``dest`` their positions in the packed sequence, in the same order.
+    """
+
+    queries: Any
+    keys: Any
+    bias: Any
+    taken: Any
+    dest: Any
 
 
 @dataclass
@@ -53,29 +82,30 @@ class PackedPlan:
     """
 
     items: Sequence[tuple[int, int, Sequence[Segment]]]
-    _buckets: list[tuple[Any, Any, Any, Any]] | None = None
+    _buckets: list[Bucket] | None = None
 
-    def buckets(self, heads: int, capacity: int, device: Any) -> list[tuple[Any, Any, Any, Any]]:
-        """The chunks in buckets of similar length, each attended in one batched call: per bucket
-        ``queries`` [chunks, T] (positions in the packed sequence), ``valid`` [chunks, T],
-        ``keys`` [chunks, heads, W] (rows of the flat ``[slots * heads * capacity, head_dim]``
-        buffer) and ``allowed`` [chunks, T, W]. Built on the first layer, reused by the rest.
-        Padding points at row 0; a padded query sees column 0 only (its output is never read)."""
+    def buckets(self, heads: int, capacity: int, device: Any) -> list[Bucket]:
+        """The chunks in buckets of similar length, each attended in one batched call. Built on
+        the first layer, reused by the rest."""
         if self._buckets is None:
             order = sorted(range(len(self.items)), key=lambda c: self.items[c][1])
             groups: list[list[int]] = []
             for c in order:
-                if groups and self.items[c][1] <= BUCKET_SPREAD * self.items[groups[-1][0]][1]:
-                    groups[-1].append(c)
-                else:
-                    groups.append([c])
+                count, width = self.items[c][1], self.items[c][2][-1][2]
+                if groups and count <= BUCKET_SPREAD * self.items[groups[-1][0]][1]:
+                    t_max = max(count, max(self.items[g][1] for g in groups[-1]))
+                    w_max = max(width, max(self.items[g][2][-1][2] for g in groups[-1]))
+                    if (len(groups[-1]) + 1) * t_max * w_max <= BUCKET_SCORES:
+                        groups[-1].append(c)
+                        continue
+                groups.append([c])
             self._buckets = [self._bucket([self.items[c] for c in g], heads, capacity, device) for g in groups]
         return self._buckets
 
     @staticmethod
     def _bucket(
         items: Sequence[tuple[int, int, Sequence[Segment]]], heads: int, capacity: int, device: Any
-    ) -> tuple[Any, Any, Any, Any]:
+    ) -> Bucket:
         import torch
 
         t_max = max(count for _, count, _ in items)
@@ -94,17 +124,35 @@ class PackedPlan:
         allowed = (cols_w[None, None, :] <= (past[:, None] + t[None, :])[:, :, None]) & valid[:, :, None]
         allowed |= ~valid[:, :, None] & (cols_w == 0)[None, None, :]
         head_offsets = torch.arange(heads, device=device)[None, :, None] * capacity
-        return (
-            torch.tensor(queries, device=device),
-            valid,
-            torch.tensor(columns, device=device)[:, None, :] + head_offsets,
-            allowed,
+        query_index = torch.tensor(queries, device=device)
+        taken = valid.reshape(-1).nonzero().squeeze(1)
+        return Bucket(
+            queries=query_index,
+            keys=torch.tensor(columns, device=device)[:, None, :] + head_offsets,
+            bias=_bias(allowed)[:, None, None],
+            taken=taken,
+            dest=query_index.reshape(-1)[taken],
         )
+
+
+def _bias(allowed: Any) -> Any:
+    """0.0 where ``allowed``, -inf elsewhere (float32): added to the scores, it masks exactly as
+    ``masked_fill(~allowed, -inf)`` does."""
+    import torch
+
+    return torch.zeros(allowed.shape, dtype=torch.float32, device=allowed.device).masked_fill_(
+        ~allowed, float("-inf")
+    )
 
 
 BUCKET_SPREAD = 1.5
 """A packed prefill's chunks share one batched attention while the longest is at most this many
 times the shortest (padding stays under a third)."""
+BUCKET_SCORES = 96 * 1024
+"""...and while chunks x queries x keys stays under this (per query head: ~3.5 MB of float32
+scores for 9 heads). Bigger score tensors no longer fit the CPU's cache, and each float pass
+over them costs several times more: a 44-chunk bucket of 40 x 130 took 10.8 ms in one call,
+3.2 ms in two."""
 
 _PLAN: DecodePlan | PackedPlan | None = None
 
@@ -119,12 +167,16 @@ def planned(plan: DecodePlan | PackedPlan) -> Iterator[None]:
         _PLAN = saved
 
 
-def _attend(q: Any, k: Any, v: Any, allowed: Any, scaling: float) -> Any:
-    """q [b, H, T, D], k/v [b, KV, W, D], allowed [b, T, W] (bool) -> [b, H, T, D]."""
+def _attend(q: Any, k: Any, v: Any, bias: Any, scaling: float) -> Any:
+    """q [b, H, T, D], k/v [b, KV, W, D], bias float [b or 1, 1, 1, T or 1, W] -> [b, H, T, D].
+
+    Scores in the model's dtype, scaled and masked in float32 (adding a bias of 0 or -inf: the
+    same numbers as ``masked_fill``), softmax in float32, probabilities back to the model's dtype
+    for ``p @ v``."""
     import torch
 
     b, heads, t, d = q.shape
-    kv = k.shape[1]
+    kv, width = k.shape[1], k.shape[2]
     # Slot-cache views are strided (width < capacity); a matmul on them copies inside the kernel
     # at twice the cost of copying them once here.
     k, v = k.contiguous(), v.contiguous()
@@ -134,12 +186,14 @@ def _attend(q: Any, k: Any, v: Any, allowed: Any, scaling: float) -> Any:
     pad = rows == 1  # a one-row matmul takes another kernel: keep two rows
     if pad:
         qf = torch.cat([qf, qf], dim=2)
-    scores = torch.matmul(qf, k.transpose(-1, -2)).float() * scaling
-    mask = allowed[:, None, None, :, :].expand(b, 1, group, t, allowed.shape[-1]).reshape(b, 1, rows, -1)
+    scores = torch.matmul(qf, k.transpose(-1, -2))
     if pad:
-        mask = torch.cat([mask, mask], dim=2)
-    scores = scores.masked_fill(~mask, float("-inf"))
-    probs = torch.softmax(scores, dim=-1).to(v.dtype)
+        scores = scores[:, :, :1]
+    # float copy, then scale and mask in place: a mixed-dtype add is 20x slower on CPU
+    scores = scores.reshape(b, kv, group, t, width).float().mul_(scaling).add_(bias)
+    probs = torch.softmax(scores, dim=-1).to(v.dtype).view(b, kv, rows, width)
+    if pad:
+        probs = torch.cat([probs, probs], dim=2)
     out = torch.matmul(probs, v)
     if pad:
         out = out[:, :, :1]
@@ -162,25 +216,26 @@ def exact_attention(
     scale = float(scaling if scaling is not None else query.shape[-1] ** -0.5)
     plan = _PLAN
     if isinstance(plan, DecodePlan):
-        width = key.shape[2]
-        allowed = torch.arange(width, device=key.device)[None, :] < plan.visible[:, None]
-        out = _attend(query, key, value, allowed[:, None, :], scale)
+        out = _attend(query, key, value, plan.bias(key.shape[2]), scale)
     elif isinstance(plan, PackedPlan):
         # Chunks of similar length in one batched attention: queries and keys gathered into
         # [chunks, ...], padded, masked. A row's numbers depend neither on the padding nor on
         # the other chunks of its bucket.
         heads, capacity, dim = key.shape[1], key.shape[2], key.shape[3]
-        out = torch.empty_like(query)
+        tokens = query[0].transpose(0, 1)  # [T, H, D]
+        packed = torch.empty_like(tokens)
         flat_k, flat_v = key.reshape(-1, dim), value.reshape(-1, dim)
-        for queries, valid, columns, allowed in plan.buckets(heads, capacity, key.device):
-            q = query[0][:, queries].transpose(0, 1)  # [chunks, H, T, D]
-            res = _attend(q, flat_k[columns], flat_v[columns], allowed, scale).transpose(0, 1)
-            out[0][:, queries[valid]] = res[:, valid]
+        for bucket in plan.buckets(heads, capacity, key.device):
+            q = tokens[bucket.queries].transpose(1, 2)  # [chunks, H, T, D]
+            res = _attend(q, flat_k[bucket.keys], flat_v[bucket.keys], bucket.bias, scale)
+            res = res.transpose(1, 2).reshape(-1, *res.shape[1:2], dim)  # [chunks * T, H, D]
+            packed.index_copy_(0, bucket.dest, res.index_select(0, bucket.taken))
+        return packed[None], None
     else:  # a plain causal forward (no plan): every row full length
         t, width = query.shape[2], key.shape[2]
         cols = torch.arange(width, device=key.device)
         allowed = cols[None, :] <= (width - t + torch.arange(t, device=key.device))[:, None]
-        out = _attend(query, key, value, allowed[None].expand(query.shape[0], -1, -1), scale)
+        out = _attend(query, key, value, _bias(allowed)[None, None, None], scale)
     return out.transpose(1, 2).contiguous(), None
 
 
