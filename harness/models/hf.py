@@ -26,6 +26,7 @@ from harness.models.resolve import resolve_base
 from harness.models.runtime import (  # noqa: F401 (DTYPES, cpu_supports_bf16, _torch_dtype: re-exports)
     DTYPES,
     cpu_supports_bf16,
+    keep_freed_memory,
     load,
     resolve_dtype,
 )
@@ -49,6 +50,8 @@ class HFEngine:
         self.model, self.tokenizer = load(
             model_dir, dtype=self.dtype, quantization=quantization, device=device
         )
+        if device == "cpu":
+            keep_freed_memory()
         self.adapters: dict[str, Path] = {}
         self.lock = threading.Lock()
 
