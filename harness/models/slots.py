@@ -281,6 +281,7 @@ class _Row:
     length: int  # tokens in the slot's cache
     next_token: int
     generated: list[int] = field(default_factory=list)
+    pending: bool = True  # next_token not yet appended to generated
 
 
 class _Runner:
@@ -435,21 +436,26 @@ def slot_generate(
 
     with torch.inference_mode(), exact(cfg):
         while queue or active:
-            if queue and (slots - len(active) >= refill_at or not active):
-                admit()
-            # Record each row's pending token; retire finished rows.
+            # Record each row's pending token (a new row's: from its prefill); retire finished rows.
             finished: list[int] = []
             for s, row in enumerate(active):
-                row.generated.append(row.next_token)
-                if len(row.generated) >= max_new_tokens or is_done(row.generated):
-                    finished.append(s)
+                if row.pending:
+                    row.pending = False
+                    row.generated.append(row.next_token)
+                    if len(row.generated) >= max_new_tokens or is_done(row.generated):
+                        finished.append(s)
             if finished:
                 _retire(cache, active, finished, results, on_finish)
-                if not active:
-                    continue
-            for row, t in zip(active, runner.decode(active), strict=True):
-                row.length += 1
-                row.next_token = t
+            # Refill after retiring, so the rows that just stopped free their slots for this
+            # step already (rows admitted together tend to stop together).
+            if queue and (slots - len(active) >= refill_at or not active):
+                admit()
+                continue  # record the new rows' first tokens before they decode
+            if active:
+                for row, t in zip(active, runner.decode(active), strict=True):
+                    row.length += 1
+                    row.next_token = t
+                    row.pending = True
     return results
 
 
