@@ -422,9 +422,18 @@ def slot_generate(
                 cache.copy_prefix(prefix_kv[group], first + r)
         chunks = radix_chunks([(first + r, encoded[i]) for r, i in enumerate(take)], plen)
         leaves = [c for c, (_, _, leaf) in enumerate(chunks) if leaf is not None]
-        nxt = runner.prefill([(tokens, segments) for tokens, segments, _ in chunks], leaves)
+        # The running rows take their decode step in the same forward, as one-token chunks in
+        # their own slots: the weights are read once for both (a decode step alone costs about
+        # what reading them costs), and a row's numbers are the same either way.
+        steps = [([row.next_token], ((s, 0, row.length + 1),)) for s, row in enumerate(active)]
+        wanted = list(range(len(steps))) + [len(steps) + c for c in leaves]
+        nxt = runner.prefill(steps + [(tokens, segments) for tokens, segments, _ in chunks], wanted)
+        for row, t in zip(active[: len(steps)], nxt[: len(steps)], strict=True):
+            row.length += 1
+            row.next_token = t
+            row.pending = True
         by_slot: dict[int, int] = {}
-        for c, t in zip(leaves, nxt, strict=True):
+        for c, t in zip(leaves, nxt[len(steps) :], strict=True):
             tokens, segments, leaf = chunks[c]
             assert leaf is not None
             for src, lo, hi in segments[:-1]:
@@ -449,7 +458,7 @@ def slot_generate(
             # Refill after retiring, so the rows that just stopped free their slots for this
             # step already (rows admitted together tend to stop together).
             if queue and (slots - len(active) >= refill_at or not active):
-                admit()
+                admit()  # the running rows decode in the same forward
                 continue  # record the new rows' first tokens before they decode
             if active:
                 for row, t in zip(active, runner.decode(active), strict=True):
