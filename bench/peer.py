@@ -7,13 +7,17 @@ context with its own chat template off, so both tokenise to identical ids (check
 lm-eval stops on the end-of-turn string ``<|im_end|>`` (plus the model's EOS, which transformers
 adds); tunegate stops on the EOS ids and strips them, so the texts can be compared one to one.
 
-lm-eval runs twice: with its default batch size (1, what ``lm_eval --model hf`` does unless told)
-and with tunegate's batch size; the headline ``ratio`` (lm-eval wall / tunegate wall) is the
-same-batch one. Then tunegate runs again through ``generate_cached`` on an empty cache (cold) and
-once more on the filled cache (warm). Prints one JSON object.
+lm-eval runs in a process of its own, as its command does (glibc's default allocator, not the
+one tunegate's hf backend sets for itself), with tunegate's batch size and, unless skipped, with
+its default batch size (1, what ``lm_eval --model hf`` does unless told); the headline ``ratio``
+(lm-eval wall / tunegate wall) is the same-batch one. A second lm-eval process with tunegate's
+allocator settings gives ``ratio_same_allocator``. Then tunegate runs again through
+``generate_cached`` on an empty cache (cold) and once more on the filled cache (warm). Prints one
+JSON object.
 
     python bench/peer.py [--workload decode-heavy|prompt-heavy] [--n 200] [--max-new-tokens N]
                          [--batch-size 64] [--dtype auto] [--skip-batch1] [--invariance-n N]
+                         [--skip-cached] [--skip-same-allocator]
 
 Workloads (bench/generate.py ``WORKLOADS``): ``decode-heavy`` (the default: suite chats, 64 new
 tokens, stop at end of turn) and ``prompt-heavy`` (seeded ~120-token classification prompts,
@@ -191,6 +195,51 @@ def cached_rerun(
     }
 
 
+def lm_eval_child(job_path: str) -> None:
+    """The lm-eval side, in a process of its own (``--lm-eval-child JOB``): reads the job, prints
+    one JSON object. Its allocator is glibc's default unless the job asks for tunegate's."""
+    job = json.loads(Path(job_path).read_text())
+    if job["allocator"] == "tunegate":
+        from harness.models.runtime import keep_freed_memory
+
+        keep_freed_memory()
+    import torch
+
+    torch.set_num_threads(job["threads"])
+    contexts, stop, max_new = job["contexts"], job["stop"], job["max_new_tokens"]
+    common = {"pretrained": job["pretrained"], "device": "cpu", "dtype": job["dtype"], "add_bos_token": False}
+    out: dict[str, Any] = {}
+    lm = counting_hflm(**common, batch_size=job["batch_size"])
+    out["identical_input_ids"] = sum(
+        lm.tok_batch_encode([c])[0][0].tolist() == ids for c, ids in zip(contexts, job["ids"], strict=True)
+    )
+    lm.generate_until(lm_eval_instances(contexts[:2], 4, stop), disable_tqdm=True)
+    out["texts"], out["row"] = run_lm_eval(lm, contexts, max_new, stop)
+    out["by_context"] = [[list(ids), n] for ids, n in lm.by_context.items()]
+    if job["batch1"]:
+        del lm
+        lm1 = counting_hflm(**common)  # lm-eval's own default batch size
+        lm1.generate_until(lm_eval_instances(contexts[:1], 4, stop), disable_tqdm=True)
+        out["texts_batch1"], out["row_batch1"] = run_lm_eval(lm1, contexts, max_new, stop)
+    print(json.dumps(out))
+
+
+def run_lm_eval_process(job: dict[str, Any]) -> dict[str, Any]:
+    """Run :func:`lm_eval_child` in a fresh interpreter, as the ``lm_eval`` command runs."""
+    import subprocess
+
+    with tempfile.TemporaryDirectory(prefix="tunegate-peer-") as tmp:
+        path = Path(tmp) / "job.json"
+        path.write_text(json.dumps(job))
+        proc = subprocess.run(
+            [sys.executable, __file__, "--lm-eval-child", str(path)], capture_output=True, text=True
+        )
+    if proc.returncode != 0:
+        sys.exit(f"the lm-eval process failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}")
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
 def matmul_peak(dtype: Any, size: int = 1024, seconds: float = 1.0) -> float:
     """GFLOP/s of a square matmul in ``dtype`` on this machine now (best of repeated runs)."""
     import torch
@@ -278,6 +327,12 @@ def main() -> None:
         help="prompts checked at batch 1, 8 and per item (-1: all, 0: skip)",
     )
     ap.add_argument("--skip-cached", action="store_true", help="skip the response-cache cold/warm passes")
+    ap.add_argument(
+        "--skip-same-allocator",
+        action="store_true",
+        help="skip lm-eval's second run with tunegate's allocator settings",
+    )
+    ap.add_argument("--lm-eval-child", metavar="JOB", help=argparse.SUPPRESS)
     ap.add_argument("--base", default="smollm2-135m-instruct")
     ap.add_argument(
         "--dtype",
@@ -289,6 +344,8 @@ def main() -> None:
         "--threads", type=int, default=0, help="torch threads for both sides (0: torch's default)"
     )
     args = ap.parse_args()
+    if args.lm_eval_child:
+        return lm_eval_child(args.lm_eval_child)
     lm_eval_version = require_lm_eval()
     load_before = os.getloadavg()
 
@@ -326,28 +383,34 @@ def main() -> None:
     inv_n = len(requests) if args.invariance_n < 0 else min(args.invariance_n, len(requests))
     invariance_row = invariance(backend, requests, ours, inv_n) if inv_n else None
 
-    common = {
+    # lm-eval in a process of its own, as its command runs: its allocator is glibc's default,
+    # not the one tunegate's hf backend sets for itself (keep_freed_memory). A second run gives
+    # it tunegate's allocator settings too, so the JSON shows the ratio both ways.
+    job: dict[str, Any] = {
         "pretrained": str(model_dir),
-        "device": "cpu",
         "dtype": LM_EVAL_DTYPES[dtype],
-        "add_bos_token": False,
+        "batch_size": args.batch_size,
+        "contexts": contexts,
+        "ids": ours_ids,
+        "stop": list(stop),
+        "max_new_tokens": max_new,
+        "threads": torch.get_num_threads(),
+        "allocator": "default",
+        "batch1": not args.skip_batch1,
     }
-    lm_same = counting_hflm(**common, batch_size=args.batch_size)
-    same_ids = sum(
-        lm_same.tok_batch_encode([c])[0][0].tolist() == ids for c, ids in zip(contexts, ours_ids, strict=True)
-    )
-    lm_same.generate_until(lm_eval_instances(contexts[:2], 4, stop), disable_tqdm=True)
-    theirs, theirs_row = run_lm_eval(lm_same, contexts, max_new, stop)
-    theirs_by_context = dict(lm_same.by_context)
-    batch1_row: dict[str, Any] | None = None
+    lm_run = run_lm_eval_process(job)
+    same_ids = lm_run["identical_input_ids"]
+    theirs, theirs_row = lm_run["texts"], lm_run["row"]
+    theirs_row["allocator"] = "glibc default (own process)"
+    theirs_by_context = {tuple(ids): n for ids, n in lm_run["by_context"]}
+    batch1_row: dict[str, Any] | None = lm_run.get("row_batch1")
     same_batch1: int | None = None
-    if not args.skip_batch1:
-        del lm_same
-        lm_default = counting_hflm(**common)  # lm-eval's own default batch size
-        lm_default.generate_until(lm_eval_instances(contexts[:1], 4, stop), disable_tqdm=True)
-        theirs1, batch1_row = run_lm_eval(lm_default, contexts, max_new, stop)
-        same_batch1 = sum(a.text == b for a, b in zip(ours, theirs1, strict=True))
-        del lm_default
+    if batch1_row is not None:
+        same_batch1 = sum(a.text == b for a, b in zip(ours, lm_run["texts_batch1"], strict=True))
+    same_alloc_row: dict[str, Any] | None = None
+    if not args.skip_same_allocator:
+        same_alloc_row = run_lm_eval_process({**job, "allocator": "tunegate", "batch1": False})["row"]
+        same_alloc_row["allocator"] = "tunegate's (keep_freed_memory)"
     cached_row: dict[str, Any] | None = None
     cold: list[Completion] | None = None
     if not args.skip_cached:
@@ -374,7 +437,11 @@ def main() -> None:
         "tunegate": ours_row,
         "lm_eval": theirs_row,
         "lm_eval_default_batch": batch1_row,
+        "lm_eval_same_allocator": same_alloc_row,
         "ratio": round(theirs_row["seconds"] / ours_row["seconds"], 2),
+        "ratio_same_allocator": round(same_alloc_row["seconds"] / ours_row["seconds"], 2)
+        if same_alloc_row
+        else None,
         "ratio_default_batch": round(batch1_row["seconds"] / ours_row["seconds"], 2) if batch1_row else None,
         "tokens": token_counts(ours, theirs, ours_ids, theirs_by_context),
         "identical_outputs": same,
