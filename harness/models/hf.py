@@ -28,6 +28,7 @@ from harness.models.runtime import (  # noqa: F401 (DTYPES, cpu_supports_bf16, _
     cpu_supports_bf16,
     keep_freed_memory,
     load,
+    release_freed_memory,
     resolve_dtype,
 )
 from harness.models.runtime import torch_dtype as _torch_dtype  # noqa: F401 (re-export)
@@ -202,6 +203,8 @@ class HFBackend:
                 )
                 for i, c in zip(idx, texts, strict=True):
                     out[i] = c
+        if self.engine.device == "cpu":
+            release_freed_memory()
         return [c for c in out if c is not None]
 
     # -- adapter check ----------------------------------------------------------------------

@@ -151,20 +151,22 @@ def load(
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 MMAP_THRESHOLD = 32 * 1024 * 1024
 TRIM_THRESHOLD = 256 * 1024 * 1024
-_ALLOCATOR_TUNED = False
+_LIBC: Any = None  # glibc, once keep_freed_memory has tuned it
 
 
 def keep_freed_memory() -> bool:
     """Let glibc reuse freed tensor memory instead of handing it back to the kernel; True if set.
 
-    A CPU forward allocates its activations afresh (a prefill's are a few MB each), and by
-    default glibc serves every block over 128 KB to 32 MB with its own ``mmap`` and unmaps it on
-    free, so the next forward faults every page in again (zeroed by the kernel): ~700,000 page
-    faults in a 200-prompt run on SmolLM2-135M, against ~14,000 with blocks up to 32 MB kept in
-    the heap and up to 256 MB of free heap kept before trimming. Leaves the allocator alone where
-    the user set its environment variables, and off glibc (once per process)."""
-    global _ALLOCATOR_TUNED
-    if _ALLOCATOR_TUNED:
+    A CPU forward allocates its activations afresh (a prefill's are a few MB each), and with its
+    defaults glibc gives such blocks back to the kernel on free (its own ``mmap`` per block, or
+    trimming the heap), so the next forward faults every page in again, zeroed by the kernel:
+    ~700,000 page faults in a 200-prompt run on SmolLM2-135M, against ~14,000 with blocks up to
+    32 MB kept in the heap and up to 256 MB of free heap kept before trimming.
+    :func:`release_freed_memory` hands it back once a whole generation is done. Leaves the
+    allocator alone where the user set its environment variables, and off glibc (once per
+    process)."""
+    global _LIBC
+    if _LIBC is not None:
         return True
     if any(k.startswith("MALLOC_") for k in os.environ) or "GLIBC_TUNABLES" in os.environ:
         return False
@@ -174,15 +176,20 @@ def keep_freed_memory() -> bool:
     name = ctypes.util.find_library("c")
     try:
         libc = ctypes.CDLL(name) if name else None
-        mallopt = getattr(libc, "mallopt", None)
     except OSError:
-        mallopt = None
-    if mallopt is None:
         return False
-    _ALLOCATOR_TUNED = bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(
-        mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
-    )
-    return _ALLOCATOR_TUNED
+    if libc is None or not hasattr(libc, "mallopt") or not hasattr(libc, "malloc_trim"):
+        return False
+    if libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) and libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD):
+        _LIBC = libc
+    return _LIBC is not None
+
+
+def release_freed_memory() -> None:
+    """After a generation: give the heap's free memory back to the kernel (``malloc_trim``), so
+    what one model's generation kept for reuse does not add to the next one's peak."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
 
 
 # -- model parts -------------------------------------------------------------------------------

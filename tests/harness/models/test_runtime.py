@@ -273,6 +273,6 @@ def test_freed_memory_is_reused_instead_of_faulted_in_again() -> None:
 
 
 def test_the_allocator_is_left_alone_where_the_user_set_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(runtime, "_ALLOCATOR_TUNED", False)
+    monkeypatch.setattr(runtime, "_LIBC", None)
     monkeypatch.setenv("MALLOC_ARENA_MAX", "2")
     assert runtime.keep_freed_memory() is False
