@@ -131,3 +131,17 @@ def test_harness_does_not_import_the_layers_above_it() -> None:
 def test_modules_hold_one_idea() -> None:
     long = {name: n for name, path in _modules().items() if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
     assert long == {}, f"modules over {MAX_LINES} lines (split them): {long}"
+
+
+def test_the_way_to_the_first_token_imports_no_heavy_optional_modules() -> None:
+    """A gating run reaches its first token without scipy.stats (~0.8 s to import; only a check
+    that no gate uses needs it) or peft (~1 s; only a candidate needs it)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import harness.plugin, harness.stats, harness.session, harness.models.hf; "
+        "print(sorted(m for m in ('scipy.stats', 'peft', 'torch') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -15,7 +15,6 @@ import math
 import warnings
 
 import numpy as np
-from scipy.stats import wilcoxon
 
 from harness.errors import StatsError
 from harness.stats._bootstrap import BootstrapInference, group_codes
@@ -242,6 +241,8 @@ def wilcoxon_check(d: object, *, null: float = 0.0, alternative: Alternative = "
         return None
     if not np.any(x):
         return 1.0
+    from scipy.stats import wilcoxon  # here: scipy.stats costs ~0.8 s to import, and no gate uses it
+
     with warnings.catch_warnings():
         # Small samples and ties make scipy warn about the normal approximation: a check, not the test.
         warnings.simplefilter("ignore")
