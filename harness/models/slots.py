@@ -14,7 +14,10 @@ compacted by moving the last active row into the hole.
 
 Prompts that share a long prefix (a suite's system prompt, the chat template's preamble) are
 grouped; the prefix is run through the model once per group and its keys/values are copied
-into each row's slot, so prefill only computes what differs.
+into each row's slot, so prefill only computes what differs. New prompts are admitted once
+enough slots are free, after the rows that just stopped have left; the admission's packed
+prefill also carries the running rows' next decode step (one-token chunks in their own slots),
+so the weights are read once for both.
 
 Supported for decoder models whose every layer is full attention through ``Cache.update``
 (the Llama family and its look-alikes); :func:`supports_slots` says whether a model qualifies,
