@@ -317,7 +317,7 @@ def main() -> None:
         "--batch-size",
         type=int,
         default=64,
-        help="tunegate's batch size (decode slots), and lm-eval's second run",
+        help="tunegate's batch size (decode slots) and lm-eval's (its batch-1 run aside)",
     )
     ap.add_argument("--skip-batch1", action="store_true", help="skip lm-eval at its default batch size 1")
     ap.add_argument(
