@@ -199,10 +199,11 @@ def lm_eval_child(job_path: str) -> None:
     """The lm-eval side, in a process of its own (``--lm-eval-child JOB``): reads the job, prints
     one JSON object. Its allocator is glibc's default unless the job asks for tunegate's."""
     job = json.loads(Path(job_path).read_text())
+    tuned = False
     if job["allocator"] == "tunegate":
         from harness.models.runtime import keep_freed_memory
 
-        keep_freed_memory()
+        tuned = keep_freed_memory()  # False where the user's MALLOC_* settings stand
     import torch
 
     torch.set_num_threads(job["threads"])
@@ -215,6 +216,7 @@ def lm_eval_child(job_path: str) -> None:
     )
     lm.generate_until(lm_eval_instances(contexts[:2], 4, stop), disable_tqdm=True)
     out["texts"], out["row"] = run_lm_eval(lm, contexts, max_new, stop)
+    out["row"]["allocator"] = "tunegate's (keep_freed_memory)" if tuned else "glibc default (own process)"
     out["by_context"] = [[list(ids), n] for ids, n in lm.by_context.items()]
     if job["batch1"]:
         del lm
@@ -401,7 +403,6 @@ def main() -> None:
     lm_run = run_lm_eval_process(job)
     same_ids = lm_run["identical_input_ids"]
     theirs, theirs_row = lm_run["texts"], lm_run["row"]
-    theirs_row["allocator"] = "glibc default (own process)"
     theirs_by_context = {tuple(ids): n for ids, n in lm_run["by_context"]}
     batch1_row: dict[str, Any] | None = lm_run.get("row_batch1")
     same_batch1: int | None = None
@@ -410,7 +411,6 @@ def main() -> None:
     same_alloc_row: dict[str, Any] | None = None
     if not args.skip_same_allocator:
         same_alloc_row = run_lm_eval_process({**job, "allocator": "tunegate", "batch1": False})["row"]
-        same_alloc_row["allocator"] = "tunegate's (keep_freed_memory)"
     cached_row: dict[str, Any] | None = None
     cold: list[Completion] | None = None
     if not args.skip_cached:

@@ -24,8 +24,8 @@ The replay file is a chat JSONL like any training file, built once and reused:
   rehearsing its wrong answers teaches them (measured: general/arithmetic 0.425 -> 0.217).
   Likewise an answer to an instruction prompt that carries an instruction check (``"check"``,
   read by the general suites' ``check_instruction``: "exactly three words", "capital letters
-  only", a JSON key) is kept only when it follows the instruction. Kept / wrong / cut counts per kind (the pool line's ``tags.task``) go into the meta and the
-  manifest record.
+  only", a JSON key) is kept only when it follows the instruction. Kept / wrong / cut counts per
+  kind (the pool line's ``tags.task``) go into the meta and the manifest record.
 
 The pool must be disjoint from every eval suite; ``check_replay_leakage`` runs the leakage
 engine on a replay file (``tests/trainers/test_replay_leakage.py`` shows zero overlap for the
@@ -56,8 +56,8 @@ REPLAY_VERSION = "3"
 2: answers that contradict the pool's answer key (``expected``) are dropped.
 3: and answers that fail the pool line's instruction check (``check``)."""
 COUNT_KEYS = ("kept", "verified", "wrong", "cut")
-"""Per kind: answers kept (of them ``verified`` by an answer key or instruction check), dropped as ``wrong``,
-dropped as ``cut`` at max_new_tokens or empty."""
+"""Per kind: answers kept (of them ``verified`` by an answer key or instruction check), dropped
+as ``wrong``, dropped as ``cut`` at max_new_tokens or empty."""
 UNTAGGED = "other"
 """The kind of a pool line without ``tags.task``."""
 GENERATION_DTYPE = "auto"

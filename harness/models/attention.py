@@ -90,15 +90,19 @@ class PackedPlan:
         if self._buckets is None:
             order = sorted(range(len(self.items)), key=lambda c: self.items[c][1])
             groups: list[list[int]] = []
-            for c in order:
+            w_max = 0  # the widest key span of the last group
+            for c in order:  # shortest first: a chunk's count is the longest of its group so far
                 count, width = self.items[c][1], self.items[c][2][-1][2]
-                if groups and count <= BUCKET_SPREAD * self.items[groups[-1][0]][1]:
-                    t_max = max(count, max(self.items[g][1] for g in groups[-1]))
-                    w_max = max(width, max(self.items[g][2][-1][2] for g in groups[-1]))
-                    if (len(groups[-1]) + 1) * t_max * w_max <= BUCKET_SCORES:
-                        groups[-1].append(c)
-                        continue
-                groups.append([c])
+                if (
+                    groups
+                    and count <= BUCKET_SPREAD * self.items[groups[-1][0]][1]
+                    and (len(groups[-1]) + 1) * count * max(w_max, width) <= BUCKET_SCORES
+                ):
+                    groups[-1].append(c)
+                    w_max = max(w_max, width)
+                else:
+                    groups.append([c])
+                    w_max = width
             self._buckets = [self._bucket([self.items[c] for c in g], heads, capacity, device) for g in groups]
         return self._buckets
 
@@ -228,7 +232,7 @@ def exact_attention(
         for bucket in plan.buckets(heads, capacity, key.device):
             q = tokens[bucket.queries].transpose(1, 2)  # [chunks, H, T, D]
             res = _attend(q, flat_k[bucket.keys], flat_v[bucket.keys], bucket.bias, scale)
-            res = res.transpose(1, 2).reshape(-1, *res.shape[1:2], dim)  # [chunks * T, H, D]
+            res = res.transpose(1, 2).flatten(0, 1)  # [chunks * T, H, D]
             packed.index_copy_(0, bucket.dest, res.index_select(0, bucket.taken))
         return packed[None], None
     else:  # a plain causal forward (no plan): every row full length

@@ -160,8 +160,8 @@ def keep_freed_memory() -> bool:
     A CPU forward allocates its activations afresh (a prefill's are a few MB each), and with its
     defaults glibc gives such blocks back to the kernel on free (its own ``mmap`` per block, or
     trimming the heap), so the next forward faults every page in again, zeroed by the kernel:
-    ~700,000 page faults in a 200-prompt run on SmolLM2-135M, against ~14,000 with blocks up to
-    32 MB kept in the heap and up to 256 MB of free heap kept before trimming.
+    ~890,000-990,000 page faults in a 200-prompt run on SmolLM2-135M, against ~99,000 with blocks
+    up to 32 MB kept in the heap and up to 256 MB of free heap kept before trimming.
     :func:`release_freed_memory` hands it back once a whole generation is done. Leaves the
     allocator alone where the user set its environment variables, and off glibc (once per
     process)."""
