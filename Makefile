@@ -9,9 +9,9 @@ VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.tunegate-installed
-DEMO_CONFIG ?= trainers/configs/support-demo.yaml
+DEMO_CONFIG ?= tunegate/trainers/configs/support-demo.yaml
 DEMO_ADAPTER ?= artifacts/support-demo
-DEMO_REPLAY_CONFIG ?= trainers/configs/support-demo-replay.yaml
+DEMO_REPLAY_CONFIG ?= tunegate/trainers/configs/support-demo-replay.yaml
 DEMO_REPLAY_ADAPTER ?= artifacts/support-demo-replay
 SUPPORT_DATA ?= suites/data/support
 REPORT_DIR ?= reports/out
@@ -31,7 +31,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 # Two adapters from one task subset: task-only, and with replay (the base's own answers to general
-# prompts mixed in, trainers/configs/support-demo-replay.yaml). `tunegate replay build` writes (or reuses)
+# prompts mixed in, tunegate/trainers/configs/support-demo-replay.yaml). `tunegate replay build` writes (or reuses)
 # its replay file and runs the leakage check on it against every eval suite: an overlap stops make.
 adapter: setup
 	$(BIN)/tunegate train $(DEMO_CONFIG) --output $(DEMO_ADAPTER) --skip-if-current
@@ -65,7 +65,7 @@ test-gpu: setup
 	$(BIN)/pytest tests -m "gpu" -p no:cacheprovider
 
 lint: setup
-	$(BIN)/ruff check harness judges trainers reports tests bench suites
+	$(BIN)/ruff check tunegate tests bench suites
 	$(BIN)/mypy
 
 bench: setup

@@ -23,15 +23,15 @@ sys.path.insert(0, str(ROOT))
 
 
 def workload(n: int) -> list[list[dict[str, str]]]:
-    from harness.data import load_suite
+    from tunegate.harness.data import load_suite
 
     chats: list[list[dict[str, str]]] = []
-    # The general suites ship as package data of harness.general.
+    # The general suites ship as package data of tunegate.harness.general.
     files = [
         ROOT / "suites" / "data" / "support" / "eval.jsonl",
-        ROOT / "harness" / "general" / "factual_qa.jsonl",
-        ROOT / "harness" / "general" / "reading.jsonl",
-        ROOT / "harness" / "general" / "instructions.jsonl",
+        ROOT / "tunegate" / "harness" / "general" / "factual_qa.jsonl",
+        ROOT / "tunegate" / "harness" / "general" / "reading.jsonl",
+        ROOT / "tunegate" / "harness" / "general" / "instructions.jsonl",
     ]
     per_file = -(-n // len(files))
     for path in files:
@@ -107,7 +107,7 @@ WORKLOADS = {
 def plain_generate(model, tok, prompts, batch_size: int, max_new_tokens: int) -> tuple[list[str], int, float]:
     import torch
 
-    from harness.models.decode import eos_ids
+    from tunegate.harness.models.decode import eos_ids
 
     eos = eos_ids(model, tok)
     texts: list[str] = []
@@ -136,10 +136,10 @@ def main() -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from harness.data import Message
-    from harness.models.base import GenerationParams, GenerationRequest, ModelSpec
-    from harness.models.hf import HFBackend, resolve_dtype
-    from harness.models.resolve import resolve_base
+    from tunegate.harness.data import Message
+    from tunegate.harness.models.base import GenerationParams, GenerationRequest, ModelSpec
+    from tunegate.harness.models.hf import HFBackend, resolve_dtype
+    from tunegate.harness.models.resolve import resolve_base
 
     chats = workload(args.n)
     backend = HFBackend(ModelSpec(args.base, dtype=args.dtype, options={"batch_size": args.batch_size}), cache_dir=str(Path.home() / ".cache" / "tunegate"))

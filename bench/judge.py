@@ -24,11 +24,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from harness.data import EvalItem, Message  # noqa: E402
-from harness.retry import RetryPolicy  # noqa: E402
-from judges import Judge  # noqa: E402
 from tests.fakeserver import FakeServer, Faults  # noqa: E402
 from tests.judges.routes import anthropic_judge, openai_judge  # noqa: E402
+from tunegate.harness.data import EvalItem, Message  # noqa: E402
+from tunegate.harness.retry import RetryPolicy  # noqa: E402
+from tunegate.judges import Judge  # noqa: E402
 
 KEY_ENV = "TUNEGATE_BENCH_FAKE_KEY"  # the fake server accepts any key; no real key is read
 

@@ -27,8 +27,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness.data import EvalItem, Message, Suite  # noqa: E402
-from harness.leakage import LeakageConfig, check_leakage  # noqa: E402
+from tunegate.harness.data import EvalItem, Message, Suite  # noqa: E402
+from tunegate.harness.leakage import LeakageConfig, check_leakage  # noqa: E402
 
 OPENERS = [
     "hello i have a question about my bill",

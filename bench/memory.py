@@ -79,9 +79,9 @@ def child(dtype: str, adapter: str, args: argparse.Namespace) -> dict[str, Any]:
     import transformers  # noqa: F401
 
     from bench.generate import workload
-    from harness.data import Message
-    from harness.models.base import BACKENDS, GenerationParams, GenerationRequest, ModelSpec
-    from harness.models.resolve import default_cache_dir
+    from tunegate.harness.data import Message
+    from tunegate.harness.models.base import BACKENDS, GenerationParams, GenerationRequest, ModelSpec
+    from tunegate.harness.models.resolve import default_cache_dir
 
     phases: dict[str, float] = {"imports_torch_transformers_peft": rss_mb()}
     cache_dir = str(args.cache_dir or default_cache_dir())
@@ -138,7 +138,7 @@ def main() -> None:
         print(json.dumps(child(args.child, args.adapter, args)))
         return
 
-    from harness.models.resolve import resolve_base
+    from tunegate.harness.models.resolve import resolve_base
 
     base_dir = resolve_base(args.base, args.cache_dir)
     runs: dict[str, Any] = {}

@@ -47,8 +47,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from bench.generate import WORKLOADS  # noqa: E402
-from harness.data import Message  # noqa: E402
-from harness.models.base import Completion, GenerationParams, GenerationRequest, ModelSpec  # noqa: E402
+from tunegate.harness.data import Message  # noqa: E402
+from tunegate.harness.models.base import Completion, GenerationParams, GenerationRequest, ModelSpec  # noqa: E402
 
 END_OF_TURN = "<|im_end|>"
 LM_EVAL_DTYPES = {"bf16": "bfloat16", "fp32": "float32", "fp16": "float16"}
@@ -165,9 +165,9 @@ def cached_rerun(
     Each pass gets a fresh backend view and a fresh cache connection, as a new run would (the
     fingerprint is recomputed); the loaded weights are shared, so model loading is not timed.
     """
-    from harness.cache import ResponseCache
-    from harness.generation import generate_cached
-    from harness.models.hf import HFBackend
+    from tunegate.harness.cache import ResponseCache
+    from tunegate.harness.generation import generate_cached
+    from tunegate.harness.models.hf import HFBackend
 
     timings: dict[str, float] = {}
     outs: dict[str, list[Completion]] = {}
@@ -201,7 +201,7 @@ def lm_eval_child(job_path: str) -> None:
     job = json.loads(Path(job_path).read_text())
     tuned = False
     if job["allocator"] == "tunegate":
-        from harness.models.runtime import keep_freed_memory
+        from tunegate.harness.models.runtime import keep_freed_memory
 
         tuned = keep_freed_memory()  # False where the user's MALLOC_* settings stand
     import torch
@@ -356,8 +356,8 @@ def main() -> None:
     import torch
     import transformers
 
-    from harness.models.hf import HFBackend, _torch_dtype, resolve_dtype
-    from harness.models.resolve import default_cache_dir, resolve_base
+    from tunegate.harness.models.hf import HFBackend, _torch_dtype, resolve_dtype
+    from tunegate.harness.models.resolve import default_cache_dir, resolve_base
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -49,8 +49,8 @@ SUITE_ITEM: dict[str, object] = {
 TEST_FILE = '''
 from pathlib import Path
 
-from harness import metrics
-from harness.data import load_suite
+from tunegate.harness import metrics
+from tunegate.harness.data import load_suite
 
 SUITE = load_suite(Path(__file__).parent / "data" / "one.jsonl", max_new_tokens=1)
 
@@ -62,7 +62,7 @@ def test_first_token(compare):
 CONFTEST = '''
 import json, os, sys, time
 
-from harness.models.hf import HFBackend
+from tunegate.harness.models.hf import HFBackend
 
 _generate = HFBackend.generate
 
@@ -83,15 +83,15 @@ PHASES = '''
 import json, sys, time
 sys.path.insert(0, {root!r})
 t0 = time.perf_counter()
-import harness
-import harness.plugin
+import tunegate.harness
+import tunegate.harness.plugin
 t1 = time.perf_counter()
 import torch, transformers
 t2 = time.perf_counter()
-from harness.data import Message
-from harness.models.base import GenerationParams, GenerationRequest, ModelSpec
-from harness.models.hf import HFBackend
-from harness.models.resolve import default_cache_dir
+from tunegate.harness.data import Message
+from tunegate.harness.models.base import GenerationParams, GenerationRequest, ModelSpec
+from tunegate.harness.models.hf import HFBackend
+from tunegate.harness.models.resolve import default_cache_dir
 backend = HFBackend(ModelSpec({base!r}, dtype={dtype!r}), cache_dir=str(default_cache_dir()))
 req = GenerationRequest("q0", (Message("user", {question!r}),), GenerationParams(max_new_tokens=1))
 backend.engine.tokenizer(backend.render(req.messages), add_special_tokens=False)
@@ -111,7 +111,7 @@ print(json.dumps({{"import_harness_and_plugin_s": t1 - t0, "import_torch_transfo
 def make_project(root: Path, base: str) -> tuple[Path, Path]:
     """The throwaway project (suite + test file) and a LoRA adapter for ``base``."""
     from bench.memory import make_adapter
-    from harness.models.resolve import resolve_base
+    from tunegate.harness.models.resolve import resolve_base
 
     project = root / "project"
     (project / "data").mkdir(parents=True)

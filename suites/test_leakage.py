@@ -1,9 +1,9 @@
 """Leakage: no eval item may appear in the candidate's own training data.
 
-This file only declares what to check; the check is ``harness.leakage.run_leakage_check``. The
+This file only declares what to check; the check is ``tunegate.harness.leakage.run_leakage_check``. The
 training files come from ``--train-data`` or the adapter's ``tunegate.json`` (written by
 ``tunegate train``). Checked: every suite under ``suites/data`` (training, dev and calibration
-files excluded by the rule in ``harness.leakage.discover``; a suite file that fails to load is
+files excluded by the rule in ``tunegate.harness.leakage.discover``; a suite file that fails to load is
 an error) and the packaged general suites. Prompts and reference answers are compared with the
 training prompts and answers; flagged training examples are put to the candidate through the
 run's cached generation (the memorisation probe). Without this file the same check still runs
@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from harness import general
-from harness.leakage import LeakageConfig, discover_suites
+from tunegate.harness import general
+from tunegate.harness.leakage import LeakageConfig, discover_suites
 
 DATA = Path(__file__).parent / "data"
 MAX_NEW_TOKENS = 160

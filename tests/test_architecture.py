@@ -13,7 +13,7 @@ MAX_LINES = 520
 def _modules() -> dict[str, Path]:
     out = {}
     for pkg in PACKAGES:
-        for path in sorted((ROOT / pkg).rglob("*.py")):
+        for path in sorted((ROOT / "tunegate" / pkg).rglob("*.py")):
             parts = list(path.relative_to(ROOT).with_suffix("").parts)
             if parts[-1] == "__init__":
                 parts = parts[:-1]
@@ -121,10 +121,10 @@ def test_no_import_cycles() -> None:
 
 def test_harness_does_not_import_the_layers_above_it() -> None:
     # At import time. The edges that drive a run (the CLI, the pytest run, the option check of
-    # judge names) reach judges/ and reports/ lazily, through their registries and writers.
+    # judge names) reach tunegate/judges/ and tunegate/reports/ lazily, through their registries and writers.
     above = ("judges", "reports", "trainers")
-    bad = {m: sorted(d for d in deps if d.split(".")[0] in above)
-           for m, deps in graph(lazy=False).items() if m.split(".")[0] == "harness"}
+    bad = {m: sorted(d for d in deps if d.split(".")[1] in above)
+           for m, deps in graph(lazy=False).items() if m.split(".")[1] == "harness"}
     assert {m: d for m, d in bad.items() if d} == {}
 
 
@@ -140,7 +140,7 @@ def test_the_way_to_the_first_token_imports_no_heavy_optional_modules() -> None:
     import sys
 
     code = (
-        "import sys; import harness.plugin, harness.stats, harness.session, harness.models.hf; "
+        "import sys; import tunegate.harness.plugin, tunegate.harness.stats, tunegate.harness.session, tunegate.harness.models.hf; "
         "print(sorted(m for m in ('scipy.stats', 'peft', 'torch') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)

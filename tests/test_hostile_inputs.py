@@ -8,7 +8,7 @@ results.json, a trainer config, a cache file) in a fresh directory, runs it as a
   error, 4 usage/configuration error; ``tunegate report``/``train``/``cache``: 2 usage or input
   error; ``tunegate data check``: 1 errors found, 2 usage error);
 * the output holds no ``Traceback``, no ``INTERNALERROR`` and no frame listing of tunegate's own
-  code (``harness/xxx.py:NN: in``);
+  code (``tunegate/harness/xxx.py:NN: in``);
 * the message names the file (with its line where that makes sense) or the bad value.
 
 Configuration-time cases are fast (no model loads); the cases that run models, and most of the
@@ -29,14 +29,14 @@ from pathlib import Path
 
 import pytest
 
-from harness.record import SCHEMA_VERSION
+from tunegate.harness.record import SCHEMA_VERSION
 
 pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "PYTHONPATH": str(ROOT)}
-# tunegate's own frames in pytest's collection-error listing: "harness/data.py:287: in parse_items"
-OWN_FRAME = re.compile(r"(?:harness|reports|judges|trainers)/[\w/]+\.py:\d+: in ")
+# tunegate's own frames in pytest's collection-error listing: "tunegate/harness/data.py:287: in parse_items"
+OWN_FRAME = re.compile(r"tunegate/(?:harness|reports|judges|trainers)/[\w/]+\.py:\d+: in ")
 
 GOOD = {"id": "a", "messages": [{"role": "user", "content": "Say hello."}], "reference": "hello"}
 
@@ -100,7 +100,7 @@ class Ctx:
         self.write("data/s.jsonl", b"\n".join(good_line(i) for i in range(4)) + b"\n")
         self.write(
             "test_s.py",
-            "from pathlib import Path\nfrom harness.data import load_suite\nfrom harness.metrics import make_metric\n"
+            "from pathlib import Path\nfrom tunegate.harness.data import load_suite\nfrom tunegate.harness.metrics import make_metric\n"
             "SUITE = load_suite(Path(__file__).parent / 'data' / 's.jsonl', max_new_tokens=4)\n"
             "def test_s(compare):\n    compare(SUITE, make_metric('exact_match'))\n",
         )
@@ -640,7 +640,7 @@ def _(c: Ctx) -> Call:
 
 @case("report-only-a-version", 0)
 def _(c: Ctx) -> Call:
-    # a partial record renders as an ERROR report by design (reports/files.py check_results)
+    # a partial record renders as an ERROR report by design (tunegate/reports/files.py check_results)
     path = c.write("run/results.json", json.dumps({"schema_version": SCHEMA_VERSION}))
     return cli(["report", str(path)], "ERROR", "report.html")
 
@@ -870,8 +870,8 @@ def _(c: Ctx) -> Call:
     out = c.scratch / "report"
     c.write(
         "test_s.py",
-        "import shutil\nfrom pathlib import Path\nfrom harness.data import load_suite\n"
-        "from harness.metrics import make_metric\n"
+        "import shutil\nfrom pathlib import Path\nfrom tunegate.harness.data import load_suite\n"
+        "from tunegate.harness.metrics import make_metric\n"
         "SUITE = load_suite(Path(__file__).parent / 'data' / 's.jsonl', max_new_tokens=4)\n"
         "def test_s(compare):\n    compare(SUITE, make_metric('exact_match'))\n"
         f"    shutil.rmtree({str(out)!r})\n    Path({str(out)!r}).write_text('now a file')\n",
@@ -908,7 +908,7 @@ def _(c: Ctx) -> Call:
 def _judged(c: Ctx, *extra: str) -> list[str]:
     """A suite with a judged test: the judge's settings are checked when it is collected."""
     c.python_suite()
-    c.write("test_j.py", "from harness.data import load_suite\n\n\ndef test_judged(judge):\n    pass\n")
+    c.write("test_j.py", "from tunegate.harness.data import load_suite\n\n\ndef test_judged(judge):\n    pass\n")
     return ["test_j.py", *c.models(), "--judge", "openai-compatible", "--judge-model", "m", *extra]
 
 
@@ -997,7 +997,7 @@ def _tunegate() -> list[str]:
     script = Path(sys.executable).with_name("tunegate")
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-c", "import sys; from harness.cli import main; sys.exit(main())"]
+    return [sys.executable, "-c", "import sys; from tunegate.harness.cli import main; sys.exit(main())"]
 
 
 def _run_cli(c: Ctx, argv: list[str]) -> subprocess.CompletedProcess[str]:

@@ -23,7 +23,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 LEFT_OUT = ("tunegate", "__editable__", "_tunegate_", "xdist", "pytest_xdist")
-SHIPPED = ("harness/", "judges/", "reports/", "trainers/", "tunegate-")
+SHIPPED = ("tunegate/harness/", "tunegate/judges/", "tunegate/reports/", "tunegate/trainers/", "tunegate-")
 NEVER_SHIPPED = ("/out/", "tests/", "__pycache__", ".pyc", "artifacts/", "gpu_out/", ".egg-info")
 
 pytestmark = pytest.mark.slow
@@ -41,7 +41,7 @@ def _build_wheel(tmp: Path) -> Path:
         src,
         ignore=shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info", ".*_cache"),
     )
-    planted = src / "reports" / "out"
+    planted = src / "tunegate" / "reports" / "out"
     planted.mkdir(parents=True, exist_ok=True)
     (planted / "report.html").write_text("<html>a local run</html>")
     (planted / "results.json").write_text("{}")
@@ -105,8 +105,8 @@ def candidate():
 USER_SUITE = """
 from pathlib import Path
 
-from harness import metrics
-from harness.data import load_suite
+from tunegate.harness import metrics
+from tunegate.harness.data import load_suite
 
 SUITE = load_suite(Path(__file__).parent / "data" / "faq.jsonl", name="faq", max_new_tokens=8)
 
@@ -123,14 +123,14 @@ def test_wheel_in_a_fresh_venv_without_extras(tmp_path: Path, tiny_model_dir: Pa
     assert all(n.startswith(SHIPPED) for n in names), [n for n in names if not n.startswith(SHIPPED)]
     stray = [n for n in names if any(bad in n for bad in NEVER_SHIPPED)]
     assert stray == []
-    assert "reports/templates/report.css" in names and "harness/py.typed" in names
+    assert "tunegate/reports/templates/report.css" in names and "tunegate/harness/py.typed" in names
     entry_points = zipfile.ZipFile(wheel).read("tunegate-0.1.0.dist-info/entry_points.txt").decode()
-    assert "tunegate = harness.plugin" in entry_points
+    assert "tunegate = tunegate.harness.plugin" in entry_points
 
     python = _fresh_venv(tmp_path, wheel)
     env = _env(tmp_path)
     probe = _run(
-        [str(python), "-c", "import importlib.util as u, harness; print(u.find_spec('xdist') is None, harness.__file__)"],
+        [str(python), "-c", "import importlib.util as u, tunegate.harness; print(u.find_spec('xdist') is None, tunegate.harness.__file__)"],
         cwd=tmp_path,
         env=env,
     )

@@ -42,8 +42,8 @@ ITEMS = [
 SUITE_FILE = """
 from pathlib import Path
 
-from harness.data import load_suite
-from harness.metrics import make_metric
+from tunegate.harness.data import load_suite
+from tunegate.harness.metrics import make_metric
 
 SUITE = load_suite(Path(__file__).parent / "data" / "toy.jsonl", max_new_tokens=8)
 

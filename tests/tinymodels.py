@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from harness.models.resolve import DEFAULT_ALIAS, resolve_base
+from tunegate.harness.models.resolve import DEFAULT_ALIAS, resolve_base
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja")
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.cache import ResponseCache, cache_key
-from harness.errors import CacheError
-from harness.models.base import Completion
+from tunegate.harness.cache import ResponseCache, cache_key
+from tunegate.harness.errors import CacheError
+from tunegate.harness.models.base import Completion
 
 
 def test_roundtrip_and_stats(tmp_path: Path) -> None:
@@ -65,8 +65,8 @@ def test_killed_writer_keeps_committed_batches(tmp_path: Path) -> None:
         f"""
         import sys, time
         sys.path.insert(0, {str(Path.cwd())!r})
-        from harness.cache import ResponseCache
-        from harness.models.base import Completion
+        from tunegate.harness.cache import ResponseCache
+        from tunegate.harness.models.base import Completion
         c = ResponseCache({str(tmp_path)!r})
         for i in range(1000):
             c.put_many("fp", [(f"k{{i}}", Completion(f"out{{i}}"))])

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import ConfigError
-from harness.models.base import CAPABILITIES, SupportsAdapterProbe, SupportsDrift, require, supports
-from harness.models.hf import HFBackend
-from harness.models.openai_compat import OpenAICompatBackend
-from harness.models.vllm import VLLMBackend
 from tests.harness.models.test_vllm import _fresh_engines, stand_in  # noqa: F401  (fixtures)
+from tunegate.harness.errors import ConfigError
+from tunegate.harness.models.base import CAPABILITIES, SupportsAdapterProbe, SupportsDrift, require, supports
+from tunegate.harness.models.hf import HFBackend
+from tunegate.harness.models.openai_compat import OpenAICompatBackend
+from tunegate.harness.models.vllm import VLLMBackend
 
 EXPECTED = {
     HFBackend: {"drift": True, "adapter_probe": True},
@@ -41,8 +41,8 @@ def test_require_names_backend_and_feature() -> None:
 def test_kl_drift_under_vllm_is_one_clear_error(
     stand_in: object, tiny_model_dir: Path, tiny_adapter_dir: Path, tmp_path: Path  # noqa: F811
 ) -> None:
-    from harness.options import RunOptions
-    from harness.session import RunState
+    from tunegate.harness.options import RunOptions
+    from tunegate.harness.session import RunState
 
     run = RunState(
         RunOptions(base=str(tiny_model_dir), candidate=(str(tiny_adapter_dir),), backend="vllm", dtype="fp32",

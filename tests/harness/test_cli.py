@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main
-from harness.errors import CacheError
+from tunegate.harness.cli import main
+from tunegate.harness.errors import CacheError
 
 
 def test_help_lists_commands(capsys: pytest.CaptureFixture[str]) -> None:
@@ -25,8 +25,8 @@ def test_unknown_command(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_cache_stats_and_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from harness.cache import ResponseCache
-    from harness.models.base import Completion
+    from tunegate.harness.cache import ResponseCache
+    from tunegate.harness.models.base import Completion
 
     ResponseCache(tmp_path).put_many("fp", [("k", Completion("x"))])
     assert main(["cache", "stats", "--cache-dir", str(tmp_path)]) == 0
@@ -55,9 +55,9 @@ def test_the_command_a_corrupt_cache_error_recommends_repairs_it(
     tmp_path: Path, store: str, damage: bytes
 ) -> None:
     """The advice in the error is run as written (the installed `tunegate` script) and works."""
-    from harness.cache import ResponseCache
-    from harness.models.base import Completion
-    from judges.cache import CachedJudgment, JudgeCache
+    from tunegate.harness.cache import ResponseCache
+    from tunegate.harness.models.base import Completion
+    from tunegate.judges.cache import CachedJudgment, JudgeCache
 
     root = tmp_path / "cache dir"  # a space: the advice must survive shell quoting
     responses, judgments = ResponseCache(root), JudgeCache(root)

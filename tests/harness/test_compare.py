@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
-from harness.compare import AdvisoryGateWarning, Comparison, apply_holm, compare_scores
-from harness.errors import GateFailure, StatsError
-from harness.metrics.base import MetricScores
+from tunegate.harness.compare import AdvisoryGateWarning, Comparison, apply_holm, compare_scores
+from tunegate.harness.errors import GateFailure, StatsError
+from tunegate.harness.metrics.base import MetricScores
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.data import load_suite
-from harness.errors import DataError
+from tunegate.harness.data import load_suite
+from tunegate.harness.errors import DataError
 
 
 def _write(tmp_path: Path, lines: list[str] | bytes, name: str = "suite.jsonl") -> Path:

@@ -16,8 +16,8 @@ TOY = [
 ]
 SUITE = '''
 from pathlib import Path
-from harness import metrics
-from harness.data import load_suite
+from tunegate.harness import metrics
+from tunegate.harness.data import load_suite
 
 SUITE = load_suite(Path(__file__).parent / "toy.jsonl", name="toy", max_new_tokens=6)
 

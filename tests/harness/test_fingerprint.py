@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.fingerprint import (
+from tunegate.harness.fingerprint import (
     WEIGHT_FORMAT_SUFFIXES,
     HashMemo,
     content_fingerprint,

@@ -13,8 +13,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
 
-from harness.errors import ConfigError, DataError, GateFailure  # noqa: E402
-from harness.forgetting import (  # noqa: E402
+from tunegate.harness.errors import ConfigError, DataError, GateFailure  # noqa: E402
+from tunegate.harness.forgetting import (  # noqa: E402
     DEFAULT_MAX_KL,
     DRIFT_TEXTS,
     DriftReport,

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.data import load_suite, parse_items
-from harness.errors import TunegateError
-from harness.gatefile import load_gatefile
+from tunegate.harness.data import load_suite, parse_items
+from tunegate.harness.errors import TunegateError
+from tunegate.harness.gatefile import load_gatefile
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

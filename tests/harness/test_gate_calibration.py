@@ -12,9 +12,9 @@ import math
 import numpy as np
 import pytest
 
-from harness.compare import apply_holm, compare_scores
-from harness.errors import GateFailure
-from harness.metrics.base import MetricScores
+from tunegate.harness.compare import apply_holm, compare_scores
+from tunegate.harness.errors import GateFailure
+from tunegate.harness.metrics.base import MetricScores
 
 ALPHA = 0.05
 

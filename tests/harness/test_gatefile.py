@@ -69,7 +69,7 @@ GOOD = "suite: toy.jsonl\ngates:\n  - metric: exact_match\n    no_regression: {m
 
 
 def test_a_valid_gate_file_loads(tmp_path: Path) -> None:
-    from harness.gatefile import load_gatefile
+    from tunegate.harness.gatefile import load_gatefile
 
     spec = load_gatefile(_gatefile(tmp_path, GOOD))
     assert spec.gates[0].no_regression is not None and spec.gates[0].no_regression.margin == 0.1
@@ -98,8 +98,8 @@ def test_a_valid_gate_file_loads(tmp_path: Path) -> None:
     ],
 )
 def test_setup_mistakes_are_found_at_load_time(tmp_path: Path, body: str, message: str) -> None:
-    from harness.errors import ConfigError
-    from harness.gatefile import load_gatefile
+    from tunegate.harness.errors import ConfigError
+    from tunegate.harness.gatefile import load_gatefile
 
     path = _gatefile(tmp_path, body)
     with pytest.raises(ConfigError) as err:
@@ -111,8 +111,8 @@ def test_setup_mistakes_are_found_at_load_time(tmp_path: Path, body: str, messag
 
 
 def test_a_broken_suite_is_reported_with_its_lines(tmp_path: Path) -> None:
-    from harness.errors import ConfigError
-    from harness.gatefile import load_gatefile
+    from tunegate.harness.errors import ConfigError
+    from tunegate.harness.gatefile import load_gatefile
 
     path = _gatefile(tmp_path, GOOD, suite_rows=0)
     (tmp_path / "toy.jsonl").write_text('{"id": "a", "messages": [{"role": "user", "content": "x"}], "reference": NaN}\n')

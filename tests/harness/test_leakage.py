@@ -13,9 +13,9 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from harness.data import Suite, parse_items  # noqa: E402
-from harness.errors import ConfigError, DataError, GateFailure  # noqa: E402
-from harness.leakage import (  # noqa: E402
+from tunegate.harness.data import Suite, parse_items  # noqa: E402
+from tunegate.harness.errors import ConfigError, DataError, GateFailure  # noqa: E402
+from tunegate.harness.leakage import (  # noqa: E402
     LeakageConfig,
     LeakageReport,
     TrainingDoc,
@@ -29,7 +29,7 @@ from harness.leakage import (  # noqa: E402
     read_training_examples,
     training_files_from_manifest,
 )
-from harness.leakage.sources import LineError  # noqa: E402
+from tunegate.harness.leakage.sources import LineError  # noqa: E402
 
 RNG = random.Random(1234)
 VOCAB = [f"{RNG.choice('bcdfghjklmnpqrstvwz')}{RNG.choice('aeiou')}{i}" for i in range(5000)]

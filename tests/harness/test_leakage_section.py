@@ -12,9 +12,9 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from harness.data import Suite, parse_items  # noqa: E402
-from harness.errors import DataError, GateFailure  # noqa: E402
-from harness.leakage import (  # noqa: E402
+from tunegate.harness.data import Suite, parse_items  # noqa: E402
+from tunegate.harness.errors import DataError, GateFailure  # noqa: E402
+from tunegate.harness.leakage import (  # noqa: E402
     LeakageConfig,
     LeakageSection,
     chat_generator,
@@ -87,7 +87,7 @@ def test_discovery_of_a_missing_folder_is_an_error(tmp_path: Path) -> None:
 
 
 def test_the_shipped_suites_are_discovered_and_clean() -> None:
-    from harness import general
+    from tunegate.harness import general
 
     suites = discover_suites(ROOT / "suites" / "data") + general.suites()
     assert {"support/eval", "general/factual_qa", "general/reading"} <= {s.name for s in suites}
@@ -204,10 +204,10 @@ def test_resolve_training_files(tmp_path: Path) -> None:
 
 
 def test_chat_generator_goes_through_the_response_cache(tiny_model_dir: Path, tmp_path: Path) -> None:
-    from harness.cache import ResponseCache
-    from harness.generation import GenerationStats
-    from harness.models.base import ModelSpec
-    from harness.models.hf import HFBackend
+    from tunegate.harness.cache import ResponseCache
+    from tunegate.harness.generation import GenerationStats
+    from tunegate.harness.models.base import ModelSpec
+    from tunegate.harness.models.hf import HFBackend
 
     backend = HFBackend(ModelSpec(str(tiny_model_dir), dtype="fp32"), cache_dir=str(tmp_path))
     suite = suite_of([row("a", "hello there", "x")]).with_options(max_new_tokens=6)

@@ -1,4 +1,4 @@
-"""harness.numbers: the one number/p-value formatter."""
+"""tunegate.harness.numbers: the one number/p-value formatter."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.numbers import fmt_ci, fmt_num, fmt_p, fmt_pct, fmt_signed
+from tunegate.harness.numbers import fmt_ci, fmt_num, fmt_p, fmt_pct, fmt_signed
 
 
 def test_p_never_zero_in_e_notation() -> None:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import ConfigError
-from harness.options import (
+from tunegate.harness.errors import ConfigError
+from tunegate.harness.options import (
     RunOptions,
     find_pyproject,
     flag,
@@ -119,7 +119,7 @@ def test_find_pyproject_walks_up_from_a_path(tmp_path: Path) -> None:
 
 def test_batch_size_help_states_the_backend_default() -> None:
     """hf.py uses 64 decode slots when --batch-size is 0, on CPU and on CUDA alike."""
-    from harness.models import hf
+    from tunegate.harness.models import hf
 
     source = Path(hf.__file__).read_text()
     assert 'spec.options.get("batch_size") or 64' in source

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.record import SCHEMA_VERSION
+from tunegate.harness.record import SCHEMA_VERSION
 
 pytest_plugins = ["pytester"]
 
@@ -23,8 +23,8 @@ SUITE_LINES = [
 TEST_FILE = '''
 from pathlib import Path
 import numpy as np
-from harness.data import load_suite
-from harness.metrics.base import MetricScores
+from tunegate.harness.data import load_suite
+from tunegate.harness.metrics.base import MetricScores
 
 SUITE = load_suite(Path(__file__).parent / "data" / "toy.jsonl", max_new_tokens=6)
 
@@ -241,7 +241,7 @@ def test_module_importing_harness_activates_tunegate(
     """No option, no [tool.tunegate]: a suite module that imports harness is enough to activate."""
     pytester.makepyfile(
         test_suite=f'''
-from harness.data import load_suite
+from tunegate.harness.data import load_suite
 
 def test_options_seen(tunegate_run):
     assert tunegate_run.options.base == {str(tiny_model_dir)!r}
@@ -306,7 +306,7 @@ def test_config_error_inside_a_test_stops_the_run_once(
 ) -> None:
     project.makepyfile(
         test_toy="""
-from harness.errors import ConfigError
+from tunegate.harness.errors import ConfigError
 
 def test_one(tunegate_run):
     raise ConfigError("the suite names a metric nobody registered")

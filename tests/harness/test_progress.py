@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import progress
-from harness.progress import Progress, duration
+from tunegate.harness import progress
+from tunegate.harness.progress import Progress, duration
 
 
 class Clock:
@@ -159,11 +159,11 @@ def test_duration() -> None:
 
 
 def test_generate_cached_reports_progress(tiny_model_dir: Path, tmp_path: Path) -> None:
-    from harness.cache import ResponseCache
-    from harness.data import Message
-    from harness.generation import generate_cached
-    from harness.models.base import GenerationParams, GenerationRequest, ModelSpec
-    from harness.models.hf import HFBackend, clear_engines
+    from tunegate.harness.cache import ResponseCache
+    from tunegate.harness.data import Message
+    from tunegate.harness.generation import generate_cached
+    from tunegate.harness.models.base import GenerationParams, GenerationRequest, ModelSpec
+    from tunegate.harness.models.hf import HFBackend, clear_engines
 
     clear_engines()
     got: list[tuple[str, bool]] = []

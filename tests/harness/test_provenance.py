@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import DataError
-from harness.leakage import training_files_from_manifest
-from trainers.config import TrainConfig
-from trainers.manifest import build_manifest, write_manifest
+from tunegate.harness.errors import DataError
+from tunegate.harness.leakage import training_files_from_manifest
+from tunegate.trainers.config import TrainConfig
+from tunegate.trainers.manifest import build_manifest, write_manifest
 
 
 @pytest.fixture
@@ -109,6 +109,6 @@ def test_format_1_manifests_still_resolve(tmp_path: Path, monkeypatch: pytest.Mo
     (adapter / "tunegate.json").write_text("{not json")
     with pytest.raises(Exception, match="not a readable JSON object") as err:
         training_files_from_manifest(adapter)
-    from harness.errors import TunegateError
+    from tunegate.harness.errors import TunegateError
 
     assert isinstance(err.value, TunegateError)

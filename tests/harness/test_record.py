@@ -1,4 +1,4 @@
-"""reports/SCHEMA.md and the typed run record (harness/record.py) describe the same fields."""
+"""tunegate/reports/SCHEMA.md and the typed run record (tunegate/harness/record.py) describe the same fields."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import record
+from tunegate.harness import record
 
-SCHEMA = Path(__file__).resolve().parents[2] / "reports" / "SCHEMA.md"
+SCHEMA = Path(__file__).resolve().parents[2] / "tunegate" / "reports" / "SCHEMA.md"
 MODELS = {
     "RunRecord (top level)": record.RunRecord,
     "RunInfo": record.RunInfo,
@@ -40,7 +40,7 @@ def documented() -> dict[str, set[str]]:
 @pytest.mark.parametrize("section", sorted(MODELS))
 def test_schema_doc_lists_exactly_the_record_fields(section: str) -> None:
     doc = documented()
-    assert section in doc, f"reports/SCHEMA.md has no section '## {section}'"
+    assert section in doc, f"tunegate/reports/SCHEMA.md has no section '## {section}'"
     fields = set(MODELS[section].model_fields)
     assert doc[section] == fields, (
         f"{section}: documented but not in the record: {sorted(doc[section] - fields)}; "

@@ -1,4 +1,4 @@
-"""harness.redact: one function that removes credentials from anything persisted or printed."""
+"""tunegate.harness.redact: one function that removes credentials from anything persisted or printed."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from harness.redact import MASK, RedactingFilter, install_log_redaction, redact, strip_userinfo
+from tunegate.harness.redact import MASK, RedactingFilter, install_log_redaction, redact, strip_userinfo
 
 KEY = "sk-proj-PLANTED0123456789abcdef"
 

@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from harness.compare import compare_scores
-from harness.errors import DataError, GateFailure
-from harness.metrics.base import MetricScores
-from harness.record import SCHEMA_VERSION, RunRecord
-from harness.results import build_results, merge_partials, write_json_atomic
+from tunegate.harness.compare import compare_scores
+from tunegate.harness.errors import DataError, GateFailure
+from tunegate.harness.metrics.base import MetricScores
+from tunegate.harness.record import SCHEMA_VERSION, RunRecord
+from tunegate.harness.results import build_results, merge_partials, write_json_atomic
 
 
 def _comparison(suite: str, base: np.ndarray, cand: np.ndarray, gates: list[tuple[str, float]], *,

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import ConfigError
-from harness.options import RunOptions
-from harness.session import RunState
+from tunegate.harness.errors import ConfigError
+from tunegate.harness.options import RunOptions
+from tunegate.harness.session import RunState
 
 
 def _options(base: Path, adapter: Path, tmp_path: Path, **kw: object) -> RunOptions:

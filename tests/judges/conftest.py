@@ -13,13 +13,13 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from harness.data import EvalItem, Message  # noqa: E402
-from harness.retry import RetryPolicy, Transient  # noqa: E402
-from judges.fence import unfence  # noqa: E402
-from judges.prompts import JudgePrompt, Output  # noqa: E402
-from judges.providers import PROVIDERS, ProviderReply  # noqa: E402
+from tunegate.harness.data import EvalItem, Message  # noqa: E402
+from tunegate.harness.retry import RetryPolicy, Transient  # noqa: E402
+from tunegate.judges.fence import unfence  # noqa: E402
+from tunegate.judges.prompts import JudgePrompt, Output  # noqa: E402
+from tunegate.judges.providers import PROVIDERS, ProviderReply  # noqa: E402
 
-CALIBRATION = Path(__file__).resolve().parents[2] / "judges" / "calibration" / "support_style.jsonl"
+CALIBRATION = Path(__file__).resolve().parents[2] / "tunegate" / "judges" / "calibration" / "support_style.jsonl"
 FAST_RETRY = RetryPolicy(max_retries=10, base_delay=0.002, max_delay=0.02, max_retry_after=1.0)
 
 Script = Callable[[JudgePrompt, int], str | dict[str, Any]]

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from judges.agreement import cohen_kappa, confusion_matrix, to_label, weight_matrix
+from tunegate.judges.agreement import cohen_kappa, confusion_matrix, to_label, weight_matrix
 
 
 def test_quadratic_kappa_matches_a_hand_computation() -> None:

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from harness.errors import DataError, JudgeError
-from judges import Judge
-from judges.calibrate import calibrate, format_record, load_set, pick_pairs
-from judges.calibration import make_support_style as gen
-from judges.prompts import JudgePrompt
-from judges.rubric import load_rubric
 from tests.judges.conftest import CALIBRATION, FAST_RETRY, oracle_script, response_of
+from tunegate.harness.errors import DataError, JudgeError
+from tunegate.judges import Judge
+from tunegate.judges.calibrate import calibrate, format_record, load_set, pick_pairs
+from tunegate.judges.calibration import make_support_style as gen
+from tunegate.judges.prompts import JudgePrompt
+from tunegate.judges.rubric import load_rubric
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,4 +1,4 @@
-"""``tunegate judge ...`` / ``python -m judges ...``: calibrate, validate, rubrics, providers."""
+"""``tunegate judge ...`` / ``python -m tunegate.judges ...``: calibrate, validate, rubrics, providers."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from judges.cli import main
-from judges.providers import PROVIDERS
 from tests.judges.conftest import ScriptedProvider, oracle_script
+from tunegate.judges.cli import main
+from tunegate.judges.providers import PROVIDERS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -105,7 +105,7 @@ def test_option_values_are_typed(tmp_path: Path, capsys: pytest.CaptureFixture[s
 def test_python_dash_m_judges_runs() -> None:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     done = subprocess.run(
-        [sys.executable, "-m", "judges", "providers"],
+        [sys.executable, "-m", "tunegate.judges", "providers"],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -122,7 +122,7 @@ def test_the_calibrate_command_an_uncalibrated_judge_recommends_calibrates_it(
     """The advice in JudgeHealth.reason is run as written, and the same judge is then calibrated."""
     import shlex
 
-    from judges import Judge
+    from tunegate.judges import Judge
 
     cache = tmp_path / "cache dir"
     judge = Judge("test-oracle", cache_dir=cache, options={"max_tokens": 40})

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from harness.errors import JudgeError
-from judges import Budget, Judge
-from judges.budget import BudgetMeter, estimate_tokens
-from judges.prompts import JudgePrompt
 from tests.judges.conftest import FAST_RETRY, make_items, response_of
+from tunegate.harness.errors import JudgeError
+from tunegate.judges import Budget, Judge
+from tunegate.judges.budget import BudgetMeter, estimate_tokens
+from tunegate.judges.prompts import JudgePrompt
 
 
 def by_length(p: JudgePrompt, n: int) -> dict[str, Any]:

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from harness.data import EvalItem, Message
-from harness.errors import JudgeError
-from harness.metrics.base import Metric
-from judges import Judge, JudgeHealth, PairwiseMetric
-from judges.health import CalibrationRecord, save_record
-from judges.prompts import PROMPT_VERSION, JudgePrompt
 from tests.judges.conftest import FAST_RETRY, make_items, response_of
+from tunegate.harness.data import EvalItem, Message
+from tunegate.harness.errors import JudgeError
+from tunegate.harness.metrics.base import Metric
+from tunegate.judges import Judge, JudgeHealth, PairwiseMetric
+from tunegate.judges.health import CalibrationRecord, save_record
+from tunegate.judges.prompts import PROMPT_VERSION, JudgePrompt
 
 
 def quality(text: str) -> int:

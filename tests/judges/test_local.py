@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from judges import Judge
-from judges.calibrate import calibrate
 from tests.judges.conftest import make_items
+from tunegate.judges import Judge
+from tunegate.judges.calibrate import calibrate
 
 OUTPUTS = ["Hello,\n\nWe refunded it.\n\n— The Billing Team", "no", "Hi Sam,\n\nPlease wait!\n\nbye"]
 
@@ -27,7 +27,7 @@ def test_score_is_the_probability_weighted_mean_of_the_score_tokens(
 ) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from harness.models.chat import render_prompt
+    from tunegate.harness.models.chat import render_prompt
 
     judge = local_judge(tiny_model_dir, tmp_path, batch_size=3)
     items = make_items(3)

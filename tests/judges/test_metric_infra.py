@@ -6,11 +6,11 @@ import math
 from pathlib import Path
 from typing import Any
 
-from harness.retry import RetryPolicy
-from judges import Budget, Judge
-from judges.metric import EMPTY_OUTPUT
-from judges.prompts import JudgePrompt
 from tests.judges.conftest import FAST_RETRY, make_items, response_of
+from tunegate.harness.retry import RetryPolicy
+from tunegate.judges import Budget, Judge
+from tunegate.judges.metric import EMPTY_OUTPUT
+from tunegate.judges.prompts import JudgePrompt
 
 NO_RETRY = RetryPolicy(max_retries=1, base_delay=0.001, max_delay=0.002)
 

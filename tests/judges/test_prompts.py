@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from harness.data import Message
-from judges.prompts import (
+from tunegate.harness.data import Message
+from tunegate.judges.prompts import (
     PROMPT_VERSION,
     VerdictError,
     check_verdict,
@@ -14,7 +14,7 @@ from judges.prompts import (
     parse_json_object,
     single_prompt,
 )
-from judges.rubric import load_rubric
+from tunegate.judges.rubric import load_rubric
 
 
 @pytest.fixture(scope="module")

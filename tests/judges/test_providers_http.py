@@ -17,12 +17,12 @@ from typing import Any
 
 import pytest
 
-from harness.errors import JudgeError
-from harness.retry import RetryPolicy
-from judges import Judge
 from tests.fakeserver import FakeServer, Faults, Reply
 from tests.judges.conftest import FAST_RETRY, make_items
 from tests.judges.routes import GARBLE, anthropic_judge, flaky_verdicts, hash_score, openai_judge
+from tunegate.harness.errors import JudgeError
+from tunegate.harness.retry import RetryPolicy
+from tunegate.judges import Judge
 
 N_SINGLE, N_PAIRS = 100, 50  # 100 single-answer judgments + 50 items x 2 orders = 200 judgments
 FAULTS = Faults(rate=0.3, seed=11, retry_after=0.01, timeout_s=2.0)

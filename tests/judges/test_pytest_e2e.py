@@ -30,7 +30,7 @@ ITEMS = [
 SUITE_FILE = """
 from pathlib import Path
 
-from harness.data import load_suite
+from tunegate.harness.data import load_suite
 
 SUITE = load_suite(Path(__file__).parent / "data" / "toy.jsonl", max_new_tokens=8)
 

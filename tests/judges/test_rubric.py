@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import JudgeError
-from judges.rubric import RUBRIC_DIR, known_rubrics, load_rubric, parse_rubric, rubric_hash
+from tunegate.harness.errors import JudgeError
+from tunegate.judges.rubric import RUBRIC_DIR, known_rubrics, load_rubric, parse_rubric, rubric_hash
 
 GOOD = """---
 name: tiny

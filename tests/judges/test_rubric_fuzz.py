@@ -9,8 +9,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.errors import JudgeError
-from judges.rubric import RUBRIC_DIR, Rubric, load_rubric, parse_rubric
+from tunegate.harness.errors import JudgeError
+from tunegate.judges.rubric import RUBRIC_DIR, Rubric, load_rubric, parse_rubric
 
 VALID = (RUBRIC_DIR / "support_style.md").read_text(encoding="utf-8")
 FRONT, BODY = VALID.split("\n---\n", 1)[0].removeprefix("---\n"), VALID.split("\n---\n", 1)[1]

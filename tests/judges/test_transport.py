@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 
-from harness.errors import JudgeError
-from harness.retry import RetryPolicy
-from judges import Judge
-from judges.providers.sdk import normalise_base_url
 from tests.fakeserver import FakeServer, Reply
 from tests.judges.conftest import make_items
 from tests.judges.routes import anthropic_judge, hash_score, openai_judge
+from tunegate.harness.errors import JudgeError
+from tunegate.harness.retry import RetryPolicy
+from tunegate.judges import Judge
+from tunegate.judges.providers.sdk import normalise_base_url
 
 QUICK = RetryPolicy(max_retries=2, base_delay=0.001, max_delay=0.005)
 PLANTED_KEY = "sk-test-PLANTED-JUDGE-KEY-42424242"

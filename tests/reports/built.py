@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from harness.compare import AdvisoryGateWarning, compare_scores
-from harness.errors import GateFailure
-from harness.metrics.base import MetricScores
-from harness.results import build_results, merge_partials
+from tunegate.harness.compare import AdvisoryGateWarning, compare_scores
+from tunegate.harness.errors import GateFailure
+from tunegate.harness.metrics.base import MetricScores
+from tunegate.harness.results import build_results, merge_partials
 
 N_ITEMS = 40
 

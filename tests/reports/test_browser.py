@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from reports import render_html, write_reports
-from reports.items import page_data
 from tests.reports.browser import parse_dom, run_chromium
 from tests.reports.fixtures import make_results
+from tunegate.reports import render_html, write_reports
+from tunegate.reports.items import page_data
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -109,7 +109,7 @@ def test_flip_rows_show_a_word_diff(chromium: str, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_demo_results_screenshot(chromium: str, tmp_path: Path) -> None:
     """The demo's own results.json (``make demo`` writes reports/out/results.json), rendered and shot."""
-    from reports import load_results
+    from tunegate.reports import load_results
 
     source = Path(os.environ.get("TUNEGATE_RESULTS", Path(__file__).resolve().parents[2] / "reports/out/results.json"))
     if not source.exists():

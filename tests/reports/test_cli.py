@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from harness.fingerprint import content_fingerprint
-from reports.cli import main
 from tests.reports.fixtures import make_results
+from tunegate.harness.fingerprint import content_fingerprint
+from tunegate.reports.cli import main
 
 
 def _write(path: Path, results: dict[str, Any]) -> Path:

@@ -5,10 +5,10 @@ from typing import Any
 
 import pytest
 
-from reports import compare_runs, render_compare_html, render_compare_markdown
-from reports.format import signed
 from tests.reports.built import built_results
 from tests.reports.fixtures import make_results
+from tunegate.reports import compare_runs, render_compare_html, render_compare_markdown
+from tunegate.reports.format import signed
 
 
 @pytest.fixture

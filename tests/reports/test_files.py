@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from harness.errors import DataError
-from reports import HTML_NAME, MARKDOWN_NAME, check_results, write_atomic, write_reports
+from tunegate.harness.errors import DataError
+from tunegate.reports import HTML_NAME, MARKDOWN_NAME, check_results, write_atomic, write_reports
 
 
 def test_write_reports_returns_both_paths(tmp_path: Path, results: dict[str, Any]) -> None:

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from harness.errors import DataError
-from reports import render_html
-from reports.files import SCHEMA_VERSION
-from reports.items import MAX_TEXT, page_data, script_json
-from reports.svg import forest_plot, gate_threshold, nice_ticks
 from tests.reports.fixtures import make_results
+from tunegate.harness.errors import DataError
+from tunegate.reports import render_html
+from tunegate.reports.files import SCHEMA_VERSION
+from tunegate.reports.items import MAX_TEXT, page_data, script_json
+from tunegate.reports.svg import forest_plot, gate_threshold, nice_ticks
 
 
 def _script(page: str) -> str:
@@ -195,7 +195,7 @@ def test_refuses_a_newer_schema(results: dict[str, Any]) -> None:
 
 def test_missing_optional_fields_still_render() -> None:
     """Every field but schema_version is optional to the renderers: drop each in turn."""
-    from reports import render_markdown
+    from tunegate.reports import render_markdown
 
     full = make_results(40)
     for key in [k for k in full if k != "schema_version"]:

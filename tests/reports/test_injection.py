@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from reports import render_html, render_markdown
-from reports.format import status_text
 from tests.reports.browser import Dom, parse_dom, run_chromium
 from tests.reports.built import built_results
+from tunegate.reports import render_html, render_markdown
+from tunegate.reports.format import status_text
 
 MARKER = "PWNED-BY-PAYLOAD"
 PAYLOAD = (

@@ -9,9 +9,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.errors import TunegateError
-from reports import render_html, render_markdown
-from reports.files import load_results, parse_results
+from tunegate.harness.errors import TunegateError
+from tunegate.reports import render_html, render_markdown
+from tunegate.reports.files import load_results, parse_results
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),

@@ -5,10 +5,10 @@ from typing import Any
 
 import pytest
 
-from reports import render_html, render_markdown
-from reports.format import delta_ci
-from reports.markdown import MAX_ROWS, headline, md_name, md_text
 from tests.reports.fixtures import make_results
+from tunegate.reports import render_html, render_markdown
+from tunegate.reports.format import delta_ci
+from tunegate.reports.markdown import MAX_ROWS, headline, md_name, md_text
 
 
 def test_first_line_names_the_failing_comparison(results: dict[str, Any]) -> None:

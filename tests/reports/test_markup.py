@@ -1,4 +1,4 @@
-"""One escaping boundary: renderers build elements only through reports.markup."""
+"""One escaping boundary: renderers build elements only through tunegate.reports.markup."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from reports.markup import Html, document, esc, frag, h, join, raw_block
+from tunegate.reports.markup import Html, document, esc, frag, h, join, raw_block
 
 RENDERERS = ("html.py", "sections.py", "svg.py", "compare_runs.py", "items.py")
 _TAG = re.compile(r"<\s*/?\s*[a-zA-Z!]")
@@ -27,7 +27,7 @@ def _markup_literals(tree: ast.AST) -> list[tuple[int, str]]:
                 if isinstance(side, ast.Constant) and isinstance(side.value, str) and _TAG.search(side.value):
                     found.append((node.lineno, f"concatenation with {side.value[:60]!r}"))
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Html":
-            found.append((node.lineno, "Html(...) marks a string as trusted markup outside reports/markup.py"))
+            found.append((node.lineno, "Html(...) marks a string as trusted markup outside tunegate/reports/markup.py"))
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("format", "join"):
             target = node.func.value
             if isinstance(target, ast.Constant) and isinstance(target.value, str) and _TAG.search(target.value):
@@ -37,9 +37,9 @@ def _markup_literals(tree: ast.AST) -> list[tuple[int, str]]:
 
 @pytest.mark.parametrize("name", RENDERERS)
 def test_renderers_never_format_markup(name: str) -> None:
-    path = Path(__file__).resolve().parents[2] / "reports" / name
+    path = Path(__file__).resolve().parents[2] / "tunegate" / "reports" / name
     found = _markup_literals(ast.parse(path.read_text(encoding="utf-8")))
-    assert not found, f"reports/{name} builds markup from strings: {found}"
+    assert not found, f"tunegate/reports/{name} builds markup from strings: {found}"
 
 
 def test_detector_finds_formatted_markup() -> None:

@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 import yaml
 
-from harness.errors import ConfigError, DataError
-from harness.fingerprint import content_fingerprint
-from reports import stamp_adapter
-from reports.stamp import BEGIN, END, split_front_matter
+from tunegate.harness.errors import ConfigError, DataError
+from tunegate.harness.fingerprint import content_fingerprint
+from tunegate.reports import stamp_adapter
+from tunegate.reports.stamp import BEGIN, END, split_front_matter
 
 PEFT_CARD = """---
 base_model: HuggingFaceTB/SmolLM2-135M-Instruct

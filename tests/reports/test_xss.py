@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from reports import load_results, render_html, render_markdown
 from tests.reports.browser import Dom, parse_dom, run_chromium
 from tests.reports.fixtures import make_results
+from tunegate.reports import load_results, render_html, render_markdown
 
 MARKER = "PWNED-BY-PAYLOAD"
 PAYLOADS = [

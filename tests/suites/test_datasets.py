@@ -22,14 +22,14 @@ from typing import Any
 
 import pytest
 
-from harness.data import ITEM_KEYS, load_suite
-from harness.errors import DataError
+from tunegate.harness.data import ITEM_KEYS, load_suite
+from tunegate.harness.errors import DataError
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 ROOT = Path(__file__).resolve().parents[2]
 SUPPORT = ROOT / "suites" / "data" / "support"
-GENERAL = ROOT / "harness" / "general"  # the packaged suites (package data of harness.general)
+GENERAL = ROOT / "tunegate" / "harness" / "general"  # the packaged suites (package data of tunegate.harness.general)
 GENERAL_GENERATOR = ROOT / "suites" / "data" / "general"
 MIN_SIZES = {"train": 1000, "dev": 200, "eval": 300}
 GENERAL_FILES = ("factual_qa", "arithmetic", "instructions", "reading")
@@ -58,7 +58,7 @@ def style() -> ModuleType:
 
 
 def general_checks() -> ModuleType:
-    return importlib.import_module("harness.general.checks")
+    return importlib.import_module("tunegate.harness.general.checks")
 
 
 @cache

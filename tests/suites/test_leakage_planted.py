@@ -6,8 +6,8 @@ import json
 import random
 from pathlib import Path
 
-from harness.data import EvalItem, load_suite
-from harness.leakage import LeakageConfig, check_leakage
+from tunegate.harness.data import EvalItem, load_suite
+from tunegate.harness.leakage import LeakageConfig, check_leakage
 
 SUPPORT = Path(__file__).resolve().parents[2] / "suites" / "data" / "support"
 

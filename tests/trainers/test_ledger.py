@@ -1,4 +1,4 @@
-"""The selection ledger (harness/ledger.py) on a real SQLite file."""
+"""The selection ledger (tunegate/harness/ledger.py) on a real SQLite file."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.ledger import (
+from tunegate.harness.ledger import (
     DEFAULT_MAX_ADAPTERS,
     SelectionLedger,
     lineage,
@@ -37,7 +37,7 @@ def test_counts_distinct_adapters_of_one_lineage_on_one_suite_version(tmp_path: 
 
 def test_the_ledger_is_shared_across_processes(tmp_path: Path) -> None:
     code = (
-        "import sys; from harness.ledger import record_gating as r; "
+        "import sys; from tunegate.harness.ledger import record_gating as r; "
         "print(r(sys.argv[1], suite_name='s', suite_version='v', adapter_fingerprint=sys.argv[2], lineage='L'))"
     )
     outs = [

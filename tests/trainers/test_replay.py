@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from harness.cache import ResponseCache, cache_key
-from harness.errors import ConfigError, DataError
-from harness.models import BACKENDS, GenerationParams, ModelSpec
-from harness.models.base import Completion
-from harness.models.hf import clear_engines
-from trainers.config import load_config
-from trainers.manifest import inputs_fingerprint
-from trainers.replay import (
+from tunegate.harness.cache import ResponseCache, cache_key
+from tunegate.harness.errors import ConfigError, DataError
+from tunegate.harness.models import BACKENDS, GenerationParams, ModelSpec
+from tunegate.harness.models.base import Completion
+from tunegate.harness.models.hf import clear_engines
+from tunegate.trainers.config import load_config
+from tunegate.trainers.manifest import inputs_fingerprint
+from tunegate.trainers.replay import (
     GENERATION_DTYPE,
     answer_is_right,
     build_replay,
@@ -28,10 +28,10 @@ from trainers.replay import (
     meta_path,
     read_pool,
 )
-from trainers.train import train
+from tunegate.trainers.train import train
 
 ROOT = Path(__file__).resolve().parents[2]
-POOL = ROOT / "trainers" / "replay_pool" / "general_prompts.jsonl"
+POOL = ROOT / "tunegate" / "trainers" / "replay_pool" / "general_prompts.jsonl"
 SUPPORT_TRAIN = ROOT / "suites" / "data" / "support" / "train.jsonl"
 
 
@@ -306,7 +306,7 @@ def test_build_goes_through_the_cache_drops_cut_answers_and_detects_staleness(
 def test_build_drops_wrong_answers_by_the_key_and_counts_them_per_kind(
     tmp_path: Path, tiny_model_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from trainers.replay_cli import main
+    from tunegate.trainers.replay_cli import main
 
     cache_dir = tmp_path / "cache"
     passage = "Use the passage to answer.\n\nPassage: Mei sold a lamp at the market in Ghent.\n\nQuestion: "
@@ -465,7 +465,7 @@ def test_eval_suites_and_a_missing_replay_do_not_change_a_plain_fingerprint(
 def test_replay_build_command_builds_then_reuses_and_checks_leakage(
     tmp_path: Path, tiny_model_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from trainers.replay_cli import main
+    from tunegate.trainers.replay_cli import main
 
     cache_dir = tmp_path / "cache"
     pool = _pool(

@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness import general
-from harness.leakage import discover_suites
-from trainers.replay import check_replay_leakage
-from trainers.selection import eval_suite_files
+from tunegate.harness import general
+from tunegate.harness.leakage import discover_suites
+from tunegate.trainers.replay import check_replay_leakage
+from tunegate.trainers.selection import eval_suite_files
 
 ROOT = Path(__file__).resolve().parents[2]
-POOL = ROOT / "trainers" / "replay_pool" / "general_prompts.jsonl"
+POOL = ROOT / "tunegate" / "trainers" / "replay_pool" / "general_prompts.jsonl"
 
 
 def _all_eval_suites() -> list:

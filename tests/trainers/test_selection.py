@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import general
-from harness.errors import ConfigError
-from trainers.config import load_config
-from trainers.selection import eval_named, refuse_eval_as_dev
+from tunegate.harness import general
+from tunegate.harness.errors import ConfigError
+from tunegate.trainers.config import load_config
+from tunegate.trainers.selection import eval_named, refuse_eval_as_dev
 
 ROOT = Path(__file__).resolve().parents[2]
 SUPPORT = ROOT / "suites" / "data" / "support"

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import ConfigError, DataError
-from trainers.config import load_config
-from trainers.data import IGNORE, read_chats, tokenize
-from trainers.manifest import FORMAT_VERSION, adapter_is_current
-from trainers.train import save_adapter, train
+from tunegate.harness.errors import ConfigError, DataError
+from tunegate.trainers.config import load_config
+from tunegate.trainers.data import IGNORE, read_chats, tokenize
+from tunegate.trainers.manifest import FORMAT_VERSION, adapter_is_current
+from tunegate.trainers.train import save_adapter, train
 
 ROOT = Path(__file__).resolve().parents[2]
 SUPPORT_TRAIN = ROOT / "suites" / "data" / "support" / "train.jsonl"
@@ -133,7 +133,7 @@ def test_cli_reports_bad_config_without_traceback(
     cfg = _config(tmp_path, tiny_model_dir, small_data, lora_r=0)
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     res = subprocess.run(
-        [sys.executable, "-m", "trainers", str(cfg)], capture_output=True, text=True, env=env, cwd=ROOT
+        [sys.executable, "-m", "tunegate.trainers", str(cfg)], capture_output=True, text=True, env=env, cwd=ROOT
     )
     assert res.returncode == 2
     assert "lora_r = 0" in res.stderr and "Traceback" not in res.stderr
@@ -155,7 +155,7 @@ def test_shared_prompt_prefix_gives_the_same_loss_and_gradients(
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    import trainers.train as train_module
+    import tunegate.trainers.train as train_module
 
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     examples, _ = tokenize(tok, read_chats(small_data)[:4], max_length=1024)
@@ -206,7 +206,7 @@ def test_two_processes_train_the_same_adapter_as_one(
     one = _config(tmp_path / "one", tiny_model_dir, small_data, **common, output=str(tmp_path / "one-out"))
     two = _config(tmp_path / "two", tiny_model_dir, small_data, **common, output=str(tmp_path / "two-out"))
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    run = [sys.executable, "-m", "trainers", str(one)]
+    run = [sys.executable, "-m", "tunegate.trainers", str(one)]
     single = subprocess.run(run, env=env, capture_output=True, text=True, cwd=ROOT)
     assert single.returncode == 0, single.stderr[-2000:]
     launch = [
@@ -219,7 +219,7 @@ def test_two_processes_train_the_same_adapter_as_one(
         "29533",
     ]
     res = subprocess.run(
-        [*launch, "-m", "trainers", str(two)], env=env, capture_output=True, text=True, cwd=ROOT
+        [*launch, "-m", "tunegate.trainers", str(two)], env=env, capture_output=True, text=True, cwd=ROOT
     )
     assert res.returncode == 0, res.stderr[-2000:]
     a = load_file(tmp_path / "one-out" / "adapter_model.safetensors")

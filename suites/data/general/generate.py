@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generate the general-capability suites: factual_qa, arithmetic, instructions, reading.
 
-    python suites/data/general/generate.py          # rewrite the four JSONL files in harness/general
+    python suites/data/general/generate.py          # rewrite the four JSONL files in tunegate/harness/general
     python suites/data/general/generate.py --check  # exit 1 if the files differ from the output
 
 Standard library only, seeded, byte-identical on every run. The questions were written for
@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-DATA = HERE.parents[2] / "harness" / "general"
-"""Where the suites live: package data of ``harness.general``, so they ship in the wheel."""
+DATA = HERE.parents[2] / "tunegate" / "harness" / "general"
+"""Where the suites live: package data of ``tunegate.harness.general``, so they ship in the wheel."""
 SEED = 4242
 
 WORD = "Answer with just one word."
@@ -455,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
         "--check", action="store_true", help="verify the files on disk instead of writing them"
     )
     parser.add_argument(
-        "--out", type=Path, default=DATA, help="folder of the JSONL files (default: harness/general)"
+        "--out", type=Path, default=DATA, help="folder of the JSONL files (default: tunegate/harness/general)"
     )
     args = parser.parse_args(argv)
     files = generate_all()

@@ -21,8 +21,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
-from harness.general import DATA  # noqa: E402
-from harness.general.checks import is_correct  # noqa: E402
+from tunegate.harness.general import DATA  # noqa: E402
+from tunegate.harness.general.checks import is_correct  # noqa: E402
 
 FILES = ("factual_qa", "arithmetic", "instructions", "reading")
 
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dump", type=Path, help="write every prompt, reference, output and verdict here")
     args = parser.parse_args(argv)
 
-    from harness.models.resolve import DEFAULT_ALIAS, resolve_base
+    from tunegate.harness.models.resolve import DEFAULT_ALIAS, resolve_base
 
     sample: list[dict[str, Any]] = []
     for name in args.files:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main
 from tests.harness.datacheck.planted import Planted, build
+from tunegate.harness.cli import main
 
 SUPPORT = Path(__file__).resolve().parents[3] / "suites" / "data" / "support"
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.datacheck import check_data
-from harness.datacheck.pii import find_pii
 from tests.harness.datacheck.planted import build
 from tests.reports.browser import find_chromium, parse_dom, run_chromium
+from tunegate.harness.datacheck import check_data
+from tunegate.harness.datacheck.pii import find_pii
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from harness.data import EvalItem, Message  # noqa: E402
+from tunegate.harness.data import EvalItem, Message  # noqa: E402
 
 MakeItems = Callable[[Sequence[Any]], list[EvalItem]]
 

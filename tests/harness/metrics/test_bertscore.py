@@ -4,11 +4,11 @@ import bert_score
 import numpy as np
 import pytest
 
-from harness.errors import ConfigError
-from harness.metrics import bertscore_f1
-from harness.metrics.bertscore import load_scorer
-from harness.models.resolve import minilm_dir
 from tests.harness.metrics.conftest import MakeItems, build_items
+from tunegate.harness.errors import ConfigError
+from tunegate.harness.metrics import bertscore_f1
+from tunegate.harness.metrics.bertscore import load_scorer
+from tunegate.harness.models.resolve import minilm_dir
 
 CANDS = [
     "We have issued a refund to your card.",

@@ -3,9 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.errors import ConfigError
-from harness.metrics import contains, regex
 from tests.harness.metrics.conftest import MakeItems
+from tunegate.harness.errors import ConfigError
+from tunegate.harness.metrics import contains, regex
 
 
 def test_contains_reference(make_items: MakeItems) -> None:

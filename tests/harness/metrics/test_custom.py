@@ -5,10 +5,10 @@ import math
 import numpy as np
 import pytest
 
-from harness.data import EvalItem
-from harness.errors import ConfigError
-from harness.metrics import METRICS, Metric, custom_metric, make_metric, register_metric
 from tests.harness.metrics.conftest import MakeItems
+from tunegate.harness.data import EvalItem
+from tunegate.harness.errors import ConfigError
+from tunegate.harness.metrics import METRICS, Metric, custom_metric, make_metric, register_metric
 
 
 def _mentions_reference(item: EvalItem, output: str) -> float:

@@ -3,9 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.errors import ConfigError
-from harness.metrics import METRICS, exact_match
 from tests.harness.metrics.conftest import MakeItems
+from tunegate.harness.errors import ConfigError
+from tunegate.harness.metrics import METRICS, exact_match
 
 
 def test_default_only_trims_whitespace(make_items: MakeItems) -> None:

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.metrics import extract_json_object
-from harness.metrics._json import get_field, is_missing, json_equal
+from tunegate.harness.metrics import extract_json_object
+from tunegate.harness.metrics._json import get_field, is_missing, json_equal
 
 
 @pytest.mark.parametrize(

@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.errors import ConfigError
-from harness.metrics import json_field_match, json_schema_valid, json_valid
 from tests.harness.metrics.conftest import MakeItems
+from tunegate.harness.errors import ConfigError
+from tunegate.harness.metrics import json_field_match, json_schema_valid, json_valid
 
 OUTPUTS = [
     '{"category": "refund", "priority": 2}',

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.metrics import Normalization, normalize_text
+from tunegate.harness.metrics import Normalization, normalize_text
 
 
 @pytest.mark.parametrize(

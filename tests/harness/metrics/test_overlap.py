@@ -10,8 +10,9 @@ import sacrebleu
 from rouge_score import rouge_scorer
 from sacrebleu.metrics import BLEU, CHRF
 
-from harness.errors import ConfigError
-from harness.metrics import (
+from tests.harness.metrics.conftest import MakeItems, build_items
+from tunegate.harness.errors import ConfigError
+from tunegate.harness.metrics import (
     bleu,
     bleu_corpus_score,
     chrf,
@@ -21,7 +22,6 @@ from harness.metrics import (
     rouge_l,
     rouge_lsum,
 )
-from tests.harness.metrics.conftest import MakeItems, build_items
 
 PAIRS = [
     ("We have issued a refund of $42.50 to your card.", "A refund of $42.50 has been issued to your card."),

@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from harness.errors import ConfigError
-from harness.metrics import KINDS, METRICS, Metric, MetricScores, make_metric, register_metric
 from tests.harness.metrics.conftest import MakeItems
+from tunegate.harness.errors import ConfigError
+from tunegate.harness.metrics import KINDS, METRICS, Metric, MetricScores, make_metric, register_metric
 
 BUILT_INS = {
     "bertscore_f1",

@@ -8,10 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import ConfigError, ModelLoadError, TunegateError, UnsafeAdapterError
-from harness.fingerprint import HashMemo, content_fingerprint, digest, dir_digest
-from harness.models.adapters import check_adapter_base, check_model_dir, classify_adapter, model_name_key
 from tests.tinymodels import build_lora_adapter, build_tiny_llama
+from tunegate.harness.errors import ConfigError, ModelLoadError, TunegateError, UnsafeAdapterError
+from tunegate.harness.fingerprint import HashMemo, content_fingerprint, digest, dir_digest
+from tunegate.harness.models.adapters import (
+    check_adapter_base,
+    check_model_dir,
+    classify_adapter,
+    model_name_key,
+)
 
 SMOL_DIR = "/home/me/.cache/tunegate/models/smollm2-135m-instruct-f665bde27386e0b1"
 

@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from harness.cache import ResponseCache
-from harness.data import Message
-from harness.errors import ModelLoadError, UnsafeAdapterError
-from harness.generation import GenerationStats, generate_cached
-from harness.models.base import GenerationParams, GenerationRequest, ModelSpec
-from harness.models.hf import HFBackend, classify_adapter, clear_engines
+from tunegate.harness.cache import ResponseCache
+from tunegate.harness.data import Message
+from tunegate.harness.errors import ModelLoadError, UnsafeAdapterError
+from tunegate.harness.generation import GenerationStats, generate_cached
+from tunegate.harness.models.base import GenerationParams, GenerationRequest, ModelSpec
+from tunegate.harness.models.hf import HFBackend, classify_adapter, clear_engines
 
 PROMPTS = ["What is the capital of France?", "Add 2 and 3.", "Say hi.", "Name a colour.", "Count to three."]
 
@@ -96,8 +96,8 @@ def test_fast_loop_matches_transformers_generate(tiny_model_dir: Path) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from harness.models.chat import render_prompt
-    from harness.models.decode import greedy_generate
+    from tunegate.harness.models.chat import render_prompt
+    from tunegate.harness.models.decode import greedy_generate
 
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     tok.padding_side = "left"

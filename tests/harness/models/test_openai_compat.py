@@ -13,11 +13,11 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from harness.data import Message  # noqa: E402
-from harness.errors import ConfigError, ModelLoadError  # noqa: E402
-from harness.models.base import BACKENDS, Backend, GenerationParams, GenerationRequest, ModelSpec  # noqa: E402
-from harness.models.openai_compat import OpenAICompatBackend, RemoteGenerationError  # noqa: E402
 from tests.fakeserver import FakeServer, Faults, Reply, answer_text, fake_server_fixture, openai_chat  # noqa: E402, F401
+from tunegate.harness.data import Message  # noqa: E402
+from tunegate.harness.errors import ConfigError, ModelLoadError  # noqa: E402
+from tunegate.harness.models.base import BACKENDS, Backend, GenerationParams, GenerationRequest, ModelSpec  # noqa: E402
+from tunegate.harness.models.openai_compat import OpenAICompatBackend, RemoteGenerationError  # noqa: E402
 
 CHAT = "/v1/chat/completions"
 # Small waits keep the suite fast; the backoff logic itself is unit-tested in test_retry.py.

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import ModelLoadError
-from harness.models.resolve import resolve_base
+from tunegate.harness.errors import ModelLoadError
+from tunegate.harness.models.resolve import resolve_base
 
 
 @pytest.mark.parametrize("spec", ["", "bad\x00name", "./no/such/dir", "not-a-hub-id"])

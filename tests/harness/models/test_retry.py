@@ -10,8 +10,8 @@ import httpx2
 import openai
 import pytest
 
-from harness.errors import ConfigError
-from harness.retry import (
+from tunegate.harness.errors import ConfigError
+from tunegate.harness.retry import (
     MalformedReply,
     RetriesExhausted,
     RetryPolicy,

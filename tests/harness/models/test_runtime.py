@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import torch
 
-from harness.errors import ModelLoadError
-from harness.models import runtime
+from tunegate.harness.errors import ModelLoadError
+from tunegate.harness.models import runtime
 
 # -- dtypes ------------------------------------------------------------------------------------
 
@@ -127,7 +127,7 @@ def test_an_unreachable_hub_id_is_one_clear_error(monkeypatch: pytest.MonkeyPatc
 
 
 def test_the_gguf_alias_loads_from_its_converted_checkpoint() -> None:
-    from harness.models.resolve import DEFAULT_ALIAS, resolve_base
+    from tunegate.harness.models.resolve import DEFAULT_ALIAS, resolve_base
 
     model, tok = runtime.load(DEFAULT_ALIAS, dtype="bf16")
     assert model.config.model_type == "llama"
@@ -229,7 +229,7 @@ def test_rows_after_a_broadcast_prefix_match_a_full_forward(model_and_ids: tuple
 _FAULTS = """
 import ctypes, resource, sys
 sys.path.insert(0, {root!r})
-from harness.models.runtime import keep_freed_memory
+from tunegate.harness.models.runtime import keep_freed_memory
 tuned = keep_freed_memory() if {tune} else False
 libc = ctypes.CDLL(None)
 libc.malloc.restype = ctypes.c_void_p

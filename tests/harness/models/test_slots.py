@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from harness.models.chat import render_prompt
-from harness.models.decode import greedy_generate
-from harness.models.slots import MIN_SHARED_PREFIX, prefix_groups, radix_chunks, supports_slots
+from tunegate.harness.models.chat import render_prompt
+from tunegate.harness.models.decode import greedy_generate
+from tunegate.harness.models.slots import MIN_SHARED_PREFIX, prefix_groups, radix_chunks, supports_slots
 
 SYSTEM = {
     "role": "system",
@@ -161,7 +161,7 @@ def test_which_models_use_slots(config: dict[str, Any], ok: bool) -> None:
 def test_models_outside_the_family_fall_back(
     lively_model: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import harness.models.slots as slots
+    import tunegate.harness.models.slots as slots
 
     model, tok = lively_model
     assert supports_slots(model)

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from harness.models.chat import render_prompt
-from harness.models.decode import greedy_generate
-from harness.models.slots import slot_generate
+from tunegate.harness.models.chat import render_prompt
+from tunegate.harness.models.decode import greedy_generate
+from tunegate.harness.models.slots import slot_generate
 
 SYSTEMS = [
     "You are a careful billing assistant. Answer in JSON with a category and a reply.",

@@ -21,10 +21,10 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from harness.data import Message  # noqa: E402
-from harness.errors import ConfigError, ModelLoadError, UnsafeAdapterError  # noqa: E402
-from harness.models import vllm as vllm_backend  # noqa: E402
-from harness.models.base import BACKENDS, Backend, GenerationParams, GenerationRequest, ModelSpec  # noqa: E402
+from tunegate.harness.data import Message  # noqa: E402
+from tunegate.harness.errors import ConfigError, ModelLoadError, UnsafeAdapterError  # noqa: E402
+from tunegate.harness.models import vllm as vllm_backend  # noqa: E402
+from tunegate.harness.models.base import BACKENDS, Backend, GenerationParams, GenerationRequest, ModelSpec  # noqa: E402
 
 PROMPTS = ["What is the capital of France?", "Add 2 and 3.", "Say hi.", "Name a colour.", "Count to three."]
 
@@ -148,7 +148,7 @@ def test_base_and_adapters_share_one_engine_with_one_lora_request_each(
 def test_prompts_match_the_hf_backend_token_for_token(
     stand_in: type[RecordingLLM], tiny_model_dir: Path, tmp_path: Path
 ) -> None:
-    from harness.models.hf import HFBackend
+    from tunegate.harness.models.hf import HFBackend
 
     backend = BACKENDS.get("vllm")(_spec(tiny_model_dir), cache_dir=str(tmp_path))
     hf = HFBackend(ModelSpec(str(tiny_model_dir), dtype="fp32"), cache_dir=str(tmp_path))
@@ -309,7 +309,7 @@ def test_real_vllm_multi_lora_generation(smollm2_lora: tuple[Path, Path, Path], 
 def test_real_vllm_agrees_with_hf_on_most_greedy_outputs(
     smollm2_lora: tuple[Path, Path, Path], tmp_path: Path
 ) -> None:
-    from harness.models.hf import HFBackend
+    from tunegate.harness.models.hf import HFBackend
 
     base_dir, _, _ = smollm2_lora
     opts = {"gpu_memory_utilization": 0.3, "max_model_len": 2048, "enforce_eager": True}

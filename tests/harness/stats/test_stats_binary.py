@@ -10,8 +10,8 @@ from scipy.stats import binomtest
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.proportion import proportion_confint
 
-from harness.errors import StatsError
-from harness.stats import (
+from tunegate.harness.errors import StatsError
+from tunegate.harness.stats import (
     adjusted_se,
     mcnemar_exact,
     mcnemar_pvalue,
@@ -19,7 +19,7 @@ from harness.stats import (
     tango_z,
     wilson_interval,
 )
-from harness.stats._binary import NO_DISCORDANT
+from tunegate.harness.stats._binary import NO_DISCORDANT
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

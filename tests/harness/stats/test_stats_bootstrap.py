@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from scipy.stats import bootstrap
 
-from harness.errors import StatsError
-from harness.stats import (
+from tunegate.harness.errors import StatsError
+from tunegate.harness.stats import (
     BootstrapInference,
     _resample,
     bca_parameters,

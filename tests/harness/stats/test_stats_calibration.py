@@ -11,7 +11,7 @@ For each metric kind, through ``compare_scores`` and the real gates:
 
 Rates are checked within three Monte-Carlo standard errors.
 
-The scenarios of ``harness.stats.calibration`` (few groups, skewed and sparse discrete deltas,
+The scenarios of ``tunegate.harness.stats.calibration`` (few groups, skewed and sparse discrete deltas,
 zero spread at n = 2 and 3, binary at the boundary) run here through ``compare_scores`` and the
 real gates with few runs and a looser bound; test_stats_calibration_slow.py runs every one of
 them 1000 times at the stats level.
@@ -27,10 +27,10 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from harness.compare import compare_scores
-from harness.errors import GateFailure
-from harness.metrics.base import Kind, MetricScores
-from harness.stats.calibration import Scenario, SimData, mc_bound, ratio, scenarios
+from tunegate.harness.compare import compare_scores
+from tunegate.harness.errors import GateFailure
+from tunegate.harness.metrics.base import Kind, MetricScores
+from tunegate.harness.stats.calibration import Scenario, SimData, mc_bound, ratio, scenarios
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

@@ -1,5 +1,5 @@
 """The whole calibration table at 1000 runs per scenario (stats level: ``paired_test`` and the
-gates' decision rule, see ``harness.stats.calibration``); ``bench/stats.py`` prints the same table.
+gates' decision rule, see ``tunegate.harness.stats.calibration``); ``bench/stats.py`` prints the same table.
 
 Each row: false IMPROVED and false REGRESSED at true delta 0, false NON_INFERIOR at true delta
 -margin, all at most alpha + 3 Monte-Carlo standard errors.
@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from harness.stats.calibration import calibrate, mc_bound, power, scenarios
+from tunegate.harness.stats.calibration import calibrate, mc_bound, power, scenarios
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

@@ -8,7 +8,7 @@ import pytest
 import statsmodels.api as sm
 from scipy.stats import permutation_test, ttest_rel, wilcoxon
 
-from harness.stats import (
+from tunegate.harness.stats import (
     clustered_se,
     continuous_test,
     group_codes,
@@ -17,8 +17,8 @@ from harness.stats import (
     t_is_calibrated,
     wilcoxon_check,
 )
-from harness.stats._continuous import ALL_ZERO
-from harness.stats._results import ONE_UNIT
+from tunegate.harness.stats._continuous import ALL_ZERO
+from tunegate.harness.stats._results import ONE_UNIT
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

@@ -9,8 +9,8 @@ from sacrebleu.metrics import BLEU
 from sacrebleu.significance import PairedTest, Result
 from scipy import stats
 
-from harness.errors import StatsError
-from harness.stats import approximate_randomization, corpus_bootstrap
+from tunegate.harness.errors import StatsError
+from tunegate.harness.stats import approximate_randomization, corpus_bootstrap
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

@@ -8,8 +8,8 @@ import pytest
 from scipy.stats import norm
 from statsmodels.stats.multitest import multipletests
 
-from harness.errors import StatsError
-from harness.stats import holm, items_needed, minimum_detectable_effect, z_sum
+from tunegate.harness.errors import StatsError
+from tunegate.harness.stats import holm, items_needed, minimum_detectable_effect, z_sum
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from harness.stats import SliceResult, flips, order_slices, slice_tests
+from tunegate.harness.stats import SliceResult, flips, order_slices, slice_tests
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

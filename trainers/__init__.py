@@ -1,8 +1,0 @@
-"""The LoRA/QLoRA trainer: ``tunegate train CONFIG.yaml`` writes an adapter + ``tunegate.json``."""
-
-from __future__ import annotations
-
-from trainers.config import TrainConfig, load_config
-from trainers.manifest import adapter_is_current, inputs_fingerprint, read_manifest
-
-__all__ = ["TrainConfig", "adapter_is_current", "inputs_fingerprint", "load_config", "read_manifest"]

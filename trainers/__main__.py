@@ -1,3 +1,0 @@
-from trainers.cli import main
-
-raise SystemExit(main())

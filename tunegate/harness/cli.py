@@ -1,0 +1,99 @@
+"""The ``tunegate`` command: train, report, judge, cache. Each subcommand lives in its package."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from pathlib import Path
+
+from tunegate.harness.errors import ConfigError, TunegateError
+
+SUBCOMMANDS = {
+    "train": ("tunegate.trainers.cli", "train a LoRA/QLoRA adapter from a YAML config"),
+    "report": ("tunegate.reports.cli", "render results.json as HTML/Markdown, compare two runs, stamp a model card"),
+    "judge": ("tunegate.judges.cli", "judge tools: calibrate a judge against gold labels"),
+    "cache": ("tunegate.harness.cli", "show or clear the response and judge caches"),
+    "data": ("tunegate.harness.datacheck.cli", "check training data: schema, duplicates, overlap, giveaways, PII"),
+    "replay": ("tunegate.trainers.replay_cli", "build replay data (the base's answers to general prompts) for training"),
+}
+
+
+def _usage() -> str:
+    lines = ["usage: tunegate COMMAND [ARGS...]", "", "commands:"]
+    lines += [f"  {name:<8} {help_text}" for name, (_, help_text) in SUBCOMMANDS.items()]
+    lines += [
+        "",
+        "Suites run under pytest: pytest suites/ --base BASE --candidate ADAPTER_DIR [--report DIR]",
+        "Run 'tunegate COMMAND --help' for a command's options.",
+    ]
+    return "\n".join(lines)
+
+
+def cache_main(argv: list[str]) -> int:
+    from tunegate.harness.cache import ResponseCache
+    from tunegate.harness.models.resolve import default_cache_dir
+    from tunegate.judges.cache import JudgeCache
+
+    parser = argparse.ArgumentParser(
+        prog="tunegate cache",
+        description="Show or clear the response cache and the judge cache. `clear` deletes their "
+        "files without opening them, so it also removes a corrupt cache.",
+    )
+    parser.add_argument("action", choices=["stats", "clear"])
+    parser.add_argument("--cache-dir", default=None, help="cache directory (default: ~/.cache/tunegate)")
+    args = parser.parse_args(argv)
+    root = Path(args.cache_dir).expanduser() if args.cache_dir else default_cache_dir()
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"--cache-dir={str(root)!r}: not a directory; pass the cache directory (default ~/.cache/tunegate)")
+    responses, judgments = ResponseCache(root), JudgeCache(root)
+    if args.action == "stats":
+        s = responses.stats()
+        size_mb = float(str(s["bytes"])) / 1e6
+        print(f"cache: {s['path']}\nentries: {s['entries']}\nmodels: {s['models']}\nsize: {size_mb:.1f} MB")
+        print(f"judge cache: {judgments.path}\njudgments: {judgments.count()}\nsize: {judgments.size() / 1e6:.1f} MB")
+    else:
+        for store in (responses, judgments):
+            if store.files():
+                print(f"removed the {store.LABEL} {store.path} ({store.remove() / 1e6:.1f} MB)")
+            else:
+                print(f"no {store.LABEL} at {store.path}: nothing to remove")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # output piped into `head` and the like: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _main(argv: list[str] | None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        print(_usage())
+        return 0 if args else 2
+    name, rest = args[0], args[1:]
+    if name not in SUBCOMMANDS:
+        print(f"tunegate: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    try:
+        if name == "cache":
+            return cache_main(rest)
+        module = importlib.import_module(SUBCOMMANDS[name][0])
+        return int(module.main(rest))
+    except TunegateError as exc:
+        print(f"tunegate {name}: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a path the command had to read or write: one line, never a traceback
+        where = " -> ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
+        print(f"tunegate {name}: {where + ': ' if where else ''}{exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

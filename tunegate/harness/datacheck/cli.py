@@ -1,0 +1,70 @@
+"""``tunegate data check TRAIN.jsonl [--eval EVAL.jsonl ...] [--dev DEV.jsonl] [--report DIR]``.
+
+Exit status: 0 no errors (warnings allowed), 1 errors found, 2 usage error (e.g. a missing file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from tunegate.harness.datacheck import check_data
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tunegate data", description="Check fine-tuning data before training."
+    )
+    sub = parser.add_subparsers(dest="action", required=True)
+    check = sub.add_parser(
+        "check",
+        help="schema, size, duplicates, train/dev/eval overlap, giveaway patterns, PII, review sheet",
+        description="Check a training JSONL file (and its dev and eval files). Exit status: 0 no errors, "
+        "1 errors found, 2 usage error. See docs/data.md.",
+    )
+    check.add_argument(
+        "train", help="training file: chat JSONL, one {'messages': [...]} per line ending with the answer"
+    )
+    check.add_argument(
+        "--eval", action="append", default=[], metavar="EVAL.jsonl", help="eval suite (repeatable)"
+    )
+    check.add_argument("--dev", default=None, metavar="DEV.jsonl", help="dev file (chat JSONL like train)")
+    check.add_argument(
+        "--report", default=None, metavar="DIR", help="write DIR/datacheck.json and DIR/review.html"
+    )
+    check.add_argument("--seed", type=int, default=0, help="seed of the review sample (default 0)")
+    check.add_argument("--sample", type=int, default=100, help="samples in the review sheet (default 100)")
+    check.add_argument(
+        "--phone-region",
+        default="US",
+        help="region for phone numbers written without +country code (default US; 'none': international only)",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    paths = [args.train, *args.eval, *([args.dev] if args.dev else [])]
+    missing = [p for p in paths if not Path(p).is_file()]
+    if missing:
+        for p in missing:
+            print(f"tunegate data check: {p}: no such file", file=sys.stderr)
+        return 2
+    if len(set(map(str, paths))) != len(paths):
+        print(
+            "tunegate data check: the same file is given twice; train, dev and eval must be different files",
+            file=sys.stderr,
+        )
+        return 2
+    if args.sample < 1:
+        print(f"tunegate data check: --sample must be >= 1, got {args.sample}", file=sys.stderr)
+        return 2
+    region = None if args.phone_region.lower() == "none" else args.phone_region.upper()
+    report, html = check_data(
+        args.train, evals=args.eval, dev=args.dev, seed=args.seed, sample=args.sample, phone_region=region
+    )
+    if args.report:
+        report.write(args.report, html)
+    print(report.summary())
+    return report.exit_code

@@ -1,0 +1,165 @@
+"""Gates as data: a YAML file instead of a Python suite, for teams that want no code in suites.
+
+A file named ``tunegate_*.yaml`` (or ``*.tunegate.yaml``) in a collected directory becomes one
+pytest test per gate::
+
+    suite: data/support/eval.jsonl      # relative to this file
+    name: support/eval                  # optional; default from the path
+    max_new_tokens: 160
+    gates:
+      - metric: exact_match
+        options: {field: category}
+        improves: {min_delta: 0.05}
+      - metric: json_valid
+        improves: {}
+      - metric: rouge_l
+        options: {field: reply}
+        no_regression: {margin: 0.02}
+
+Every key is validated (unknown keys rejected) and a problem names the file and the gate. Numbers
+are strict (``margin: true`` or ``margin: "0.1"`` is an error, not 1.0 or 0.1) and finite; the
+metric names and their options are checked against the metric registry, and the suite file is
+loaded and validated, all when the file is collected: before any model is loaded.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from tunegate.harness.errors import ConfigError, DataError
+from tunegate.harness.validation import pydantic_problems
+
+
+def _strict_number(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"must be a number, got {type(value).__name__} {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"must be a finite number, got {value!r}")
+    return value
+
+
+def _strict_int(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"must be an integer, got {type(value).__name__} {value!r}")
+    return value
+
+
+Number = Annotated[float, BeforeValidator(_strict_number)]
+Alpha = Annotated[float, BeforeValidator(_strict_number), Field(gt=0, lt=0.5)]
+Count = Annotated[int, BeforeValidator(_strict_int)]
+
+
+class Improves(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    min_delta: Number = Field(0.0, description="smallest improvement that counts (superiority margin)")
+    alpha: Alpha | None = Field(None, description="significance level in (0, 0.5); default: the run's --alpha")
+
+
+class NoRegression(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    margin: Number = Field(..., gt=0, description="largest drop tolerated (non-inferiority margin)")
+    alpha: Alpha | None = Field(None, description="significance level in (0, 0.5); default: the run's --alpha")
+
+
+class GateSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    metric: str = Field(..., description="a registered metric name, e.g. exact_match, rouge_l, bertscore_f1")
+    options: dict[str, Any] = Field(default_factory=dict, description="keyword options of the metric factory")
+    name: str | None = Field(None, description="test name; default: the metric's name")
+    improves: Improves | None = None
+    no_regression: NoRegression | None = None
+
+    @model_validator(mode="after")
+    def _one_gate(self) -> GateSpec:
+        if (self.improves is None) == (self.no_regression is None):
+            raise ValueError("give exactly one of 'improves' or 'no_regression'")
+        return self
+
+
+class GateFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    suite: str = Field(..., description="the suite JSONL, relative to this YAML file")
+    name: str | None = Field(None, description="suite name in reports; default from the path")
+    max_new_tokens: Count = Field(256, gt=0, description="generation budget per item")
+    stop: list[str] = Field(default_factory=list, description="stop strings")
+    gates: list[GateSpec] = Field(..., min_length=1)
+
+
+def load_gatefile(path: Path, *, check_suite: bool = True, check_metrics: bool = True) -> GateFile:
+    """Read and validate a gate YAML; every problem is one ``ConfigError`` naming the file.
+
+    With ``check_metrics`` every gate's metric must be registered (``tunegate.harness.metrics``) and accept
+    its options; with ``check_suite`` the suite file must exist and load (``tunegate.harness.data``).
+    """
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise ConfigError(f"{where}: invalid YAML: {getattr(exc, 'problem', None) or exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(f"{path}: cannot read the gate file: {reason}") from None
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:  # e.g. !!timestamp 2020-99-99
+        raise ConfigError(f"{path}: invalid YAML value: {str(exc)[:200] or type(exc).__name__}") from None
+    try:
+        spec = GateFile.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError("; ".join(pydantic_problems(exc, str(path)))) from None
+    except RecursionError:
+        raise ConfigError(f"{path}: the YAML is nested too deeply to be a gate file") from None
+    if check_metrics:
+        _check_metrics(path, spec)
+    if check_suite:
+        _check_suite(path, spec)
+    return spec
+
+
+def _check_metrics(path: Path, spec: GateFile) -> None:
+    from tunegate.harness.metrics import METRICS  # lazy: the registry imports every metric module
+
+    for k, gate in enumerate(spec.gates):
+        if gate.metric not in METRICS:
+            known = ", ".join(METRICS.names())
+            raise ConfigError(
+                f"{path}: gates.{k}.metric: unknown metric {gate.metric!r}; known: {known} "
+                "(a custom metric must be registered in a conftest.py or plugin)"
+            )
+        factory = METRICS.get(gate.metric)
+        try:
+            inspect.signature(factory).bind(**gate.options)
+        except TypeError as exc:
+            raise ConfigError(
+                f"{path}: gates.{k}.options: metric {gate.metric!r} {exc}; "
+                f"its options are {gate.metric}{inspect.signature(factory)}"
+            ) from None
+        except ValueError:  # a factory without an inspectable signature: checked when it runs
+            continue
+
+
+def suite_path(path: Path, spec: GateFile) -> Path:
+    """Where the gate file's suite is: relative to the gate file."""
+    return Path(path).parent / spec.suite
+
+
+def _check_suite(path: Path, spec: GateFile) -> None:
+    from tunegate.harness.data import load_suite
+
+    try:
+        load_suite(suite_path(path, spec), name=spec.name)
+    except DataError as exc:
+        shown = "; ".join(exc.problems[:3]) + (f"; and {len(exc.problems) - 3} more" if len(exc.problems) > 3 else "")
+        raise ConfigError(f"{path}: suite {spec.suite!r}: {shown}") from None
+
+
+def is_gatefile(path: Path) -> bool:
+    return path.suffix in (".yaml", ".yml") and (
+        path.name.startswith("tunegate_") or path.stem.endswith(".tunegate")
+    )

@@ -1,0 +1,100 @@
+"""The models of a run: the base and each candidate, loaded on first use, and their labels."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tunegate.harness.data import Suite
+from tunegate.harness.models.base import BACKENDS, Backend, ModelSpec
+
+if TYPE_CHECKING:
+    from tunegate.harness.session import RunState
+
+class AdapterHasNoEffect(UserWarning):
+    """The candidate's logits equal the base's on a probe batch: the adapter changes nothing."""
+
+
+def read_provenance(adapter: str | None) -> dict[str, Any] | None:
+    if not adapter:
+        return None
+    path = Path(adapter) / "tunegate.json"
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return {"error": f"unreadable {path}: {exc}"}
+    return data if isinstance(data, dict) else None
+
+
+@dataclass
+class ModelHandle:
+    """A model of the run (the base or one candidate); loads its backend on first use."""
+
+    label: str
+    spec: ModelSpec
+    run: RunState
+    _backend: Backend | None = None
+    _content_fingerprint: str | None = None
+
+    @property
+    def backend(self) -> Backend:
+        if self._backend is None:
+            factory = BACKENDS.get(self.spec.backend)
+            self._backend = factory(self.spec, cache_dir=str(self.run.options.cache_path))
+        return self._backend
+
+    @property
+    def loaded(self) -> bool:
+        return self._backend is not None
+
+    def generate(self, suite: Suite) -> list[str]:
+        """Greedy outputs for every item of ``suite`` (cached for the session and on disk)."""
+        return self.run.outputs(self, suite)
+
+    @property
+    def content_fingerprint(self) -> str | None:
+        """Hash of the adapter (or full model) dir's files alone, hashed once per run; None
+        without a local dir. Equal for byte-identical copies anywhere (``--stamp``, the ledger)."""
+        if self._content_fingerprint is None and self.spec.adapter and Path(self.spec.adapter).is_dir():
+            from tunegate.harness.fingerprint import HashMemo, content_fingerprint
+
+            memo = HashMemo(self.run.options.cache_path)
+            self._content_fingerprint = content_fingerprint(Path(self.spec.adapter), memo)
+        return self._content_fingerprint
+
+    def record(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "label": self.label,
+            "spec": {
+                "base": self.spec.base,
+                "adapter": self.spec.adapter,
+                "backend": self.spec.backend,
+                "dtype": self.spec.dtype,
+                "quantization": self.spec.quantization,
+            },
+            "fingerprint": None,
+            "content_fingerprint": self.content_fingerprint,
+            "describe": None,
+        }
+        if self._backend is not None:
+            out["fingerprint"] = self._backend.fingerprint
+            out["describe"] = self._backend.describe()
+        return out
+
+
+def candidate_labels(candidates: Sequence[str]) -> list[str]:
+    if len(candidates) == 1:
+        return ["candidate"]
+    labels: list[str] = []
+    for c in candidates:
+        name = Path(c.rstrip("/")).name or c
+        label, k = name, 2
+        while label in labels or label == "base":
+            label, k = f"{name}-{k}", k + 1
+        labels.append(label)
+    return labels

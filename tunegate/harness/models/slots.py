@@ -1,0 +1,491 @@
+"""Continuous batching for greedy decoding: a fixed number of slots, refilled as rows finish.
+
+A batched ``generate`` keeps every row of a batch until its longest row is done, so short
+answers ride along as padding, and the batch shrinks to nothing at its tail. Here the model
+decodes up to ``slots`` rows at once; the moment a row stops (EOS, a stop string or
+``max_new_tokens``) its slot is handed to the next waiting prompt, so every decode step works
+on a full batch until the queue runs dry.
+
+The key/value cache is one preallocated buffer per layer, ``[slots, kv_heads, capacity,
+head_dim]``, with each row's tokens left-aligned in its slot: a decode step writes one column
+per row at that row's own length (no concatenation, no copy of the cache), and attention reads
+``buffer[:n, :, :width]`` under a mask that hides each row's unused tail. Finished rows are
+compacted by moving the last active row into the hole.
+
+Prompts that share a long prefix (a suite's system prompt, the chat template's preamble) are
+grouped; the prefix is run through the model once per group and its keys/values are copied
+into each row's slot, so prefill only computes what differs. New prompts are admitted once
+enough slots are free, after the rows that just stopped have left; the admission's packed
+prefill also carries the running rows' next decode step (one-token chunks in their own slots),
+so the weights are read once for both.
+
+Supported for decoder models whose every layer is full attention through ``Cache.update``
+(the Llama family and its look-alikes); :func:`supports_slots` says whether a model qualifies,
+and callers fall back to batch-at-a-time decoding otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tunegate.harness.models.attention import Segment
+from tunegate.harness.models.runtime import MIN_SHARED_PREFIX, cache_kwarg, common_prefix, decoder, unwrap
+
+# Decoder families whose attention layers all call ``cache.update(k, v, layer_idx)`` and accept
+# a ready 4D mask. Others (sliding windows, hybrid/recurrent layers) use the batched loop.
+SLOT_MODEL_TYPES = frozenset(
+    {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "phi3", "granite", "olmo2"}
+)
+# The slot buffers may take at most this share of the device's memory.
+MEMORY_SHARE = 0.25
+
+
+def _config(model: Any) -> Any:
+    return unwrap(model).config
+
+
+def supports_slots(model: Any) -> bool:
+    cfg = _config(model)
+    if getattr(cfg, "model_type", None) not in SLOT_MODEL_TYPES:
+        return False
+    if getattr(cfg, "_attn_implementation", "sdpa") not in ("sdpa", "eager"):
+        return False
+    if getattr(cfg, "sliding_window", None) and getattr(cfg, "use_sliding_window", True):
+        return False
+    layer_types = getattr(cfg, "layer_types", None) or []
+    return all(t == "full_attention" for t in layer_types)
+
+
+# -- shared prefixes ---------------------------------------------------------------------------
+
+
+def prefix_groups(
+    encoded: Sequence[Sequence[int]], min_prefix: int = MIN_SHARED_PREFIX
+) -> list[tuple[int, list[int]]]:
+    """Group prompts that share at least ``min_prefix`` leading tokens.
+
+    Returns ``(prefix_length, members)`` per group; a prefix always leaves each member at least
+    one token of its own (the prefill needs a last position to predict from). Prompts with no
+    partner form groups of one with prefix length 0.
+    """
+    order = sorted(range(len(encoded)), key=lambda i: list(encoded[i]))
+    groups: list[tuple[int, list[int]]] = []
+    members: list[int] = []
+    shared = 0
+    for i in order:
+        if members:
+            lcp = common_prefix(encoded[members[-1]], encoded[i])
+            if lcp >= min_prefix and min(shared, lcp) >= min_prefix:
+                members.append(i)
+                shared = min(shared, lcp)
+                continue
+            groups.append(_close_group(encoded, members, shared))
+        members, shared = [i], len(encoded[i])
+    if members:
+        groups.append(_close_group(encoded, members, shared))
+    return groups
+
+
+def _close_group(encoded: Sequence[Sequence[int]], members: list[int], shared: int) -> tuple[int, list[int]]:
+    if len(members) < 2:
+        return 0, members
+    length = min(shared, min(len(encoded[i]) for i in members) - 1)
+    return (length if length >= MIN_SHARED_PREFIX else 0), members
+
+
+Chunk = tuple[list[int], tuple[Segment, ...], int | None]
+"""``(tokens, segments, leaf_slot)``: tokens to prefill, the key segments they see (their own
+last) and, for a prompt's final chunk, its slot (``None`` for a shared node)."""
+MIN_NODE = 4
+"""Tokens a prefix shared inside one admission must have to be computed once for all its prompts."""
+
+
+def radix_chunks(rows: Sequence[tuple[int, Sequence[int]]], depth: int, min_node: int = MIN_NODE) -> list[Chunk]:
+    """Split the prefill of ``(slot, prompt)`` rows into chunks along their shared prefixes.
+
+    Columns ``< depth`` are already in every row's slot. A prefix of at least ``min_node`` tokens
+    that several rows share past ``depth`` becomes one chunk, computed in the slot of its first
+    row; the rows below it see its keys there (a segment of another slot) and get them copied in
+    after the forward. Recursively, so a radix tree of the prompts: every token shared by rows
+    of one admission is computed once. Each row keeps at least its last token as its own chunk.
+    """
+    out: list[Chunk] = []
+
+    def walk(members: list[tuple[int, Sequence[int]]], at: int, above: tuple[Segment, ...]) -> None:
+        if len(members) == 1:
+            slot, toks = members[0]
+            out.append((list(toks[at:]), _segments(above, slot, at, len(toks)), slot))
+            return
+        lcp = common_prefix(members[0][1], members[-1][1])  # sorted: the first and last share least
+        split = min(lcp, min(len(t) for _, t in members) - 1)
+        if split - at >= min_node:
+            host, toks = members[0]
+            out.append((list(toks[at:split]), _segments(above, host, at, split), None))
+            above, at = above + ((host, at, split),), split
+        parts: list[list[tuple[int, Sequence[int]]]] = []
+        for m in members:
+            if parts and parts[-1][-1][1][split] == m[1][split]:
+                parts[-1].append(m)
+            else:
+                parts.append([m])
+        if len(parts) == 1:  # identical up to the shortest row's last token: each short row alone
+            short = [m for m in members if len(m[1]) == split + 1]
+            rest = [m for m in members if len(m[1]) > split + 1]
+            parts = [[m] for m in short] + ([rest] if rest else [])
+        for part in parts:
+            walk(part, at, above)
+
+    if rows:
+        walk(sorted(rows, key=lambda r: list(r[1])), depth, ())
+    return out
+
+
+def _segments(above: tuple[Segment, ...], own: int, lo: int, hi: int) -> tuple[Segment, ...]:
+    """The key segments of a chunk computed in ``own`` at columns ``lo .. hi``: columns before the
+    first shared node are in ``own`` already; adjacent segments of one slot are merged."""
+    start = above[0][1] if above else lo
+    merged: list[Segment] = [(own, 0, start)] if start else []
+    for seg in (*above, (own, lo, hi)):
+        if merged and merged[-1][0] == seg[0] and merged[-1][2] == seg[1]:
+            merged[-1] = (seg[0], merged[-1][1], seg[2])
+        elif seg[2] > seg[1]:
+            merged.append(seg)
+    return tuple(merged)
+
+
+# -- the slot cache ----------------------------------------------------------------------------
+
+
+class SlotCache:
+    """Per-layer key/value buffers with rows left-aligned in slots (see the module docstring).
+
+    The model calls :meth:`update` once per layer per forward; before each forward the loop says
+    where the new keys go (:meth:`step` for a decode step, :meth:`pack` for a packed prefill).
+    One slot more than asked is kept as a spare for padding rows (a forward never has one row).
+    """
+
+    def __init__(self, n_layers: int, slots: int, capacity: int, kv_heads: int) -> None:
+        self.n_layers, self.slots, self.capacity = n_layers, slots, capacity
+        self.spare = slots  # index of the spare slot
+        self.keys: list[Any] = []
+        self.values: list[Any] = []
+        self.rows: Any = None  # slots a decode step reads: an int n (slots 0..n-1) or an index tensor
+        self.width = 0
+        self.flat_index: Any = None
+        self.heads = kv_heads
+
+    def allocate(self, like: Any) -> None:
+        import torch
+
+        _, kv_heads, _, head_dim = like.shape
+        shape = (self.slots + 1, kv_heads, self.capacity, head_dim)
+        for _ in range(self.n_layers):
+            self.keys.append(torch.zeros(shape, dtype=like.dtype, device=like.device))
+            self.values.append(torch.zeros(shape, dtype=like.dtype, device=like.device))
+
+    def _index(self, slot_of: Any, column_of: Any, head_major: bool) -> Any:
+        """Row-major index of (slot, head, column) in a [(slots+1) * heads * capacity, head_dim] view,
+        in the order of ``key_states.reshape(-1, head_dim)``: [1, heads, tokens] for a packed prefill
+        (head-major), [rows, heads, 1] for a decode step (row-major)."""
+        import torch
+
+        heads = torch.arange(self.heads, device=slot_of.device)
+        if head_major:
+            index = (slot_of[None, :] * self.heads + heads[:, None]) * self.capacity + column_of[None, :]
+        else:
+            index = (slot_of[:, None] * self.heads + heads[None, :]) * self.capacity + column_of[:, None]
+        return index.reshape(-1)
+
+    def step(self, slot_ids: Sequence[int], write_at: Any, width: int) -> None:
+        """A decode step: row ``r`` lives in ``slot_ids[r]`` and writes its new column at ``write_at[r]``."""
+        import torch
+
+        n = len(slot_ids)
+        contiguous = list(slot_ids) == list(range(n))
+        slots = torch.tensor(list(slot_ids), device=write_at.device)
+        self.rows = n if contiguous else slots
+        self.width = width
+        self.flat_index = self._index(slots, write_at, head_major=False)
+
+    def pack(self, slot_of: Any, column_of: Any) -> None:
+        """A packed prefill: token ``j`` of the sequence goes to ``slot_of[j]`` at ``column_of[j]``."""
+        self.rows = None
+        self.flat_index = self._index(slot_of, column_of, head_major=True)
+
+    def update(
+        self, key_states: Any, value_states: Any, layer_idx: int, *args: Any, **kwargs: Any
+    ) -> tuple[Any, Any]:
+        if not self.keys:
+            self.allocate(key_states)
+        k, v = self.keys[layer_idx], self.values[layer_idx]
+        dim = k.shape[-1]
+        k.view(-1, dim).index_copy_(0, self.flat_index, key_states.reshape(-1, dim))
+        v.view(-1, dim).index_copy_(0, self.flat_index, value_states.reshape(-1, dim))
+        if self.rows is None:
+            return k, v
+        if isinstance(self.rows, int):
+            return k[: self.rows, :, : self.width], v[: self.rows, :, : self.width]
+        return k[self.rows, :, : self.width], v[self.rows, :, : self.width]
+
+    def get_seq_length(self, layer_idx: int = 0) -> int:
+        return self.width
+
+    def copy_prefix(self, prefix: Sequence[tuple[Any, Any]], slot: int) -> None:
+        for layer, (pk, pv) in enumerate(prefix):
+            n = pk.shape[1]
+            self.keys[layer][slot, :, :n] = pk
+            self.values[layer][slot, :, :n] = pv
+
+    def take_prefix(self, slot: int, length: int) -> list[tuple[Any, Any]]:
+        return [
+            (k[slot, :, :length].clone(), v[slot, :, :length].clone())
+            for k, v in zip(self.keys, self.values, strict=True)
+        ]
+
+    def copy_columns(self, src: int, dst: int, lo: int, hi: int) -> None:
+        for k, v in zip(self.keys, self.values, strict=True):
+            k[dst, :, lo:hi] = k[src, :, lo:hi]
+            v[dst, :, lo:hi] = v[src, :, lo:hi]
+
+    def move(self, src: int, dst: int, length: int) -> None:
+        for k, v in zip(self.keys, self.values, strict=True):
+            k[dst, :, :length] = k[src, :, :length]
+            v[dst, :, :length] = v[src, :, :length]
+
+
+def slot_budget(model: Any, slots: int, capacity: int, device: str) -> int:
+    """How many slots fit in ``MEMORY_SHARE`` of the device's memory (at least 1, at most ``slots``)."""
+    cfg = _config(model)
+    heads = getattr(cfg, "num_attention_heads", 1)
+    kv_heads = getattr(cfg, "num_key_value_heads", None) or heads
+    head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // heads
+    elem = next(model.parameters()).element_size()
+    elem = 2 if elem < 2 else elem  # quantized weights: the cache is in the compute dtype
+    per_slot = cfg.num_hidden_layers * 2 * kv_heads * capacity * head_dim * elem
+    if device.startswith("cuda"):
+        import torch
+
+        free, _ = torch.cuda.mem_get_info()
+        budget = free * MEMORY_SHARE
+    else:
+        budget = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") * MEMORY_SHARE
+    return max(1, min(slots, int(budget // per_slot)))
+
+
+# -- the loop ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Row:
+    index: int  # position in the caller's prompt list
+    length: int  # tokens in the slot's cache
+    next_token: int
+    generated: list[int] = field(default_factory=list)
+    pending: bool = True  # next_token not yet appended to generated
+
+
+class _Runner:
+    """The decoder body and the output head of ``model``, run under the batch-invariant attention."""
+
+    def __init__(self, model: Any, cache: SlotCache, pad_id: int, device: str) -> None:
+        self.body = decoder(model)
+        self.head = unwrap(model).get_output_embeddings()
+        self.kwarg = cache_kwarg(model)
+        self.cache, self.pad_id, self.device = cache, pad_id, device
+
+    def _logits_argmax(self, hidden: Any) -> list[int]:
+        import torch
+
+        n = hidden.shape[0]
+        if n == 1:  # a one-row GEMM rounds differently: never run one
+            hidden = torch.cat([hidden, hidden])
+        # argmax over bf16 logits is 4x slower than a float copy's (same values, same first max)
+        return list(self.head(hidden)[:n].float().argmax(-1).tolist())
+
+    def prefill(self, chunks: Sequence[tuple[Sequence[int], Sequence[Segment]]], wanted: Sequence[int] = ()) -> list[int]:
+        """Run ``(tokens, segments)`` chunks packed into one sequence (see :class:`PackedPlan`); each
+        chunk's keys go to the last columns of its last segment. Returns the greedy next token
+        after the chunks listed in ``wanted``."""
+        import torch
+
+        from tunegate.harness.models.attention import PackedPlan, planned
+
+        ids: list[int] = []
+        slot_of: list[int] = []
+        column_of: list[int] = []
+        plan: list[tuple[int, int, Sequence[Segment]]] = []
+        for tokens, segments in chunks:
+            slot, hi = segments[-1][0], segments[-1][2]
+            plan.append((len(ids), len(tokens), segments))
+            ids += tokens
+            slot_of += [slot] * len(tokens)
+            column_of += range(hi - len(tokens), hi)
+        if len(ids) == 1:  # pad to two tokens with a row in the spare slot
+            plan.append((1, 1, ((self.cache.spare, 0, 1),)))
+            ids.append(self.pad_id)
+            slot_of.append(self.cache.spare)
+            column_of.append(0)
+        dev = self.device
+        self.cache.pack(torch.tensor(slot_of, device=dev), torch.tensor(column_of, device=dev))
+        with planned(PackedPlan(plan)):
+            hidden = self.body(
+                input_ids=torch.tensor([ids], device=dev),
+                position_ids=torch.tensor([column_of], device=dev),
+                use_cache=True,
+                **{self.kwarg: self.cache},
+            ).last_hidden_state
+        if not wanted:
+            return []
+        last = torch.tensor([plan[c][0] + plan[c][1] - 1 for c in wanted], device=dev)
+        return self._logits_argmax(hidden[0, last])
+
+    def decode(self, active: Sequence[_Row]) -> list[int]:
+        import torch
+
+        from tunegate.harness.models.attention import DecodePlan, planned
+
+        n = len(active)
+        slot_ids = list(range(n))
+        lengths_list = [r.length for r in active]
+        tokens_list = [r.next_token for r in active]
+        if n == 1:  # pad to two rows with a copy in the spare slot
+            slot_ids.append(self.cache.spare)
+            lengths_list.append(lengths_list[0])
+            tokens_list.append(tokens_list[0])
+        lengths = torch.tensor(lengths_list, device=self.device)
+        self.cache.step(slot_ids, lengths, int(lengths.max()) + 1)
+        with planned(DecodePlan(visible=lengths + 1)):
+            hidden = self.body(
+                input_ids=torch.tensor(tokens_list, device=self.device)[:, None],
+                position_ids=lengths[:, None],
+                use_cache=True,
+                **{self.kwarg: self.cache},
+            ).last_hidden_state
+        return self._logits_argmax(hidden[:, -1])[:n]
+
+
+def slot_generate(
+    model: Any,
+    encoded: Sequence[Sequence[int]],
+    *,
+    max_new_tokens: int,
+    is_done: Callable[[list[int]], bool],
+    slots: int,
+    pad_id: int,
+    device: str,
+    on_finish: Callable[[int], None] = lambda _n: None,
+) -> list[list[int]]:
+    """Greedy new tokens for each prompt (token ids), in the order given.
+
+    ``is_done(tokens)`` says whether a row has stopped after its latest token (EOS or stop string);
+    ``max_new_tokens`` stops it regardless. The tokens of a prompt depend only on the prompt, the
+    model and ``max_new_tokens``: not on the other prompts, their order or ``slots``
+    (:mod:`tunegate.harness.models.attention`).
+    """
+    import torch
+
+    from tunegate.harness.models.attention import exact
+
+    if max_new_tokens <= 0 or not encoded:
+        return [[] for _ in encoded]
+    cfg = _config(model)
+    capacity = max(len(e) for e in encoded) + max_new_tokens
+    slots = slot_budget(model, min(slots, len(encoded)), capacity, device)
+    kv_heads = getattr(cfg, "num_key_value_heads", None) or cfg.num_attention_heads
+    cache = SlotCache(cfg.num_hidden_layers, slots, capacity, kv_heads)
+    runner = _Runner(model, cache, pad_id, device)
+    results: list[list[int]] = [[] for _ in encoded]
+
+    # Waiting prompts: group by shared prefix, in token order within a group (neighbours share most).
+    queue: list[tuple[int, int]] = []  # (prompt index, group)
+    prefixes: list[int] = []
+    for g, (plen, members) in enumerate(prefix_groups(encoded)):
+        prefixes.append(plen)
+        queue += [(i, g) for i in members]
+    queue.reverse()  # pop() from the end
+    prefix_kv: dict[int, list[tuple[Any, Any]]] = {}
+    active: list[_Row] = []
+    refill_at = max(1, slots // 8)
+
+    def admit() -> None:
+        take: list[int] = []
+        group = queue[-1][1]
+        while queue and queue[-1][1] == group and len(active) + len(take) < slots:
+            take.append(queue.pop()[0])
+        plen = prefixes[group]
+        first = len(active)
+        if plen and group not in prefix_kv:
+            runner.prefill([(list(encoded[take[0]][:plen]), ((first, 0, plen),))])
+            prefix_kv[group] = cache.take_prefix(first, plen)
+        if plen:
+            for r in range(len(take)):
+                cache.copy_prefix(prefix_kv[group], first + r)
+        chunks = radix_chunks([(first + r, encoded[i]) for r, i in enumerate(take)], plen)
+        leaves = [c for c, (_, _, leaf) in enumerate(chunks) if leaf is not None]
+        # The running rows take their decode step in the same forward, as one-token chunks in
+        # their own slots: the weights are read once for both (a decode step alone costs about
+        # what reading them costs), and a row's numbers are the same either way.
+        steps = [([row.next_token], ((s, 0, row.length + 1),)) for s, row in enumerate(active)]
+        wanted = list(range(len(steps))) + [len(steps) + c for c in leaves]
+        nxt = runner.prefill(steps + [(tokens, segments) for tokens, segments, _ in chunks], wanted)
+        for row, t in zip(active[: len(steps)], nxt[: len(steps)], strict=True):
+            row.length += 1
+            row.next_token = t
+            row.pending = True
+        by_slot: dict[int, int] = {}
+        for c, t in zip(leaves, nxt[len(steps) :], strict=True):
+            tokens, segments, leaf = chunks[c]
+            assert leaf is not None
+            for src, lo, hi in segments[:-1]:
+                if src != leaf:  # a shared node computed in another row's slot
+                    cache.copy_columns(src, leaf, lo, hi)
+            by_slot[leaf] = t
+        for r, i in enumerate(take):
+            active.append(_Row(index=i, length=len(encoded[i]), next_token=by_slot[first + r]))
+
+    with torch.inference_mode(), exact(cfg):
+        while queue or active:
+            # Record each row's pending token (a new row's: from its prefill); retire finished rows.
+            finished: list[int] = []
+            for s, row in enumerate(active):
+                if row.pending:
+                    row.pending = False
+                    row.generated.append(row.next_token)
+                    if len(row.generated) >= max_new_tokens or is_done(row.generated):
+                        finished.append(s)
+            if finished:
+                _retire(cache, active, finished, results, on_finish)
+            # Refill after retiring, so the rows that just stopped free their slots for this
+            # step already (rows admitted together tend to stop together).
+            if queue and (slots - len(active) >= refill_at or not active):
+                admit()  # the running rows decode in the same forward
+                continue  # record the new rows' first tokens before they decode
+            if active:
+                for row, t in zip(active, runner.decode(active), strict=True):
+                    row.length += 1
+                    row.next_token = t
+                    row.pending = True
+    return results
+
+
+def _retire(
+    cache: SlotCache,
+    active: list[_Row],
+    finished: list[int],
+    results: list[list[int]],
+    on_finish: Callable[[int], None],
+) -> None:
+    gone = set(finished)
+    for s in finished:
+        results[active[s].index] = active[s].generated
+    keep = len(active) - len(gone)
+    holes = [s for s in sorted(gone) if s < keep]
+    movers = [s for s in range(keep, len(active)) if s not in gone]
+    for hole, src in zip(holes, movers, strict=True):
+        cache.move(src, hole, active[src].length)
+        active[hole] = active[src]
+    del active[keep:]
+    on_finish(len(gone))

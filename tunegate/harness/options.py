@@ -1,0 +1,340 @@
+"""Run options, declared once: every field makes a ``--flag``, a ``tunegate_*`` ini key and a
+``[tool.tunegate]`` key, with its help, default and validation.
+
+Precedence: command line > ``[tool.tunegate]`` > ``tunegate_*`` ini keys > defaults. A bad value
+raises ``ConfigError`` naming the option, where it came from and the value.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+
+from tunegate.harness.errors import ConfigError
+from tunegate.harness.models.resolve import DEFAULT_ALIAS, default_cache_dir
+from tunegate.harness.models.runtime import DTYPES
+
+QUANTIZATIONS = ("auto", "none", "nf4")
+NOT_OPTIONS = frozenset({"sources"})
+
+
+def _meta(metavar: str) -> dict[str, Any]:
+    return {"metavar": metavar}
+
+
+class RunOptions(BaseModel):
+    """The options of one tunegate run. Each field's description is its ``--help`` text."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    base: str = Field(
+        DEFAULT_ALIAS,
+        description=f"base model: a HF dir, a Hub id, a .gguf file or {DEFAULT_ALIAS!r}",
+        json_schema_extra=_meta("MODEL"),
+    )
+    candidate: tuple[str, ...] = Field(
+        (),
+        description="candidate adapter dir or full model dir (repeat for several candidates)",
+        json_schema_extra=_meta("DIR"),
+    )
+    backend: str = Field("hf", description="model backend: hf, vllm, openai", json_schema_extra=_meta("NAME"))
+    dtype: str = Field(
+        "auto",
+        description="compute dtype: auto (bf16 where the hardware has it), bf16, fp32, fp16",
+        json_schema_extra=_meta("DTYPE"),
+    )
+    quantization: str = Field(
+        "auto",
+        description="base quantization: auto (nf4 for an adapter trained on an NF4 base, else none), none, nf4",
+        json_schema_extra=_meta("Q"),
+    )
+    judge: str = Field(
+        "local",
+        description="judge provider for judge metrics: local, anthropic, openai, openai-compatible",
+        json_schema_extra=_meta("PROVIDER"),
+    )
+    judge_model: str = Field("", description="judge model name (provider default when empty)", json_schema_extra=_meta("NAME"))
+    judge_base_url: str = Field(
+        "", description="server URL of the judge (required by openai-compatible)", json_schema_extra=_meta("URL")
+    )
+    judge_option: tuple[str, ...] = Field(
+        (),
+        description="judge provider setting KEY=VALUE (repeatable), e.g. timeout=30 or api_key_env=MY_KEY",
+        json_schema_extra=_meta("KEY=VALUE"),
+    )
+    report: str = Field(
+        "", description="write results.json, report.html and summary.md into this directory", json_schema_extra=_meta("DIR")
+    )
+    alpha: float = Field(0.05, description="significance level of every gate, 0 < alpha < 0.5", json_schema_extra=_meta("A"))
+    coverage_floor: float = Field(
+        0.95,
+        description="a gate scoring fewer than this share of its items is INCOMPLETE (fails), 0 < floor <= 1",
+        json_schema_extra=_meta("SHARE"),
+    )
+    cache_dir: str = Field(
+        "",
+        description="cache directory for models, responses and judge verdicts ($TUNEGATE_CACHE_DIR or ~/.cache/tunegate)",
+        json_schema_extra=_meta("DIR"),
+    )
+    no_cache: bool = Field(False, description="do not read or write the response cache")
+    sample: int = Field(
+        0, description="evaluate a seeded random subset of N items per suite, never the first N (0: all)", json_schema_extra=_meta("N")
+    )
+    seed: int = Field(0, description="seed for sampling and resampling", json_schema_extra=_meta("N"))
+    batch_size: int = Field(
+        0,
+        description="decode slots of the hf backend (0: its default, 64 on CPU and on CUDA); vllm and openai batch on their own",
+        json_schema_extra=_meta("N"),
+    )
+    base_url: str = Field("", description="base URL of an OpenAI-compatible server (backend openai)", json_schema_extra=_meta("URL"))
+    backend_option: tuple[str, ...] = Field(
+        (), description="backend setting KEY=VALUE (repeatable), e.g. concurrency=16", json_schema_extra=_meta("KEY=VALUE")
+    )
+    train_data: tuple[str, ...] = Field(
+        (),
+        description="training JSONL file for the leakage check (repeatable; default: from the adapter's tunegate.json)",
+        json_schema_extra=_meta("PATH"),
+    )
+    allow_pickle: bool = Field(False, description="load .bin/.pt (pickle) weights; they are hashed and flagged in the report")
+    allow_base_mismatch: bool = Field(
+        False, description="gate an adapter whose recorded base differs from --base (refused by default)"
+    )
+    allow_advisory: bool = Field(False, description="let a run whose only gates are advisory (uncalibrated judge) pass")
+    forgetting: bool = Field(False, description="also run the packaged general-capability forgetting gates")
+    sources: dict[str, str] = Field(
+        default_factory=dict, exclude=True, repr=False, description="where each value came from"
+    )
+
+    # -- validation (messages are completed with the option's name and value by resolve_options)
+    @field_validator("candidate", "judge_option", "backend_option", "train_data", mode="before")
+    @classmethod
+    def _listify(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            v = [v]
+        if isinstance(v, list | tuple):
+            return tuple(str(x) for x in v if str(x).strip())
+        return v
+
+    @field_validator("judge_option", "backend_option")
+    @classmethod
+    def _pairs(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for pair in v:
+            if "=" not in pair or not pair.split("=", 1)[0].strip():
+                raise ValueError(f"{pair!r} is not KEY=VALUE, e.g. timeout=30")
+        return v
+
+    @field_validator("alpha")
+    @classmethod
+    def _alpha(cls, v: float) -> float:
+        if not 0 < v < 0.5:
+            raise ValueError("alpha must be in (0, 0.5); use e.g. --alpha 0.05")
+        return v
+
+    @field_validator("coverage_floor")
+    @classmethod
+    def _floor(cls, v: float) -> float:
+        if not 0 < v <= 1:
+            raise ValueError("the coverage floor must be in (0, 1]; use e.g. --coverage-floor 0.95")
+        return v
+
+    @field_validator("sample", "seed", "batch_size")
+    @classmethod
+    def _non_negative(cls, v: int) -> int:
+        if v < 0:
+            raise ValueError("must be >= 0")
+        return v
+
+    @field_validator("dtype")
+    @classmethod
+    def _dtype(cls, v: str) -> str:
+        if v not in DTYPES:
+            raise ValueError(f"unknown dtype; use one of {list(DTYPES)}")
+        return v
+
+    @field_validator("quantization")
+    @classmethod
+    def _quantization(cls, v: str) -> str:
+        if v not in QUANTIZATIONS:
+            raise ValueError(f"unknown quantization; use one of {list(QUANTIZATIONS)}")
+        return v
+
+    @field_validator("backend")
+    @classmethod
+    def _backend(cls, v: str) -> str:
+        known = backend_names()
+        if v not in known:
+            raise ValueError(f"unknown backend; known: {known}")
+        return v
+
+    @field_validator("judge")
+    @classmethod
+    def _judge(cls, v: str) -> str:
+        known = judge_names()
+        if known and v not in known:
+            raise ValueError(f"unknown judge provider; known: {known}")
+        return v
+
+    # -- derived values -------------------------------------------------------------------------
+    def backend_options(self) -> dict[str, Any]:
+        """--backend-option KEY=VALUE pairs; values that parse as JSON are converted (16 -> int)."""
+        return _parse_pairs(self.backend_option)
+
+    def judge_options(self) -> dict[str, Any]:
+        """--judge-option KEY=VALUE pairs, parsed as backend_options()."""
+        return _parse_pairs(self.judge_option)
+
+    @property
+    def cache_path(self) -> Path:
+        return Path(self.cache_dir).expanduser() if self.cache_dir else default_cache_dir()
+
+
+def _parse_pairs(pairs: tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, value = pair.split("=", 1)
+        try:
+            out[key.strip()] = json.loads(value)
+        except ValueError:
+            out[key.strip()] = value
+    return out
+
+
+def backend_names() -> list[str]:
+    import tunegate.harness.models  # noqa: F401  (registers the built-in backends)
+    from tunegate.harness.models.base import BACKENDS
+
+    return BACKENDS.names()
+
+
+def judge_names() -> list[str]:
+    try:
+        from tunegate.judges.providers import PROVIDERS
+    except ImportError:  # judges ships with tunegate; a broken install still gets a message later
+        return []
+    return PROVIDERS.names()
+
+
+def option_fields() -> Iterator[tuple[str, FieldInfo]]:
+    """(name, field) of every user-facing option, in declaration order."""
+    for name, f in RunOptions.model_fields.items():
+        if name not in NOT_OPTIONS:
+            yield name, f
+
+
+def option_kind(f: FieldInfo) -> str:
+    """'bool', 'list' (repeatable) or 'value'."""
+    if f.annotation in (bool, "bool"):
+        return "bool"
+    if str(f.annotation).startswith("tuple"):
+        return "list"
+    return "value"
+
+
+def flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def help_text(name: str, f: FieldInfo) -> str:
+    text = f.description or name
+    if option_kind(f) == "value" and not _unset(f.default) and f.default != 0:
+        text += f" (default: {f.default})"
+    return text
+
+
+def metavar(f: FieldInfo) -> str | None:
+    extra = f.json_schema_extra
+    return str(extra["metavar"]) if isinstance(extra, dict) and "metavar" in extra else None
+
+
+# -- [tool.tunegate] in pyproject.toml ---------------------------------------------------------
+def find_pyproject(start: Path) -> Path | None:
+    """The first pyproject.toml in ``start`` or its parents (the project ``start`` belongs to)."""
+    start = start if start.is_dir() else start.parent
+    for folder in (start, *start.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_tunegate_table(path: Path) -> dict[str, Any] | None:
+    """``[tool.tunegate]`` of ``path`` (None when the file has no such table); keys are checked."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
+        raise ConfigError(f"{path}: cannot read TOML: {exc}") from None
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict) or "tunegate" not in tool:
+        return None
+    section = tool["tunegate"]
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path}: [tool.tunegate] must be a table, got {type(section).__name__}")
+    known = [name for name, _ in option_fields()]
+    unknown = sorted(k for k in section if k.replace("-", "_") not in known)
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) in [tool.tunegate]: {unknown}; known: {known}")
+    return {k.replace("-", "_"): v for k, v in section.items()}
+
+
+def read_pyproject(rootdir: Path) -> dict[str, Any]:
+    """``[tool.tunegate]`` of ``rootdir/pyproject.toml`` ({} when absent)."""
+    path = rootdir / "pyproject.toml"
+    return (read_tunegate_table(path) or {}) if path.is_file() else {}
+
+
+# -- merging the sources -----------------------------------------------------------------------
+def _unset(v: Any) -> bool:
+    return v is None or (isinstance(v, str | list | tuple) and len(v) == 0)
+
+
+def _where(name: str, source: str, value: Any) -> str:
+    if source == "command line":
+        return f"{flag(name)}={value!r}"
+    if source == "ini":
+        return f"ini key tunegate_{name} = {value!r}"
+    return f"{source}: {name} = {value!r}"
+
+
+_PYDANTIC_MESSAGES = {
+    "int_parsing": "not an integer",
+    "int_from_float": "not an integer",
+    "float_parsing": "not a number",
+    "bool_parsing": "not a boolean; use true or false",
+    "string_type": "not a string",
+}
+
+
+def resolve_options(
+    cli: Mapping[str, Any],
+    pyproject: Mapping[str, Any],
+    ini: Mapping[str, Any],
+    *,
+    pyproject_path: Path | str = "pyproject.toml",
+) -> RunOptions:
+    """Merge the three sources (cli > pyproject > ini > default) and validate every value."""
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    table = f"{pyproject_path} [tool.tunegate]"
+    for name, _ in option_fields():
+        for source, given in (("command line", cli), (table, pyproject), ("ini", ini)):
+            v = given.get(name)
+            if not _unset(v):
+                values[name], sources[name] = v, source
+                break
+        else:
+            sources[name] = "default"
+    try:
+        return RunOptions(**values, sources=sources)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            name = str(err["loc"][0]) if err["loc"] else "?"
+            why = _PYDANTIC_MESSAGES.get(err["type"]) or str(err["msg"]).removeprefix("Value error, ")
+            problems.append(f"{_where(name, sources.get(name, 'default'), values.get(name))}: {why}")
+        raise ConfigError("; ".join(problems)) from None

@@ -1,0 +1,172 @@
+"""Checks run before any model loads: a setup mistake is found in seconds, not after the run.
+
+Each check raises ``ConfigError`` (the plugin turns it into ``pytest.UsageError``, exit code 4)
+with one message naming the option, the value and the fix.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from tunegate.harness.errors import ConfigError, ModelLoadError, TunegateError
+from tunegate.harness.options import RunOptions
+from tunegate.harness.redact import redact_text
+
+# provider -> environment variable its key is read from by default
+JUDGE_KEY_VARS = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
+LOCAL_BACKENDS = ("hf", "vllm")
+
+
+def writable_dir(path: Path, *, option: str, what: str) -> Path:
+    """Create ``path`` (and its parents) and prove a file can be written in it."""
+    path = path.expanduser()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ConfigError(f"{option}={str(path)!r}: a file is in the way; {what} must be a directory") from None
+    except NotADirectoryError:
+        raise ConfigError(f"{option}={str(path)!r}: a parent of it is a file; pick another {what}") from None
+    except OSError as exc:
+        raise ConfigError(f"{option}={str(path)!r}: cannot create the {what}: {exc.strerror or exc}") from None
+    try:
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".tunegate-write-check-"):
+            pass
+    except OSError as exc:
+        raise ConfigError(
+            f"{option}={str(path)!r}: the {what} is not writable ({exc.strerror or exc}); "
+            "pick a directory you can write to"
+        ) from None
+    return path
+
+
+def check_report_dir(options: RunOptions) -> None:
+    if options.report:
+        writable_dir(Path(options.report), option="--report", what="report directory")
+
+
+def check_cache_dir(options: RunOptions) -> None:
+    option = "--cache-dir" if options.cache_dir else "the cache dir ($TUNEGATE_CACHE_DIR or ~/.cache/tunegate)"
+    writable_dir(options.cache_path, option=option, what="cache directory")
+
+
+def check_base(options: RunOptions, environ: Mapping[str, str] | None = None) -> None:
+    """The base exists where it is looked for (nothing is loaded or converted here)."""
+    if options.backend not in LOCAL_BACKENDS:
+        return  # a served model's name: only the server knows it
+    from tunegate.harness.models.resolve import _ALIASES, alias_gguf
+
+    env = os.environ if environ is None else environ
+    spec = options.base
+    where = f"--base={spec!r}"
+    try:
+        if spec in _ALIASES:
+            alias_gguf(spec)
+            return
+    except ModelLoadError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    path = Path(spec).expanduser()
+    if path.suffix == ".gguf":
+        if not path.is_file():
+            raise ConfigError(f"{where}: no such GGUF file")
+        return
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ConfigError(f"{where}: the directory has no config.json; pass a Hugging Face model directory")
+        return
+    if path.exists() or spec.startswith((".", "/", "~")) or spec.count("/") != 1:
+        raise ConfigError(
+            f"{where}: not found; pass a Hugging Face model directory, a .gguf file, a Hub id such as "
+            "'HuggingFaceTB/SmolLM2-135M-Instruct', or 'smollm2-135m-instruct'"
+        )
+    if env.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes") and not _in_hub_cache(spec):
+        raise ConfigError(
+            f"{where}: not in the local Hugging Face cache and HF_HUB_OFFLINE=1; download it where the Hub "
+            f"is reachable (huggingface-cli download {spec}) or pass its directory"
+        )
+
+
+def _in_hub_cache(repo_id: str) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        found = try_to_load_from_cache(repo_id, "config.json")
+    except Exception:  # an id the library refuses: not cached either
+        return False
+    return isinstance(found, str)
+
+
+def check_candidates(options: RunOptions) -> None:
+    """Each candidate is an adapter or model dir with safe weights."""
+    if options.backend not in LOCAL_BACKENDS:
+        return
+    from tunegate.harness.models.adapters import classify_adapter
+
+    for c in options.candidate:
+        if not Path(c).expanduser().is_dir():
+            raise ConfigError(
+                f"--candidate={c!r}: no such directory; pass an adapter dir (adapter_config.json) or a model dir"
+            )
+        try:
+            classify_adapter(Path(c).expanduser(), allow_pickle=options.allow_pickle)
+        except ModelLoadError as exc:
+            raise ConfigError(f"--candidate={c!r}: {exc}") from None
+
+
+def check_train_data(options: RunOptions) -> None:
+    for p in options.train_data:
+        if not Path(p).expanduser().is_file():
+            raise ConfigError(f"--train-data={p!r}: no such file; pass the training JSONL the adapter was trained on")
+
+
+def check_judge(options: RunOptions, environ: Mapping[str, str] | None = None) -> None:
+    """Credentials and URL of the judge: called when tests using the ``judge`` fixture are collected."""
+    env = os.environ if environ is None else environ
+    provider = options.judge
+    opts = options.judge_options()
+    if provider == "openai-compatible":
+        if not (options.judge_base_url or opts.get("base_url")):
+            raise ConfigError(
+                "--judge=openai-compatible needs the server's URL: pass --judge-base-url http://HOST:PORT/v1"
+            )
+        if not options.judge_model:
+            raise ConfigError(
+                "--judge=openai-compatible needs --judge-model: the model name the server serves "
+                "(list them with: curl BASE_URL/models)"
+            )
+    url = options.judge_base_url or str(opts.get("base_url") or "")
+    if url and urlsplit(url).scheme not in ("http", "https"):
+        raise ConfigError(
+            f"--judge-base-url={redact_text(url)!r}: not an http(s) URL; write it in full, e.g. http://127.0.0.1:8000/v1"
+        )
+    var = opts.get("api_key_env", JUDGE_KEY_VARS.get(provider))
+    if var and not env.get(str(var)):
+        raise ConfigError(
+            f"--judge={provider}: judged tests were collected but ${var} is not set; "
+            f"export {var}=<your key>, or pick another judge with --judge local"
+        )
+    if provider != "local":
+        # The provider validates its own options (types, known keys): a bad one is a setup error
+        # found now, not an error in every judged test.
+        import tunegate.judges as judges
+
+        try:
+            judges.Judge(
+                provider, options.judge_model or None, cache_dir=str(options.cache_path),
+                base_url=options.judge_base_url or None, options=opts,
+            )
+        except TunegateError as exc:
+            raise ConfigError(redact_text(str(exc))) from None
+
+
+def configure_checks(options: RunOptions, *, controller: bool) -> None:
+    """Everything checkable at configure time, cheapest first (the report dir before any import)."""
+    if controller:
+        check_report_dir(options)
+    check_cache_dir(options)
+    check_train_data(options)
+    check_base(options)
+    check_candidates(options)

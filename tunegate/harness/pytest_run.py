@@ -1,0 +1,412 @@
+"""Hooks and fixtures of an active tunegate run. ``tunegate.harness.plugin`` registers this module only
+when the session is configured for tunegate, and unregisters it at ``pytest_unconfigure``.
+
+Run state lives in ``config.stash[ACTIVE_KEY]`` (``tunegate.harness.plugin.Active``); controller-only
+work (results, report, summary) is skipped on pytest-xdist workers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import sys
+from collections.abc import Callable, Generator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tunegate.harness.errors import CacheError, ConfigError, GateFailure, ModelLoadError, TunegateError
+from tunegate.harness.pytest_state import ACTIVE_KEY, PARTIALS_KEY, Active
+
+if TYPE_CHECKING:
+    from tunegate.harness.session import ModelHandle, RunState
+
+SUITE_FIXTURES = frozenset({"compare", "candidate", "base", "judge", "tunegate_run"})
+MODEL_FIXTURES = frozenset({"compare", "candidate", "base"})
+# Raised inside a test, these mean the run is set up wrong: stop once with exit code 4.
+STOP_ERRORS = (ConfigError, ModelLoadError, CacheError)
+_KL = re.compile(r"(?:^|[^a-z])kl(?:[^a-z]|$)")
+
+
+def _redact(value: Any) -> Any:
+    try:
+        from tunegate.harness.redact import redact
+    except ImportError:  # pragma: no cover - shipped with harness
+        return value
+    return redact(value)
+
+
+def _active(config: pytest.Config) -> Active:
+    return config.stash[ACTIVE_KEY]
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+# -- lifecycle (called by tunegate.harness.plugin) ----------------------------------------------------------
+def started(config: pytest.Config, active: Active) -> None:
+    """Route tunegate.harness.progress through pytest's terminal, with output capture suspended."""
+    try:
+        from tunegate.harness import progress
+    except ImportError:
+        return
+    state = {"open": False}
+
+    def write(text: str, in_place: bool) -> None:
+        tr = config.pluginmanager.getplugin("terminalreporter")
+        if tr is None:
+            return
+        capman = config.pluginmanager.getplugin("capturemanager")
+        ctx = capman.global_and_fixture_disabled() if capman is not None else contextlib.nullcontext()
+        with ctx:
+            text = _redact(text)
+            if in_place:
+                tr.rewrite(text, erase=True)
+                state["open"] = True
+            else:
+                if state["open"]:
+                    tr.write("\n")
+                    state["open"] = False
+                tr.write_line(text)
+
+    try:  # pytest writes to the real stdout; during configure nothing captures it yet
+        tty = sys.stdout.isatty() and not _is_worker(config)
+    except (AttributeError, ValueError):
+        tty = False
+    progress.set_writer(write, tty=tty)
+
+
+def stopped(config: pytest.Config, active: Active) -> None:
+    with contextlib.suppress(ImportError):
+        from tunegate.harness import progress
+
+        progress.set_writer(None)
+    active.run.cache.close()
+
+
+# -- multiple candidates: every suite test runs once per candidate ------------------------------
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "_tunegate_candidate" not in metafunc.fixturenames:
+        return
+    run = _active(metafunc.config).run
+    if len(run.candidates) > 1:
+        metafunc.parametrize(
+            "_tunegate_candidate",
+            range(len(run.candidates)),
+            indirect=True,
+            ids=[c.label for c in run.candidates],
+        )
+
+
+def _kind(item: pytest.Item, fixtures: set[str]) -> str:
+    name = item.nodeid.lower()
+    if "leak" in name:
+        return "leakage"
+    if "drift" in name or _KL.search(name):
+        return "drift"
+    if "compare" in fixtures or type(item).__name__ == "GateItem":
+        return "gate"
+    return "custom"
+
+
+def _candidate_label(item: pytest.Item, run: RunState) -> str | None:
+    if len(run.candidates) < 2:
+        return None
+    index = getattr(item, "candidate_index", None)
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and "_tunegate_candidate" in callspec.params:
+        index = callspec.params["_tunegate_candidate"]
+    return run.candidates[int(index)].label if index is not None else None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    from tunegate.harness import preflight
+
+    active = _active(config)
+    run = active.run
+    ours: list[tuple[pytest.Item, set[str]]] = []
+    for it in items:
+        fixtures = set(getattr(it, "fixturenames", ()))
+        if SUITE_FIXTURES & fixtures or it.get_closest_marker("tunegate") is not None:
+            it.add_marker("tunegate")
+            ours.append((it, fixtures))
+            active.items[it.nodeid] = {"candidate": _candidate_label(it, run), "kind": _kind(it, fixtures)}
+    if not ours:
+        return
+    comparing = [it for it, fx in ours if "compare" in fx or type(it).__name__ == "GateItem"]
+    if comparing and not run.candidates:
+        raise pytest.UsageError(
+            f"{len(comparing)} suite test(s) compare a candidate with the base, but no candidate was given: "
+            "pass --candidate ADAPTER_DIR (or set candidate = [...] under [tool.tunegate] in pyproject.toml)"
+        )
+    try:
+        if comparing or any(MODEL_FIXTURES & fx for _, fx in ours):
+            preflight.check_base(run.options)
+        if any("judge" in fx for _, fx in ours):
+            preflight.check_judge(run.options)
+    except TunegateError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+# -- fixtures ------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def tunegate_run(request: pytest.FixtureRequest) -> RunState:
+    """The run's state: options, models, cache, comparisons."""
+    return _active(request.config).run
+
+
+@pytest.fixture(scope="session")
+def base(tunegate_run: RunState) -> ModelHandle:
+    """The base model of the run (``--base``)."""
+    return tunegate_run.base
+
+
+@pytest.fixture
+def _tunegate_candidate(request: pytest.FixtureRequest) -> int:
+    return int(getattr(request, "param", 0))
+
+
+@pytest.fixture
+def candidate(tunegate_run: RunState, _tunegate_candidate: int) -> ModelHandle:
+    """The candidate under test (each suite test runs once per ``--candidate``)."""
+    if not tunegate_run.candidates:
+        pytest.skip("no --candidate given")
+    return tunegate_run.candidates[_tunegate_candidate]
+
+
+@pytest.fixture
+def compare(request: pytest.FixtureRequest, tunegate_run: RunState, candidate: ModelHandle) -> Callable[..., Any]:
+    """``compare(suite, metric)`` -> a Comparison of base and candidate with paired statistics.
+
+    Errors propagate unchanged: a TunegateError is shown as its one-paragraph message, and a
+    ConfigError or ModelLoadError stops the run with exit code 4.
+    """
+
+    def _compare(suite: Any, metric: Any) -> Any:
+        return tunegate_run.compare(suite, metric, candidate, nodeid=request.node.nodeid)
+
+    return _compare
+
+
+@pytest.fixture(scope="session")
+def judge(tunegate_run: RunState) -> Any:
+    """The LLM judge (``--judge``): ``judge.rubric(name)`` and ``judge.pairwise(name)`` are metrics."""
+    import tunegate.judges as judges
+
+    o = tunegate_run.options
+    options = o.judge_options()
+    if o.judge_base_url:
+        options["base_url"] = o.judge_base_url
+    return judges.Judge(o.judge, o.judge_model or None, cache_dir=str(o.cache_path), options=options or None)
+
+
+@pytest.fixture(scope="session")
+def suite_loader(request: pytest.FixtureRequest) -> Callable[..., Any]:
+    """``suite_loader("support/eval.jsonl")`` loads a suite relative to the project's ``suites/data``."""
+    from tunegate.harness.data import load_suite
+
+    root = _active(request.config).project_dir
+
+    def _load(path: str, **kwargs: Any) -> Any:
+        for base_dir in (root / "suites" / "data", root):
+            if (base_dir / path).exists():
+                return load_suite(base_dir / path, **kwargs)
+        return load_suite(path, **kwargs)
+
+    return _load
+
+
+# -- a setup mistake found inside a test stops the run once (exit 4) -------------------------------
+def _stop(item: pytest.Item, when: str, message: str) -> None:
+    active = _active(item.config)
+    info = active.items.get(item.nodeid, {})
+    message = _redact(message)
+    active.run.record_test(
+        nodeid=item.nodeid,
+        outcome="error",
+        message=message,
+        candidate=info.get("candidate"),
+        gate_failure=False,
+        kind=info.get("kind", "custom"),
+    )
+    pytest.exit(f"{item.nodeid} ({when}): {message}", returncode=pytest.ExitCode.USAGE_ERROR)
+
+
+def _stopping(item: pytest.Item, when: str) -> Generator[None, None, None]:
+    """Run a test phase; a configuration error inside a tunegate test stops the run once (exit 4)."""
+    try:
+        return (yield)
+    except STOP_ERRORS as exc:
+        if item.nodeid not in _active(item.config).items:
+            raise
+        message = str(exc)
+    _stop(item, when, message)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    return (yield from _stopping(item, "setup"))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    return (yield from _stopping(item, "call"))
+
+
+# -- reports: one paragraph per failure, no secrets, every tunegate test recorded --------------------
+def _message(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if longrepr is None:
+        return ""
+    if isinstance(longrepr, tuple):  # a skip: (path, line, reason)
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    if isinstance(longrepr, str):
+        return longrepr
+    crash = getattr(longrepr, "reprcrash", None)
+    return str(crash.message) if crash is not None else str(longrepr)
+
+
+def _outcome(report: pytest.TestReport) -> str | None:
+    if report.when == "call":
+        return str(report.outcome)
+    if report.when == "setup" and not report.passed:
+        return "skipped" if report.skipped else "error"
+    if report.when == "teardown" and report.failed:
+        return "error"
+    return None
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report: pytest.TestReport = yield
+    active = _active(item.config)
+    gate_failure = False
+    if report.failed and call.excinfo is not None:
+        if call.excinfo.errisinstance((GateFailure, TunegateError)):
+            report.longrepr = f"{item.nodeid}\n{call.excinfo.value}"
+        gate_failure = call.excinfo.errisinstance(GateFailure)
+    if report.failed and report.longrepr is not None:
+        text = str(report.longrepr)
+        clean = _redact(text)
+        if clean != text:
+            report.longrepr = clean
+    if report.sections:
+        report.sections = [(title, _redact(content)) for title, content in report.sections]
+    info = active.items.get(item.nodeid)
+    outcome = _outcome(report)
+    if info is not None and outcome is not None:
+        active.run.record_test(
+            nodeid=item.nodeid,
+            outcome=outcome,
+            message=_redact(_message(report)),
+            candidate=info["candidate"],
+            gate_failure=gate_failure and outcome == "failed",
+            kind=info["kind"],
+        )
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    """A suite module that fails to load its data (bad JSONL, bad option) shows tunegate's message,
+    naming the file and line, instead of a traceback through tunegate's code."""
+    report = yield
+    if not report.failed:
+        return report
+    text = str(report.longrepr)
+    for line in text.splitlines():
+        if line.startswith("E   ") and "tunegate.harness.errors." in line:
+            message = text[text.index(line):].replace("E   ", "")
+            message = re.sub(r"\bharness\.errors\.(\w+): ", "", message).strip()
+            where = getattr(collector, "path", None) or collector.nodeid
+            report.longrepr = f"{where}: could not load the suite\n{_redact(message)}"
+            break
+    return report
+
+
+# -- end of run ----------------------------------------------------------------------------------
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    active = _active(config)
+    run = active.run
+    if _is_worker(config):
+        config.workeroutput["tunegate"] = json.dumps(run.partial(), default=str)  # type: ignore[attr-defined]
+        return
+    workers: list[dict[str, Any]] = [*config.stash[PARTIALS_KEY]]
+    if int(exitstatus) in (0, 1):
+        # Checks that run whenever their inputs are known (leakage with training data), for the
+        # candidates no collected test checked, here or on a worker.
+        for t in (t for p in workers for t in p.get("tests", []) if t.get("kind") == "leakage"):
+            run.leakage_checked.update([t["candidate"]] if t.get("candidate") else [c.label for c in run.candidates])
+        run.automatic_checks()
+    partials = [run.partial(), *workers]
+    if not any(p.get("comparisons") or p.get("items") or p.get("tests") for p in partials):
+        return
+    from tunegate.harness.results import build_results, command_line, merge_partials, verdict_fails
+
+    options = run.options.model_dump(mode="json")
+    results = build_results(
+        merge_partials(partials),
+        options=_redact(options),
+        started=run.started,
+        exitstatus=int(exitstatus),
+        command=_redact(command_line()),
+    )
+    active.results = results
+    if verdict_fails(results) and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    if run.options.report:
+        active.report_error = write_report(Path(run.options.report), results)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_report(out: Path, results: dict[str, Any]) -> str:
+    """results.json first, then the rendered files; returns a one-line problem or ''.
+
+    Every file gets the same permissions (0666 minus the umask), as any file the user writes.
+    """
+    from tunegate.harness.results import write_json_atomic
+
+    mode = 0o666 & ~_umask()
+    target = out / "results.json"
+    try:
+        write_json_atomic(target, results)
+        os.chmod(target, mode)
+    except OSError as exc:
+        return f"tunegate: could not write {target}: {exc.strerror or exc}"
+    problem = ""
+    try:
+        from tunegate.reports import write_reports
+
+        write_reports(results, out)
+    except Exception as exc:  # a renderer bug must not lose the run: results.json is already saved
+        problem = (
+            f"tunegate: the HTML report could not be rendered ({type(exc).__name__}: {exc}); {target} is "
+            f"complete, render it again with: tunegate report {target} -o {out}"
+        )
+    for name in ("report.html", "summary.md"):
+        with contextlib.suppress(OSError):
+            os.chmod(out / name, mode)
+    return problem
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    active = config.stash.get(ACTIVE_KEY, None)
+    if active is None or active.results is None:
+        return
+    from tunegate.harness.summary import format_summary
+
+    for line in format_summary(active.results, report_dir=active.run.options.report):
+        terminalreporter.write_line(_redact(line))
+    if active.report_error:
+        terminalreporter.write_line(_redact(active.report_error), red=True)

@@ -1,0 +1,257 @@
+"""The run record: one typed, versioned, frozen description of a tunegate run (results.json).
+
+Built once by ``tunegate.harness.results.build_results`` (which decides every verdict through
+``tunegate.harness.compare.decision``), written as results.json, and the only input of tunegate/reports/. Nothing
+downstream re-decides a verdict. ``RunRecord.from_json`` validates a results.json (any version this
+code knows) and ``to_json`` gives the plain dict to write; tunegate/reports/SCHEMA.md documents the fields
+and a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from tunegate.harness.errors import DataError
+
+SCHEMA_VERSION = 2
+KNOWN_VERSIONS = (1, 2)
+
+RunStatus = Literal["PASS", "FAIL", "ERROR", "NO_BINDING_GATES", "ADVISORY"]
+TestOutcomeName = Literal["passed", "failed", "error", "skipped"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class _Open(BaseModel):
+    """Sections whose inner fields belong to another module (kept as written)."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+
+class GateSpec(_Frozen):
+    type: Literal["improves", "no_regression", "none"]
+    min_delta: float | None = None
+    margin: float | None = None
+    alpha: float
+
+
+class GateResult(_Frozen):
+    """One gate applied to a comparison (``Comparison.assert_*``), decided by ``decide``."""
+
+    type: Literal["improves", "no_regression"]
+    size: float
+    min_delta: float | None = None
+    margin: float | None = None
+    alpha: float
+    verdict: str
+    passed: bool
+    p_value: float | None = Field(None, description="p of the claim that decided the verdict")
+    claim: str = Field("", description="the null hypothesis p_value tests")
+    p_null: float | None = None
+    p_drop: float | None = None
+    p_adjusted: float | None = None
+    holm_family: int | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    ci_level: float
+    low_oriented: float | None = None
+    high_oriented: float | None = None
+    mde: float | None = None
+    n_needed: int | None = None
+    coverage_ok: bool = True
+    message: str = ""
+
+
+class CoverageRecord(_Frozen):
+    n_items: int
+    n_scored: int
+    n_used: int
+    unscored_base: int
+    unscored_candidate: int
+    infra: int
+    share: float
+    floor: float
+    ok: bool
+    worst: float | None = None
+    reasons: list[str] = []
+
+
+class ComparisonRecord(_Frozen):
+    id: str
+    suite: str
+    metric: str
+    kind: Literal["binary", "continuous", "corpus"]
+    candidate: str
+    test: str
+    n: int
+    n_failed: int
+    base_mean: float | None = None
+    candidate_mean: float | None = None
+    delta: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    ci_level: float | None = None
+    se: float | None = None
+    clustered: bool = False
+    p_value: float | None = None
+    p_claim: str = ""
+    p_adjusted: float | None = None
+    alternative: str
+    gate: GateSpec
+    gates: list[GateResult] = []
+    verdict: str
+    passed: bool
+    advisory: bool = False
+    binding: bool = True
+    higher_is_better: bool = True
+    coverage: CoverageRecord | None = None
+    notes: list[str] = []
+    mde: float | None = None
+    n_needed: int | None = None
+    message: str = ""
+    metric_info: dict[str, Any] = {}
+    slices: list[dict[str, Any]] = []
+    flips: dict[str, list[str]] | None = None
+    nodeid: str = ""
+    clean_subset: dict[str, Any] | None = None
+
+
+class TestRecord(_Frozen):
+    """A collected tunegate test: its outcome is part of the run verdict."""
+
+    nodeid: str
+    outcome: TestOutcomeName
+    message: str = ""
+    candidate: str | None = None
+    gate_failure: bool = False
+    kind: str = "custom"
+
+
+class CandidateVerdict(_Frozen):
+    status: RunStatus
+    reason: str
+    failed: list[str] = []
+
+
+class RunVerdict(_Frozen):
+    status: RunStatus
+    reason: str
+    failed: list[str] = []
+    candidates: dict[str, CandidateVerdict] = {}
+    notes: list[str] = []
+
+
+class RunInfo(_Frozen):
+    started_at: str
+    finished_at: str
+    duration_s: float
+    seed: int | None = None
+    alpha: float | None = None
+    sample: int | None = None
+    command: str = ""
+    options: dict[str, Any] = {}
+    python: str = ""
+    platform: str = ""
+    libraries: dict[str, str] = {}
+
+
+class ModelRecord(_Open):
+    label: str
+    spec: dict[str, Any] = {}
+    fingerprint: str | None = None
+    content_fingerprint: str | None = None
+    describe: dict[str, Any] | None = None
+    provenance: dict[str, Any] | None = None
+    adapter_effect: dict[str, Any] | None = None
+
+
+class Models(_Frozen):
+    base: ModelRecord
+    candidates: list[ModelRecord] = []
+
+
+class Tool(_Frozen):
+    name: str = "tunegate"
+    version: str = "0"
+
+
+class RunRecord(_Frozen):
+    """results.json, version ``SCHEMA_VERSION``."""
+
+    schema_version: int = SCHEMA_VERSION
+    tool: Tool
+    run: RunInfo
+    verdict: RunVerdict
+    models: Models
+    cache: dict[str, Any] = {}
+    suites: list[dict[str, Any]] = []
+    comparisons: list[ComparisonRecord] = []
+    tests: list[TestRecord] = []
+    items: dict[str, list[dict[str, Any]]] = {}
+    leakage: dict[str, Any] | None = None
+    forgetting: dict[str, Any] | None = None
+    judges: list[dict[str, Any]] = []
+
+    def to_json(self) -> dict[str, Any]:
+        """The plain dict written as results.json (None for what cannot be computed, never NaN)."""
+        return self.model_dump(mode="json")
+
+    @classmethod
+    def from_json(cls, data: Any, *, where: str = "results.json") -> RunRecord:
+        """Validate a results.json dict; a newer or unknown ``schema_version`` is refused by name."""
+        if not isinstance(data, dict):
+            raise DataError(where, [f"{where}: expected a JSON object, got {type(data).__name__}"])
+        version = data.get("schema_version")
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise DataError(where, [f"{where}: schema_version must be an integer, got {version!r}"])
+        if version > SCHEMA_VERSION:
+            raise DataError(
+                where,
+                [f"{where}: schema_version {version} is newer than this tunegate ({SCHEMA_VERSION}); upgrade tunegate"],
+            )
+        if version < SCHEMA_VERSION:
+            data = upgrade(data)
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            problems = [
+                f"{where}: {'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()[:20]
+            ]
+            raise DataError(where, problems) from None
+
+
+def upgrade(data: dict[str, Any]) -> dict[str, Any]:
+    """A version-1 results.json in version-2 shape (fields that did not exist get their defaults)."""
+    out = dict(data)
+    out["schema_version"] = SCHEMA_VERSION
+    verdict = dict(out.get("verdict") or {})
+    verdict.setdefault("status", "ERROR")
+    verdict.setdefault("reason", "")
+    out["verdict"] = verdict
+    comps = []
+    for c in out.get("comparisons") or []:
+        c = {k: v for k, v in c.items() if k in ComparisonRecord.model_fields}
+        c.setdefault("binding", not c.get("advisory", False))
+        comps.append(c)
+    out["comparisons"] = comps
+    out.setdefault("tests", [])
+    return out
+
+
+__all__ = [
+    "KNOWN_VERSIONS",
+    "SCHEMA_VERSION",
+    "CandidateVerdict",
+    "ComparisonRecord",
+    "CoverageRecord",
+    "GateResult",
+    "GateSpec",
+    "ModelRecord",
+    "RunRecord",
+    "RunVerdict",
+    "TestRecord",
+]

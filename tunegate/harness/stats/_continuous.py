@@ -1,0 +1,289 @@
+"""Continuous per-item scores: which test of mean(d), d = candidate - base; the clustered SE.
+
+``continuous_test`` picks the paired t only where it is calibrated (n >= 30 and d not skewed for
+its n) and the studentised bootstrap otherwise, with the exact sign-flip test at n <= 16 (see
+``tunegate.harness.stats._robust``). With groups the clustered t on G - 1 df (``paired_t(groups=...)``).
+d without spread gives the zero-spread bound, never a zero-width interval; a single item (or
+group) gives an uninformative result (p = 1, infinite interval), never NaN or an exception.
+``wilcoxon_check`` and ``sign_flip_test`` remain as plain tools; neither decides a gate (the
+Wilcoxon test is about the median, not the mean).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+from tunegate.harness.errors import StatsError
+from tunegate.harness.stats._bootstrap import BootstrapInference, group_codes
+from tunegate.harness.stats._resample import swap_sums
+from tunegate.harness.stats._results import (
+    ONE_UNIT,
+    Alternative,
+    NormalInference,
+    PairedTestResult,
+    RngLike,
+    Uninformative,
+    as_rng,
+    check_alternative,
+    check_resamples,
+    one_sided_from_counts,
+    paired_arrays,
+)
+from tunegate.harness.stats._robust import (
+    EXACT_FLIP_MAX,
+    BootstrapTInference,
+    EitherInference,
+    ZeroSpreadInference,
+    bootstrap_t,
+    sign_flip,
+    zero_spread_width,
+)
+
+ALL_ZERO = "every paired difference is zero: no difference"
+FEW_GROUPS = 5
+T_MIN_ITEMS = 30
+T_MAX_SKEW_PER_ROOT_N = 0.1
+MIN_BOOTSTRAP_T_RESAMPLES = 2_000
+MIN_FLIP_RESAMPLES = 10_000
+MAX_DISTINCT_FOR_FLIPS = 64
+SPREAD_TOL = 1e-10
+
+
+def clustered_se(d: np.ndarray, codes: np.ndarray, n_groups: int) -> float:
+    """SE of mean(d) with clusters: sqrt(sum_g (sum_{i in g} (d_i - mean))^2) / n * sqrt(G/(G-1))."""
+    n = d.size
+    if n_groups < 2:
+        return math.nan
+    resid = np.bincount(codes, weights=d - d.mean(), minlength=n_groups)
+    return math.sqrt(float(np.sum(resid**2))) / n * math.sqrt(n_groups / (n_groups - 1))
+
+
+def score_scale(b: np.ndarray, c: np.ndarray) -> float:
+    """max(1, |scores|): differences below SPREAD_TOL times this are rounding, not spread."""
+    return max(1.0, float(np.max(np.abs(b))), float(np.max(np.abs(c))))
+
+
+def _zero_spread(
+    d: np.ndarray, b: np.ndarray, c: np.ndarray, units: int
+) -> tuple[ZeroSpreadInference, float, str]:
+    value = float(d.mean())
+    inference = ZeroSpreadInference(value, units, zero_spread_width(b, c, value))
+    note = ALL_ZERO if value == 0.0 else f"every paired difference equals {value:+.4g}: no spread"
+    note += (
+        f"; {units} identical unit(s) bound the mean only through the score range "
+        f"(+-{inference.width:.4g}), not by a standard error"
+    )
+    return inference, inference.equivalent_se(), note
+
+
+def paired_t(
+    base: object,
+    candidate: object,
+    *,
+    alternative: Alternative = "two-sided",
+    groups: object | None = None,
+) -> PairedTestResult:
+    """Paired t test on d; with ``groups``, the clustered SE and df = G - 1.
+
+    Without any spread in d (every item, or every group, with the same difference) there is no
+    standard error to divide by: the zero-spread bound (``ZeroSpreadInference``) replaces the t.
+
+    >>> round(paired_t([0.1, 0.2, 0.3], [0.2, 0.4, 0.3]).statistic, 3)
+    0.1
+    """
+    check_alternative(alternative)
+    b, c = paired_arrays(base, candidate)
+    n = int(b.size)
+    if n == 0:
+        raise StatsError("no paired items to compare (n == 0)")
+    d = c - b
+    mean = float(d.mean())
+    clustered, n_groups = False, None
+    if groups is not None:
+        codes, n_groups = group_codes(groups, n)
+        clustered = n_groups < n
+    units = n_groups if clustered and n_groups is not None else n
+    notes: list[str] = []
+    details: dict[str, float] = {}
+    df: float | None = None
+    inference: NormalInference | Uninformative | ZeroSpreadInference
+    if units < 2:
+        inference = Uninformative()
+        se = math.nan
+        notes.append(ONE_UNIT)
+    else:
+        if clustered and n_groups is not None:
+            se = clustered_se(d, codes, n_groups)
+        else:
+            se = float(d.std(ddof=1)) / math.sqrt(n)
+        df = float(units - 1)
+        if se <= SPREAD_TOL * score_scale(b, c):
+            inference, se, note = _zero_spread(d, b, c, units)
+            notes.append(note)
+        else:
+            inference = NormalInference(mean, se, df=df)
+            details = {"df": df, "t": mean / se}
+        if clustered and units < FEW_GROUPS:
+            notes.append(few_groups_note(units))
+    return PairedTestResult(
+        test="paired_t_clustered" if clustered else "paired_t",
+        statistic=mean,
+        pvalue=inference.pvalue(0.0, alternative),
+        alternative=alternative,
+        n=n,
+        base_mean=float(b.mean()),
+        candidate_mean=float(c.mean()),
+        se=se,
+        inference=inference,
+        clustered=clustered,
+        n_groups=n_groups,
+        details=details,
+        df=df,
+        notes=tuple(notes),
+    )
+
+
+def few_groups_note(n_groups: int) -> str:
+    return (
+        f"only {n_groups} groups: the interval is unreliable (t on {n_groups - 1} df assumes "
+        "roughly normal group means); add groups"
+    )
+
+
+def skewness(d: np.ndarray) -> float:
+    """Sample skewness g1 = m3 / m2^1.5 (0 without spread)."""
+    x = d - d.mean()
+    m2 = float(np.mean(x * x))
+    return float(np.mean(x**3)) / m2**1.5 if m2 > 0 else 0.0
+
+
+def t_is_calibrated(d: np.ndarray) -> bool:
+    """The rule for the plain paired t: n >= T_MIN_ITEMS and |skewness| <= T_MAX_SKEW_PER_ROOT_N * sqrt(n).
+
+    The t's one-sided error grows like skewness / sqrt(n) (Edgeworth: about 0.11 g1 / sqrt(n) at
+    alpha = 0.05), so the bound keeps it near 0.01; simulations in
+    tests/harness/stats/test_stats_calibration_slow.py check the rule.
+    """
+    n = d.size
+    return n >= T_MIN_ITEMS and abs(skewness(d)) <= T_MAX_SKEW_PER_ROOT_N * math.sqrt(n)
+
+
+def continuous_test(
+    base: object,
+    candidate: object,
+    *,
+    alternative: Alternative = "two-sided",
+    n_resamples: int = 10_000,
+    rng: RngLike = None,
+) -> PairedTestResult:
+    """The calibrated test of mean(d) for continuous scores without groups.
+
+    - no spread in d (or n = 1): the zero-spread bound (or no test), as ``paired_t``;
+    - n >= 30 and d not skewed for its n (``t_is_calibrated``): the paired t;
+    - otherwise the studentised bootstrap (bootstrap-t, >= 2000 resamples; right under skew),
+      and where n <= 16 or d takes at most 64 distinct values also the sign-flip permutation
+      test (exact over all 2^n patterns for n <= 16, else >= 10^4 random patterns; exact for
+      symmetric d such as sparse Likert deltas, where the bootstrap-t alone rejects too often):
+      both must reject (p = the larger, interval = the hull of the two).
+    Intervals invert the same test, so the gate's p-value and interval agree.
+    """
+    check_alternative(alternative)
+    check_resamples(n_resamples)
+    b, c = paired_arrays(base, candidate)
+    n = int(b.size)
+    if n == 0:
+        raise StatsError("no paired items to compare (n == 0)")
+    d = c - b
+    if n < 2 or float(np.ptp(d)) <= SPREAD_TOL * score_scale(b, c) or t_is_calibrated(d):
+        return paired_t(b, c, alternative=alternative)
+    gen = as_rng(rng)
+    resamples = max(int(n_resamples), MIN_BOOTSTRAP_T_RESAMPLES)
+    boot = bootstrap_t(d, resamples, gen)
+    skew = skewness(d)
+    inference: EitherInference | BootstrapTInference = boot
+    test = "bootstrap_t"
+    if n <= EXACT_FLIP_MAX or np.unique(d).size <= MAX_DISTINCT_FOR_FLIPS:
+        flip = sign_flip(d, max(int(n_resamples), MIN_FLIP_RESAMPLES), gen)
+        inference = EitherInference((flip, boot))
+        test = "sign_flip_exact+bootstrap_t" if flip.exact else "sign_flip+bootstrap_t"
+    return PairedTestResult(
+        test=test,
+        statistic=boot.mean,
+        pvalue=inference.pvalue(0.0, alternative),
+        alternative=alternative,
+        n=n,
+        base_mean=float(b.mean()),
+        candidate_mean=float(c.mean()),
+        se=boot.se,
+        inference=inference,
+        n_resamples=resamples,
+        details={"skewness": skew, "t": boot.mean / boot.se},
+        df=float(n - 1),
+        notes=(
+            f"paired t not used (n={n}, skewness {skew:+.2f}): "
+            + (
+                "sign-flip and studentised bootstrap tests, both must reject"
+                if test != "bootstrap_t"
+                else "studentised bootstrap"
+            ),
+        ),
+    )
+
+
+def wilcoxon_check(d: object, *, null: float = 0.0, alternative: Alternative = "two-sided") -> float | None:
+    """Wilcoxon signed-rank (zsplit) p-value for H0: d is symmetric about ``null``; None if untestable."""
+    check_alternative(alternative)
+    x = np.asarray(d, dtype=float).reshape(-1) - null
+    if x.size < 2:
+        return None
+    if not np.any(x):
+        return 1.0
+    from scipy.stats import wilcoxon  # here: scipy.stats costs ~0.8 s to import, and no gate uses it
+
+    with warnings.catch_warnings():
+        # Small samples and ties make scipy warn about the normal approximation: a check, not the test.
+        warnings.simplefilter("ignore")
+        p = float(wilcoxon(x, zero_method="zsplit", alternative=alternative).pvalue)
+    return p if math.isfinite(p) else None
+
+
+def sign_flip_test(
+    base: object,
+    candidate: object,
+    *,
+    n_resamples: int = 10_000,
+    rng: RngLike = None,
+    alternative: Alternative = "two-sided",
+) -> PairedTestResult:
+    """Sign-flip randomization test of mean(d) (approximate randomization for a mean).
+
+    p = (count + 1) / (R + 1); the interval is the percentile interval of the flipped means
+    shifted onto the estimate, good only as a check (use ``paired_t`` for the interval).
+    """
+    check_alternative(alternative)
+    check_resamples(n_resamples)
+    b, c = paired_arrays(base, candidate)
+    n = int(b.size)
+    if n == 0:
+        raise StatsError("no paired items to compare (n == 0)")
+    a_sums, b_sums = swap_sums(b[:, None], c[:, None], int(n_resamples), as_rng(rng))
+    null_dist = (b_sums[:, 0] - a_sums[:, 0]) / n
+    observed = float((c - b).mean())
+    # Under H0 the flipped deltas are centred on 0: compare them with the observed delta directly.
+    p = one_sided_from_counts(null_dist + observed, observed, 0.0, alternative)
+    inference = BootstrapInference(observed, null_dist + observed)
+    return PairedTestResult(
+        test="sign_flip",
+        statistic=observed,
+        pvalue=p,
+        alternative=alternative,
+        n=n,
+        base_mean=float(b.mean()),
+        candidate_mean=float(c.mean()),
+        se=float(null_dist.std(ddof=1)) if null_dist.size > 1 else math.nan,
+        inference=inference,
+        n_resamples=int(n_resamples),
+    )

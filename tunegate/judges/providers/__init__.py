@@ -1,0 +1,33 @@
+"""Judge providers behind one protocol, registered by name.
+
+Built-ins register exactly as third-party providers would (``register_provider``); importing
+this package registers ``anthropic``, ``openai``, ``openai-compatible`` and ``local``. Their SDKs
+(and torch for ``local``) are imported only when a provider is created.
+"""
+
+from __future__ import annotations
+
+from tunegate.judges.providers import anthropic_api, local_hf, openai_api  # noqa: F401  (registration)
+from tunegate.judges.providers.base import (
+    INSTALL_HINT,
+    PROVIDERS,
+    JudgeProvider,
+    ProviderFactory,
+    ProviderReply,
+    api_key_from_env,
+    import_sdk,
+    make_provider,
+    register_provider,
+)
+
+__all__ = [
+    "INSTALL_HINT",
+    "PROVIDERS",
+    "JudgeProvider",
+    "ProviderFactory",
+    "ProviderReply",
+    "api_key_from_env",
+    "import_sdk",
+    "make_provider",
+    "register_provider",
+]

@@ -1,0 +1,172 @@
+"""The judge-provider protocol, its registry and the helpers every provider shares.
+
+A provider turns rendered judge prompts into raw answers; it does no caching, retrying, budget
+keeping or verdict parsing (tunegate/judges/engine.py does, once, for all providers). A new provider is
+one module and one ``register_provider`` call::
+
+    @register_provider("my-api")
+    def make(model: str | None = None, **options: Any) -> JudgeProvider:
+        return MyProvider(model, **options)
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from tunegate.harness.errors import ConfigError, JudgeError
+from tunegate.harness.redact import redact_text
+from tunegate.harness.registry import Registry
+from tunegate.harness.retry import Transient, server_message
+from tunegate.harness.validation import pydantic_problems
+from tunegate.judges.prompts import JudgePrompt, Output
+
+INSTALL_HINT = "pip install 'tunegate[judges]'"
+
+
+@dataclass(frozen=True)
+class ProviderReply:
+    """One raw answer. ``verdict``: the structured object when the API returned one (a tool call,
+    a schema-constrained JSON); else None and ``text`` is parsed strictly. ``weighted``: the score
+    is a probability-weighted mean (G-Eval), not a single sampled integer. ``problem``: why the
+    answer is no verdict although the call worked (recorded as the failure reason with ``text``)."""
+
+    text: str
+    verdict: dict[str, Any] | None = None
+    weighted: bool = False
+    problem: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+@runtime_checkable
+class JudgeProvider(Protocol):
+    name: str
+    model: str
+    output: Output  # "json": the answer is a verdict object; "token": scored from next-token probabilities
+    max_batch: int  # prompts per ``complete`` call (1 for HTTP APIs)
+    default_concurrency: int
+    deterministic: bool  # asking again gives the same answer: a bad verdict is not re-asked
+
+    def classify(self, exc: BaseException) -> Transient | None:
+        """Whether a failure of ``complete`` is worth retrying (429, 5xx, timeouts, malformed bodies)."""
+        ...
+
+    async def complete(self, prompts: Sequence[JudgePrompt]) -> list[ProviderReply]:
+        """One reply per prompt, in order."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release clients bound to the running event loop."""
+        ...
+
+    def settings_key(self) -> str:
+        """Options that change answers (temperature, max tokens, dtype...): part of cache keys."""
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """Provider, model and options for results.json. Never includes a key."""
+        ...
+
+
+ProviderFactory = Callable[..., JudgeProvider]
+PROVIDERS: Registry[ProviderFactory] = Registry("judge provider")
+
+
+def register_provider(name: str) -> Callable[[ProviderFactory], ProviderFactory]:
+    """Register a provider factory ``factory(model=None, **options)`` under ``name``."""
+    return PROVIDERS.decorator(name)
+
+
+def make_provider(
+    name: str, model: str | None = None, options: Mapping[str, Any] | None = None
+) -> JudgeProvider:
+    try:
+        factory = PROVIDERS.get(name)
+    except ConfigError:
+        known = ", ".join(PROVIDERS.names()) or "(none)"
+        raise JudgeError(
+            f"unknown judge provider {name!r}; known providers: {known}. "
+            "Pick one of them (e.g. --judge local) or register your own with tunegate.judges.register_provider"
+        ) from None
+    return factory(model=model, **dict(options or {}))
+
+
+# -- helpers shared by providers ------------------------------------------------------------
+
+
+class ProviderOptions(BaseModel):
+    """Base of every provider's options: unknown keys are rejected with the list of known ones."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+OptionsT = TypeVar("OptionsT", bound=ProviderOptions)
+
+
+def parse_options(cls: type[OptionsT], options: Mapping[str, Any], provider: str) -> OptionsT:
+    try:
+        return cls.model_validate(dict(options))
+    except ValidationError as exc:
+        known = ", ".join(cls.model_fields)
+        where = f"invalid options for the {provider} judge"
+        problems = "; ".join(
+            p[len(where) + 2 :] for p in pydantic_problems(exc, where, unknown="unknown option")
+        )
+        raise JudgeError(redact_text(f"{where}: {problems}; known options: {known}")) from None
+
+
+def import_sdk(module: str, provider: str) -> ModuleType:
+    """Import an optional SDK, or say exactly how to install it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise JudgeError(
+            f"the {provider} judge needs the {module!r} package, which is not installed; "
+            f"install it with: {INSTALL_HINT}"
+        ) from None
+
+
+def api_key_from_env(var: str, provider: str) -> str:
+    """The API key in ``var``; a missing key is one message naming the variable. Keys live only here."""
+    key = os.environ.get(var, "").strip()
+    if not key:
+        raise JudgeError(
+            f"the {provider} judge needs an API key in the environment variable {var}, which is not set; "
+            f"export {var}=<your key> (or name another variable with the option api_key_env), "
+            "or use the offline judge: --judge local"
+        )
+    return key
+
+
+def settings_key(provider: str, model: str, settings: Mapping[str, Any]) -> str:
+    body = ";".join(f"{k}={settings[k]!r}" for k in sorted(settings))
+    return f"{provider}:{model}:{body}"
+
+
+def api_error(provider: str, exc: BaseException, *, key_env: str | None, model: str) -> JudgeError | None:
+    """A JudgeError for API failures that retrying cannot fix (bad key, unknown model, bad request).
+
+    The server's own text is redacted: a 401 that echoes the key sent does not pass it on."""
+    status = getattr(exc, "status_code", None)
+    if not isinstance(status, int):
+        return None
+    detail = server_message(exc)
+    if status in (401, 403):
+        where = f" in {key_env}" if key_env else ""
+        return JudgeError(
+            f"the {provider} API rejected the API key{where} (HTTP {status}: {detail}); check the key and its access"
+        )
+    if status == 404:
+        return JudgeError(
+            f"the {provider} API does not know the model {model!r} (HTTP 404: {detail}); check the model name for this provider"
+        )
+    if 400 <= status < 500 and status not in (408, 409, 429):
+        return JudgeError(f"the {provider} API refused the judge request (HTTP {status}: {detail})")
+    return None

@@ -1,0 +1,54 @@
+"""Reports rendered from results.json: a self-contained HTML page and a Markdown summary.
+
+>>> from reports import write_reports
+>>> paths = write_reports(results, Path("reports/out"))   # {"html": ..., "markdown": ...}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tunegate.reports.compare_runs import compare_runs, render_compare_html, render_compare_markdown
+from tunegate.reports.files import SCHEMA_VERSION, check_results, load_results, write_atomic
+from tunegate.reports.html import render_html
+from tunegate.reports.markdown import headline, render_markdown
+from tunegate.reports.stamp import stamp_adapter
+
+HTML_NAME = "report.html"
+MARKDOWN_NAME = "summary.md"
+
+
+def write_reports(
+    results: dict[str, Any], out_dir: Path, *, report_href: str | None = None
+) -> dict[str, Path]:
+    """Write ``report.html`` and ``summary.md`` into ``out_dir`` (each atomically).
+
+    ``report_href`` is the link the summary gives to the HTML report; by default the relative
+    ``report.html`` next to it. Returns ``{"html": path, "markdown": path}``.
+    """
+    check_results(results)
+    out = Path(out_dir)
+    html_path = write_atomic(out / HTML_NAME, render_html(results))
+    md_path = write_atomic(
+        out / MARKDOWN_NAME, render_markdown(results, report_href=report_href or HTML_NAME)
+    )
+    return {"html": html_path, "markdown": md_path}
+
+
+__all__ = [
+    "HTML_NAME",
+    "MARKDOWN_NAME",
+    "SCHEMA_VERSION",
+    "check_results",
+    "compare_runs",
+    "headline",
+    "load_results",
+    "render_compare_html",
+    "render_compare_markdown",
+    "render_html",
+    "render_markdown",
+    "stamp_adapter",
+    "write_atomic",
+    "write_reports",
+]

@@ -1,0 +1,118 @@
+"""``tunegate report``: render results.json, stamp an adapter's card, or compare two runs.
+
+    tunegate report RESULTS.json [-o DIR] [--stamp ADAPTER_DIR] [--report-url URL]
+    tunegate report --compare OLD.json NEW.json [-o DIR]
+
+Exit codes: 0 done, 2 usage or input error (missing file, invalid JSON, newer schema_version,
+an adapter that results.json did not gate). ``--stamp`` matches the adapter by content and
+refuses before any file is written.
+The gate's own verdict does not change the exit code: pytest's exit code is the gate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from tunegate.harness.errors import DataError, TunegateError
+from tunegate.reports import write_reports
+from tunegate.reports.compare_runs import compare_runs, render_compare_html, render_compare_markdown
+from tunegate.reports.files import load_results, sha256_of, write_atomic
+from tunegate.reports.markdown import headline
+from tunegate.reports.stamp import plan_stamp
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="tunegate report",
+        description="Render report.html and summary.md from a results.json, or compare two runs.",
+    )
+    p.add_argument("results", nargs="?", type=Path, help="results.json written by `pytest --report DIR`")
+    p.add_argument(
+        "-o",
+        "--out",
+        type=Path,
+        default=None,
+        help="output directory (default: the directory of RESULTS.json)",
+    )
+    p.add_argument(
+        "--stamp", type=Path, metavar="ADAPTER_DIR", help="write the gate result into ADAPTER_DIR/README.md"
+    )
+    p.add_argument(
+        "--compare",
+        nargs=2,
+        type=Path,
+        metavar=("OLD", "NEW"),
+        help="show what changed between two results.json",
+    )
+    p.add_argument(
+        "--report-url", metavar="URL", help="where summary.md should link the HTML report (e.g. the CI run)"
+    )
+    return p
+
+
+def _error(message: str) -> int:
+    print(f"tunegate report: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _one_line(exc: TunegateError) -> str:
+    if isinstance(exc, DataError):
+        return "; ".join(f"{exc.path}: {p}" for p in exc.problems)
+    return str(exc)
+
+
+def _compare(old_path: Path, new_path: Path, out: Path | None) -> int:
+    result = compare_runs(load_results(old_path), load_results(new_path))
+    text = render_compare_markdown(result)
+    if out is None:
+        sys.stdout.write(text)
+        return EXIT_OK
+    md = write_atomic(out / "compare.md", text)
+    html = write_atomic(out / "compare.html", render_compare_html(result))
+    sys.stdout.write(text)
+    print(f"wrote {md} and {html}")
+    return EXIT_OK
+
+
+def _report(path: Path, out: Path | None, stamp: Path | None, report_url: str | None) -> int:
+    results = load_results(path)
+    # Every check of --stamp runs before anything is written: a refusal leaves no partial output.
+    plan = plan_stamp(results, stamp, results_sha256=sha256_of(path)) if stamp is not None else None
+    written = write_reports(results, out if out is not None else path.parent, report_href=report_url)
+    print(headline(results))
+    print(f"wrote {written['html']} and {written['markdown']}")
+    if plan is not None:
+        print(f"stamped {plan.write()}")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``tunegate report``; returns the process exit code."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse already printed usage and the error
+        return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        if args.compare is not None:
+            if args.results is not None or args.stamp is not None:
+                return _error(
+                    "--compare takes OLD and NEW only; drop RESULTS.json/--stamp or run them separately"
+                )
+            return _compare(args.compare[0], args.compare[1], args.out)
+        if args.results is None:
+            return _error("pass RESULTS.json (or --compare OLD NEW); see `tunegate report --help`")
+        return _report(args.results, args.out, args.stamp, args.report_url)
+    except TunegateError as exc:
+        return _error(_one_line(exc))
+    except OSError as exc:
+        return _error(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

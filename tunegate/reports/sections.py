@@ -1,0 +1,355 @@
+"""HTML for the secondary sections: leakage, forgetting, judge health, provenance.
+
+These sections carry free-form dicts (the leakage report, the adapter's training manifest, a
+backend's ``describe()``), so they go through one generic, escaping renderer rather than
+templates that would silently drop fields they did not expect.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tunegate.reports.format import (
+    DASH,
+    STATUS_COLOURS,
+    VERDICT_COLOURS,
+    as_float,
+    comparison_label,
+    delta_ci,
+    is_bad_test,
+    num,
+    obj,
+    pct,
+    pval,
+    short_hash,
+    status_text,
+)
+from tunegate.reports.markup import Html, frag, h, join
+
+MAX_ROWS = 200
+"""Rows shown for a list inside a free-form section (the rest are counted, not rendered)."""
+MAX_COLUMNS = 12
+
+
+def scalar(value: object) -> Html:
+    """One escaped cell for a JSON scalar."""
+    if value is None:
+        return frag(DASH)
+    if isinstance(value, bool):
+        return frag("yes" if value else "no")
+    if isinstance(value, int):
+        return frag(f"{value:,}" if abs(value) >= 10_000 else str(value))
+    if isinstance(value, float):
+        x = as_float(value)
+        if x is None:
+            return frag(DASH)
+        return frag(f"{x:.3g}" if 0 < abs(x) < 0.001 else num(x))
+    text = str(value)
+    if len(text) == 64 and all(ch in "0123456789abcdef" for ch in text):
+        return h("code", f"{text[:16]}…", title=text)
+    return frag(text)
+
+
+def _is_scalar(value: object) -> bool:
+    return value is None or isinstance(value, str | int | float | bool)
+
+
+def render_value(value: object, depth: int = 0) -> Html:
+    """Any JSON value as escaped HTML: key/value tables, row tables for lists of objects."""
+    if _is_scalar(value):
+        return scalar(value)
+    if isinstance(value, dict):
+        return _render_dict(value, depth)
+    if isinstance(value, list):
+        return _render_list(value, depth)
+    return frag(str(value))
+
+
+def _render_dict(value: dict[Any, Any], depth: int) -> Html:
+    if not value:
+        return h("span", "(empty)", class_="muted")
+    flat: list[tuple[Any, Any]] = []
+    nested: list[tuple[Any, Any]] = []
+    for k, v in value.items():
+        simple = _is_scalar(v) or (isinstance(v, list) and all(map(_is_scalar, v)))
+        (flat if simple else nested).append((k, v))
+    out: list[Html] = []
+    if flat:
+        rows = [h("tr", h("th", str(k)), h("td", _kv_value(str(k), v, depth))) for k, v in flat]
+        out.append(h("table", rows, class_="kv"))
+    for k, v in nested:
+        body = h("code", str(v)) if depth >= 3 else render_value(v, depth + 1)
+        out.append(frag(h("h4", str(k)), body))
+    return frag(out)
+
+
+def _kv_value(key: str, value: object, depth: int) -> Html:
+    """A value in a key/value table; p-values (``p``, ``p_value``, ``p_adjusted``...) via fmt_p."""
+    if (key == "p" or key.startswith("p_")) and isinstance(value, int | float) and not isinstance(value, bool):
+        return frag(pval(value))
+    return render_value(value, depth + 1)
+
+
+def _render_list(value: list[Any], depth: int) -> Html:
+    if not value:
+        return h("span", "none", class_="muted")
+    if all(_is_scalar(v) for v in value):
+        more = h("span", f" … {len(value) - 50:,} more", class_="muted") if len(value) > 50 else None
+        return frag(join(", ", (scalar(v) for v in value[:50])), more)
+    if all(isinstance(v, dict) for v in value):
+        columns: dict[str, None] = {}
+        for row in value[:MAX_ROWS]:
+            columns.update(dict.fromkeys(str(k) for k in row))
+        cols = list(columns)[:MAX_COLUMNS]
+        head = h("tr", *(h("th", c) for c in cols))
+        body = [h("tr", *(h("td", _cell(row.get(c))) for c in cols)) for row in value[:MAX_ROWS]]
+        more = (
+            h("p", f"{MAX_ROWS:,} of {len(value):,} rows shown; all are in results.json.", class_="note")
+            if len(value) > MAX_ROWS
+            else None
+        )
+        return frag(
+            h("div", h("table", h("thead", head), h("tbody", body), class_="data"), class_="table-wrap"), more
+        )
+    return h("ul", [h("li", render_value(v, depth + 1)) for v in value[:MAX_ROWS]])
+
+
+def _cell(value: object) -> Html:
+    if _is_scalar(value):
+        return scalar(value)
+    return h("span", str(value), class_="ids")
+
+
+def badge(text: str, colour: str) -> Html:
+    return h("span", text, class_="badge", style=f"background:{colour}")
+
+
+def verdict_badge(verdict: object) -> Html:
+    text = str(verdict or DASH)
+    return badge(text, VERDICT_COLOURS.get(text, "#6e7781"))
+
+
+def status_badge(status: str) -> Html:
+    """A run or candidate status (PASS, FAIL, NO_BINDING_GATES, ...) or a test outcome."""
+    colours = {**STATUS_COLOURS, "FAILED": STATUS_COLOURS["FAIL"], "PASSED": STATUS_COLOURS["PASS"]}
+    colour = colours.get(status, "#6e7781" if status != "SKIPPED" else "#8c959f")
+    return badge(status_text(status), colour)
+
+
+def tests_section(tests: list[dict[str, Any]]) -> Html:
+    """The run's tests that are not comparisons: failed and errored first, each with its reason."""
+    if not tests:
+        return h("p", "No other tunegate tests (leakage, drift, custom assertions) in this run.", class_="muted")
+    bad = [t for t in tests if is_bad_test(t)]
+    rows = [
+        h(
+            "tr",
+            h("td", status_badge(str(t.get("outcome") or "?").upper())),
+            h("td", t.get("kind") or DASH),
+            h("td", h("code", t.get("nodeid") or DASH)),
+            h("td", h("div", t.get("message") or DASH, class_="cell-text")),
+            class_="failing" if is_bad_test(t) else None,
+        )
+        for t in tests
+    ]
+    lead = (
+        f"{len(bad)} of {len(tests)} failed or errored; they are part of the verdict."
+        if bad
+        else f"All {len(tests)} passed or were skipped."
+    )
+    head = h("tr", *(h("th", t) for t in ("outcome", "kind", "test", "reason")))
+    return frag(
+        h("p", lead, class_="lead"),
+        h("div", h("table", h("thead", head), h("tbody", rows), class_="data tests"), class_="table-wrap"),
+    )
+
+
+def leakage_section(leakage: object) -> Html:
+    intro = h(
+        "p",
+        "Overlap between the adapter's training data and the eval items (exact duplicates, 13-gram overlap, "
+        "near duplicates). A leaked item measures memory, not skill.",
+        class_="lead",
+    )
+    if leakage is None:
+        return frag(intro, h("p", "No leakage check ran in this run (no training data was given).", class_="muted"))
+    status = leakage.get("status") if isinstance(leakage, dict) else None
+    if isinstance(leakage, dict) and isinstance(status, str):
+        colour = {"pass": "#1a7f37", "clean": "#1a7f37", "warn": "#9a6700", "fail": "#cf222e"}.get(
+            status.lower(), "#6e7781"
+        )
+        rest = {k: v for k, v in leakage.items() if k != "status"}
+        return frag(intro, h("p", "Status: ", badge(status.upper(), colour)), render_value(rest))
+    return frag(intro, render_value(leakage))
+
+
+def forgetting_section(forgetting: object, comparisons: list[dict[str, Any]], *, with_candidate: bool) -> Html:
+    intro = h(
+        "p",
+        "General capability the adapter was not trained for: paired non-inferiority on general suites, and "
+        "drift of the next-token distribution (KL, perplexity) on general text.",
+        class_="lead",
+    )
+    if forgetting is None:
+        return frag(intro, h("p", "No forgetting check ran in this run.", class_="muted"))
+    if not isinstance(forgetting, dict):
+        return frag(intro, render_value(forgetting))
+    out: list[Html] = [intro]
+    ids = forgetting.get("suites") or []
+    if isinstance(ids, list) and ids:
+        index = {str(c.get("id")): k for k, c in enumerate(comparisons)}
+        rows = []
+        for cid in ids:
+            k = index.get(str(cid))
+            if k is None:
+                rows.append(h("tr", h("td", str(cid), " ", h("span", "(not in comparisons)", class_="muted"), colspan=3)))
+                continue
+            c = comparisons[k]
+            rows.append(
+                h(
+                    "tr",
+                    h("td", h("a", comparison_label(c, with_candidate=with_candidate, with_gate=True), href=f"#cmp-{k}")),
+                    h("td", delta_ci(c), class_="num"),
+                    h("td", verdict_badge(c.get("verdict"))),
+                )
+            )
+        head = h("tr", h("th", "comparison"), h("th", "delta [CI]", class_="num"), h("th", "verdict"))
+        out.append(
+            frag(
+                h("h3", "General suites"),
+                h("div", h("table", h("thead", head), h("tbody", rows), class_="data"), class_="table-wrap"),
+            )
+        )
+    titles = {"kl": "KL divergence (base ‖ candidate) per token", "perplexity": "Perplexity shift"}
+    for key, value in forgetting.items():
+        if key == "suites":
+            continue
+        out.append(frag(h("h3", titles.get(str(key), str(key))), render_value(value)))
+    return frag(out)
+
+
+def _health(reliable: object) -> Html:
+    if reliable:
+        return badge("reliable", "#1a7f37")
+    if reliable is False:
+        return badge("advisory only", "#9a6700")
+    return badge("not calibrated", "#6e7781")
+
+
+def judges_section(judges: object) -> Html:
+    if not judges:
+        return h("p", "No LLM judge was used in this run.", class_="muted")
+    if not isinstance(judges, list):
+        return render_value(judges)
+    rows = [
+        h(
+            "tr",
+            h("td", j.get("name", DASH)),
+            h("td", j.get("provider", DASH)),
+            h("td", j.get("model", DASH)),
+            h("td", j.get("rubric", DASH), " ", h("code", short_hash(j.get("rubric_hash"), 8), title=j.get("rubric_hash") or "")),
+            h("td", num(j.get("kappa")), class_="num"),
+            h("td", _health(j.get("reliable"))),
+            h("td", pct(j.get("position_consistency")), class_="num"),
+            h("td", scalar(j.get("n_judgments")), class_="num"),
+            h("td", scalar(j.get("n_failed")), class_="num"),
+            h("td", scalar(j.get("cache_hits")), class_="num"),
+        )
+        for j in judges
+        if isinstance(j, dict)
+    ]
+    titles = ("judge", "provider", "model", "rubric", "kappa", "health", "position consistency", "judgments", "failed", "cache hits")
+    numeric = {"kappa", "position consistency", "judgments", "failed", "cache hits"}
+    head = h("tr", *(h("th", t, class_="num" if t in numeric else None) for t in titles))
+    return frag(
+        h(
+            "p",
+            "A judge whose agreement with gold labels (Cohen's kappa) is below 0.6 is reported as unreliable: its "
+            "comparisons are advisory and cannot fail the gate alone. Position consistency is the share of pairwise "
+            "judgments that agree when the two answers swap places. Each judged item's rationale is under its "
+            "score in the Items browser.",
+            class_="lead",
+        ),
+        h("div", h("table", h("thead", head), h("tbody", rows), class_="data"), class_="table-wrap"),
+    )
+
+
+def _model_row(role: str, model: dict[str, Any]) -> Html:
+    spec = obj(model.get("spec"))
+    fp = model.get("fingerprint")
+    return h(
+        "tr",
+        h("td", role),
+        h("td", model.get("label", DASH)),
+        h("td", spec.get("base") or DASH),
+        h("td", spec.get("adapter") or DASH),
+        h("td", spec.get("backend") or DASH),
+        h("td", spec.get("dtype") or DASH),
+        h("td", h("code", short_hash(fp, 16), title=fp or "")),
+    )
+
+
+def provenance_section(results: dict[str, Any]) -> Html:
+    models = obj(results.get("models"))
+    base = obj(models.get("base"))
+    cands = [c for c in models.get("candidates") or [] if isinstance(c, dict)]
+    rows = ([_model_row("base", base)] if base else []) + [_model_row("candidate", c) for c in cands]
+    head = h("tr", *(h("th", t) for t in ("role", "label", "base", "adapter", "backend", "dtype", "fingerprint")))
+    out: list[Html] = [
+        h("h3", "Models"),
+        h("div", h("table", h("thead", head), h("tbody", rows), class_="data"), class_="table-wrap"),
+    ]
+    for c in cands:
+        manifest = c.get("provenance")
+        body = (
+            render_value(manifest)
+            if manifest is not None
+            else h("p", "No training manifest (tunegate.json) next to this adapter.", class_="muted")
+        )
+        out.append(
+            h("details", h("summary", f"Training manifest: {c.get('label', 'candidate')}"), body, class_="block", open=True)
+        )
+    described = [(base.get("label", "base"), base.get("describe"))] + [(c.get("label"), c.get("describe")) for c in cands]
+    for label, describe in described:
+        if describe:
+            out.append(h("details", h("summary", f"Model details: {label}"), render_value(describe), class_="block"))
+    run = obj(results.get("run"))
+    tool = obj(results.get("tool"))
+    run_kv = {k: v for k, v in run.items() if k != "libraries"}
+    run_kv["tool"] = f"{tool.get('name', 'tunegate')} {tool.get('version', '')}".strip()
+    run_kv["schema_version"] = results.get("schema_version")
+    cache = obj(results.get("cache"))
+    cache_view = dict(cache)
+    if "hit_rate" in cache_view:
+        cache_view["hit_rate"] = pct(cache.get("hit_rate"))
+    out.append(
+        h(
+            "div",
+            h("div", h("h3", "Run"), render_value(run_kv)),
+            h("div", h("h3", "Response cache"), render_value(cache_view) if cache else h("p", "No cache figures.", class_="muted")),
+            h("div", h("h3", "Library versions"), render_value(run.get("libraries") or {})),
+            class_="grid",
+        )
+    )
+    suites = [s for s in results.get("suites") or [] if isinstance(s, dict)]
+    if suites:
+        srows = [
+            h(
+                "tr",
+                h("td", s.get("name", DASH)),
+                h("td", h("code", s.get("path") or DASH)),
+                h("td", scalar(s.get("n_items")), class_="num"),
+                h("td", scalar(s.get("sampled")), class_="num"),
+                h("td", h("code", short_hash(s.get("version"), 16), title=s.get("version") or "")),
+            )
+            for s in suites
+        ]
+        titles = ("suite", "file", "items", "sampled", "version (sha256)")
+        shead = h("tr", *(h("th", t, class_="num" if t in ("items", "sampled") else None) for t in titles))
+        out.append(
+            frag(
+                h("h3", "Suites"),
+                h("div", h("table", h("thead", shead), h("tbody", srows), class_="data"), class_="table-wrap"),
+            )
+        )
+    return frag(out)

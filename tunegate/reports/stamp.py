@@ -1,0 +1,253 @@
+"""Write a gate result into an adapter's model card (``README.md``).
+
+The card gets Hugging Face ``model-index`` metadata (one result per suite, one metric per
+comparison: the candidate's value, with the base value, delta, CI and verdict as ``args``), a
+``tunegate`` block with the verdict and the sha256 of results.json, and a short Markdown section
+between ``<!-- tunegate:begin -->`` / ``<!-- tunegate:end -->`` markers. The adapter is matched
+to results.json by content (``models.candidates[].content_fingerprint``), never by path text: a
+byte-identical copy anywhere is accepted, another adapter at the gated path is refused, and the
+refusal comes before anything is written. Everything else in the
+card (peft's front matter keys, the body text, other evaluations) is kept; stamping twice
+replaces the previous stamp. The file is replaced atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tunegate.harness.errors import ConfigError, DataError
+from tunegate.harness.fingerprint import content_fingerprint
+from tunegate.reports.files import check_results, write_atomic
+from tunegate.reports.format import as_float, clean, clean_label, delta_ci, num, obj, sanitize
+from tunegate.reports.markdown import headline, md_name
+
+CONTENT_KEY = "content_fingerprint"
+"""The candidate's key in results.json ``models.candidates[]``: ``content_fingerprint(adapter dir)``."""
+BEGIN = "<!-- tunegate:begin -->"
+END = "<!-- tunegate:end -->"
+_FRONT = re.compile(r"\A---[ \t]*\r?\n(.*?)(?:\r?\n)?^---[ \t]*(?:\r?\n|\Z)", re.DOTALL | re.MULTILINE)
+_SECTION = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END) + r"\n?", re.DOTALL)
+
+
+def split_front_matter(text: str, path: str = "README.md") -> tuple[dict[str, Any], str]:
+    """(metadata, body) of a model card; a card without front matter has empty metadata."""
+    if not re.match(r"\A---[ \t]*\r?\n", text):
+        return {}, text
+    match = _FRONT.match(text)
+    if match is None:
+        raise DataError(
+            path, ["line 1: front matter opens with '---' but no closing '---' line follows; close it"]
+        )
+    try:
+        meta = yaml.safe_load(match.group(1))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 2}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise DataError(
+            path, [f"{where}front matter is not valid YAML ({problem}); fix it before stamping"]
+        ) from None
+    if meta is None:
+        meta = {}
+    if not isinstance(meta, dict):
+        raise DataError(path, [f"front matter must be a YAML mapping, got {type(meta).__name__}"])
+    return meta, text[match.end() :]
+
+
+def _round(value: object) -> float | None:
+    x = as_float(value)
+    return None if x is None else float(f"{x:.6g}")
+
+
+def _pick_candidate(results: dict[str, Any], adapter_dir: Path) -> dict[str, Any]:
+    """The candidate record whose content fingerprint is ``adapter_dir``'s (path text is ignored)."""
+    models = obj(results.get("models"))
+    cands = [c for c in models.get("candidates") or [] if isinstance(c, dict)]
+    if not cands:
+        raise ConfigError("results.json has no candidate model; nothing to stamp")
+    recorded = [c for c in cands if isinstance(c.get(CONTENT_KEY), str) and c.get(CONTENT_KEY)]
+    if not recorded:
+        raise ConfigError(
+            f"--stamp {adapter_dir}: results.json records no content fingerprint for its candidates "
+            f"(models.candidates[].{CONTENT_KEY}), so it cannot prove which adapter it gated; "
+            "re-run the gate with this tunegate version and stamp that results.json"
+        )
+    actual = content_fingerprint(adapter_dir)
+    hits = [c for c in recorded if c.get(CONTENT_KEY) == actual]
+    if hits:
+        return hits[0]
+    evaluated = ", ".join(
+        f"{clean_label(c.get('label'))}={obj(c.get('spec')).get('adapter')} ({str(c.get(CONTENT_KEY))[:12]})"
+        for c in recorded
+    )
+    raise ConfigError(
+        f"--stamp {adapter_dir}: results.json did not evaluate this adapter: its content fingerprint is "
+        f"{actual[:12]}, the gated candidates are {evaluated}; pass the adapter directory that was gated "
+        "(a byte-identical copy anywhere is fine)"
+    )
+
+
+def _model_index_results(results: dict[str, Any], label: str) -> list[dict[str, Any]]:
+    versions = {s.get("name"): s.get("version") for s in results.get("suites") or [] if isinstance(s, dict)}
+    by_suite: dict[str, list[dict[str, Any]]] = {}
+    for c in results.get("comparisons") or []:
+        if (
+            not isinstance(c, dict)
+            or str(c.get("candidate")) != label
+            or as_float(c.get("candidate_mean")) is None
+        ):
+            continue
+        gate = obj(c.get("gate"))
+        args = {
+            "base": _round(c.get("base_mean")),
+            "delta": _round(c.get("delta")),
+            "ci_low": _round(c.get("ci_low")),
+            "ci_high": _round(c.get("ci_high")),
+            "p_adjusted": _round(c.get("p_adjusted")),
+            "n": c.get("n"),
+            "test": c.get("test"),
+            "gate": gate.get("type"),
+            "verdict": c.get("verdict"),
+        }
+        by_suite.setdefault(str(c.get("suite")), []).append(
+            {
+                "type": clean(c.get("metric")),
+                "name": f"{clean(c.get('metric'))} (base {num(c.get('base_mean'))}, {c.get('verdict')})",
+                "value": _round(c.get("candidate_mean")),
+                "args": {k: v for k, v in args.items() if v is not None},
+                "verified": False,
+            }
+        )
+    out = []
+    for suite, metrics in by_suite.items():
+        dataset: dict[str, Any] = {"name": clean(suite), "type": clean(suite)}
+        if versions.get(suite):
+            dataset["revision"] = clean(versions[suite])
+        out.append({"task": {"type": "text-generation"}, "dataset": dataset, "metrics": metrics})
+    return out
+
+
+def _merge_model_index(existing: object, name: str, new_results: list[dict[str, Any]]) -> list[Any]:
+    """Replace this model's results for the suites just evaluated; keep every other entry."""
+    entries = list(existing) if isinstance(existing, list) else []
+    ours = {(r["dataset"]["type"], r["task"]["type"]) for r in new_results}
+    for entry in entries:
+        if isinstance(entry, dict) and entry.get("name") == name:
+            kept = [
+                r
+                for r in entry.get("results") or []
+                if not (
+                    isinstance(r, dict)
+                    and (obj(r.get("dataset")).get("type"), obj(r.get("task")).get("type")) in ours
+                )
+            ]
+            entry["results"] = kept + new_results
+            return entries
+    return [*entries, {"name": name, "results": new_results}]
+
+
+def _section(results: dict[str, Any], label: str, sha256: str) -> str:
+    rows = [
+        f"| {md_name(c.get('suite'), in_table=True)} | {md_name(c.get('metric'), in_table=True)} | "
+        f"{num(c.get('base_mean'))} | {num(c.get('candidate_mean'))} | {delta_ci(c)} | "
+        f"{md_name(c.get('verdict'), in_table=True)} |"
+        for c in results.get("comparisons") or []
+        if isinstance(c, dict) and str(c.get("candidate")) == label
+    ]
+    run = obj(results.get("run"))
+    return "\n".join(
+        [
+            BEGIN,
+            "## Evaluation gate (tunegate)",
+            "",
+            headline(results),
+            "",
+            "| suite | metric | base | adapter | delta [CI] | verdict |",
+            "|---|---|---:|---:|---:|---|",
+            *rows,
+            "",
+            f"Evaluated {md_name(run.get('started_at') or 'at an unknown time')}; results.json sha256 `{sha256}`.",
+            END,
+            "",
+        ]
+    )
+
+
+@dataclass(frozen=True)
+class StampPlan:
+    """A checked, rendered stamp: ``write`` only replaces the card."""
+
+    card: Path
+    text: str
+    mode: int | None
+
+    def write(self) -> Path:
+        return write_atomic(self.card, self.text, mode=self.mode)
+
+
+def plan_stamp(results: dict[str, Any], adapter_dir: Path, *, results_sha256: str) -> StampPlan:
+    """Check everything a stamp needs and render the card, writing nothing.
+
+    Raises ``ConfigError`` when ``adapter_dir`` is not a directory or is not, by content, a
+    candidate results.json gated; ``DataError`` when its README.md front matter is invalid.
+    """
+    check_results(results)
+    adapter_dir = Path(adapter_dir)
+    if not adapter_dir.is_dir():
+        raise ConfigError(
+            f"--stamp {adapter_dir}: not a directory; pass the adapter folder (it holds adapter_config.json)"
+        )
+    candidate = _pick_candidate(results, adapter_dir)
+    label = str(candidate.get("label") or "candidate")
+    card = adapter_dir / "README.md"
+    try:
+        text = card.read_text(encoding="utf-8") if card.exists() else ""
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(str(card), [f"cannot read the model card ({exc}); fix or remove it before stamping"]) from None
+    meta, body = split_front_matter(text, str(card))
+
+    name = clean_label(adapter_dir.resolve().name)
+    meta["model-index"] = _merge_model_index(
+        meta.get("model-index"), name, _model_index_results(results, label)
+    )
+    verdict = obj(results.get("verdict"))
+    base = obj(obj(results.get("models")).get("base"))
+    tool = obj(results.get("tool"))
+    meta["tunegate"] = sanitize(
+        {
+            "verdict": verdict.get("status"),
+            "reason": verdict.get("reason"),
+            "failed": verdict.get("failed") or [],
+            "results_sha256": results_sha256,
+            "schema_version": results.get("schema_version"),
+            "tool_version": tool.get("version"),
+            "evaluated_at": obj(results.get("run")).get("started_at"),
+            "base": {"name": obj(base.get("spec")).get("base"), "fingerprint": base.get("fingerprint")},
+            "candidate": {
+                "label": label,
+                "fingerprint": candidate.get("fingerprint"),
+                "content_fingerprint": candidate.get(CONTENT_KEY),
+            },
+        }
+    )
+    front = yaml.safe_dump(
+        sanitize(meta), sort_keys=False, allow_unicode=True, default_flow_style=False, width=100
+    )
+    section = _section(results, label, results_sha256)
+    if _SECTION.search(body):
+        body = _SECTION.sub(lambda _: section, body, count=1)
+    else:
+        body = body.rstrip("\n") + ("\n\n" if body.strip() else "\n") + section
+    mode = os.stat(card).st_mode & 0o777 if card.exists() else None
+    return StampPlan(card, f"---\n{front}---\n{body}", mode)
+
+
+def stamp_adapter(results: dict[str, Any], adapter_dir: Path, *, results_sha256: str) -> Path:
+    """Write the gate result into ``adapter_dir/README.md``; returns the card's path."""
+    return plan_stamp(results, adapter_dir, results_sha256=results_sha256).write()

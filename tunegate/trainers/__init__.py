@@ -1,0 +1,8 @@
+"""The LoRA/QLoRA trainer: ``tunegate train CONFIG.yaml`` writes an adapter + ``tunegate.json``."""
+
+from __future__ import annotations
+
+from tunegate.trainers.config import TrainConfig, load_config
+from tunegate.trainers.manifest import adapter_is_current, inputs_fingerprint, read_manifest
+
+__all__ = ["TrainConfig", "adapter_is_current", "inputs_fingerprint", "load_config", "read_manifest"]

@@ -1,0 +1,3 @@
+from tunegate.trainers.cli import main
+
+raise SystemExit(main())
