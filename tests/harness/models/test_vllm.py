@@ -259,7 +259,7 @@ def test_pickle_adapters_are_refused(
 
 def _require_gpu_vllm() -> None:
     pytest.importorskip(
-        "vllm", reason="vLLM is not installed (pip install 'tunegate[vllm]' on a GPU machine)"
+        "vllm", reason="vLLM is not installed (pip install 'vllm>=0.8' on a GPU machine)"
     )
     import torch
 
