@@ -43,6 +43,7 @@ from tunegate.trainers.distributed import (
     world_from_env,
 )
 from tunegate.trainers.manifest import build_manifest, inputs_fingerprint
+from tunegate.trainers.publish import apply_umask_modes, portable_card
 
 
 def seed_everything(seed: int) -> None:
@@ -326,6 +327,8 @@ def save_adapter(
         import json
 
         (tmp / "tunegate.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
+        portable_card(tmp / "README.md", cfg.base)
+        apply_umask_modes(tmp)  # mkdtemp made it 0700: the adapter is meant to be shared
         old = None
         if out.exists():
             old = out.parent / f".{out.name}.old-{os.getpid()}"
