@@ -310,7 +310,11 @@ def test_readme_project_section_reaches_a_verdict(tmp_path: Path, wheel: Path) -
     assert first.startswith("python -m venv .venv && . .venv/bin/activate"), first
     res = _run(["bash", "-euc", first], cwd=project, env=env)
     assert res.returncode == 0, res.stderr[-3000:]
-    _link_deps(project / ".venv" / "bin" / "python", tmp_path)
+    venv_python = project / ".venv" / "bin" / "python"
+    # The venv's own old setuptools would shadow the linked one torch requires (online, pip upgrades it).
+    res = _run([str(venv_python), "-m", "pip", "uninstall", "-y", "-q", "setuptools"], cwd=project, env=env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    _link_deps(venv_python, tmp_path)
     script = [". .venv/bin/activate", *rest, *(line.replace("path/to/your-adapter", str(adapter)) for line in run)]
     res = _run(["bash", "-euc", "\n".join(script)], cwd=project, env=env, timeout=900)
     out = res.stdout + res.stderr
