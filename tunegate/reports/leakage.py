@@ -194,7 +194,7 @@ def _settings(data: dict[str, Any]) -> Html:
     return h(
         "details",
         h("summary", "Check settings and training files"),
-        h("table", h("tbody", rows), class_="data kv") if rows else None,
+        h("table", h("tbody", rows), class_="kv") if rows else None,
         _table(("training file", "lines", "examples", "unreadable lines"), file_rows) if file_rows else None,
         h("ul", *(h("li", p) for p in problems)) if problems else None,
         class_="block",
