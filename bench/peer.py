@@ -27,7 +27,7 @@ The JSON also reports the bf16/fp32 matmul peak measured in the same run and the
 compute limit reached, batch invariance (texts identical across batch sizes 1, 8 and the main
 run, and against one-prompt-at-a-time generation), and tunegate's peak RSS.
 
-Needs the optional extra: pip install 'tunegate[peer]'
+Needs lm-evaluation-harness (the ``peer`` extra): pip install 'lm-eval>=0.4.8'
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def require_lm_eval() -> str:
     except ImportError:
         sys.exit(
             "bench/peer.py needs lm-evaluation-harness, which is not installed; "
-            "install it with: pip install 'tunegate[peer]'"
+            "install it with: pip install 'lm-eval>=0.4.8'"
         )
     return str(getattr(lm_eval, "__version__", "unknown"))
 

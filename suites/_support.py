@@ -11,9 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from tunegate.harness import metrics
-from tunegate.harness.data import EvalItem, Suite, load_suite
-from tunegate.harness.metrics import Metric, custom_metric, extract_json_object
+from tunegate import EvalItem, Metric, Suite, custom_metric, extract_json_object, load_suite, metrics
 
 DATA = Path(__file__).parent / "data"
 SUPPORT_DATA = DATA / "support"

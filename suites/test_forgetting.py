@@ -1,13 +1,13 @@
 """Catastrophic forgetting: the candidate must not get worse at things it was not trained for.
 
-The gates ship with tunegate (``tunegate.harness.general.forgetting_suite``: the four general-capability suites and
+The gates ship with tunegate (``tunegate.forgetting``: the four general-capability suites and
 their union gated for non-inferiority, and KL drift on general text with its limit); importing
 them here runs them in this project's suite, as ``--forgetting`` does in any project.
 """
 
 from __future__ import annotations
 
-from tunegate.harness.general.forgetting_suite import (  # noqa: F401  (collected here)
+from tunegate.forgetting import (  # noqa: F401  (collected here)
     GATES,
     MAX_KL,
     test_general_capability_does_not_regress,

@@ -13,12 +13,10 @@ for every candidate whose training data is known (``RunState.automatic_checks``)
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tunegate.harness import general
-from tunegate.harness.leakage import LeakageConfig, discover_suites
+from tunegate import LeakageConfig, ModelHandle, RunState, Suite, discover_suites, general
 
 DATA = Path(__file__).parent / "data"
 MAX_NEW_TOKENS = 160
@@ -27,11 +25,11 @@ CONFIG = LeakageConfig()
 """Defaults: fail on any exact duplicate, or on more than 1% of items overlapping training."""
 
 
-def eval_suites() -> list[Any]:
+def eval_suites() -> list[Suite]:
     return discover_suites(DATA, max_new_tokens=MAX_NEW_TOKENS) + general.suites()
 
 
-def test_eval_suites_do_not_overlap_training_data(tunegate_run: Any, candidate: Any) -> None:
+def test_eval_suites_do_not_overlap_training_data(tunegate_run: RunState, candidate: ModelHandle) -> None:
     section = tunegate_run.leakage(candidate, suites=eval_suites(), config=CONFIG)
     if section is None:
         pytest.skip("no --train-data and no tunegate.json beside the adapter: no training data to check against")

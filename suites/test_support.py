@@ -10,38 +10,38 @@ in ``_support.py``.
 
 from __future__ import annotations
 
-from typing import Any
-
 import _support as task
+
+from tunegate import Compare, Judge
 
 SUPPORT = task.support_eval()
 
 
-def test_category_is_more_accurate(compare: Any) -> None:
+def test_category_is_more_accurate(compare: Compare) -> None:
     compare(SUPPORT, task.category()).assert_improves(min_delta=0.05)
 
 
-def test_answers_are_valid_json(compare: Any) -> None:
+def test_answers_are_valid_json(compare: Compare) -> None:
     compare(SUPPORT, task.valid_json()).assert_improves(min_delta=0.05)
 
 
-def test_priority_does_not_regress(compare: Any) -> None:
+def test_priority_does_not_regress(compare: Compare) -> None:
     compare(SUPPORT, task.priority()).assert_no_regression(margin=0.05)
 
 
-def test_reply_greets_the_customer(compare: Any) -> None:
+def test_reply_greets_the_customer(compare: Compare) -> None:
     compare(SUPPORT, task.greeting()).assert_improves()
 
 
-def test_reply_signs_off(compare: Any) -> None:
+def test_reply_signs_off(compare: Compare) -> None:
     compare(SUPPORT, task.sign_off()).assert_improves()
 
 
-def test_reply_has_two_to_four_sentences(compare: Any) -> None:
+def test_reply_has_two_to_four_sentences(compare: Compare) -> None:
     compare(SUPPORT, task.sentence_count()).assert_no_regression(margin=0.05)
 
 
-def test_answer_follows_every_rule(compare: Any) -> None:
+def test_answer_follows_every_rule(compare: Compare) -> None:
     compare(SUPPORT, task.follows_guide()).assert_no_regression(margin=0.05)
 
 
@@ -50,19 +50,19 @@ def test_answer_follows_every_rule(compare: Any) -> None:
 # Margins of 2 points (0-100) and 0.02 (0-1) are the same share of the scale.
 
 
-def test_reply_bleu_improves(compare: Any) -> None:
+def test_reply_bleu_improves(compare: Compare) -> None:
     compare(SUPPORT, task.reply_bleu()).assert_improves()
 
 
-def test_reply_chrf_improves(compare: Any) -> None:
+def test_reply_chrf_improves(compare: Compare) -> None:
     compare(SUPPORT, task.reply_chrf()).assert_improves()
 
 
-def test_reply_wording_close_to_reference(compare: Any) -> None:
+def test_reply_wording_close_to_reference(compare: Compare) -> None:
     compare(SUPPORT, task.reply_rouge_l()).assert_no_regression(margin=0.02)
 
 
-def test_reply_meaning_close_to_reference(compare: Any) -> None:
+def test_reply_meaning_close_to_reference(compare: Compare) -> None:
     compare(SUPPORT, task.reply_bertscore()).assert_no_regression(margin=0.02)
 
 
@@ -72,5 +72,5 @@ def test_reply_meaning_close_to_reference(compare: Any) -> None:
 JUDGED = SUPPORT.sample(60, seed=0).with_options(name="support/eval-judged")
 
 
-def test_reply_style_judged(compare: Any, judge: Any) -> None:
+def test_reply_style_judged(compare: Compare, judge: Judge) -> None:
     compare(JUDGED, judge.rubric("support_style")).assert_no_regression(margin=0.25)

@@ -47,13 +47,17 @@ def build_tiny_llama(out: Path, *, seed: int = 0) -> Path:
 
 def build_lora_adapter(base_dir: Path, out: Path, *, zero_b: bool = False, scale: float = 0.5, seed: int = 1) -> Path:
     """A LoRA adapter on ``base_dir``: random A and B (an effect), or B = 0 (no effect at all)."""
-    from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    base = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
-    torch.manual_seed(seed)
-    cfg = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], lora_dropout=0.0, task_type="CAUSAL_LM")
-    peft_model = get_peft_model(base, cfg)
+    from tunegate.harness.models.quiet import quiet
+
+    with quiet():  # peft's import and calls warn about things that are not the tests' (models/quiet.py)
+        from peft import LoraConfig, get_peft_model
+
+        base = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
+        torch.manual_seed(seed)
+        cfg = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], lora_dropout=0.0, task_type="CAUSAL_LM")
+        peft_model = get_peft_model(base, cfg)
     with torch.no_grad():
         for name, param in peft_model.named_parameters():
             if "lora_B" in name:

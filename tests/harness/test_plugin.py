@@ -72,7 +72,7 @@ def test_suite_runs_and_prints_summary(
     assert results["schema_version"] == SCHEMA_VERSION
     assert results["comparisons"][0]["metric"] == "length"
     assert len(results["items"]["toy"]) == 12
-    assert set(results["items"]["toy"][0]["outputs"]) == {"base", "candidate"}
+    assert set(results["items"]["toy"][0]["outputs"]) == {"base", tiny_adapter_dir.name}  # the adapter dir's name
     # second identical run: nothing generated
     res2 = project.runpytest_subprocess(*_args(tiny_model_dir, tmp_path / "cache", "--candidate", str(tiny_adapter_dir)))
     res2.assert_outcomes(passed=1)
@@ -183,7 +183,7 @@ def test_xdist_workers_share_cache_and_one_report(
     results = json.loads((report / "results.json").read_text())
     assert len(results["comparisons"]) == 2
     assert {c["nodeid"].split("::")[0].rsplit("/", 1)[-1] for c in results["comparisons"]} == {"test_toy.py", "test_more.py"}
-    assert set(results["items"]["toy"][0]["outputs"]) == {"base", "candidate"}
+    assert set(results["items"]["toy"][0]["outputs"]) == {"base", tiny_adapter_dir.name}  # the adapter dir's name
     assert "tunegate: base vs candidate" in res.stdout.str()
 
 
@@ -372,7 +372,7 @@ def test_suite_without_comparisons_still_writes_its_report(
     project: pytest.Pytester, tiny_model_dir: Path, tiny_adapter_dir: Path, tmp_path: Path
 ) -> None:
     """A leakage-style run (no compare) keeps its report; secrets in options never reach it."""
-    project.makepyfile(test_toy="def test_check(tunegate_run, candidate):\n    assert candidate.label == 'candidate'\n")
+    project.makepyfile(test_toy="def test_check(tunegate_run, candidate):\n    assert candidate.label == 'served-adapter'\n")
     report = tmp_path / "report"
     res = project.runpytest_subprocess(
         "-p", "no:cacheprovider", "--backend", "openai", "--base", "served-model",

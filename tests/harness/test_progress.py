@@ -179,3 +179,65 @@ def test_generate_cached_reports_progress(tiny_model_dir: Path, tmp_path: Path) 
     got.clear()
     generate_cached(backend, reqs, cache, label="base", suite="toy")  # all cached: nothing to report
     assert got == []
+
+
+class _OneByOneBackend:
+    """Finishes the items of a call one at a time, one fake second each, reporting each as the hf loop does."""
+
+    fingerprint = "fake-backend"
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.spec = type("Spec", (), {"name": "fake", "label": ""})()
+
+    def render(self, messages: object) -> str:
+        return repr(messages)
+
+    def generate(self, requests: list[object]) -> list[object]:
+        from tunegate.harness.models.base import Completion
+
+        out = []
+        for _ in requests:
+            self.clock.now += 1.0
+            progress.item_done()
+            out.append(Completion(text="ok", n_tokens=3, finish_reason="stop"))
+        return out
+
+
+def test_generation_progress_moves_per_finished_item(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Five items in one 64-prompt chunk: the line shows 1/5, 2/5, ... as each item finishes, with an
+    ETA from the second item on, not 0/5 until the chunk ends; the chunk's end does not count twice."""
+    from tunegate.harness.cache import ResponseCache
+    from tunegate.harness.data import Message
+    from tunegate.harness.generation import generate_cached
+    from tunegate.harness.models.base import GenerationParams, GenerationRequest
+
+    clock = Clock()
+    sink = Sink(clock)
+
+    def track(kind: str, label: str, total: int | None, unit: str = "items") -> Progress:
+        return Progress(kind, label, total, unit, clock=clock, writer=sink, tty=True, heartbeat=None)
+
+    monkeypatch.setattr(progress, "track", track)
+    params = GenerationParams(max_new_tokens=4)
+    reqs = [GenerationRequest(str(i), (Message("user", f"q{i}"),), params) for i in range(5)]
+    generate_cached(_OneByOneBackend(clock), reqs, ResponseCache(tmp_path), label="base", suite="toy")  # type: ignore[arg-type]
+    shown = [text.split(": ", 1)[1].split(" ·")[0] for _, text, _ in sink.lines]
+    assert shown == [f"{k}/5 items ({k * 20}%)" for k in range(1, 6)] + ["5/5 items (100%)"], shown
+    assert "ETA 3s" in sink.lines[1][1]  # 2 done in 2 s, 3 to go
+    assert sink.lines[-1][2] is False and sink.lines[-1][1].startswith("generate base · toy: 5/5 items (100%)")
+
+
+def test_hf_decoding_reports_each_finished_row(tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real hf loop calls item_done as rows retire (2 slots, 5 prompts: several calls, 5 in all)."""
+    from tunegate.harness.data import Message
+    from tunegate.harness.models.base import GenerationParams, GenerationRequest, ModelSpec
+    from tunegate.harness.models.hf import HFBackend, clear_engines
+
+    calls: list[int] = []
+    monkeypatch.setattr(progress, "item_done", calls.append)
+    clear_engines()
+    backend = HFBackend(ModelSpec(str(tiny_model_dir), dtype="fp32", options={"batch_size": 2}), cache_dir=str(tmp_path))
+    params = GenerationParams(max_new_tokens=4)
+    backend.generate([GenerationRequest(str(i), (Message("user", f"Count to {i}."),), params) for i in range(5)])
+    assert sum(calls) == 5 and len(calls) >= 3, calls

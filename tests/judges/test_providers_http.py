@@ -252,6 +252,6 @@ def test_missing_sdk_gives_the_install_command(
     with pytest.raises(
         JudgeError,
         match=r"needs the 'anthropic' package, which is not installed; install it with: "
-        r"pip install 'tunegate\[judges\]'",
+        r"pip install 'anthropic>=0.40'$",
     ):
         Judge("anthropic", cache_dir=tmp_path)

@@ -10,7 +10,7 @@ import pytest
 
 from tunegate.reports.markup import Html, document, esc, frag, h, join, raw_block
 
-RENDERERS = ("html.py", "sections.py", "svg.py", "compare_runs.py", "items.py")
+RENDERERS = ("html.py", "sections.py", "svg.py", "compare_runs.py", "items.py", "leakage.py")
 _TAG = re.compile(r"<\s*/?\s*[a-zA-Z!]")
 
 

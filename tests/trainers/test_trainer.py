@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -238,3 +239,32 @@ def test_steps_that_cannot_be_split_over_the_processes_are_refused(
     cfg = load_config(_config(tmp_path, tiny_model_dir, small_data, micro_batch_size=4, batch_size=4))
     with pytest.raises(ConfigError, match="cannot be split evenly over 2 processes"):
         train(cfg, quiet=True)
+
+
+def test_saved_adapter_is_readable_by_others_and_names_its_base_portably(
+    tmp_path: Path, tiny_model_dir: Path, small_data: Path
+) -> None:
+    """0755 / 0644 under umask 022 (mkdtemp alone gives 0700), and the card's base is the config's
+    value, not the local directory the base was loaded from."""
+    cfg = load_config(_config(tmp_path, tiny_model_dir, small_data)).model_copy(update={"base": "smollm2-135m-instruct"})
+
+    class Saving:
+        def save_pretrained(self, path: Path, **_: object) -> None:
+            (Path(path) / "adapter_model.safetensors").write_bytes(b"weights")
+            (Path(path) / "README.md").write_text(
+                f"---\nbase_model: {tiny_model_dir}\nlibrary_name: peft\ntags:\n- base_model:adapter:{tiny_model_dir}\n"
+                "- lora\n---\n\n# Model Card\n"
+            )
+
+    old = os.umask(0o022)
+    try:
+        out = save_adapter(Saving(), cfg, tiny_model_dir, {}, "")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o755
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in out.iterdir()} == {
+        "adapter_model.safetensors": 0o644, "README.md": 0o644, "tunegate.json": 0o644
+    }
+    card = (out / "README.md").read_text()
+    assert "base_model: smollm2-135m-instruct\n" in card and "- base_model:adapter:smollm2-135m-instruct\n" in card
+    assert str(tiny_model_dir) not in card and card.endswith("---\n\n# Model Card\n")

@@ -74,7 +74,9 @@ def generate_cached(
     started = time.perf_counter()
     tokens = 0
     name = " · ".join(x for x in (label or backend.spec.name, suite) if x)
-    with progress.track("generate", name, len(todo)) as bar:  # silent when nothing is generated
+    # Silent when nothing is generated; the hf loop reports each finished item (progress.item_done),
+    # other backends advance per chunk.
+    with progress.track("generate", name, len(todo)) as bar, progress.counting(bar) as settle:
         for start in range(0, len(todo), chunk_size):
             idx = todo[start : start + chunk_size]
             # Secrets a server echoes back (an API key, a URL password) never reach the cache,
@@ -84,7 +86,7 @@ def generate_cached(
             for i, c in zip(idx, outs, strict=True):
                 results[i] = c
                 tokens += c.n_tokens
-            bar.advance(len(idx), tokens=sum(c.n_tokens for c in outs))
+            settle(len(idx), tokens=sum(c.n_tokens for c in outs))
     elapsed = time.perf_counter() - started if todo else 0.0
     if stats is not None:
         stats.add(label or backend.spec.name, len(requests) - len(todo), len(todo), tokens, elapsed)

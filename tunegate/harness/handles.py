@@ -88,8 +88,10 @@ class ModelHandle:
 
 
 def candidate_labels(candidates: Sequence[str]) -> list[str]:
-    if len(candidates) == 1:
-        return ["candidate"]
+    """Each candidate's label: its adapter dir's (or model's) name, made unique, never ``base``.
+
+    A single candidate is labelled by its name too, so a report says which adapter it gated.
+    """
     labels: list[str] = []
     for c in candidates:
         name = Path(c.rstrip("/")).name or c

@@ -103,10 +103,19 @@ def _configured(config: pytest.Config, table: dict[str, Any] | None) -> str:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "tunegate: a tunegate eval test (base vs candidate)")
     config.stash[PARTIALS_KEY] = []
+    pyproject = project_pyproject(config)
     try:
-        table = _tunegate_table(project_pyproject(config))
+        table = _tunegate_table(pyproject)
     except TunegateError as exc:
         raise pytest.UsageError(str(exc)) from None
+    if table is None and pyproject is not None:
+        from tunegate.harness import tooltable
+
+        names = tooltable.lookalikes(pyproject)
+        if names:
+            config.issue_config_time_warning(
+                TunegateConfigWarning(tooltable.warning_text(pyproject, names)), stacklevel=2
+            )
     reason = _configured(config, table)
     if reason:
         try:

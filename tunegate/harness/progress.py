@@ -15,14 +15,28 @@ shown). The default writes to stderr. A host (the pytest plugin) installs its ow
 
 >>> with progress.track("generate", "base · support/eval", total=320) as p:  # doctest: +SKIP
 ...     p.advance(64, tokens=3100)
+
+Work that finishes items deep inside a call (a decoding loop retiring rows one by one) reports
+them with ``item_done()``, which advances the bar made current by ``counting(bar)``; the caller
+then settles the rest with ``counting``'s ``settle`` (backends that report nothing advance per
+call)::
+
+    with progress.track("generate", name, len(todo)) as bar, progress.counting(bar) as settle:
+        outs = backend.generate(chunk)      # the hf loop calls progress.item_done() per finished row
+        settle(len(chunk), tokens=...)      # advances by what was not reported yet
+
+The line is ``kind label: done/total unit (pct) · key value ... · tok/s · elapsed · ETA``; a
+caller adds fields of its own through ``advance(**postfix)`` without changing the format.
 """
 
 from __future__ import annotations
 
+import contextvars
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import TracebackType
 
 Writer = Callable[[str, bool], None]
@@ -222,3 +236,40 @@ def track(kind: str, label: str, total: int | None, unit: str = "items", **kwarg
     if total == 0:
         return Silent(kind, label, total, unit)
     return Progress(kind, label, total, unit, **kwargs)  # type: ignore[arg-type]
+
+
+
+class _Counting:
+    """The bar ``item_done`` advances, and how many items it reported since the last ``settle``."""
+
+    def __init__(self, bar: Progress) -> None:
+        self.bar = bar
+        self.reported = 0
+
+    def settle(self, n: int, *, tokens: int = 0) -> None:
+        rest = max(n - self.reported, 0)
+        self.reported = max(self.reported - n, 0)
+        self.bar.advance(rest, tokens=tokens)
+
+
+_counting: contextvars.ContextVar[_Counting | None] = contextvars.ContextVar("tunegate_counting", default=None)
+
+
+def item_done(n: int = 1) -> None:
+    """``n`` items finished inside the current ``counting`` block (nothing happens outside one)."""
+    state = _counting.get()
+    if state is not None and n > 0:
+        state.reported += n
+        state.bar.advance(n)
+
+
+@contextmanager
+def counting(bar: Progress) -> Iterator[Callable[..., None]]:
+    """Let ``item_done`` advance ``bar``; yields ``settle(n, tokens=0)``: ``n`` items of a call are
+    done, of which the ones ``item_done`` did not report yet advance the bar now."""
+    state = _Counting(bar)
+    token = _counting.set(state)
+    try:
+        yield state.settle
+    finally:
+        _counting.reset(token)

@@ -124,8 +124,9 @@ def _candidate_label(item: pytest.Item, run: RunState) -> str | None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    from tunegate.harness import preflight
+    from tunegate.harness import nodeids, preflight
 
+    nodeids.make_readable(items, Path(config.rootpath))  # before any id is recorded
     active = _active(config)
     run = active.run
     ours: list[tuple[pytest.Item, set[str]]] = []

@@ -37,7 +37,7 @@ def check_results(results: object, source: str = "results") -> dict[str, Any]:
             source,
             [
                 f"schema_version {version} is newer than this tunegate understands "
-                f"(<= {SCHEMA_VERSION}); upgrade with `pip install -U tunegate`"
+                f"(<= {SCHEMA_VERSION}); install the tunegate version that wrote it (README, 'Use it in your project')"
             ],
         )
     if version < 1:

@@ -37,11 +37,11 @@ from tunegate.reports.format import (
     status_text,
 )
 from tunegate.reports.items import page_data, script_json
+from tunegate.reports.leakage import leakage_section
 from tunegate.reports.markup import Html, document, frag, h, raw_block
 from tunegate.reports.sections import (
     forgetting_section,
     judges_section,
-    leakage_section,
     provenance_section,
     scalar,
     tests_section,

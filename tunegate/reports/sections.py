@@ -1,4 +1,4 @@
-"""HTML for the secondary sections: leakage, forgetting, judge health, provenance.
+"""HTML for the secondary sections: forgetting, judge health, provenance (leakage: ``leakage.py``).
 
 These sections carry free-form dicts (the leakage report, the adapter's training manifest, a
 backend's ``describe()``), so they go through one generic, escaping renderer rather than
@@ -162,25 +162,6 @@ def tests_section(tests: list[dict[str, Any]]) -> Html:
         h("p", lead, class_="lead"),
         h("div", h("table", h("thead", head), h("tbody", rows), class_="data tests"), class_="table-wrap"),
     )
-
-
-def leakage_section(leakage: object) -> Html:
-    intro = h(
-        "p",
-        "Overlap between the adapter's training data and the eval items (exact duplicates, 13-gram overlap, "
-        "near duplicates). A leaked item measures memory, not skill.",
-        class_="lead",
-    )
-    if leakage is None:
-        return frag(intro, h("p", "No leakage check ran in this run (no training data was given).", class_="muted"))
-    status = leakage.get("status") if isinstance(leakage, dict) else None
-    if isinstance(leakage, dict) and isinstance(status, str):
-        colour = {"pass": "#1a7f37", "clean": "#1a7f37", "warn": "#9a6700", "fail": "#cf222e"}.get(
-            status.lower(), "#6e7781"
-        )
-        rest = {k: v for k, v in leakage.items() if k != "status"}
-        return frag(intro, h("p", "Status: ", badge(status.upper(), colour)), render_value(rest))
-    return frag(intro, render_value(leakage))
 
 
 def forgetting_section(forgetting: object, comparisons: list[dict[str, Any]], *, with_candidate: bool) -> Html:

@@ -50,6 +50,7 @@ from tunegate.harness.errors import ConfigError, DataError
 from tunegate.harness.fingerprint import digest, sha256_file
 from tunegate.harness.general.checks import answer_contained, check_instruction
 from tunegate.trainers.config import ReplayConfig, TrainConfig
+from tunegate.trainers.publish import current_umask
 
 REPLAY_VERSION = "3"
 """Bump when the way replay files are built changes (drop rule, row shape).
@@ -298,6 +299,7 @@ def _write_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp made it 0600; a plain write would not
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

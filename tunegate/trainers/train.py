@@ -19,6 +19,7 @@ from typing import Any
 
 from tunegate.harness import progress
 from tunegate.harness.errors import ConfigError
+from tunegate.harness.models.quiet import quiet
 from tunegate.harness.models.resolve import resolve_base
 from tunegate.harness.models.runtime import (
     MIN_SHARED_PREFIX,
@@ -42,6 +43,7 @@ from tunegate.trainers.distributed import (
     world_from_env,
 )
 from tunegate.trainers.manifest import build_manifest, inputs_fingerprint
+from tunegate.trainers.publish import apply_umask_modes, portable_card
 
 
 def seed_everything(seed: int) -> None:
@@ -59,22 +61,24 @@ def load_base(cfg: TrainConfig, model_dir: Path, device: str, dtype: str) -> tup
 
 
 def attach_lora(cfg: TrainConfig, model: Any) -> Any:
-    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+    # peft imports bitsandbytes and calls deprecated transformers API: noise that is not the user's
+    with quiet():
+        from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
-    if cfg.quantization == "nf4":
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing)
-    elif cfg.gradient_checkpointing:
-        model.gradient_checkpointing_enable()
-        model.enable_input_require_grads()
-    lora = LoraConfig(
-        r=cfg.lora_r,
-        lora_alpha=cfg.lora_alpha,  # type: ignore[arg-type]
-        lora_dropout=cfg.lora_dropout,
-        target_modules=cfg.modules(),
-        bias="none",
-        task_type="CAUSAL_LM",
-    )
-    return get_peft_model(model, lora)
+        if cfg.quantization == "nf4":
+            model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing)
+        elif cfg.gradient_checkpointing:
+            model.gradient_checkpointing_enable()
+            model.enable_input_require_grads()
+        lora = LoraConfig(
+            r=cfg.lora_r,
+            lora_alpha=cfg.lora_alpha,  # type: ignore[arg-type]
+            lora_dropout=cfg.lora_dropout,
+            target_modules=cfg.modules(),
+            bias="none",
+            task_type="CAUSAL_LM",
+        )
+        return get_peft_model(model, lora)
 
 
 def make_optimizer(cfg: TrainConfig, params: list[Any], device: str) -> Any:
@@ -323,6 +327,8 @@ def save_adapter(
         import json
 
         (tmp / "tunegate.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
+        portable_card(tmp / "README.md", cfg.base)
+        apply_umask_modes(tmp)  # mkdtemp made it 0700: the adapter is meant to be shared
         old = None
         if out.exists():
             old = out.parent / f".{out.name}.old-{os.getpid()}"

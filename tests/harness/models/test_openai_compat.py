@@ -259,7 +259,7 @@ def test_bad_base_url_is_rejected() -> None:
 def test_missing_sdk_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "openai", None)  # makes `import openai` raise ImportError
     spec = ModelSpec(base="m", backend="openai", options={"base_url": "http://127.0.0.1:9/v1"})
-    with pytest.raises(ModelLoadError, match=r"pip install 'tunegate\[openai\]'"):
+    with pytest.raises(ModelLoadError, match=r"pip install 'openai>=1.40'$"):
         BACKENDS.get("openai")(spec, cache_dir="")
 
 

@@ -49,7 +49,7 @@ def test_without_vllm_creating_the_backend_says_what_to_install(monkeypatch: pyt
     monkeypatch.setitem(sys.modules, "vllm", None)  # `import vllm` raises ImportError
     assert "vllm" in BACKENDS  # registered all the same: the module imports without vLLM
     with pytest.raises(
-        ModelLoadError, match=r"pip install 'tunegate\[vllm\]' on a machine with an NVIDIA GPU"
+        ModelLoadError, match=r"pip install 'vllm>=0.8' on a machine with an NVIDIA GPU"
     ):
         BACKENDS.get("vllm")(ModelSpec(base="smollm2-135m-instruct", backend="vllm"), cache_dir="")
 
@@ -259,7 +259,7 @@ def test_pickle_adapters_are_refused(
 
 def _require_gpu_vllm() -> None:
     pytest.importorskip(
-        "vllm", reason="vLLM is not installed (pip install 'tunegate[vllm]' on a GPU machine)"
+        "vllm", reason="vLLM is not installed (pip install 'vllm>=0.8' on a GPU machine)"
     )
     import torch
 

@@ -4,7 +4,7 @@ Built-ins register through :func:`register_metric`, exactly as a user metric doe
 ``METRICS.get("exact_match")(field="category")`` and ``exact_match(field="category")`` are the
 same call. Heavy libraries (sacrebleu, rouge-score, bert-score, jsonschema) load on first use.
 
->>> from harness import metrics
+>>> from tunegate import metrics
 >>> metrics.exact_match(field="category").name
 'exact_match[category]'
 >>> metrics.make_metric("rouge_l").kind
@@ -27,6 +27,7 @@ from tunegate.harness.metrics.base import (
     Metric,
     MetricFactory,
     MetricScores,
+    PairwiseMetric,
     register_metric,
 )
 from tunegate.harness.metrics.bertscore import BertScore, bertscore_f1
@@ -90,6 +91,7 @@ __all__ = [
     "MetricFactory",
     "MetricScores",
     "Normalization",
+    "PairwiseMetric",
     "RegexMatch",
     "Rouge",
     "bertscore_f1",

@@ -14,6 +14,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from tunegate.harness import progress
 from tunegate.harness.models.base import Completion
 from tunegate.harness.models.runtime import cache_kwarg
 from tunegate.harness.models.slots import slot_generate, supports_slots
@@ -73,6 +74,11 @@ def greedy_generate(
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0]
     show = len(prompts) > batch_size and sys.stderr.isatty()
     bar = tqdm(total=len(prompts), desc=f"generating [{desc}]", unit="item", disable=not show, leave=False)
+
+    def finished(n: int) -> None:
+        bar.update(n)
+        progress.item_done(n)  # the run's progress line moves per finished item
+
     if loop == "fast" and supports_slots(model):
         eos_set = set(eos)
 
@@ -87,7 +93,7 @@ def greedy_generate(
             slots=batch_size,
             pad_id=pad,
             device=device,
-            on_finish=bar.update,
+            on_finish=finished,
         )
         bar.close()
         return [_finish(tokenizer, toks, eos, stop) for toks in new]
@@ -110,7 +116,7 @@ def greedy_generate(
                 new = _fast_loop(model, tokenizer, ids, mask, max_new_tokens, stop, set(eos))
         for row, i in enumerate(idx):
             results[i] = _finish(tokenizer, new[row], eos, stop)
-        bar.update(len(idx))
+        finished(len(idx))
     bar.close()
     return [c for c in results if c is not None]
 

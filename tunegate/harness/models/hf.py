@@ -22,6 +22,7 @@ from tunegate.harness.models.adapters import PICKLE_SUFFIXES, classify_adapter  
 from tunegate.harness.models.base import BACKENDS, Completion, GenerationParams, GenerationRequest, ModelSpec
 from tunegate.harness.models.chat import render_prompt
 from tunegate.harness.models.decode import greedy_generate
+from tunegate.harness.models.quiet import quiet
 from tunegate.harness.models.resolve import resolve_base
 from tunegate.harness.models.runtime import (  # noqa: F401 (DTYPES, cpu_supports_bf16, _torch_dtype: re-exports)
     DTYPES,
@@ -67,18 +68,19 @@ class HFEngine:
                 return name
         name = f"adapter{len(self.adapters)}"
         try:
-            if not self.adapters:
-                from peft import PeftModel
+            with quiet():  # peft's imports and calls warn about things that are not the user's
+                if not self.adapters:
+                    from peft import PeftModel
 
-                self.model = PeftModel.from_pretrained(
-                    self.model,
-                    str(resolved),
-                    adapter_name=name,
-                    is_trainable=False,
-                    autocast_adapter_dtype=False,
-                )
-            else:
-                self.model.load_adapter(str(resolved), adapter_name=name, is_trainable=False)
+                    self.model = PeftModel.from_pretrained(
+                        self.model,
+                        str(resolved),
+                        adapter_name=name,
+                        is_trainable=False,
+                        autocast_adapter_dtype=False,
+                    )
+                else:
+                    self.model.load_adapter(str(resolved), adapter_name=name, is_trainable=False)
         except Exception as exc:
             raise ModelLoadError(f"cannot load adapter {path} onto {self.model_dir}: {exc}") from None
         self.model.eval()
@@ -154,9 +156,11 @@ class HFBackend:
         return self._fingerprint
 
     def describe(self) -> dict[str, Any]:
-        import peft
         import torch
         import transformers
+
+        with quiet():
+            import peft
 
         return {
             "backend": "hf",

@@ -54,7 +54,7 @@ from tunegate.harness.validation import pydantic_problems
 T = TypeVar("T")
 FINGERPRINT_VERSION = 1
 OPENAI_URL = "https://api.openai.com/v1"
-INSTALL_HINT = "pip install 'tunegate[openai]'"
+INSTALL_HINT = "pip install 'openai>=1.40'"
 
 
 class RemoteGenerationError(GenerationError):

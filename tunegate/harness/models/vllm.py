@@ -39,7 +39,7 @@ from tunegate.harness.models.resolve import resolve_base
 from tunegate.harness.models.runtime import TORCH_DTYPE_NAMES
 from tunegate.harness.validation import pydantic_problems
 
-INSTALL_HINT = "pip install 'tunegate[vllm]' on a machine with an NVIDIA GPU"
+INSTALL_HINT = "pip install 'vllm>=0.8' on a machine with an NVIDIA GPU (vLLM brings its own CUDA torch)"
 # Bump when generation code changes in a way that can change outputs: it is part of fingerprints.
 GENERATION_VERSION = "vllm-greedy-1"
 VLLM_DTYPES = TORCH_DTYPE_NAMES  # tunegate dtype name -> vLLM dtype= string

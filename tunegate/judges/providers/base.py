@@ -27,7 +27,10 @@ from tunegate.harness.retry import Transient, server_message
 from tunegate.harness.validation import pydantic_problems
 from tunegate.judges.prompts import JudgePrompt, Output
 
-INSTALL_HINT = "pip install 'tunegate[judges]'"
+SDK_REQUIREMENTS = {"openai": "openai>=1.40", "anthropic": "anthropic>=0.40"}
+"""The judge SDKs and the versions the ``judges`` extra pins (pyproject.toml)."""
+INSTALL_HINT = "pip install " + " ".join(f"'{r}'" for r in SDK_REQUIREMENTS.values())
+"""tunegate is not on a package index: the fix names the SDKs themselves, not the extra."""
 
 
 @dataclass(frozen=True)
@@ -129,7 +132,7 @@ def import_sdk(module: str, provider: str) -> ModuleType:
     except ImportError:
         raise JudgeError(
             f"the {provider} judge needs the {module!r} package, which is not installed; "
-            f"install it with: {INSTALL_HINT}"
+            f"install it with: pip install '{SDK_REQUIREMENTS.get(module, module)}'"
         ) from None
 
 
