@@ -37,6 +37,12 @@ class CacheError(TunegateError):
     """The response cache is corrupt or locked."""
 
 
+class RemoteAccessError(TunegateError):
+    """A remote API (a served model, a judge) rejected the credentials (HTTP 401/403) or cannot be
+    reached at all: the run cannot be carried out, so it stops once (exit 4) instead of failing
+    every gate. Raised as a subclass that is also the caller's own error (GenerationError, JudgeError)."""
+
+
 class StatsError(TunegateError):
     """Inputs to a statistical comparison are invalid (mismatched ids, NaN scores, ...)."""
 

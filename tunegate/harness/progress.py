@@ -25,6 +25,8 @@ import time
 from collections.abc import Callable
 from types import TracebackType
 
+from tunegate.harness.terminal import terminal_line
+
 Writer = Callable[[str, bool], None]
 
 TTY_INTERVAL = 0.5
@@ -45,6 +47,7 @@ class _StderrWriter:
 
     def __call__(self, text: str, in_place: bool) -> None:
         stream = sys.stderr
+        text = terminal_line(text)  # data in a label cannot move the cursor or start a CI command
         if in_place:
             stream.write("\r" + text + "\x1b[K")
             self.open = True

@@ -18,8 +18,16 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tunegate.harness.errors import CacheError, ConfigError, GateFailure, ModelLoadError, TunegateError
+from tunegate.harness.errors import (
+    CacheError,
+    ConfigError,
+    GateFailure,
+    ModelLoadError,
+    RemoteAccessError,
+    TunegateError,
+)
 from tunegate.harness.pytest_state import ACTIVE_KEY, PARTIALS_KEY, Active
+from tunegate.harness.terminal import terminal_line
 
 if TYPE_CHECKING:
     from tunegate.harness.session import ModelHandle, RunState
@@ -27,7 +35,7 @@ if TYPE_CHECKING:
 SUITE_FIXTURES = frozenset({"compare", "candidate", "base", "judge", "tunegate_run"})
 MODEL_FIXTURES = frozenset({"compare", "candidate", "base"})
 # Raised inside a test, these mean the run is set up wrong: stop once with exit code 4.
-STOP_ERRORS = (ConfigError, ModelLoadError, CacheError)
+STOP_ERRORS = (ConfigError, ModelLoadError, CacheError, RemoteAccessError)
 _KL = re.compile(r"(?:^|[^a-z])kl(?:[^a-z]|$)")
 
 
@@ -50,6 +58,7 @@ def _is_worker(config: pytest.Config) -> bool:
 # -- lifecycle (called by tunegate.harness.plugin) ----------------------------------------------------------
 def started(config: pytest.Config, active: Active) -> None:
     """Route tunegate.harness.progress through pytest's terminal, with output capture suspended."""
+    _crashes.clear()
     try:
         from tunegate.harness import progress
     except ImportError:
@@ -63,7 +72,7 @@ def started(config: pytest.Config, active: Active) -> None:
         capman = config.pluginmanager.getplugin("capturemanager")
         ctx = capman.global_and_fixture_disabled() if capman is not None else contextlib.nullcontext()
         with ctx:
-            text = _redact(text)
+            text = terminal_line(_redact(text))
             if in_place:
                 tr.rewrite(text, erase=True)
                 state["open"] = True
@@ -280,11 +289,40 @@ def _outcome(report: pytest.TestReport) -> str | None:
     return None
 
 
+# -- a crash inside tunegate's own code (a bug, a crashed backend) is exit 3, never a failed gate ------
+_PACKAGE = Path(__file__).resolve().parents[1]
+_CRASH_PROPERTY = "tunegate_internal_error"
+_NOT_CRASHES = (AssertionError, TunegateError, KeyboardInterrupt)
+
+
+def _crash_site(excinfo: pytest.ExceptionInfo[BaseException]) -> str:
+    """``file:line`` of the innermost frame when an unexpected exception died inside tunegate; ''
+    for anything else (an assertion, a tunegate error, a bug in the user's own test or metric)."""
+    if excinfo.errisinstance(_NOT_CRASHES) or not excinfo.errisinstance(Exception):
+        return ""
+    entry = excinfo.traceback[-1]
+    try:
+        inside = Path(str(entry.path)).resolve().is_relative_to(_PACKAGE)
+    except (OSError, ValueError):
+        return ""
+    return f"{Path(str(entry.path)).resolve().relative_to(_PACKAGE.parent)}:{entry.lineno + 1}" if inside else ""
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
     report: pytest.TestReport = yield
     active = _active(item.config)
     gate_failure = False
+    site = _crash_site(call.excinfo) if report.failed and call.excinfo is not None else ""
+    if site and item.nodeid in active.items:
+        error = call.excinfo.value if call.excinfo is not None else None
+        report.user_properties.append((_CRASH_PROPERTY, site))
+        if item.config.getoption("tbstyle", "auto") in ("auto", "short", "line", "no"):
+            report.longrepr = (
+                f"{item.nodeid}\ninternal error in tunegate at {site}: {type(error).__name__}: {error}\n"
+                "This is a bug in tunegate, not a failed gate (exit code 3); rerun with --tb=long for the "
+                "traceback to report it."
+            )
     if report.failed and call.excinfo is not None:
         if call.excinfo.errisinstance((GateFailure, TunegateError)):
             report.longrepr = f"{item.nodeid}\n{call.excinfo.value}"
@@ -328,11 +366,22 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None, p
     return report
 
 
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Counts crashes inside tunegate, also those reported by xdist workers."""
+    if any(name == _CRASH_PROPERTY for name, _ in report.user_properties):
+        _crashes.append(report.nodeid)
+
+
+_crashes: list[str] = []
+
+
 # -- end of run ----------------------------------------------------------------------------------
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     active = _active(config)
+    if _crashes and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        session.exitstatus = pytest.ExitCode.INTERNAL_ERROR  # a bug is not a failed gate (docs/ci.md)
     run = active.run
     if _is_worker(config):
         config.workeroutput["tunegate"] = json.dumps(run.partial(), default=str)  # type: ignore[attr-defined]
@@ -407,6 +456,6 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     from tunegate.harness.summary import format_summary
 
     for line in format_summary(active.results, report_dir=active.run.options.report):
-        terminalreporter.write_line(_redact(line))
+        terminalreporter.write_line(terminal_line(_redact(line)))
     if active.report_error:
-        terminalreporter.write_line(_redact(active.report_error), red=True)
+        terminalreporter.write_line(terminal_line(_redact(active.report_error)), red=True)
