@@ -12,6 +12,7 @@ import json
 import os
 import re
 import sys
+import sysconfig
 from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -242,7 +243,16 @@ def _stop(item: pytest.Item, when: str, message: str) -> None:
         gate_failure=False,
         kind=info.get("kind", "custom"),
     )
-    pytest.exit(f"{item.nodeid} ({when}): {message}", returncode=pytest.ExitCode.USAGE_ERROR)
+    pytest.exit(f"{item.nodeid} ({when}): {_printable(message)}", returncode=pytest.ExitCode.USAGE_ERROR)
+
+
+def _printable(error: BaseException | str) -> str:
+    """A failure message for the terminal: a gate's message is one paragraph, so a newline in it
+    came from data and is shown escaped (``terminal_line``); other messages keep their lines,
+    each escaped."""
+    if isinstance(error, GateFailure):
+        return terminal_line(str(error))
+    return "\n".join(terminal_line(line) for line in str(error).split("\n"))
 
 
 def _stopping(item: pytest.Item, when: str) -> Generator[None, None, None]:
@@ -293,19 +303,31 @@ def _outcome(report: pytest.TestReport) -> str | None:
 _PACKAGE = Path(__file__).resolve().parents[1]
 _CRASH_PROPERTY = "tunegate_internal_error"
 _NOT_CRASHES = (AssertionError, TunegateError, KeyboardInterrupt)
+_LIBRARY_PATHS = tuple(
+    Path(p).resolve() for p in {sysconfig.get_path(n) for n in ("stdlib", "platstdlib", "purelib", "platlib")} if p
+)
+
+
+def _library(path: Path) -> bool:
+    return any(path.is_relative_to(p) for p in _LIBRARY_PATHS)
 
 
 def _crash_site(excinfo: pytest.ExceptionInfo[BaseException]) -> str:
-    """``file:line`` of the innermost frame when an unexpected exception died inside tunegate; ''
-    for anything else (an assertion, a tunegate error, a bug in the user's own test or metric)."""
+    """``file:line`` where an unexpected exception left tunegate's own code; '' for anything else
+    (an assertion, a tunegate error, a bug in the user's own test or metric). Frames of installed
+    libraries (torch, the HTTP stack) are looked through: a backend crashing under tunegate counts."""
     if excinfo.errisinstance(_NOT_CRASHES) or not excinfo.errisinstance(Exception):
         return ""
-    entry = excinfo.traceback[-1]
-    try:
-        inside = Path(str(entry.path)).resolve().is_relative_to(_PACKAGE)
-    except (OSError, ValueError):
-        return ""
-    return f"{Path(str(entry.path)).resolve().relative_to(_PACKAGE.parent)}:{entry.lineno + 1}" if inside else ""
+    for entry in reversed(excinfo.traceback):
+        try:
+            path = Path(str(entry.path)).resolve()
+        except (OSError, ValueError):
+            return ""
+        if path.is_relative_to(_PACKAGE):
+            return f"{path.relative_to(_PACKAGE.parent)}:{entry.lineno + 1}"
+        if not _library(path):
+            return ""  # the user's own code raised it
+    return ""
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -325,7 +347,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             )
     if report.failed and call.excinfo is not None:
         if call.excinfo.errisinstance((GateFailure, TunegateError)):
-            report.longrepr = f"{item.nodeid}\n{call.excinfo.value}"
+            report.longrepr = f"{item.nodeid}\n{_printable(call.excinfo.value)}"
         gate_failure = call.excinfo.errisinstance(GateFailure)
     if report.failed and report.longrepr is not None:
         text = str(report.longrepr)

@@ -14,6 +14,7 @@ C1, Unicode line/paragraph separators, bidi and other format controls) is shown 
 (``\\n``, ``\\x1b``, ``\\u202e``), so nothing starts a new line or moves the cursor, and a line
 that would still begin with ``::`` gets a backslash in front, so no runner reads it as a command.
 It is idempotent on its own output and leaves ordinary text (accents, emoji, CJK) as it is.
+A line longer than ``MAX_LINE`` characters (a 50 MB suite name) is clipped, saying how much.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import unicodedata
 
 __all__ = ["terminal_line", "terminal_lines"]
 
+MAX_LINE = 20_000
+"""Characters of one terminal line (the same limit as a text field in the reports)."""
 _NAMED = {"\n": "\\n", "\r": "\\r", "\x1b": "\\x1b", "\x00": "\\x00"}
 # C0 controls but tab, DEL, C1 controls, line/paragraph separators, and the Unicode format
 # controls that change how text is shown (bidi embeddings/overrides/isolates, zero-width joiners
@@ -41,7 +44,10 @@ def _visible(ch: str) -> str:
 
 def terminal_line(text: object) -> str:
     """``text`` as one line that cannot move the cursor, recolour, or be read as a CI command."""
-    line = _CONTROL.sub(lambda m: _visible(m.group()), str(text))
+    line = str(text)
+    if len(line) > MAX_LINE:
+        line = f"{line[:MAX_LINE]}... [clipped: {len(line):,} characters]"
+    line = _CONTROL.sub(lambda m: _visible(m.group()), line)
     # Anything else Unicode calls a control (Cc) that the class above missed.
     if any(unicodedata.category(ch) == "Cc" and ch != "\t" for ch in line):
         line = "".join(_visible(ch) if unicodedata.category(ch) == "Cc" and ch != "\t" else ch for ch in line)
