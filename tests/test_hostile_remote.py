@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -262,3 +263,61 @@ def test_a_run_whose_every_judgment_drips_ends_within_its_bound(project: pytest.
     assert "Traceback" not in out and "INTERNALERROR" not in out, out[-4000:]
     assert "timeout" in out, out[-4000:]
     assert rc in (1, 4), out[-4000:]
+
+
+# --- a judge server that answers one request at a time --------------------------------------------
+def one_at_a_time(seconds: float) -> Any:
+    """``transformers serve``-like: requests queue behind one lock, each takes ``seconds``, and a
+    request whose client gave up is still computed (the server does not know)."""
+    judge_route = openai_judge(expect="json_object")
+    lock = threading.Lock()
+
+    def route(req: Any) -> Any:
+        if not req.get("response_format"):
+            return openai_chat(req)
+        with lock:
+            time.sleep(seconds)
+            return judge_route(req)
+
+    return route
+
+
+SIDES_SUITE = """
+from pathlib import Path
+
+from tunegate.harness.data import load_suite
+
+SUITE = load_suite(Path(__file__).parent / "data" / "many.jsonl", max_new_tokens=8)
+
+
+def test_judged(compare, judge):
+    compare(SUITE, judge.rubric("support_style"))
+"""
+
+
+def test_judging_adapts_to_a_one_request_at_a_time_server(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    items = [
+        {"id": f"m{i}", "messages": [{"role": "user", "content": f"Ticket {i}: my parcel {i} is late."}]}
+        for i in range(20)
+    ]
+    (pytester.path / "data").mkdir()
+    (pytester.path / "data" / "many.jsonl").write_text("\n".join(json.dumps(x) for x in items) + "\n")
+    pytester.makepyfile(test_sides=SIDES_SUITE)
+    with FakeServer({"/v1/chat/completions": one_at_a_time(0.25)}, max_lifetime_s=400) as server:
+        res = pytester.runpytest_subprocess(
+            "-p", "no:cacheprovider", "-s", "--backend", "openai", "--base", "served-base",
+            "--candidate", "served-adapter", "--base-url", f"http://127.0.0.1:{server.port}/v1",
+            "--judge", "openai-compatible", "--judge-model", "fake-judge",
+            "--judge-base-url", f"http://127.0.0.1:{server.port}/v1", "--judge-option", "timeout=1.5",
+            "--cache-dir", str(tmp_path / "cache"), "--report", str(tmp_path / "report"), timeout=400,
+        )  # fmt: skip
+    out = res.stdout.str() + "\n" + res.stderr.str()
+    assert "Traceback" not in out and "INTERNALERROR" not in out, out[-4000:]
+    assert int(res.ret) == 0, out[-4000:]
+    judge_lines = [ln for ln in out.splitlines() if ln.startswith("judge openai-compatible")]
+    # the progress line says whose outputs it judges, and surfaces the timeouts it met
+    assert any("(base)" in ln for ln in judge_lines) and any("(candidate)" in ln for ln in judge_lines), judge_lines
+    assert any("timeouts" in ln and "in flight" in ln for ln in judge_lines), judge_lines
+    results = json.loads((tmp_path / "report" / "results.json").read_text())
+    (comparison,) = results["comparisons"]
+    assert comparison["n"] == 20 and not (comparison.get("coverage") or {}).get("infra"), comparison

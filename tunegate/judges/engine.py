@@ -20,13 +20,15 @@ import concurrent.futures
 import functools
 import logging
 import random
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-from tunegate.harness import progress
+from tunegate.harness import progress, sides
 from tunegate.harness.redact import redact_text
 from tunegate.harness.retry import RetriesExhausted, RetryPolicy, RetryStats, aretry
+from tunegate.judges.adaptive import AdaptiveLimit, Slot
 from tunegate.judges.budget import Budget, BudgetMeter, estimate_tokens
 from tunegate.judges.cache import CachedJudgment, JudgeCache
 from tunegate.judges.prompts import JudgePrompt, VerdictError, check_verdict, parse_json_object
@@ -119,6 +121,9 @@ class Engine:
         self.retry_stats = RetryStats()
         self.requests = 0
         self._rng = random.Random(seed)
+        self.limit: AdaptiveLimit | None = None
+        self.failed_attempts: Counter[str] = Counter()
+        """Attempts that failed transiently, by reason (each is retried while retries last)."""
 
     def run(self, tasks: Sequence[Task]) -> list[Judgment]:
         """One judgment per task, in order (blocking)."""
@@ -153,18 +158,35 @@ class Engine:
         return out
 
     async def _judge_all(self, tasks: list[Task], results: dict[str, Judgment]) -> None:
-        sem = asyncio.Semaphore(self.concurrency)
+        limit = AdaptiveLimit(self.concurrency)
+        self.limit = limit
         size = max(1, self.provider.max_batch)
         if size > 1:  # one system prompt and similar lengths per batch: a shared head, little padding
             tasks = sorted(tasks, key=lambda t: (t.prompt.system, len(t.prompt.user)))
         batches = [tasks[i : i + size] for i in range(0, len(tasks), size)]
 
-        bar = progress.track("judge", self.provider.name, len(tasks))
+        side = sides.current()
+        bar = progress.track("judge", f"{self.provider.name} ({side})" if side else self.provider.name, len(tasks))
+        before = Counter(self.failed_attempts)
+
+        def show(n: int = 0) -> None:
+            """Advance the line by ``n`` and show its retries, timeouts and a shrunk concurrency."""
+            fields: dict[str, object] = {}
+            now = Counter(self.failed_attempts)
+            now.subtract(before)
+            if now.total():
+                fields["failed attempts"] = now.total()
+            if now["timeout"]:
+                fields["timeouts"] = now["timeout"]
+            if limit.current < limit.maximum:
+                fields["in flight"] = f"{limit.current}/{limit.maximum}"
+            bar.advance(n, **fields)
 
         async def guarded(batch: list[Task]) -> None:
-            async with sem:
-                await self._judge_batch(batch, results)
-            bar.advance(len(batch))
+            # A batch holds its slot from its budget reservation to its verdicts (retries included).
+            async with limit.slot() as slot:
+                await self._judge_batch(batch, results, self._overloaded(limit, slot, show), limit.succeeded)
+            show(len(batch))
 
         running = [asyncio.ensure_future(guarded(b)) for b in batches]
         try:
@@ -178,7 +200,44 @@ class Engine:
             bar.close()
             await self.provider.aclose()
 
-    async def _judge_batch(self, batch: list[Task], results: dict[str, Judgment]) -> None:
+    def _overloaded(self, limit: AdaptiveLimit, slot: Slot, show: Callable[[], None]) -> Callable[[BaseException], None]:
+        """What a failed attempt of the batch holding ``slot`` tells the limit and the progress line."""
+
+        def record(exc: BaseException) -> None:
+            transient = self.provider.classify(exc)
+            if transient is None:
+                return
+            self.failed_attempts[transient.reason] += 1
+            if limit.failed(transient.reason, slot):
+                log.info(
+                    "judge %s: the server is overloaded (%s); %d request(s) in flight from now on",
+                    self.provider.name,
+                    transient.reason,
+                    limit.current,
+                )
+            show()
+
+        return record
+
+    async def _attempt(
+        self, prompts: list[JudgePrompt], failed: Callable[[BaseException], None], succeeded: Callable[[], None]
+    ) -> list[ProviderReply]:
+        """One try of ``provider.complete``, its outcome told to ``failed``/``succeeded``."""
+        try:
+            replies = await self.provider.complete(prompts)
+        except Exception as exc:
+            failed(exc)
+            raise
+        succeeded()
+        return replies
+
+    async def _judge_batch(
+        self,
+        batch: list[Task],
+        results: dict[str, Judgment],
+        failed: Callable[[BaseException], None],
+        succeeded: Callable[[], None],
+    ) -> None:
         pending = list(batch)
         last_bad: dict[str, VerdictError] = {}
         attempt = 0
@@ -201,7 +260,7 @@ class Engine:
             try:
                 self.requests += 1
                 replies = await aretry(
-                    functools.partial(self.provider.complete, prompts),
+                    functools.partial(self._attempt, prompts, failed, succeeded),
                     policy=self.retry,
                     classify=self.provider.classify,
                     rng=self._rng,
