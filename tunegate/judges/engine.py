@@ -171,7 +171,7 @@ class Engine:
 
         def show(n: int = 0) -> None:
             """Advance the line by ``n`` and show its retries, timeouts and a shrunk concurrency."""
-            fields: dict[str, object] = {}
+            fields: dict[str, Any] = {}
             now = Counter(self.failed_attempts)
             now.subtract(before)
             if now.total():
