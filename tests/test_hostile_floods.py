@@ -78,7 +78,7 @@ def test_data_check_names_a_deeply_nested_line(tmp_path: Path) -> None:
     deep = "[" * 800 + '"x"' + "]" * 800
     bad = '{"id": "deep", "messages": [{"role": "user", "content": "x"}], "reference": ' + deep + "}"
     project = _project(tmp_path, [_line(id="g0"), bad])
-    done = _tunegate("data", "check", "--eval", "data/s.jsonl", cwd=project)
+    done = _tunegate("data", "check", "data/s.jsonl", cwd=project)
     out = done.stdout + done.stderr
     _clean(out)
     assert done.returncode == 1, out[-3000:]  # data check: 1 = errors found
