@@ -12,13 +12,13 @@ import json
 import os
 import re
 import sys
-import sysconfig
 from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tunegate.harness.crashes import CRASH_PROPERTY, crash_site
 from tunegate.harness.errors import (
     CacheError,
     ConfigError,
@@ -299,46 +299,15 @@ def _outcome(report: pytest.TestReport) -> str | None:
     return None
 
 
-# -- a crash inside tunegate's own code (a bug, a crashed backend) is exit 3, never a failed gate ------
-_PACKAGE = Path(__file__).resolve().parents[1]
-_CRASH_PROPERTY = "tunegate_internal_error"
-_NOT_CRASHES = (AssertionError, TunegateError, KeyboardInterrupt)
-_LIBRARY_PATHS = tuple(
-    Path(p).resolve() for p in {sysconfig.get_path(n) for n in ("stdlib", "platstdlib", "purelib", "platlib")} if p
-)
-
-
-def _library(path: Path) -> bool:
-    return any(path.is_relative_to(p) for p in _LIBRARY_PATHS)
-
-
-def _crash_site(excinfo: pytest.ExceptionInfo[BaseException]) -> str:
-    """``file:line`` where an unexpected exception left tunegate's own code; '' for anything else
-    (an assertion, a tunegate error, a bug in the user's own test or metric). Frames of installed
-    libraries (torch, the HTTP stack) are looked through: a backend crashing under tunegate counts."""
-    if excinfo.errisinstance(_NOT_CRASHES) or not excinfo.errisinstance(Exception):
-        return ""
-    for entry in reversed(excinfo.traceback):
-        try:
-            path = Path(str(entry.path)).resolve()
-        except (OSError, ValueError):
-            return ""
-        if path.is_relative_to(_PACKAGE):
-            return f"{path.relative_to(_PACKAGE.parent)}:{entry.lineno + 1}"
-        if not _library(path):
-            return ""  # the user's own code raised it
-    return ""
-
-
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
     report: pytest.TestReport = yield
     active = _active(item.config)
     gate_failure = False
-    site = _crash_site(call.excinfo) if report.failed and call.excinfo is not None else ""
+    site = crash_site(call.excinfo) if report.failed and call.excinfo is not None else ""
     if site and item.nodeid in active.items:
         error = call.excinfo.value if call.excinfo is not None else None
-        report.user_properties.append((_CRASH_PROPERTY, site))
+        report.user_properties.append((CRASH_PROPERTY, site))
         if item.config.getoption("tbstyle", "auto") in ("auto", "short", "line", "no"):
             report.longrepr = (
                 f"{item.nodeid}\ninternal error in tunegate at {site}: {type(error).__name__}: {error}\n"
@@ -390,7 +359,7 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None, p
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     """Counts crashes inside tunegate, also those reported by xdist workers."""
-    if any(name == _CRASH_PROPERTY for name, _ in report.user_properties):
+    if any(name == CRASH_PROPERTY for name, _ in report.user_properties):
         _crashes.append(report.nodeid)
 
 
