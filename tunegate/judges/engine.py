@@ -160,6 +160,7 @@ class Engine:
     async def _judge_all(self, tasks: list[Task], results: dict[str, Judgment]) -> None:
         limit = AdaptiveLimit(self.concurrency)
         self.limit = limit
+        places = asyncio.Semaphore(self.concurrency)
         size = max(1, self.provider.max_batch)
         if size > 1:  # one system prompt and similar lengths per batch: a shared head, little padding
             tasks = sorted(tasks, key=lambda t: (t.prompt.system, len(t.prompt.user)))
@@ -183,9 +184,11 @@ class Engine:
             bar.advance(n, **fields)
 
         async def guarded(batch: list[Task]) -> None:
-            # A batch holds its slot from its budget reservation to its verdicts (retries included).
-            async with limit.slot() as slot:
-                await self._judge_batch(batch, results, self._overloaded(limit, slot, show), limit.succeeded)
+            # A batch holds a place from its budget reservation to its verdicts (as many as
+            # ``concurrency``); each HTTP attempt also holds a slot of the adaptive limit, so
+            # a server that cannot keep up sees fewer requests at once, backoffs waiting outside.
+            async with places:
+                await self._judge_batch(batch, results, functools.partial(self._attempt, limit=limit, show=show))
             show(len(batch))
 
         running = [asyncio.ensure_future(guarded(b)) for b in batches]
@@ -200,43 +203,38 @@ class Engine:
             bar.close()
             await self.provider.aclose()
 
-    def _overloaded(self, limit: AdaptiveLimit, slot: Slot, show: Callable[[], None]) -> Callable[[BaseException], None]:
-        """What a failed attempt of the batch holding ``slot`` tells the limit and the progress line."""
-
-        def record(exc: BaseException) -> None:
-            transient = self.provider.classify(exc)
-            if transient is None:
-                return
-            self.failed_attempts[transient.reason] += 1
-            if limit.failed(transient.reason, slot):
-                log.info(
-                    "judge %s: the server is overloaded (%s); %d request(s) in flight from now on",
-                    self.provider.name,
-                    transient.reason,
-                    limit.current,
-                )
-            show()
-
-        return record
-
     async def _attempt(
-        self, prompts: list[JudgePrompt], failed: Callable[[BaseException], None], succeeded: Callable[[], None]
+        self, prompts: list[JudgePrompt], *, limit: AdaptiveLimit, show: Callable[[], None]
     ) -> list[ProviderReply]:
-        """One try of ``provider.complete``, its outcome told to ``failed``/``succeeded``."""
-        try:
-            replies = await self.provider.complete(prompts)
-        except Exception as exc:
-            failed(exc)
-            raise
-        succeeded()
-        return replies
+        """One try of ``provider.complete`` in a slot of ``limit``; an overload shrinks the limit."""
+        async with limit.slot() as slot:
+            try:
+                replies = await self.provider.complete(prompts)
+            except Exception as exc:
+                self._failed(exc, limit, slot)
+                show()
+                raise
+            limit.succeeded()
+            return replies
+
+    def _failed(self, exc: BaseException, limit: AdaptiveLimit, slot: Slot) -> None:
+        transient = self.provider.classify(exc)
+        if transient is None:
+            return
+        self.failed_attempts[transient.reason] += 1
+        if limit.failed(transient.reason, slot):
+            log.info(
+                "judge %s: the server is overloaded (%s); %d request(s) in flight from now on",
+                self.provider.name,
+                transient.reason,
+                limit.current,
+            )
 
     async def _judge_batch(
         self,
         batch: list[Task],
         results: dict[str, Judgment],
-        failed: Callable[[BaseException], None],
-        succeeded: Callable[[], None],
+        ask: Callable[[list[JudgePrompt]], Awaitable[list[ProviderReply]]],
     ) -> None:
         pending = list(batch)
         last_bad: dict[str, VerdictError] = {}
@@ -260,7 +258,7 @@ class Engine:
             try:
                 self.requests += 1
                 replies = await aretry(
-                    functools.partial(self._attempt, prompts, failed, succeeded),
+                    functools.partial(ask, prompts),
                     policy=self.retry,
                     classify=self.provider.classify,
                     rng=self._rng,
