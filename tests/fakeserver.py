@@ -48,6 +48,9 @@ class Reply:
     headers: Mapping[str, str] = field(default_factory=dict)
     content_type: str = "application/json"
     """Sent as the content-type; a ``bytes`` body is sent as-is (an HTML error page, plain text)."""
+    drip_s: float = 0.0
+    """When > 0, the body is sent one byte every ``drip_s`` seconds (headers at once): a server
+    that keeps a client's read timeout from ever firing."""
 
 
 @dataclass(frozen=True)
@@ -383,9 +386,9 @@ def _make_handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
                 self._send_raw(200, raw[: max(1, len(raw) // 2)], reply.headers)
                 return
             if isinstance(reply.body, bytes):
-                self._send_raw(reply.status, reply.body, reply.headers, reply.content_type)
+                self._send_raw(reply.status, reply.body, reply.headers, reply.content_type, reply.drip_s)
                 return
-            self._send(reply.status, reply.body, reply.headers)
+            self._send_raw(reply.status, json.dumps(reply.body).encode(), reply.headers, drip_s=reply.drip_s)
 
         def _send(self, status: int, obj: Any, headers: Mapping[str, str] | None = None) -> None:
             self._send_raw(status, json.dumps(obj).encode(), headers)
@@ -396,6 +399,7 @@ def _make_handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
             raw: bytes,
             headers: Mapping[str, str] | None = None,
             content_type: str = "application/json",
+            drip_s: float = 0.0,
         ) -> None:
             self.send_response(status)
             self.send_header("content-type", content_type)
@@ -403,8 +407,16 @@ def _make_handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
             for k, v in (headers or {}).items():
                 self.send_header(k, v)
             self.end_headers()
-            self.wfile.write(raw)
+            if drip_s <= 0:
+                self.wfile.write(raw)
+                self.wfile.flush()
+                return
             self.wfile.flush()
+            for i in range(len(raw)):
+                if server._stopped.wait(drip_s):
+                    return
+                self.wfile.write(raw[i : i + 1])
+                self.wfile.flush()
 
     return Handler
 

@@ -218,6 +218,39 @@ def _lone_surrogate(obj: Any) -> str | None:
     return None
 
 
+MAX_DEPTH = 64
+"""Deepest nesting of lists and objects accepted in a suite line (deeper data is refused at load:
+code that walks it recursively, a JSON encoder included, would hit Python's recursion limit)."""
+
+
+def nesting_depth(obj: Any, limit: int = MAX_DEPTH) -> int:
+    """How deeply ``obj`` nests lists and objects (iteratively; stops counting past ``limit``)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(obj, 0)]
+    while stack:
+        cur, depth = stack.pop()
+        if isinstance(cur, dict | list):
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > limit:
+                return deepest
+            stack.extend((v, depth) for v in (cur.values() if isinstance(cur, dict) else cur))
+    return deepest
+
+
+def _wide_encoding(data: bytes) -> str:
+    """'UTF-16'/'UTF-32' when ``data`` is clearly one of them (a byte order mark, or NUL bytes in
+    every other position of its first bytes, as ASCII text in UTF-16 has), else ''."""
+    if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        return "UTF-32"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "UTF-16"
+    head = data[:200]
+    if len(head) >= 8 and (head[1::2].count(0) > 0.9 * len(head[1::2]) or head[0::2].count(0) > 0.9 * len(head[0::2])):
+        return "UTF-16"
+    return ""
+
+
 def loads_strict(text: str) -> Any:
     """``json.loads`` that refuses NaN/Infinity and overflowing numbers (raises ValueError)."""
     return json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
@@ -236,6 +269,12 @@ def parse_jsonl(data: bytes, where: str) -> tuple[list[tuple[int, Any]], list[st
         data = data[len(BOM) :]
     if not data.strip():
         return rows, [f"{where}:1: the file is empty; a suite needs at least one JSON line"]
+    encoding = _wide_encoding(data)
+    if encoding:
+        return rows, [
+            f"{where}:1: the file is {encoding}, not UTF-8; re-save it as UTF-8 "
+            f"(e.g. iconv -f {encoding} -t UTF-8 FILE > FILE.utf8, or your editor's 'Save with encoding')"
+        ]
     for lineno, raw in enumerate(data.split(b"\n"), start=1):
         if not raw.strip():
             continue
@@ -257,6 +296,13 @@ def parse_jsonl(data: bytes, where: str) -> tuple[list[tuple[int, Any]], list[st
             continue
         except (ValueError, RecursionError) as exc:  # e.g. a 5000-digit integer, 10k nested lists
             problems.append(f"{where}:{lineno}: invalid JSON: {str(exc)[:120] or type(exc).__name__}")
+            continue
+        depth = nesting_depth(obj)
+        if depth > MAX_DEPTH:
+            problems.append(
+                f"{where}:{lineno}: nested more than {MAX_DEPTH} levels deep (lists/objects inside each other); "
+                "flatten it (a reference can be a string, or a shallow object)"
+            )
             continue
         bad = _lone_surrogate(obj)
         if bad is not None:

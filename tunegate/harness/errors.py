@@ -2,19 +2,50 @@
 
 from __future__ import annotations
 
+import re
+from collections import Counter
+
 
 class TunegateError(Exception):
     """Base of every error tunegate reports to a user as one clear message (no traceback)."""
 
 
+SHOWN_PER_KIND = 8
+"""Problems of one kind shown in a DataError's message (the terminal, junit.xml); ``problems`` keeps all."""
+_KIND_END = re.compile(r"""[\d"'\[({:]""")
+
+
+def problem_kind(problem: str) -> str:
+    """What a ``path:line: message`` problem is, without where or which value: the words before
+    the first quote, bracket, digit or colon of its message ("invalid JSON", "unknown key")."""
+    message = re.sub(r"^.*?:\d+: ", "", problem, count=1)
+    return _KIND_END.split(message, maxsplit=1)[0].strip() or message[:40]
+
+
+def shown_problems(problems: list[str], per_kind: int = SHOWN_PER_KIND) -> list[str]:
+    """At most ``per_kind`` problems of each kind, in order, each kind's rest as one count line."""
+    counts: Counter[str] = Counter(problem_kind(p) for p in problems)
+    seen: Counter[str] = Counter()
+    out: list[str] = []
+    for p in problems:
+        kind = problem_kind(p)
+        seen[kind] += 1
+        if seen[kind] <= per_kind:
+            out.append(p)
+        if seen[kind] == per_kind and counts[kind] > per_kind:
+            out.append(f"... and {counts[kind] - per_kind} more of this kind ({kind})")
+    return out
+
+
 class DataError(TunegateError):
-    """A suite or dataset file is invalid. ``problems`` holds one ``path:line: message`` each."""
+    """A suite or dataset file is invalid. ``problems`` holds one ``path:line: message`` each; the
+    message shows at most ``SHOWN_PER_KIND`` of each kind, with a count of the rest."""
 
     def __init__(self, path: str, problems: list[str]) -> None:
         self.path = path
         self.problems = list(problems)
         head = f"{path}: {len(problems)} problem(s) found; fix them and run again:"
-        super().__init__("\n".join([head, *("  " + p for p in problems)]))
+        super().__init__("\n".join([head, *("  " + p for p in shown_problems(self.problems))]))
 
 
 class ConfigError(TunegateError):
@@ -35,6 +66,12 @@ class GenerationError(TunegateError):
 
 class CacheError(TunegateError):
     """The response cache is corrupt or locked."""
+
+
+class RemoteAccessError(TunegateError):
+    """A remote API (a served model, a judge) rejected the credentials (HTTP 401/403) or cannot be
+    reached at all: the run cannot be carried out, so it stops once (exit 4) instead of failing
+    every gate. Raised as a subclass that is also the caller's own error (GenerationError, JudgeError)."""
 
 
 class StatsError(TunegateError):

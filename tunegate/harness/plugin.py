@@ -136,6 +136,9 @@ def activate(config: pytest.Config, reason: str) -> Active:
     options = opts.resolve_options(
         _cli(config), table, _ini(config), pyproject_path=pyproject or "pyproject.toml"
     )
+    from tunegate.harness.redact import learn_from_options
+
+    learn_from_options(options)  # every secret the run was given is masked in all it writes
     preflight.configure_checks(options, controller=not hasattr(config, "workerinput"))
     from tunegate.harness import pytest_run
     from tunegate.harness.session import RunState

@@ -39,6 +39,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
 
+from tunegate.harness.terminal import terminal_line
+
 Writer = Callable[[str, bool], None]
 
 TTY_INTERVAL = 0.5
@@ -59,6 +61,7 @@ class _StderrWriter:
 
     def __call__(self, text: str, in_place: bool) -> None:
         stream = sys.stderr
+        text = terminal_line(text)  # data in a label cannot move the cursor or start a CI command
         if in_place:
             stream.write("\r" + text + "\x1b[K")
             self.open = True

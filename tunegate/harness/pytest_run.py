@@ -18,8 +18,17 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tunegate.harness.errors import CacheError, ConfigError, GateFailure, ModelLoadError, TunegateError
+from tunegate.harness.crashes import CRASH_PROPERTY, crash_site
+from tunegate.harness.errors import (
+    CacheError,
+    ConfigError,
+    GateFailure,
+    ModelLoadError,
+    RemoteAccessError,
+    TunegateError,
+)
 from tunegate.harness.pytest_state import ACTIVE_KEY, PARTIALS_KEY, Active
+from tunegate.harness.terminal import terminal_line
 
 if TYPE_CHECKING:
     from tunegate.harness.session import ModelHandle, RunState
@@ -27,7 +36,7 @@ if TYPE_CHECKING:
 SUITE_FIXTURES = frozenset({"compare", "candidate", "base", "judge", "tunegate_run"})
 MODEL_FIXTURES = frozenset({"compare", "candidate", "base"})
 # Raised inside a test, these mean the run is set up wrong: stop once with exit code 4.
-STOP_ERRORS = (ConfigError, ModelLoadError, CacheError)
+STOP_ERRORS = (ConfigError, ModelLoadError, CacheError, RemoteAccessError)
 _KL = re.compile(r"(?:^|[^a-z])kl(?:[^a-z]|$)")
 
 
@@ -50,6 +59,7 @@ def _is_worker(config: pytest.Config) -> bool:
 # -- lifecycle (called by tunegate.harness.plugin) ----------------------------------------------------------
 def started(config: pytest.Config, active: Active) -> None:
     """Route tunegate.harness.progress through pytest's terminal, with output capture suspended."""
+    _crashes.clear()
     try:
         from tunegate.harness import progress
     except ImportError:
@@ -63,7 +73,7 @@ def started(config: pytest.Config, active: Active) -> None:
         capman = config.pluginmanager.getplugin("capturemanager")
         ctx = capman.global_and_fixture_disabled() if capman is not None else contextlib.nullcontext()
         with ctx:
-            text = _redact(text)
+            text = terminal_line(_redact(text))
             if in_place:
                 tr.rewrite(text, erase=True)
                 state["open"] = True
@@ -234,7 +244,16 @@ def _stop(item: pytest.Item, when: str, message: str) -> None:
         gate_failure=False,
         kind=info.get("kind", "custom"),
     )
-    pytest.exit(f"{item.nodeid} ({when}): {message}", returncode=pytest.ExitCode.USAGE_ERROR)
+    pytest.exit(f"{item.nodeid} ({when}): {_printable(message)}", returncode=pytest.ExitCode.USAGE_ERROR)
+
+
+def _printable(error: BaseException | str) -> str:
+    """A failure message for the terminal: a gate's message is one paragraph, so a newline in it
+    came from data and is shown escaped (``terminal_line``); other messages keep their lines,
+    each escaped."""
+    if isinstance(error, GateFailure):
+        return terminal_line(str(error))
+    return "\n".join(terminal_line(line) for line in str(error).split("\n"))
 
 
 def _stopping(item: pytest.Item, when: str) -> Generator[None, None, None]:
@@ -286,9 +305,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report: pytest.TestReport = yield
     active = _active(item.config)
     gate_failure = False
+    site = crash_site(call.excinfo) if report.failed and call.excinfo is not None else ""
+    if site and item.nodeid in active.items:
+        error = call.excinfo.value if call.excinfo is not None else None
+        report.user_properties.append((CRASH_PROPERTY, site))
+        if item.config.getoption("tbstyle", "auto") in ("auto", "short", "line", "no"):
+            report.longrepr = (
+                f"{item.nodeid}\ninternal error in tunegate at {site}: {type(error).__name__}: {error}\n"
+                "This is a bug in tunegate, not a failed gate (exit code 3); rerun with --tb=long for the "
+                "traceback to report it."
+            )
     if report.failed and call.excinfo is not None:
         if call.excinfo.errisinstance((GateFailure, TunegateError)):
-            report.longrepr = f"{item.nodeid}\n{call.excinfo.value}"
+            report.longrepr = f"{item.nodeid}\n{_printable(call.excinfo.value)}"
         gate_failure = call.excinfo.errisinstance(GateFailure)
     if report.failed and report.longrepr is not None:
         text = str(report.longrepr)
@@ -329,11 +358,22 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None, p
     return report
 
 
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Counts crashes inside tunegate, also those reported by xdist workers."""
+    if any(name == CRASH_PROPERTY for name, _ in report.user_properties):
+        _crashes.append(report.nodeid)
+
+
+_crashes: list[str] = []
+
+
 # -- end of run ----------------------------------------------------------------------------------
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     active = _active(config)
+    if _crashes and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        session.exitstatus = pytest.ExitCode.INTERNAL_ERROR  # a bug is not a failed gate (docs/ci.md)
     run = active.run
     if _is_worker(config):
         config.workeroutput["tunegate"] = json.dumps(run.partial(), default=str)  # type: ignore[attr-defined]
@@ -408,6 +448,6 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     from tunegate.harness.summary import format_summary
 
     for line in format_summary(active.results, report_dir=active.run.options.report):
-        terminalreporter.write_line(_redact(line))
+        terminalreporter.write_line(terminal_line(_redact(line)))
     if active.report_error:
-        terminalreporter.write_line(_redact(active.report_error), red=True)
+        terminalreporter.write_line(terminal_line(_redact(active.report_error)), red=True)

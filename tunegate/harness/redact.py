@@ -8,7 +8,14 @@ secrets replaced by ``***``:
   ``ANTHROPIC_API_KEY``, ``TUNEGATE_JUDGE_API_KEY``, ``HF_TOKEN`` and any variable whose name ends
   with ``_API_KEY`` or ``_TOKEN`` (values of 8 characters or more);
 - ``Authorization: Bearer ...`` / ``x-api-key: ...`` echoes (header lines, JSON or repr form);
-- ``sk-...`` / ``sk-ant-...`` style keys.
+- ``sk-...`` / ``sk-ant-...`` style keys;
+- ``Basic <base64>`` credentials (an echoed HTTP Basic header, with or without its header name);
+- every secret the run was given (``learn``): a URL password, the key in a variable named by an
+  ``api_key_env`` option. A learned secret is masked as it is, URL-encoded, and base64-encoded
+  (alone, at any byte offset inside a longer base64 string, and as ``user:password`` for a URL's
+  HTTP Basic auth), so a server that echoes what it was sent in another encoding leaks nothing.
+
+``learn_from_options(options)`` learns every secret a run's options carry, once, at start-up.
 
 ``install_log_redaction()`` does the same to every log record of tunegate and of the HTTP stack
 (openai, anthropic, httpx, httpcore), so a DEBUG log never shows a key either;
@@ -17,17 +24,20 @@ secrets replaced by ``***``:
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import re
+import threading
 from collections.abc import Mapping
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, quote_plus, unquote, urlsplit, urlunsplit
 
 MASK = "***"
 KNOWN_KEY_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "TUNEGATE_JUDGE_API_KEY", "HF_TOKEN")
 KEY_VAR_SUFFIXES = ("_API_KEY", "_TOKEN")
 MIN_SECRET_LEN = 8
+MIN_LEARNED_LEN = 6  # a shorter learned secret is masked only in its URL form (else every "test" goes)
 LOGGER_PREFIXES = ("tunegate", "openai", "anthropic", "httpx", "httpcore")
 
 T = TypeVar("T")
@@ -41,6 +51,94 @@ _HEADER = re.compile(
     re.IGNORECASE,
 )
 _SK_KEY = re.compile(r"\bsk-(?:ant-)?[A-Za-z0-9_\-]{8,}")
+# An echoed HTTP Basic credential without its header name: "Basic dXNlcjpwYXNz".
+# The value must look encoded (a digit, '+', '/' or '=' padding, and both cases), not "Basic Setup".
+_BASIC = re.compile(
+    r"\b(?P<scheme>[Bb]asic\s+)(?P<value>(?=[A-Za-z0-9+/_-]*[0-9+/=])(?=[A-Za-z0-9+/_-]*[a-z])"
+    r"(?=[A-Za-z0-9+/_-]*[A-Z])[A-Za-z0-9+/_-]{8,}={0,2})"
+)
+
+_learned: set[str] = set()
+_learned_forms: list[str] = []
+_learn_lock = threading.Lock()
+
+
+def _base64_forms(raw: bytes) -> set[str]:
+    """Every way ``raw`` shows inside base64 text: whole, and the characters it alone decides at
+    each of the three byte offsets it can start at inside a longer encoded string (std and url-safe)."""
+    forms = set()
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        forms.add(encode(raw).decode())
+        for offset in range(3):
+            text = encode(b"\0" * offset + raw).decode()
+            first = -(-8 * offset // 6)  # the first character made only of raw's bits
+            last = 8 * (offset + len(raw)) // 6
+            forms.add(text[first:last])
+    return {f for f in forms if len(f) >= MIN_SECRET_LEN}
+
+
+def _forms(secret: str) -> set[str]:
+    forms = {secret, quote(secret, safe=""), quote_plus(secret, safe=""), quote(secret)}
+    forms |= _base64_forms(secret.encode())
+    return {f for f in forms if len(f) >= MIN_LEARNED_LEN}
+
+
+def learn(*secrets: str | None) -> None:
+    """Mask these values (and their URL-encoded and base64 forms) in everything redacted from now on."""
+    with _learn_lock:
+        fresh = {s.strip() for s in secrets if s and len(s.strip()) >= MIN_LEARNED_LEN} - _learned
+        if not fresh:
+            return
+        _learned.update(fresh)
+        forms = set(_learned_forms)
+        for secret in fresh:
+            forms |= _forms(secret)
+        _learned_forms[:] = sorted(forms, key=len, reverse=True)
+
+
+def learn_url(url: str | None) -> None:
+    """Learn the credentials in a URL's userinfo: the password, and ``user:password`` as HTTP
+    Basic auth sends it (base64), raw and percent-decoded."""
+    if not url:
+        return
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return
+    user, password = parts.username, parts.password
+    if password is None:
+        if user and len(user) >= MIN_SECRET_LEN:  # http://TOKEN@host: the user name is the token
+            learn(user)
+        return
+    for u, p in {(user or "", password), (unquote(user or ""), unquote(password))}:
+        learn(p)
+        pair = f"{u}:{p}".encode()
+        with _learn_lock:
+            _learned_forms[:] = sorted(set(_learned_forms) | _base64_forms(pair), key=len, reverse=True)
+
+
+def learn_env(name: str | None) -> None:
+    """Learn the value of the environment variable ``name`` (an ``api_key_env`` option)."""
+    if name:
+        learn(os.environ.get(str(name), ""))
+
+
+def learn_from_options(options: Any) -> None:
+    """Learn every secret a run's options carry: URL passwords (``base_url``, ``judge_base_url``,
+    any ``*url*`` backend/judge option) and the keys named by ``api_key_env`` options."""
+    for name in ("base_url", "judge_base_url"):
+        learn_url(getattr(options, name, None))
+    for method in ("backend_options", "judge_options"):
+        getter = getattr(options, method, None)
+        try:
+            pairs = getter() if callable(getter) else {}
+        except Exception:  # unparsable pairs are reported by the option checks, not here
+            pairs = {}
+        for key, value in pairs.items():
+            if "url" in str(key).lower():
+                learn_url(str(value))
+            elif str(key).lower().endswith("key_env"):
+                learn_env(str(value))
 
 
 def _env_secrets(environ: Mapping[str, str]) -> list[str]:
@@ -56,8 +154,12 @@ def redact_text(text: str, *, environ: Mapping[str, str] | None = None) -> str:
         return text
     for secret in _env_secrets(os.environ if environ is None else environ):
         text = text.replace(secret, MASK)
+    for form in _learned_forms:
+        if form in text:
+            text = text.replace(form, MASK)
     text = _USERINFO.sub(lambda m: f"{m.group('scheme')}{MASK}@", text)
     text = _HEADER.sub(lambda m: f"{m.group('name')}{m.group('scheme') or ''}{MASK}", text)
+    text = _BASIC.sub(lambda m: f"{m.group('scheme')}{MASK}", text)
     return _SK_KEY.sub(MASK, text)
 
 

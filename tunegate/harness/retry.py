@@ -47,6 +47,7 @@ __all__ = [
     "Attempt",
     "Classifier",
     "MalformedReply",
+    "ReplyDeadline",
     "RetriesExhausted",
     "RetryPolicy",
     "RetryStats",
@@ -55,6 +56,7 @@ __all__ = [
     "Transient",
     "aretry",
     "body_excerpt",
+    "deadline",
     "describe",
     "is_transient_status",
     "parse_retry_after",
@@ -81,6 +83,21 @@ class MalformedReply(Exception):
     def __init__(self, detail: str) -> None:
         self.detail = redact_text(detail)
         super().__init__(self.detail)
+
+
+class ReplyDeadline(TimeoutError):
+    """The whole reply did not arrive within the attempt's deadline (retried as "timeout").
+
+    An HTTP client's read timeout restarts with every byte, so a server that drips its reply one
+    byte a second never trips it; ``deadline`` bounds the whole attempt instead."""
+
+
+async def deadline(seconds: float, call: Awaitable[T]) -> T:
+    """``await call``, cancelled after ``seconds`` in all (connect, send, every byte of the reply)."""
+    try:
+        return await asyncio.wait_for(call, timeout=seconds)
+    except TimeoutError:
+        raise ReplyDeadline(f"no complete reply within {seconds:g}s (options.timeout)") from None
 
 
 def body_excerpt(body: str | bytes, limit: int = 200) -> str:
@@ -375,7 +392,7 @@ def sdk_classifier(sdk: ModuleType, *, extra: Classifier | None = None) -> Class
             found = extra(exc)
             if found is not None:
                 return found
-        if isinstance(exc, timeout_error):
+        if isinstance(exc, timeout_error | ReplyDeadline):
             return Transient("timeout")
         if isinstance(exc, connection_error):
             return Transient("connection")

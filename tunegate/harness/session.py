@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tunegate.harness import sides
 from tunegate.harness.cache import ResponseCache
 from tunegate.harness.data import Suite
 from tunegate.harness.errors import ConfigError, TunegateError
@@ -170,10 +171,13 @@ class RunState:
         cand_out = self.outputs(candidate, suite)
         items = list(suite.items)
         if isinstance(metric, PairwiseMetric):
-            base_scores, cand_scores = metric.score_pair(items, base_out, cand_out)
+            with sides.scoring(f"base vs {candidate.label}"):
+                base_scores, cand_scores = metric.score_pair(items, base_out, cand_out)
         elif isinstance(metric, Metric):
-            base_scores = metric.score(items, base_out)
-            cand_scores = metric.score(items, cand_out)
+            with sides.scoring("base"):  # named in a judge's progress line
+                base_scores = metric.score(items, base_out)
+            with sides.scoring(candidate.label):
+                cand_scores = metric.score(items, cand_out)
         else:
             raise ConfigError(
                 f"{metric!r} is not a metric: it needs name, kind, higher_is_better and score(items, outputs) "

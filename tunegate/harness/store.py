@@ -23,6 +23,15 @@ from tunegate.harness.errors import CacheError
 
 CHUNK = 500  # keys per SELECT ... IN (...): below SQLite's bound-parameter limit everywhere
 SIDE_FILES = ("", "-wal", "-shm", "-journal")
+BUSY_TIMEOUT_S = 60.0
+"""How long a write waits for another process's lock before the run says the cache is locked."""
+
+
+def _is_locked(exc: BaseException) -> bool:
+    """SQLite's 'database is locked' / 'database table is locked' (SQLITE_BUSY / SQLITE_LOCKED)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    busy = {getattr(sqlite3, n, -1) for n in ("SQLITE_BUSY", "SQLITE_LOCKED")}
+    return code in busy or "locked" in str(exc).lower()
 
 
 def clear_command(root: Path) -> str:
@@ -52,6 +61,13 @@ class SQLiteStore:
     # -- connection -----------------------------------------------------------------------------
     def _fail(self, doing: str, exc: BaseException) -> CacheError:
         assert self.root is not None
+        if _is_locked(exc):
+            # Another process holds the write lock past the busy timeout: the file is fine.
+            return CacheError(
+                f"the {self.LABEL} {self.path} is locked by another process ({doing}: {exc}; waited "
+                f"{BUSY_TIMEOUT_S:g} s); wait for the other tunegate run to finish, or give this run its own "
+                "cache with --cache-dir DIR. The cache is not damaged: do not delete it"
+            )
         return CacheError(
             f"the {self.LABEL} {self.path} is unreadable ({doing}: {exc}); remove it with "
             f"`{clear_command(self.root)}` (a run then recomputes what it held)"
@@ -62,7 +78,7 @@ class SQLiteStore:
             assert self.path is not None
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None, check_same_thread=False)
+                conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
                 try:
                     conn.execute("PRAGMA journal_mode=WAL")
                     conn.execute("PRAGMA synchronous=NORMAL")

@@ -20,13 +20,15 @@ import concurrent.futures
 import functools
 import logging
 import random
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-from tunegate.harness import progress
+from tunegate.harness import progress, sides
 from tunegate.harness.redact import redact_text
 from tunegate.harness.retry import RetriesExhausted, RetryPolicy, RetryStats, aretry
+from tunegate.judges.adaptive import AdaptiveLimit, Slot
 from tunegate.judges.budget import Budget, BudgetMeter, estimate_tokens
 from tunegate.judges.cache import CachedJudgment, JudgeCache
 from tunegate.judges.prompts import JudgePrompt, VerdictError, check_verdict, parse_json_object
@@ -119,6 +121,9 @@ class Engine:
         self.retry_stats = RetryStats()
         self.requests = 0
         self._rng = random.Random(seed)
+        self.limit: AdaptiveLimit | None = None
+        self.failed_attempts: Counter[str] = Counter()
+        """Attempts that failed transiently, by reason (each is retried while retries last)."""
 
     def run(self, tasks: Sequence[Task]) -> list[Judgment]:
         """One judgment per task, in order (blocking)."""
@@ -153,18 +158,38 @@ class Engine:
         return out
 
     async def _judge_all(self, tasks: list[Task], results: dict[str, Judgment]) -> None:
-        sem = asyncio.Semaphore(self.concurrency)
+        limit = AdaptiveLimit(self.concurrency)
+        self.limit = limit
+        places = asyncio.Semaphore(self.concurrency)
         size = max(1, self.provider.max_batch)
         if size > 1:  # one system prompt and similar lengths per batch: a shared head, little padding
             tasks = sorted(tasks, key=lambda t: (t.prompt.system, len(t.prompt.user)))
         batches = [tasks[i : i + size] for i in range(0, len(tasks), size)]
 
-        bar = progress.track("judge", self.provider.name, len(tasks))
+        side = sides.current()
+        bar = progress.track("judge", f"{self.provider.name} ({side})" if side else self.provider.name, len(tasks))
+        before = Counter(self.failed_attempts)
+
+        def show(n: int = 0) -> None:
+            """Advance the line by ``n`` and show its retries, timeouts and a shrunk concurrency."""
+            fields: dict[str, Any] = {}
+            now = Counter(self.failed_attempts)
+            now.subtract(before)
+            if now.total():
+                fields["failed attempts"] = now.total()
+            if now["timeout"]:
+                fields["timeouts"] = now["timeout"]
+            if limit.current < limit.maximum:
+                fields["in flight"] = f"{limit.current}/{limit.maximum}"
+            bar.advance(n, **fields)
 
         async def guarded(batch: list[Task]) -> None:
-            async with sem:
-                await self._judge_batch(batch, results)
-            bar.advance(len(batch))
+            # A batch holds a place from its budget reservation to its verdicts (as many as
+            # ``concurrency``); each HTTP attempt also holds a slot of the adaptive limit, so
+            # a server that cannot keep up sees fewer requests at once, backoffs waiting outside.
+            async with places:
+                await self._judge_batch(batch, results, functools.partial(self._attempt, limit=limit, show=show))
+            show(len(batch))
 
         running = [asyncio.ensure_future(guarded(b)) for b in batches]
         try:
@@ -178,7 +203,39 @@ class Engine:
             bar.close()
             await self.provider.aclose()
 
-    async def _judge_batch(self, batch: list[Task], results: dict[str, Judgment]) -> None:
+    async def _attempt(
+        self, prompts: list[JudgePrompt], *, limit: AdaptiveLimit, show: Callable[[], None]
+    ) -> list[ProviderReply]:
+        """One try of ``provider.complete`` in a slot of ``limit``; an overload shrinks the limit."""
+        async with limit.slot() as slot:
+            try:
+                replies = await self.provider.complete(prompts)
+            except Exception as exc:
+                self._failed(exc, limit, slot)
+                show()
+                raise
+            limit.succeeded()
+            return replies
+
+    def _failed(self, exc: BaseException, limit: AdaptiveLimit, slot: Slot) -> None:
+        transient = self.provider.classify(exc)
+        if transient is None:
+            return
+        self.failed_attempts[transient.reason] += 1
+        if limit.failed(transient.reason, slot):
+            log.info(
+                "judge %s: the server is overloaded (%s); %d request(s) in flight from now on",
+                self.provider.name,
+                transient.reason,
+                limit.current,
+            )
+
+    async def _judge_batch(
+        self,
+        batch: list[Task],
+        results: dict[str, Judgment],
+        ask: Callable[[list[JudgePrompt]], Awaitable[list[ProviderReply]]],
+    ) -> None:
         pending = list(batch)
         last_bad: dict[str, VerdictError] = {}
         attempt = 0
@@ -201,7 +258,7 @@ class Engine:
             try:
                 self.requests += 1
                 replies = await aretry(
-                    functools.partial(self.provider.complete, prompts),
+                    functools.partial(ask, prompts),
                     policy=self.retry,
                     classify=self.provider.classify,
                     rng=self._rng,

@@ -11,6 +11,7 @@ from typing import Any
 
 from tunegate.reports.compare_runs import compare_runs, render_compare_html, render_compare_markdown
 from tunegate.reports.files import SCHEMA_VERSION, check_results, load_results, write_atomic
+from tunegate.reports.format import clip_fields
 from tunegate.reports.html import render_html
 from tunegate.reports.markdown import headline, render_markdown
 from tunegate.reports.stamp import stamp_adapter
@@ -28,6 +29,7 @@ def write_reports(
     ``report.html`` next to it. Returns ``{"html": path, "markdown": path}``.
     """
     check_results(results)
+    results = clip_fields(results)  # docs/reports.md: text fields over 20,000 characters are clipped
     out = Path(out_dir)
     html_path = write_atomic(out / HTML_NAME, render_html(results))
     md_path = write_atomic(

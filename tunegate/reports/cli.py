@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from tunegate.harness.errors import DataError, TunegateError
+from tunegate.harness.terminal import terminal_line
 from tunegate.reports import write_reports
 from tunegate.reports.compare_runs import compare_runs, render_compare_html, render_compare_markdown
 from tunegate.reports.files import load_results, sha256_of, write_atomic
@@ -56,7 +57,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _error(message: str) -> int:
-    print(f"tunegate report: error: {message}", file=sys.stderr)
+    text = f"tunegate report: error: {message}"
+    print("\n".join(terminal_line(line) for line in text.split("\n")), file=sys.stderr)
     return EXIT_USAGE
 
 
@@ -84,7 +86,7 @@ def _report(path: Path, out: Path | None, stamp: Path | None, report_url: str | 
     # Every check of --stamp runs before anything is written: a refusal leaves no partial output.
     plan = plan_stamp(results, stamp, results_sha256=sha256_of(path)) if stamp is not None else None
     written = write_reports(results, out if out is not None else path.parent, report_href=report_url)
-    print(headline(results))
+    print(terminal_line(headline(results)))
     print(f"wrote {written['html']} and {written['markdown']}")
     if plan is not None:
         print(f"stamped {plan.write()}")

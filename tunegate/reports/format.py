@@ -88,6 +88,30 @@ def sanitize(obj: Any) -> Any:
     return clean(obj)
 
 
+MAX_FIELD = 20_000
+"""Characters of one text field (a key too) the reports show; longer ones are clipped, saying how much."""
+
+
+def clip_text(text: str, limit: int = MAX_FIELD) -> str:
+    """``text`` cut to at most ``limit`` characters, the cut said in its own last characters."""
+    if len(text) <= limit:
+        return text
+    keep = limit - 48
+    return f"{text[:keep]}… [{len(text) - keep:,} more characters not shown]"
+
+
+def clip_fields(value: Any, limit: int = MAX_FIELD) -> Any:
+    """``value`` with every string (dict keys included) longer than ``limit`` clipped, copying only
+    what changes: a 50 MB suite name cannot make a 200 MB report."""
+    if isinstance(value, str):
+        return clip_text(value, limit)
+    if isinstance(value, dict):
+        return {clip_fields(k, limit) if isinstance(k, str) else k: clip_fields(v, limit) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clip_fields(v, limit) for v in value]
+    return value
+
+
 def obj(value: object) -> dict[str, Any]:
     """``value`` if it is a JSON object, else an empty one (optional sections may be null)."""
     return value if isinstance(value, dict) else {}

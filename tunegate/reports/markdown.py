@@ -38,12 +38,21 @@ from tunegate.reports.format import (
 MAX_ROWS = 40
 MAX_SLICES = 5
 _PLAIN = re.compile(r"[A-Za-z0-9 /._\[\]=,+\-]+")
+# What GitHub turns into a link by itself (GFM autolinks): www.host, scheme://, user@host.
+_AUTOLINK = re.compile(r"(?i)\bwww\.|://|@")
+
+
+def no_autolinks(text: str) -> str:
+    """``text`` with every GitHub autolink broken by a zero-width space (``www\u200b.``,
+    ``:\u200b//``, ``@\u200b``): data cannot plant a link in the summary; it reads the same."""
+    text = re.sub(r"(?i)\b(www)\.", "\\1\u200b.", text)
+    return text.replace("@", "@\u200b").replace("://", ":\u200b//")
 
 
 def md_name(value: object, *, in_table: bool = False) -> str:
     """A suite/metric/slice name safe in GitHub Markdown (and inside a table when ``in_table``)."""
     text = " ".join(clean_label(value).split())
-    if text and _PLAIN.fullmatch(text):
+    if text and _PLAIN.fullmatch(text) and not _AUTOLINK.search(text):
         return text
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
     fence = "`" * (longest + 1)
@@ -61,7 +70,7 @@ def md_text(value: object) -> str:
     text = text.replace("](", "]\\(").replace("![", "!\\[").replace("]:", "]\\:")
     text = re.sub(r"^([#>+=-])", r"\\\1", text)  # no heading, quote or list at the start
     text = re.sub(r"^(\d+)([.)])", r"\1\\\2", text)
-    return text.replace("@", "@\u200b").replace("://", ":\u200b//")
+    return no_autolinks(text)
 
 
 def row_icon(c: dict[str, Any]) -> str:

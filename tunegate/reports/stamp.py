@@ -203,6 +203,13 @@ def plan_stamp(results: dict[str, Any], adapter_dir: Path, *, results_sha256: st
         raise ConfigError(
             f"--stamp {adapter_dir}: not a directory; pass the adapter folder (it holds adapter_config.json)"
         )
+    card = adapter_dir / "README.md"
+    if card.exists() and not os.stat(card).st_mode & 0o222:
+        # The atomic rename would replace it although nobody may write it: respect the mode.
+        raise ConfigError(
+            f"--stamp: {card} is read-only (mode {os.stat(card).st_mode & 0o777:04o}); make it writable "
+            f"(chmod u+w {card}) to stamp it, or leave it as it is"
+        )
     candidate = _pick_candidate(results, adapter_dir)
     label = str(candidate.get("label") or "candidate")
     card = adapter_dir / "README.md"

@@ -25,8 +25,15 @@ _LABEL_CHARS = 84
 
 
 def nice_ticks(lo: float, hi: float, target: int = 6) -> list[float]:
-    """Round tick values (1/2/5 x 10^k) covering [lo, hi]."""
+    """Round tick values (1/2/5 x 10^k) covering [lo, hi].
+
+    Ends that are not finite, or so far apart that their span overflows a float (a CI of
+    +-1e308), get the two ends alone as ticks (no OverflowError)."""
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return [t for t in (lo, hi) if math.isfinite(t)] or [0.0]
     span = hi - lo
+    if not math.isfinite(span):
+        return [lo, hi]
     if span <= 0:
         return [lo]
     raw = span / max(target - 1, 1)

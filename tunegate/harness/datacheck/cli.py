@@ -46,10 +46,11 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     paths = [args.train, *args.eval, *([args.dev] if args.dev else [])]
-    missing = [p for p in paths if not Path(p).is_file()]
-    if missing:
-        for p in missing:
-            print(f"tunegate data check: {p}: no such file", file=sys.stderr)
+    unusable = [(p, _not_a_file(Path(p))) for p in paths]
+    if any(why for _, why in unusable):
+        for p, why in unusable:
+            if why:
+                print(f"tunegate data check: {p}: {why}", file=sys.stderr)
         return 2
     if len(set(map(str, paths))) != len(paths):
         print(
@@ -61,6 +62,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tunegate data check: --sample must be >= 1, got {args.sample}", file=sys.stderr)
         return 2
     region = None if args.phone_region.lower() == "none" else args.phone_region.upper()
+    if region is not None and region not in _phone_regions():
+        print(
+            f"tunegate data check: --phone-region {args.phone_region!r} is not a region phone numbers know; "
+            "give a two-letter ISO 3166 code such as US, GB, DE or IN, or 'none' (international numbers only)",
+            file=sys.stderr,
+        )
+        return 2
     report, html = check_data(
         args.train, evals=args.eval, dev=args.dev, seed=args.seed, sample=args.sample, phone_region=region
     )
@@ -68,3 +76,23 @@ def main(argv: list[str] | None = None) -> int:
         report.write(args.report, html)
     print(report.summary())
     return report.exit_code
+
+
+def _not_a_file(path: Path) -> str:
+    """Why ``path`` cannot be read as a data file ('' when it can)."""
+    try:
+        if path.is_file():
+            return ""
+        if path.is_dir():
+            return "is a directory; pass a .jsonl file inside it"
+        if path.exists():
+            return "is not a regular file (a pipe, socket or device); pass a .jsonl file"
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    return "no such file"
+
+
+def _phone_regions() -> frozenset[str]:
+    import phonenumbers
+
+    return frozenset(phonenumbers.SUPPORTED_REGIONS)

@@ -62,6 +62,12 @@ class LeakageConfig:
     reference_prompt_jaccard: float = 0.5
     """Share of prompt words (Jaccard of the word sets) a training example must have in common with
     an eval item for its answer to count against the item's reference."""
+    reference_alone_min_words: int = 0
+    """When > 0: a reference of at least this many words, held by no other eval item, that equals a
+    training answer exactly counts whatever the two prompts share (a gold answer copied under a
+    rewritten prompt; 20 is a good value). 0 (the default) keeps ``reference_prompt_jaccard`` for
+    every reference: templated data (one reply per case, as the shipped support data) can give a
+    paraphrased training question the same answer, and that would be flagged too."""
     embedding: bool = False
     """Also compare MiniLM sentence embeddings (slow: one encoder pass over every training prompt)."""
     embedding_threshold: float = 0.8
@@ -92,6 +98,9 @@ class LeakageConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"leakage config {name} must be a positive integer, got {value!r}")
+        alone = self.reference_alone_min_words
+        if not isinstance(alone, int) or isinstance(alone, bool) or alone < 0:
+            raise ConfigError(f"leakage config reference_alone_min_words must be an integer >= 0, got {alone!r}")
         if self.short_ngram_n > self.ngram_n:
             raise ConfigError(
                 f"leakage config short_ngram_n ({self.short_ngram_n}) must not exceed ngram_n ({self.ngram_n})"

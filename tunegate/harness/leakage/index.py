@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -112,6 +112,7 @@ class EvalIndex:
     reference_shingles: tuple[np.ndarray, ...]  # per item, sorted unique shingles of the reference
     reference_prefix: Postings  # prefix-filter shingles of the references (as for containment)
     prompt_words: tuple[np.ndarray, ...]  # per item, sorted unique word hashes of the prompt
+    reference_words: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # per item
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -187,6 +188,7 @@ def build_index(suites: Sequence[Suite], config: LeakageConfig) -> EvalIndex:
         reference_shingles=tuple(ref_per_item),
         reference_prefix=ref_prefix,
         prompt_words=tuple(np.unique(w.hashes[w.offsets[2 * i] : w.offsets[2 * i + 1]]) for i in range(n)),
+        reference_words=ref_words.astype(np.int64),
     )
 
 

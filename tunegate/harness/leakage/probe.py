@@ -116,8 +116,11 @@ def memorisation_probe(
     plans: list[tuple[str, str, str]] = []  # (mode, prefix, target)
     for doc in train_examples:
         if mode == "answer" and doc.answer.strip():
-            chats.append([{"role": "user", "content": doc.prompt}])
-            plans.append(("answer", doc.prompt, doc.answer))
+            # Asked as training asked (its system turn too), compared with the answer as written
+            # (not the key-sorted form used for matching: a model reproduces what it was taught).
+            system = [{"role": "system", "content": doc.system}] if doc.system else []
+            chats.append([*system, {"role": "user", "content": doc.prompt}])
+            plans.append(("answer", doc.prompt, doc.written_answer or doc.answer))
             continue
         if len(doc.text.split()) < 2:
             raise ConfigError(f"training example {doc.location} has fewer than 2 words; nothing to probe")

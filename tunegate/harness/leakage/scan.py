@@ -133,10 +133,13 @@ class _Scanner:
         a_hash = hashing.text_hashes(w)[1::2]
         found = index.reference_hash.find(a_hash)
         docs = np.flatnonzero((found >= 0) & (a_hash != 0))
+        sharers: dict[int, int] = {}  # item -> eval items holding the same whole reference
         if len(docs):
             rep, items = index.reference_hash.expand(found[docs])
-            for doc, item in zip(docs[rep].tolist(), items.tolist(), strict=True):
+            shared = index.reference_hash.items_per_key()[found[docs]][rep]
+            for doc, item, n in zip(docs[rep].tolist(), items.tolist(), shared.tolist(), strict=True):
                 pairs[(doc, item)] = True
+                sharers[item] = int(n)
         sh, owner = hashing.shingles(w, cfg.shingle_n)
         answer = owner % 2 == 1
         sh, docs_of = sh[answer], owner[answer] // 2
@@ -155,6 +158,9 @@ class _Scanner:
                 continue
             words = np.unique(w.hashes[w.offsets[2 * doc] : w.offsets[2 * doc + 1]])
             similar = hashing.jaccard(index.prompt_words[item], words)
+            if equal and similar < cfg.reference_prompt_jaccard - 1e-9 and self._distinctive(item, sharers):
+                self.ref_exact[item] = _Hit(similar, source(doc), raw_excerpt(doc), "alone")
+                continue
             if similar < cfg.reference_prompt_jaccard - 1e-9:
                 continue
             if equal:
@@ -166,6 +172,12 @@ class _Scanner:
             best = self.ref_near.get(item)
             if score >= cfg.containment_threshold - 1e-9 and (best is None or score > best.score):
                 self.ref_near[item] = _Hit(score, source(doc), raw_excerpt(doc), f"{similar:.2f}")
+
+    def _distinctive(self, item: int, sharers: dict[int, int]) -> bool:
+        """A reference long enough, and held by this eval item alone, to count without the prompts."""
+        n_words, least = self.index.reference_words, self.cfg.reference_alone_min_words
+        long_enough = least > 0 and item < len(n_words) and int(n_words[item]) >= least
+        return long_enough and sharers.get(item, 0) == 1
 
     def _ngrams(self, w: hashing.Words, doc_of_word: np.ndarray, source: _Locate) -> None:
         for n, postings, where in (
@@ -297,6 +309,12 @@ class _Scanner:
                         "its reference answer is verbatim the answer of a training example (after "
                         f"normalisation) whose prompt shares {hit.score:.0%} of its words (threshold "
                         f"{cfg.reference_prompt_jaccard:.0%}): the gold answer was copied with an edited prompt",
+                    ) if hit.detail != "alone" else (
+                        hit,
+                        "its reference answer is verbatim the answer of a training example (after normalisation), "
+                        f"a reference of {int(self.index.reference_words[item])} words no other eval item holds "
+                        f"(at least {cfg.reference_alone_min_words}: it counts alone), although the prompts share "
+                        f"only {hit.score:.0%} of their words: the gold answer was copied under a rewritten prompt",
                     )
             if item in ngram:
                 evidence["ngram"] = ngram[item]

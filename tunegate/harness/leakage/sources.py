@@ -36,12 +36,17 @@ _IGNORED_ROLES = {"system", "tool", "function", "developer"}
 
 @dataclass(frozen=True)
 class TrainingDoc:
-    """One training example: where it is, its prompt (user turns) and its answer."""
+    """One training example: where it is, its prompt (user turns) and its answer (canonical:
+    JSON answers with sorted keys, for matching). ``system`` and ``written_answer``: its system
+    turns and its answer exactly as the file writes it, for the memorisation probe, which must
+    ask as training asked and compare with what training taught."""
 
     path: str
     line: int
     prompt: str
     answer: str
+    system: str = ""
+    written_answer: str = ""
 
     @property
     def location(self) -> str:
@@ -161,6 +166,32 @@ def parse_line(raw: bytes) -> tuple[str, str] | None:
     return prompt_and_answer(obj)
 
 
+def as_written(raw: bytes) -> tuple[str, str]:
+    """(system turns, assistant answer as written) of a chat training line; ('', '') for other
+    formats or a line that does not parse (``parse_line`` reports it)."""
+    try:
+        obj = json.loads(raw.decode("utf-8").lstrip("\ufeff"))
+    except (UnicodeDecodeError, ValueError):
+        return "", ""
+    messages = next((obj[k] for k in ("messages", "conversations") if isinstance(obj, dict) and k in obj), None)
+    if not isinstance(messages, list):
+        return "", ""
+    system: list[str] = []
+    answers: list[str] = []
+    for m in messages:
+        if not isinstance(m, dict):
+            return "", ""
+        role = m.get("role", m.get("from"))
+        content = m["content"] if "content" in m else m.get("value")
+        if not isinstance(content, str):
+            continue
+        if role == "system":
+            system.append(content)
+        elif role in _ASSISTANT_ROLES:
+            answers.append(content)
+    return "\n".join(system), "\n".join(answers)
+
+
 @dataclass
 class FileStats:
     """What was read from one training file (filled in while streaming)."""
@@ -240,7 +271,8 @@ def read_training_examples(locations: Iterable[str]) -> list[TrainingDoc]:
                     bad.add(lineno)
                     continue
                 if parsed is not None:
-                    found[(path, lineno)] = TrainingDoc(path, lineno, *parsed)
+                    system, written = as_written(raw)
+                    found[(path, lineno)] = TrainingDoc(path, lineno, *parsed, system=system, written_answer=written)
         missing = sorted(lines - bad - {ln for p, ln in found if p == path})
         problems += [f"{path}:{ln}: no training example on this line" for ln in missing]
         if problems:

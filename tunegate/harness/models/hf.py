@@ -21,6 +21,7 @@ from tunegate.harness.fingerprint import HashMemo, digest, dir_digest
 from tunegate.harness.models.adapters import PICKLE_SUFFIXES, classify_adapter  # noqa: F401 (re-export)
 from tunegate.harness.models.base import BACKENDS, Completion, GenerationParams, GenerationRequest, ModelSpec
 from tunegate.harness.models.chat import render_prompt
+from tunegate.harness.models.context import check_context, context_length
 from tunegate.harness.models.decode import greedy_generate
 from tunegate.harness.models.quiet import quiet
 from tunegate.harness.models.resolve import resolve_base
@@ -195,6 +196,13 @@ class HFBackend:
         with self.engine.lock, self.engine.active(self.adapter_name) as model:
             for params, idx in groups.items():
                 prompts = [self.render(requests[i].messages) for i in idx]
+                check_context(
+                    self.engine.tokenizer,
+                    context_length(model, self.engine.tokenizer),
+                    [(requests[i].id, text) for i, text in zip(idx, prompts, strict=True)],
+                    max_new_tokens=params.max_new_tokens,
+                    model=self.spec.label or self.spec.name,
+                )
                 texts = greedy_generate(
                     model,
                     self.engine.tokenizer,

@@ -34,10 +34,10 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tunegate.harness.data import Message
-from tunegate.harness.errors import ConfigError, GenerationError, ModelLoadError
+from tunegate.harness.errors import ConfigError, GenerationError, ModelLoadError, RemoteAccessError
 from tunegate.harness.fingerprint import digest
 from tunegate.harness.models.base import BACKENDS, Completion, GenerationRequest, ModelSpec
-from tunegate.harness.redact import install_log_redaction, redact_text, strip_userinfo
+from tunegate.harness.redact import install_log_redaction, learn, learn_url, redact_text, strip_userinfo
 from tunegate.harness.retry import (
     MalformedReply,
     RetriesExhausted,
@@ -45,6 +45,7 @@ from tunegate.harness.retry import (
     RetryStats,
     aretry,
     body_excerpt,
+    deadline,
     describe,
     sdk_classifier,
     server_message,
@@ -61,6 +62,10 @@ class RemoteGenerationError(GenerationError):
     """A request to a remote model failed for good (after retries, or at once for a 4xx)."""
 
 
+class RemoteAccessDenied(RemoteGenerationError, RemoteAccessError):
+    """The server rejected the key (401/403) or could not be reached: the run stops (exit 4)."""
+
+
 class OpenAIOptions(BaseModel):
     """``ModelSpec.options`` of the openai backend. Unknown keys are rejected."""
 
@@ -74,7 +79,7 @@ class OpenAIOptions(BaseModel):
         default="OPENAI_API_KEY", description="name of the environment variable with the key"
     )
     concurrency: int = Field(default=8, ge=1, le=1024, description="requests in flight at once")
-    timeout: float = Field(default=120.0, gt=0, description="seconds per attempt")
+    timeout: float = Field(default=120.0, gt=0, description="seconds per attempt, for the whole reply")
     max_retries: int = Field(
         default=6, ge=0, le=100, description="retries per request after the first attempt"
     )
@@ -139,6 +144,7 @@ class OpenAICompatBackend:
         self.options = _options(spec)
         self._sdk = _import_openai()
         self.base_url = (self.options.base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_URL).rstrip("/")
+        learn_url(self.base_url)
         if not self.base_url.startswith(("http://", "https://")):
             raise ConfigError(
                 f"options.base_url must start with http:// or https://, got {redact_text(self.base_url)!r}; "
@@ -204,6 +210,7 @@ class OpenAICompatBackend:
     def _api_key(self) -> str:
         key = os.environ.get(self.options.api_key_env)
         if key:
+            learn(key)  # masked wherever a server echoes it, whatever the variable's name
             return key
         if urlsplit(self.base_url).hostname == urlsplit(OPENAI_URL).hostname:
             raise ConfigError(
@@ -226,8 +233,8 @@ class OpenAICompatBackend:
 
         async def one(index: int, request: GenerationRequest) -> None:
             async def attempt() -> Completion:
-                async with semaphore:
-                    return await self._complete(client, request)
+                async with semaphore:  # the deadline bounds the whole reply, not the wait for a slot
+                    return await deadline(self.options.timeout, self._complete(client, request))
 
             try:
                 results[index] = await aretry(
@@ -288,7 +295,9 @@ class OpenAICompatBackend:
     # --- errors -----------------------------------------------------------------------------
 
     def _exhausted(self, request: GenerationRequest, exc: RetriesExhausted) -> RemoteGenerationError:
-        return RemoteGenerationError(
+        # Never reached at all (refused, no route, unknown host): the run cannot be carried out.
+        error = RemoteAccessDenied if exc.last.reason == "connection" else RemoteGenerationError
+        return error(
             redact_text(
                 f"item {request.id!r}: {self.model!r} at {_redact(self.base_url)} failed: {exc.gave_up}; "
                 f"last failure: {describe(exc.last)}. Check that the server is up and not overloaded, then raise "
@@ -319,7 +328,8 @@ class OpenAICompatBackend:
             )
         else:
             fix = "see the server's log"
-        return RemoteGenerationError(redact_text(f"{where}: {detail}; {fix}"))
+        error = RemoteAccessDenied if status in (401, 403) else RemoteGenerationError
+        return error(redact_text(f"{where}: {detail}; {fix}"))
 
 
 def create(spec: ModelSpec, *, cache_dir: str) -> OpenAICompatBackend:

@@ -20,8 +20,8 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from tunegate.harness.errors import ConfigError, JudgeError
-from tunegate.harness.redact import redact_text
+from tunegate.harness.errors import ConfigError, JudgeError, RemoteAccessError
+from tunegate.harness.redact import learn, redact_text
 from tunegate.harness.registry import Registry
 from tunegate.harness.retry import Transient, server_message
 from tunegate.harness.validation import pydantic_problems
@@ -145,12 +145,17 @@ def api_key_from_env(var: str, provider: str) -> str:
             f"export {var}=<your key> (or name another variable with the option api_key_env), "
             "or use the offline judge: --judge local"
         )
+    learn(key)  # masked wherever a server echoes it, whatever the variable's name
     return key
 
 
 def settings_key(provider: str, model: str, settings: Mapping[str, Any]) -> str:
     body = ";".join(f"{k}={settings[k]!r}" for k in sorted(settings))
     return f"{provider}:{model}:{body}"
+
+
+class JudgeAccessDenied(JudgeError, RemoteAccessError):
+    """The judge's API rejected the key (401/403): no judgment can be made, the run stops (exit 4)."""
 
 
 def api_error(provider: str, exc: BaseException, *, key_env: str | None, model: str) -> JudgeError | None:
@@ -163,7 +168,7 @@ def api_error(provider: str, exc: BaseException, *, key_env: str | None, model: 
     detail = server_message(exc)
     if status in (401, 403):
         where = f" in {key_env}" if key_env else ""
-        return JudgeError(
+        return JudgeAccessDenied(
             f"the {provider} API rejected the API key{where} (HTTP {status}: {detail}); check the key and its access"
         )
     if status == 404:

@@ -22,8 +22,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import field_validator
 
-from tunegate.harness.redact import install_log_redaction, redact_text, strip_userinfo
-from tunegate.harness.retry import MalformedReply, Transient, body_excerpt, sdk_classifier
+from tunegate.harness.redact import install_log_redaction, learn_url, redact_text, strip_userinfo
+from tunegate.harness.retry import MalformedReply, Transient, body_excerpt, deadline, sdk_classifier
 from tunegate.harness.validation import JSONProblem, strict_json
 from tunegate.judges.prompts import Output
 from tunegate.judges.providers.base import (
@@ -46,7 +46,8 @@ class HTTPOptions(ProviderOptions):
     base_url: str | None = None
     """Another endpoint speaking the same API (a proxy, a gateway, a local server)."""
     timeout: float = 60.0
-    """Seconds per HTTP request; a timeout is retried."""
+    """Seconds per attempt for the whole reply (connect, send, every byte of the answer); a
+    timeout is retried."""
     max_tokens: int = 512
 
     @field_validator("base_url")
@@ -100,6 +101,7 @@ class SDKProvider:
         self.model = model or self.DEFAULT_MODEL
         self._sdk = import_sdk(self.SDK, name)
         install_log_redaction()  # the SDK's loggers exist now: keep keys out of DEBUG logs
+        learn_url(self.opts.base_url)
         env = self.opts.api_key_env
         self._key = api_key_from_env(env, name) if env else "not-needed"
         self._classify = sdk_classifier(self._sdk)
@@ -126,7 +128,12 @@ class SDKProvider:
         return self._client
 
     async def request(self, create: Callable[..., Awaitable[Any]], expected: type, **kwargs: Any) -> Any:
-        """``create.with_raw_response(**kwargs)``, checked: the SDK's parsed reply of type ``expected``."""
+        """``create.with_raw_response(**kwargs)``, checked: the SDK's parsed reply of type ``expected``.
+
+        The whole attempt has ``options.timeout`` seconds (``ReplyDeadline``, retried as a timeout)."""
+        return await deadline(self.opts.timeout, self._request(create, expected, **kwargs))
+
+    async def _request(self, create: Callable[..., Awaitable[Any]], expected: type, **kwargs: Any) -> Any:
         try:
             raw = await create(**kwargs)
         except self._sdk.APIStatusError as exc:
