@@ -49,6 +49,8 @@ class RunState:
     tests: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     leakage_checked: set[str] = field(default_factory=set)
+    current_test: str = ""
+    test_kinds: dict[str, str] = field(default_factory=dict)
     full_suites: dict[str, Suite] = field(default_factory=dict)
     _selection_seen: set[tuple[str, str]] = field(default_factory=set)
     _outputs: dict[tuple[str, str], list[str]] = field(default_factory=dict)
@@ -100,7 +102,7 @@ class RunState:
                 Path(c),
                 base_spec=o.base,
                 base_dir=base_dir,
-                quantization="none" if asked == "auto" else asked,
+                quantization=asked,
                 allow_mismatch=bool(getattr(o, "allow_base_mismatch", False)),
             )
             self.notes.extend(n for n in check.notes if n.startswith(("BASE MISMATCH", "adapter")))
@@ -165,6 +167,7 @@ class RunState:
     def compare(self, suite: Suite, metric: Any, candidate: ModelHandle, *, nodeid: str = "") -> Comparison:
         from tunegate.harness.compare import DEFAULT_COVERAGE_FLOOR, compare_scores
 
+        self._doing("gate")
         suite = self.prepare(suite)
         base_out = self.outputs(self.base, suite)
         cand_out = self.outputs(candidate, suite)
@@ -259,6 +262,7 @@ class RunState:
         """
         from tunegate.harness.forgetting import drift_gate_record, kl_drift
 
+        self._doing("drift")
         backend = require(candidate.backend, "drift", candidate.spec.backend)
         with backend.scoring_model() as (model, tokenizer, is_adapter):
             reference = None
@@ -305,6 +309,7 @@ class RunState:
             run_leakage_check,
         )
 
+        self._doing("leakage")
         files = resolve_training_files(self.options.train_data, candidate.spec.adapter)
         self.leakage_checked.add(candidate.label)
         if files is None:
@@ -333,6 +338,16 @@ class RunState:
         failing = [d for d in by_candidate.values() if not d.get("passed", True)]
         self.sections["leakage"] = {**(failing[0] if failing else data), "candidates": by_candidate}
         return section
+
+    def _doing(self, kind: str) -> None:
+        """The running test's kind is what it does: a leakage check or a drift measurement outranks
+        a comparison (a test named anything may do any of them)."""
+        if not self.current_test:
+            return
+        order = ("custom", "gate", "drift", "leakage")
+        now = self.test_kinds.get(self.current_test, "custom")
+        if order.index(kind) > order.index(now):
+            self.test_kinds[self.current_test] = kind
 
     def automatic_checks(self) -> None:
         """Checks that run whenever their inputs are known, for candidates no test checked:
@@ -372,6 +387,7 @@ class RunState:
         candidate: str | None = None,
         gate_failure: bool = False,
         kind: str = "custom",
+        stopped: bool = False,
     ) -> None:
         """Record the outcome of one collected tunegate test (passed, failed, error, skipped).
 
@@ -386,6 +402,7 @@ class RunState:
                 "candidate": candidate,
                 "gate_failure": gate_failure,
                 "kind": kind,
+                "stopped": stopped,
             }
         )
 
@@ -418,6 +435,7 @@ class RunState:
             "judges": self.judges,
             "adapter_checks": self.adapter_checks,
             "tests": self.tests,
+            "leakage_checked": sorted(self.leakage_checked),
             "notes": self.notes,
             "cache": {k: v for k, v in self.stats.to_dict().items() if k != "per_model"},
         }

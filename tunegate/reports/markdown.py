@@ -15,6 +15,7 @@ from tunegate.reports.files import check_results
 from tunegate.reports.format import (
     STATUS_ICONS,
     as_float,
+    bad_gate_tests,
     candidate_count,
     candidate_verdicts,
     clean_label,
@@ -95,9 +96,12 @@ def verdict_line(results: dict[str, Any]) -> str:
     icon = STATUS_ICONS[status]
     comparisons = [c for c in results.get("comparisons") or [] if isinstance(c, dict)]
     multi = candidate_count(results) > 1
+    decided = {str(f) for f in verdict.get("failed") or []}
     failing = [c for c in failing_order(comparisons) if is_failing(c)]
-    if status in ("FAIL", "ADVISORY") and failing:
-        blocking = [c for c in failing if not is_advisory(c)] or failing
+    decided_gates = [c for c in failing if str(c.get("id")) in decided]
+    if status in ("FAIL", "ADVISORY") and failing and (decided_gates or not decided):
+        pool = decided_gates or failing
+        blocking = [c for c in pool if not is_advisory(c)] or pool
         first = blocking[0]
         line = (
             f"{icon} {status} — {_name(first, multi)}: {first.get('verdict', '?')}, delta {delta_ci(first)}"
@@ -172,8 +176,8 @@ def _coverage(comparisons: list[dict[str, Any]], multi: bool) -> list[str]:
 
 def _tests(results: dict[str, Any]) -> list[str]:
     tests = run_tests(results)
-    bad = [t for t in tests if is_bad_test(t)]
-    if not tests:
+    bad = [t for t in tests if is_bad_test(t)] + bad_gate_tests(results)
+    if not tests and not bad:
         return []
     if not bad:
         return [f"Other tests (leakage, drift, custom): all {len(tests)} passed or skipped.", ""]
