@@ -298,7 +298,8 @@ def run_tests(results: dict[str, Any]) -> list[dict[str, Any]]:
 def is_bad_test(test: dict[str, Any]) -> bool:
     """A check that failed or errored by itself; a test that failed through a comparison gate is
     shown with its comparison, not twice."""
-    return str(test.get("outcome")) in ("failed", "error") and not test.get("gate_failure")
+    through_gate = bool(test.get("gate_failure")) and test.get("kind") == "gate"
+    return str(test.get("outcome")) in ("failed", "error") and not through_gate
 
 
 def bad_gate_tests(results: dict[str, Any]) -> list[dict[str, Any]]:

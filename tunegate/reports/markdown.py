@@ -181,10 +181,10 @@ def _tests(results: dict[str, Any]) -> list[str]:
         return []
     if not bad:
         return [f"Other tests (leakage, drift, custom): all {len(tests)} passed or skipped.", ""]
-    lines = [f"**Failed tests (not comparisons): {len(bad)} of {len(tests)}**", ""]
+    lines = [f"**Failed tests (not comparisons): {len(bad)} of {len(tests) + len(bad_gate_tests(results))}**", ""]
     for t in bad[:MAX_ROWS]:
         lines.append(
-            f"- ❌ {md_name(str(t.get('outcome', '?')).upper())} {md_name(t.get('kind') or 'test')} "
+            f"- {'🛑' if t.get('outcome') == 'error' else '❌'} {md_name(str(t.get('outcome', '?')).upper())} {md_name(t.get('kind') or 'test')} "
             f"{md_name(t.get('nodeid') or '?')}: {md_text(t.get('message') or '(no message)')}"
         )
     return [*lines, ""]

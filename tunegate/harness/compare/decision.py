@@ -100,13 +100,18 @@ def shown_p(verdict: str, p_null: float | None, p_drop: float | None, p_adjusted
     return p_null if p_adjusted is None else p_adjusted
 
 
-def claim_text(gate: str, size: float, verdict: str, *, higher_is_better: bool, adjusted: bool) -> str:
-    """The null hypothesis whose p :func:`shown_p` gives, in the measured direction."""
+def claim_text(
+    gate: str, size: float, verdict: str, *, higher_is_better: bool, adjusted: bool, short: bool = False
+) -> str:
+    """The null hypothesis whose p :func:`shown_p` gives, in the measured direction (``short``:
+    the terminal table's form, ``d>= 0``, ``d<= -0.05, Holm``)."""
     op_le, op_ge = ("<=", ">=") if higher_is_better else (">=", "<=")
     if verdict == "REGRESSED":
-        return f"drop: H0 delta {op_ge} 0"
+        return f"d{op_ge} 0" if short else f"drop: H0 delta {op_ge} 0"
     sign = 1.0 if higher_is_better else -1.0
     null = sign * (size if gate == "improves" else -size)
+    if short:
+        return f"d{op_le} {null:+.3g}" + (", Holm" if adjusted else "")
     return f"H0 delta {op_le} {null:+.3g}" + (" (Holm-adjusted)" if adjusted else "")
 
 
