@@ -152,7 +152,7 @@ def test_no_effect_adapter_is_its_own_failing_verdict_whatever_its_gates_say() -
 def test_a_failed_check_fails_its_candidate_only(kind: str, outcome: str) -> None:
     # A leakage or drift assertion raises GateFailure too: with no failing comparison of that
     # test behind it, it is a failed check of its candidate, never hidden as "a gate's".
-    tests = [_test(f"t::check[bad]", outcome, "bad", kind=kind, gate_failure=True), _test("t::check[good]", "passed", "good")]
+    tests = [_test("t::check[bad]", outcome, "bad", kind=kind, gate_failure=True), _test("t::check[good]", "passed", "good")]
     comps = [_claim("s", 40, label="good"), _claim("s", 40, label="bad")]
     r = _build(_partial(comps, tests, labels=("good", "bad")), exitstatus=1)
     per = r["verdict"]["candidates"]
