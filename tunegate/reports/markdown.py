@@ -96,13 +96,13 @@ def verdict_line(results: dict[str, Any]) -> str:
     icon = STATUS_ICONS[status]
     comparisons = [c for c in results.get("comparisons") or [] if isinstance(c, dict)]
     multi = candidate_count(results) > 1
-    decided = {str(f) for f in verdict.get("failed") or []}
+    decided = [str(f) for f in verdict.get("failed") or []]
     failing = [c for c in failing_order(comparisons) if is_failing(c)]
-    decided_gates = [c for c in failing if str(c.get("id")) in decided]
-    if status in ("FAIL", "ADVISORY") and failing and (decided_gates or not decided):
-        pool = decided_gates or failing
-        blocking = [c for c in pool if not is_advisory(c)] or pool
-        first = blocking[0]
+    by_id = {str(c.get("id")): c for c in failing}
+    # The decision names its failures in order, deciding one first; older files have no list.
+    lead = [by_id[f] for f in decided if f in by_id]
+    if status in ("FAIL", "ADVISORY") and failing and (lead or not decided):
+        first = lead[0] if lead else ([c for c in failing if not is_advisory(c)] or failing)[0]
         line = (
             f"{icon} {status} — {_name(first, multi)}: {first.get('verdict', '?')}, delta {delta_ci(first)}"
         )
