@@ -26,7 +26,6 @@ from tunegate.harness.compare.decision import (
     no_effect_text,
     run_verdict,
 )
-from tunegate.harness.compare.messages import holm_sentence
 from tunegate.harness.record import SCHEMA_VERSION, RunRecord
 
 LIBRARIES = (
@@ -101,10 +100,7 @@ def merge_partials(partials: Iterable[dict[str, Any]]) -> dict[str, Any]:
 def holm_across_run(comparisons: list[dict[str, Any]]) -> list[str]:
     """Holm across every improvement claim of the run (every ``assert_improves`` call, whatever the
     order); re-decides each comparison from its gates. Returns the ids that lost IMPROVED."""
-    return finalise_holm(
-        comparisons,
-        lambda g: holm_sentence(int(g.get("holm_family") or 0), float(g["p_adjusted"]), float(g["alpha"])),
-    )
+    return finalise_holm(comparisons)
 
 
 def decide_run(

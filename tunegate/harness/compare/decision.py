@@ -174,17 +174,20 @@ def deciding_gate(gates: list[dict[str, Any]]) -> dict[str, Any] | None:
     return failing[0] if failing else gates[-1]
 
 
-def finalise_holm(comparisons: list[dict[str, Any]], sentence: Any) -> list[str]:
+def finalise_holm(comparisons: list[dict[str, Any]]) -> list[str]:
     """Holm across every improvement claim of the run, then each comparison's top-level fields from
-    its deciding gate. ``sentence(gate)`` is the text said of a claim lost after the correction.
-    Returns the ids of the comparisons with a lost claim."""
+    its deciding gate. A claim lost after the correction gets its message written anew from its
+    final verdict. Returns the ids of the comparisons with a lost claim."""
+    from tunegate.harness.compare.messages import Facts, gate_message
+    from tunegate.harness.compare.result import GateRecord
+
     gates = [g for c in comparisons for g in c.get("gates") or []]
     lost_gates = apply_holm(gates)
     lost: list[str] = []
     for c in comparisons:
         for g in c.get("gates") or []:
             if any(g is lg for lg in lost_gates):
-                g["message"] = _lost_message(str(g.get("message", "")), str(g["verdict"]), sentence(g))
+                g["message"] = gate_message(Facts.from_record(c), GateRecord.from_dict(g))
                 if str(c.get("id")) not in lost:
                     lost.append(str(c.get("id")))
         g = deciding_gate(c.get("gates") or [])
@@ -201,12 +204,6 @@ def finalise_holm(comparisons: list[dict[str, Any]], sentence: Any) -> list[str]
             gate={"type": g["type"], "min_delta": g.get("min_delta"), "margin": g.get("margin"), "alpha": g["alpha"]},
         )
     return lost
-
-
-def _lost_message(message: str, verdict: str, sentence: str) -> str:
-    """A lost claim's message, headed by its final verdict (the measurement part is unchanged)."""
-    _, sep, rest = message.partition(": ")
-    return f"{verdict}: {rest} {sentence}" if sep else f"{verdict}: {message} {sentence}"
 
 
 # -- a candidate's verdict and the run's --------------------------------------------------------
