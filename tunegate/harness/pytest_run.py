@@ -221,13 +221,13 @@ def _stop(item: pytest.Item, when: str, message: str) -> None:
     active = _active(item.config)
     info = active.items.get(item.nodeid, {})
     message = _redact(message)
-    active.run.record_test(
+    active.run.recorder.record_test(
         nodeid=item.nodeid,
         outcome="error",
         message=message,
         candidate=info.get("candidate"),
         gate_failure=False,
-        kind=active.run.test_kinds.get(item.nodeid, info.get("kind", "custom")),
+        kind=active.run.recorder.test_kinds.get(item.nodeid, info.get("kind", "custom")),
         stopped=True,
     )
     pytest.exit(f"{item.nodeid} ({when}): {message}", returncode=pytest.ExitCode.USAGE_ERROR)
@@ -237,7 +237,7 @@ def _stopping(item: pytest.Item, when: str) -> Generator[None, None, None]:
     """Run a test phase; a configuration error inside a tunegate test stops the run once (exit 4).
     What the phase records (a comparison, a leakage check, a drift measurement) is the test's."""
     run = _active(item.config).run
-    run.current_test = item.nodeid
+    run.recorder.current_test = item.nodeid
     try:
         return (yield)
     except STOP_ERRORS as exc:
@@ -245,7 +245,7 @@ def _stopping(item: pytest.Item, when: str) -> Generator[None, None, None]:
             raise
         message = str(exc)
     finally:
-        run.current_test = ""
+        run.recorder.current_test = ""
     _stop(item, when, message)
 
 
@@ -301,8 +301,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     info = active.items.get(item.nodeid)
     outcome = _outcome(report)
     if info is not None and outcome is not None:
-        kind = active.run.test_kinds.get(item.nodeid, info["kind"])
-        active.run.record_test(
+        kind = active.run.recorder.test_kinds.get(item.nodeid, info["kind"])
+        active.run.recorder.record_test(
             nodeid=item.nodeid,
             outcome=outcome,
             message=_redact(_message(report)),
@@ -347,7 +347,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         # Checks that run whenever their inputs are known (leakage with training data), for the
         # candidates no collected test checked, here or on a worker.
         for p in workers:
-            run.leakage_checked.update(p.get("leakage_checked", []))
+            run.recorder.leakage_checked.update(p.get("leakage_checked", []))
         run.automatic_checks()
     partials = [run.partial(), *workers]
     if not any(p.get("comparisons") or p.get("items") or p.get("tests") for p in partials):

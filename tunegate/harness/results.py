@@ -26,6 +26,8 @@ from tunegate.harness.compare.decision import (
     no_effect_text,
     run_verdict,
 )
+from tunegate.harness.compare.messages import Facts, gate_message
+from tunegate.harness.compare.result import GateRecord
 from tunegate.harness.record import SCHEMA_VERSION, RunRecord
 
 LIBRARIES = (
@@ -100,7 +102,7 @@ def merge_partials(partials: Iterable[dict[str, Any]]) -> dict[str, Any]:
 def holm_across_run(comparisons: list[dict[str, Any]]) -> list[str]:
     """Holm across every improvement claim of the run (every ``assert_improves`` call, whatever the
     order); re-decides each comparison from its gates. Returns the ids that lost IMPROVED."""
-    return finalise_holm(comparisons)
+    return finalise_holm(comparisons, lambda c, g: gate_message(Facts.from_record(c), GateRecord.from_dict(g)))
 
 
 def decide_run(

@@ -26,7 +26,7 @@ lower is better).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping
 from typing import Any, Literal
 
 from tunegate.harness.stats import holm
@@ -174,20 +174,20 @@ def deciding_gate(gates: list[dict[str, Any]]) -> dict[str, Any] | None:
     return failing[0] if failing else gates[-1]
 
 
-def finalise_holm(comparisons: list[dict[str, Any]]) -> list[str]:
+def finalise_holm(
+    comparisons: list[dict[str, Any]], message: Callable[[dict[str, Any], dict[str, Any]], str]
+) -> list[str]:
     """Holm across every improvement claim of the run, then each comparison's top-level fields from
     its deciding gate. A claim lost after the correction gets its message written anew from its
-    final verdict. Returns the ids of the comparisons with a lost claim."""
-    from tunegate.harness.compare.messages import Facts, gate_message
-    from tunegate.harness.compare.result import GateRecord
-
+    final verdict by ``message(comparison, gate)`` (``compare.messages.gate_message`` on the
+    records). Returns the ids of the comparisons with a lost claim."""
     gates = [g for c in comparisons for g in c.get("gates") or []]
     lost_gates = apply_holm(gates)
     lost: list[str] = []
     for c in comparisons:
         for g in c.get("gates") or []:
             if any(g is lg for lg in lost_gates):
-                g["message"] = gate_message(Facts.from_record(c), GateRecord.from_dict(g))
+                g["message"] = message(c, g)
                 if str(c.get("id")) not in lost:
                     lost.append(str(c.get("id")))
         g = deciding_gate(c.get("gates") or [])
