@@ -167,3 +167,12 @@ def test_other_tests_count_leaves_gates_out() -> None:
         for k in ("gate", "gate", "leakage")
     ]
     assert "Other tests (leakage, drift, custom): all 1 passed or skipped." in render_markdown(results)
+
+
+def test_every_verdict_state_has_its_presentation() -> None:
+    # A new state is added in compare/decision.py (RunStatus) and here in the presentation maps only.
+    from tunegate.harness.compare.decision import BLOCKING, RUN_STATUSES, SEVERITY
+    from tunegate.reports.format import STATUS_COLOURS, STATUS_ICONS
+
+    assert set(RUN_STATUSES) == set(STATUS_ICONS) == set(STATUS_COLOURS) == set(SEVERITY)
+    assert set(RUN_STATUSES) > BLOCKING

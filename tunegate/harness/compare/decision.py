@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, MutableMapping
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from tunegate.harness.stats import holm
 
@@ -37,7 +37,7 @@ Verdict = Literal[
 GateType = Literal["improves", "no_regression"]
 RunStatus = Literal["PASS", "FAIL", "NO_EFFECT", "NO_BINDING_GATES", "ERROR", "ADVISORY"]
 """A candidate's or the run's verdict. ``ADVISORY`` is read from old results.json files only."""
-RUN_STATUSES: tuple[str, ...] = ("PASS", "FAIL", "NO_EFFECT", "NO_BINDING_GATES", "ERROR", "ADVISORY")
+RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
 BLOCKING: frozenset[str] = frozenset({"FAIL", "NO_EFFECT", "NO_BINDING_GATES", "ERROR"})
 """Statuses that make pytest exit non-zero (and the candidate's junit case fail)."""
 SEVERITY: tuple[str, ...] = ("ERROR", "NO_EFFECT", "FAIL", "NO_BINDING_GATES", "ADVISORY", "PASS")
@@ -45,15 +45,7 @@ SEVERITY: tuple[str, ...] = ("ERROR", "NO_EFFECT", "FAIL", "NO_BINDING_GATES", "
 COLLAPSE: frozenset[str] = frozenset({"REGRESSED", "INCOMPLETE"})
 """Gate verdicts that --allow-advisory never accepts from an advisory gate."""
 PASSING: frozenset[str] = frozenset({"IMPROVED", "NON_INFERIOR", "NOT_GATED"})
-VERDICTS: tuple[str, ...] = (
-    "IMPROVED",
-    "NON_INFERIOR",
-    "UNDERPOWERED",
-    "REGRESSED",
-    "INCONCLUSIVE",
-    "INCOMPLETE",
-    "NOT_GATED",
-)
+VERDICTS: tuple[str, ...] = get_args(Verdict)
 
 
 def decide(
