@@ -313,11 +313,13 @@ def test_unscored_items_count_at_the_worst_score() -> None:
     base = MetricScores(np.array([0.2, np.nan, 0.4, 0.5]), failures=(None, "judge gave no score", None, None))
     cand = MetricScores(np.array([0.3, 0.5, np.nan, 0.6]))
     comp = compare_scores(
-        suite="s", metric_name="judge", kind="continuous", ids=list("abcd"), base=base, candidate=cand
+        suite="s", metric_name="judge", kind="continuous", ids=list("abcd"), base=base, candidate=cand, worst=0.0
     )
     assert comp.n == 4 and comp.n_failed == 2 and comp.failed_ids == ("b", "c")
-    assert comp.base_values.tolist() == [0.2, 0.2, 0.4, 0.5]  # the lowest score either system reached
-    assert comp.candidate_values.tolist() == [0.3, 0.5, 0.2, 0.6]
+    assert comp.base_values.tolist() == [0.2, 0.0, 0.4, 0.5]  # the metric's declared worst score
+    assert comp.candidate_values.tolist() == [0.3, 0.5, 0.0, 0.6]
+    with pytest.raises(StatsError, match=r"2 item\(s\) could not be scored .* declares no worst score"):
+        compare_scores(suite="s", metric_name="judge", kind="continuous", ids=list("abcd"), base=base, candidate=cand)
     cov = strict_json(comp)["coverage"]
     assert (cov["unscored_base"], cov["unscored_candidate"], cov["infra"], cov["ok"]) == (1, 1, 0, True)
     assert cov["reasons"] == ["b: base: judge gave no score", "c: candidate: no score"]
@@ -329,7 +331,7 @@ def test_candidate_unscorable_on_half_the_items_fails() -> None:
     base = rng.random(400)
     cand = base.copy()
     cand[::2] = np.nan
-    comp = continuous(base, cand)
+    comp = continuous(base, cand, worst=0.0)
     with pytest.raises(GateFailure, match=r"^REGRESSED.*200 candidate item\(s\) could not be scored"):
         comp.assert_no_regression(margin=0.05)
 

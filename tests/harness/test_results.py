@@ -133,6 +133,55 @@ def test_no_effect_adapter_leads_the_reason() -> None:
     assert r["verdict"]["reason"].startswith("ADAPTER HAS NO EFFECT")
 
 
+def _test(nodeid: str, outcome: str, candidate: str | None, **kw: Any) -> dict[str, Any]:
+    return {"nodeid": nodeid, "outcome": outcome, "message": kw.pop("message", "it broke"), "candidate": candidate,
+            "gate_failure": False, "kind": "custom", **kw}
+
+
+def test_no_effect_adapter_is_its_own_failing_verdict_whatever_its_gates_say() -> None:
+    r = _build(_partial([_claim("s", 40, label="noop", gates=[("no_regression", 0.05)]),
+                         _claim("s", 40, label="clean", gates=[("no_regression", 0.05)])],
+                        labels=("noop", "clean"), no_effect=("noop",)))
+    per = {k: v["status"] for k, v in r["verdict"]["candidates"].items()}
+    assert per == {"noop": "NO_EFFECT", "clean": "PASS"}
+    assert r["verdict"]["status"] == "NO_EFFECT" and r["verdict"]["reason"].startswith("noop: ADAPTER HAS NO EFFECT")
+
+
+@pytest.mark.parametrize("kind", ["leakage", "drift", "custom"])
+@pytest.mark.parametrize("outcome", ["failed", "error"])
+def test_a_failed_check_fails_its_candidate_only(kind: str, outcome: str) -> None:
+    # A leakage or drift assertion raises GateFailure too: with no failing comparison of that
+    # test behind it, it is a failed check of its candidate, never hidden as "a gate's".
+    tests = [_test("t::check[bad]", outcome, "bad", kind=kind, gate_failure=True), _test("t::check[good]", "passed", "good")]
+    comps = [_claim("s", 40, label="good"), _claim("s", 40, label="bad")]
+    r = _build(_partial(comps, tests, labels=("good", "bad")), exitstatus=1)
+    per = r["verdict"]["candidates"]
+    assert per["good"]["status"] == "PASS" and per["bad"]["status"] == "FAIL"
+    assert "t::check[bad]" in per["bad"]["reason"] and per["bad"]["failed"] == ["t::check[bad]"]
+    assert r["verdict"]["status"] == "FAIL"
+
+
+def test_advisory_collapse_is_not_hidden_by_allow_advisory() -> None:
+    rng = np.random.default_rng(3)
+    base = rng.integers(2, 6, 100).astype(float)
+    collapsed = _comparison("j", base, base - 2, [("no_regression", 0.25)], advisory=True, kind="continuous")
+    r = _build(_partial([collapsed]), allow_advisory=True)
+    assert r["verdict"]["status"] == "FAIL" and "REGRESSED" in r["verdict"]["reason"]
+    assert "advisory" in r["verdict"]["reason"] and r["verdict"]["failed"] == [collapsed["id"]]
+
+
+def test_a_setup_error_that_stopped_the_run_is_error_not_fail() -> None:
+    tests = [_test("t::test_rouge", "error", None, stopped=True, message="unknown metric 'rougeL'")]
+    r = _build(_partial([_claim("s", 40)], tests), exitstatus=4)
+    assert r["verdict"]["status"] == "ERROR" and "setup error" in r["verdict"]["reason"]
+    assert "check(s) failed" not in r["verdict"]["reason"]
+
+
+def test_holm_loss_is_listed_for_junit() -> None:
+    r = _build(_partial([_claim("s1", 5), _claim("s2", 5)]))
+    assert r["verdict"]["lost_after_holm"] == ["s1::m::candidate", "s2::m::candidate"]
+
+
 def test_merge_partials_from_workers_and_write(tmp_path: Path) -> None:
     item = {"id": "q1", "messages": [], "reference": "x", "tags": {}, "group": None}
     w1 = {**_partial([_claim("a", 40)]), "cache": {"hits": 2, "misses": 1},

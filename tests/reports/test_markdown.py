@@ -141,3 +141,38 @@ def test_incomplete_coverage_is_said_with_counts_and_reasons(results: dict[str, 
 
 def md_unescape(text: str) -> str:
     return re.sub(r"\\(.)", r"\1", text)
+
+
+@pytest.mark.parametrize("kind", ["leakage", "drift", "custom", "gate"])
+@pytest.mark.parametrize("gate_failure", [False, True])
+def test_other_tests_all_passed_is_never_said_next_to_a_failed_test(kind: str, gate_failure: bool) -> None:
+    results = make_results(60)
+    test = {"nodeid": f"suites/test_x.py::test_{kind}", "outcome": "failed", "message": "broke",
+            "candidate": None, "gate_failure": gate_failure, "kind": kind}
+    gate = {"nodeid": "suites/test_x.py::test_gate", "outcome": "passed", "message": "", "candidate": None,
+            "gate_failure": False, "kind": "gate"}
+    results["tests"] = [test, gate]
+    md = render_markdown(results)
+    shown = not (gate_failure and kind == "gate")  # a gate's own failure is its comparison's row
+    assert not re.search(r"all \d+ passed", md)
+    assert (f"test_{kind}" in md) == shown
+    if kind != "gate":
+        assert "**Failed tests (not comparisons): 1 of 1**" in md  # gates are not "other tests"
+
+
+def test_other_tests_count_leaves_gates_out() -> None:
+    results = make_results(60)
+    results["tests"] = [
+        {"nodeid": f"t::{k}", "outcome": "passed", "message": "", "candidate": None, "gate_failure": False, "kind": k}
+        for k in ("gate", "gate", "leakage")
+    ]
+    assert "Other tests (leakage, drift, custom): all 1 passed or skipped." in render_markdown(results)
+
+
+def test_every_verdict_state_has_its_presentation() -> None:
+    # A new state is added in compare/decision.py (RunStatus) and here in the presentation maps only.
+    from tunegate.harness.compare.decision import BLOCKING, RUN_STATUSES, SEVERITY
+    from tunegate.reports.format import STATUS_COLOURS, STATUS_ICONS
+
+    assert set(RUN_STATUSES) == set(STATUS_ICONS) == set(STATUS_COLOURS) == set(SEVERITY)
+    assert set(RUN_STATUSES) > BLOCKING

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tunegate.harness.data import Suite
 from tunegate.harness.models.base import BACKENDS, Backend, ModelSpec
 
-if TYPE_CHECKING:
-    from tunegate.harness.session import RunState
 
 class AdapterHasNoEffect(UserWarning):
     """The candidate's logits equal the base's on a probe batch: the adapter changes nothing."""
@@ -37,7 +35,8 @@ class ModelHandle:
 
     label: str
     spec: ModelSpec
-    run: RunState
+    cache_path: Path
+    outputs: Callable[[ModelHandle, Suite], list[str]] | None = None
     _backend: Backend | None = None
     _content_fingerprint: str | None = None
 
@@ -45,7 +44,7 @@ class ModelHandle:
     def backend(self) -> Backend:
         if self._backend is None:
             factory = BACKENDS.get(self.spec.backend)
-            self._backend = factory(self.spec, cache_dir=str(self.run.options.cache_path))
+            self._backend = factory(self.spec, cache_dir=str(self.cache_path))
         return self._backend
 
     @property
@@ -54,7 +53,9 @@ class ModelHandle:
 
     def generate(self, suite: Suite) -> list[str]:
         """Greedy outputs for every item of ``suite`` (cached for the session and on disk)."""
-        return self.run.outputs(self, suite)
+        if self.outputs is None:
+            raise RuntimeError(f"model {self.label!r} belongs to no run: it has no outputs store")
+        return self.outputs(self, suite)
 
     @property
     def content_fingerprint(self) -> str | None:
@@ -63,7 +64,7 @@ class ModelHandle:
         if self._content_fingerprint is None and self.spec.adapter and Path(self.spec.adapter).is_dir():
             from tunegate.harness.fingerprint import HashMemo, content_fingerprint
 
-            memo = HashMemo(self.run.options.cache_path)
+            memo = HashMemo(self.cache_path)
             self._content_fingerprint = content_fingerprint(Path(self.spec.adapter), memo)
         return self._content_fingerprint
 

@@ -105,7 +105,11 @@ class RunOptions(BaseModel):
     allow_base_mismatch: bool = Field(
         False, description="gate an adapter whose recorded base differs from --base (refused by default)"
     )
-    allow_advisory: bool = Field(False, description="let a run whose only gates are advisory (uncalibrated judge) pass")
+    allow_advisory: bool = Field(
+        False,
+        description="let a run whose only gates are advisory (uncalibrated judge) pass; an advisory gate that is "
+        "REGRESSED or INCOMPLETE still fails its candidate",
+    )
     forgetting: bool = Field(False, description="also run the packaged general-capability forgetting gates")
     sources: dict[str, str] = Field(
         default_factory=dict, exclude=True, repr=False, description="where each value came from"

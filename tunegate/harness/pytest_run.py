@@ -37,7 +37,6 @@ SUITE_FIXTURES = frozenset({"compare", "candidate", "base", "judge", "tunegate_r
 MODEL_FIXTURES = frozenset({"compare", "candidate", "base"})
 # Raised inside a test, these mean the run is set up wrong: stop once with exit code 4.
 STOP_ERRORS = (ConfigError, ModelLoadError, CacheError, RemoteAccessError)
-_KL = re.compile(r"(?:^|[^a-z])kl(?:[^a-z]|$)")
 
 
 def _redact(value: Any) -> Any:
@@ -113,11 +112,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def _kind(item: pytest.Item, fixtures: set[str]) -> str:
-    name = item.nodeid.lower()
-    if "leak" in name:
-        return "leakage"
-    if "drift" in name or _KL.search(name):
-        return "drift"
+    """The kind a test starts with; a leakage check or drift measurement it runs sets its own
+    (``RunState.test_kinds``). Never guessed from the test's name."""
     if "compare" in fixtures or type(item).__name__ == "GateItem":
         return "gate"
     return "custom"
@@ -236,13 +232,14 @@ def _stop(item: pytest.Item, when: str, message: str) -> None:
     active = _active(item.config)
     info = active.items.get(item.nodeid, {})
     message = _redact(message)
-    active.run.record_test(
+    active.run.recorder.record_test(
         nodeid=item.nodeid,
         outcome="error",
         message=message,
         candidate=info.get("candidate"),
         gate_failure=False,
-        kind=info.get("kind", "custom"),
+        kind=active.run.recorder.test_kinds.get(item.nodeid, info.get("kind", "custom")),
+        stopped=True,
     )
     pytest.exit(f"{item.nodeid} ({when}): {_printable(message)}", returncode=pytest.ExitCode.USAGE_ERROR)
 
@@ -257,13 +254,18 @@ def _printable(error: BaseException | str) -> str:
 
 
 def _stopping(item: pytest.Item, when: str) -> Generator[None, None, None]:
-    """Run a test phase; a configuration error inside a tunegate test stops the run once (exit 4)."""
+    """Run a test phase; a configuration error inside a tunegate test stops the run once (exit 4).
+    What the phase records (a comparison, a leakage check, a drift measurement) is the test's."""
+    run = _active(item.config).run
+    run.recorder.current_test = item.nodeid
     try:
         return (yield)
     except STOP_ERRORS as exc:
         if item.nodeid not in _active(item.config).items:
             raise
         message = str(exc)
+    finally:
+        run.recorder.current_test = ""
     _stop(item, when, message)
 
 
@@ -329,13 +331,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     info = active.items.get(item.nodeid)
     outcome = _outcome(report)
     if info is not None and outcome is not None:
-        active.run.record_test(
+        kind = active.run.recorder.test_kinds.get(item.nodeid, info["kind"])
+        active.run.recorder.record_test(
             nodeid=item.nodeid,
             outcome=outcome,
             message=_redact(_message(report)),
             candidate=info["candidate"],
-            gate_failure=gate_failure and outcome == "failed",
-            kind=info["kind"],
+            gate_failure=gate_failure and outcome == "failed" and kind == "gate",
+            kind=kind,
         )
     return report
 
@@ -351,7 +354,7 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None, p
     for line in text.splitlines():
         if line.startswith("E   ") and "tunegate.harness.errors." in line:
             message = text[text.index(line):].replace("E   ", "")
-            message = re.sub(r"\bharness\.errors\.(\w+): ", "", message).strip()
+            message = re.sub(r"\b(?:tunegate\.)?harness\.errors\.(\w+): ", "", message).strip()
             where = getattr(collector, "path", None) or collector.nodeid
             report.longrepr = f"{where}: could not load the suite\n{_redact(message)}"
             break
@@ -368,8 +371,10 @@ _crashes: list[str] = []
 
 
 # -- end of run ----------------------------------------------------------------------------------
-@pytest.hookimpl(trylast=True)
+@pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Build results.json and the reports; before pytest's junitxml writes its file, so that
+    junit.xml holds one ``tunegate::verdict[<candidate>]`` case per candidate."""
     config = session.config
     active = _active(config)
     if _crashes and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
@@ -382,8 +387,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if int(exitstatus) in (0, 1):
         # Checks that run whenever their inputs are known (leakage with training data), for the
         # candidates no collected test checked, here or on a worker.
-        for t in (t for p in workers for t in p.get("tests", []) if t.get("kind") == "leakage"):
-            run.leakage_checked.update([t["candidate"]] if t.get("candidate") else [c.label for c in run.candidates])
+        for p in workers:
+            run.recorder.leakage_checked.update(p.get("leakage_checked", []))
         run.automatic_checks()
     partials = [run.partial(), *workers]
     if not any(p.get("comparisons") or p.get("items") or p.get("tests") for p in partials):
@@ -401,6 +406,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     active.results = results
     if verdict_fails(results) and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    from tunegate.harness.junit import add_verdicts
+
+    add_verdicts(config, results)
     if run.options.report:
         active.report_error = write_report(Path(run.options.report), results)
 

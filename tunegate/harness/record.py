@@ -13,13 +13,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from tunegate.harness.compare.decision import GateType, RunStatus, Verdict
 from tunegate.harness.errors import DataError
 
 SCHEMA_VERSION = 2
 KNOWN_VERSIONS = (1, 2)
 
-RunStatus = Literal["PASS", "FAIL", "ERROR", "NO_BINDING_GATES", "ADVISORY"]
 TestOutcomeName = Literal["passed", "failed", "error", "skipped"]
+TestKind = Literal["gate", "leakage", "drift", "custom"]
 
 
 class _Frozen(BaseModel):
@@ -42,12 +43,12 @@ class GateSpec(_Frozen):
 class GateResult(_Frozen):
     """One gate applied to a comparison (``Comparison.assert_*``), decided by ``decide``."""
 
-    type: Literal["improves", "no_regression"]
+    type: GateType
     size: float
     min_delta: float | None = None
     margin: float | None = None
     alpha: float
-    verdict: str
+    verdict: Verdict
     passed: bool
     p_value: float | None = Field(None, description="p of the claim that decided the verdict")
     claim: str = Field("", description="the null hypothesis p_value tests")
@@ -103,7 +104,7 @@ class ComparisonRecord(_Frozen):
     alternative: str
     gate: GateSpec
     gates: list[GateResult] = []
-    verdict: str
+    verdict: Verdict
     passed: bool
     advisory: bool = False
     binding: bool = True
@@ -127,8 +128,9 @@ class TestRecord(_Frozen):
     outcome: TestOutcomeName
     message: str = ""
     candidate: str | None = None
-    gate_failure: bool = False
-    kind: str = "custom"
+    gate_failure: bool = Field(False, description="failed through a comparison gate (GateFailure)")
+    kind: TestKind = "custom"
+    stopped: bool = Field(False, description="a setup error inside the test that stopped the run (exit 4)")
 
 
 class CandidateVerdict(_Frozen):
@@ -143,6 +145,7 @@ class RunVerdict(_Frozen):
     failed: list[str] = []
     candidates: dict[str, CandidateVerdict] = {}
     notes: list[str] = []
+    lost_after_holm: list[str] = Field([], description="ids of comparisons whose improvement Holm's correction took")
 
 
 class RunInfo(_Frozen):

@@ -19,8 +19,15 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from tunegate.harness.compare.decision import apply_holm, claim_text, shown_p
-from tunegate.harness.compare.messages import holm_sentence
+from tunegate.harness.compare.decision import (
+    blocks,
+    candidate_verdict,
+    finalise_holm,
+    no_effect_text,
+    run_verdict,
+)
+from tunegate.harness.compare.messages import Facts, gate_message
+from tunegate.harness.compare.result import GateRecord
 from tunegate.harness.record import SCHEMA_VERSION, RunRecord
 
 LIBRARIES = (
@@ -95,125 +102,7 @@ def merge_partials(partials: Iterable[dict[str, Any]]) -> dict[str, Any]:
 def holm_across_run(comparisons: list[dict[str, Any]]) -> list[str]:
     """Holm across every improvement claim of the run (every ``assert_improves`` call, whatever the
     order); re-decides each comparison from its gates. Returns the ids that lost IMPROVED."""
-    gates = [g for c in comparisons for g in c.get("gates") or []]
-    lost_gates = apply_holm(gates)
-    lost_ids: list[str] = []
-    for c in comparisons:
-        for g in c.get("gates") or []:
-            if any(g is lg for lg in lost_gates):
-                g["message"] = _reword(
-                    str(g.get("message", "")),
-                    str(g["verdict"]),
-                    holm_sentence(int(g.get("holm_family") or 0), float(g["p_adjusted"]), float(g["alpha"])),
-                )
-                if str(c.get("id")) not in lost_ids:
-                    lost_ids.append(str(c.get("id")))
-        _redecide(c)
-    return lost_ids
-
-
-def _reword(message: str, verdict: str, sentence: str) -> str:
-    head, _, rest = message.partition(": ")
-    return f"{verdict}: {rest} {sentence}" if head.isupper() else f"{message} {sentence}"
-
-
-def _redecide(c: dict[str, Any]) -> None:
-    """A comparison's top-level fields from its deciding gate: the first failing one, else the last."""
-    gates = c.get("gates") or []
-    if not gates:
-        return
-    failing = [g for g in gates if not g.get("passed")]
-    g = failing[0] if failing else gates[-1]
-    c.update(
-        verdict=g["verdict"],
-        passed=bool(g["passed"]),
-        p_value=shown_p(g["verdict"], g.get("p_null"), g.get("p_drop"), g.get("p_adjusted")),
-        p_claim=claim_text(
-            g["type"],
-            float(g["size"]),
-            g["verdict"],
-            higher_is_better=bool(c.get("higher_is_better", True)),
-            adjusted=g.get("p_adjusted") is not None,
-        ),
-        p_adjusted=g.get("p_adjusted"),
-        ci_low=g.get("ci_low"),
-        ci_high=g.get("ci_high"),
-        ci_level=g.get("ci_level"),
-        mde=g.get("mde"),
-        n_needed=g.get("n_needed"),
-        message=g.get("message", ""),
-        gate={"type": g["type"], "min_delta": g.get("min_delta"), "margin": g.get("margin"), "alpha": g["alpha"]},
-    )
-    g["p_value"] = c["p_value"]
-    g["claim"] = c["p_claim"]
-
-
-def no_effect_notes(candidates: list[dict[str, Any]]) -> list[str]:
-    notes = []
-    for cand in candidates:
-        if (cand.get("adapter_effect") or {}).get("no_effect"):
-            notes.append(
-                f"ADAPTER HAS NO EFFECT: {cand.get('label')} ({(cand.get('spec') or {}).get('adapter')}) gives "
-                "logits identical to the base: its LoRA weights are zero or were not applied, so every "
-                "comparison measures the base against itself."
-            )
-    return notes
-
-
-def _candidate_verdict(
-    label: str, comps: list[dict[str, Any]], tests: list[dict[str, Any]], allow_advisory: bool, notes: list[str]
-) -> dict[str, Any]:
-    mine = [c for c in comps if c.get("candidate") == label]
-    gated = [c for c in mine if c.get("gates")]
-    binding = [c for c in gated if c.get("binding", not c.get("advisory"))]
-    failed = [c for c in binding if not c.get("passed")]
-    broken = [
-        t for t in tests
-        if t.get("candidate") in (label, None) and t.get("outcome") in ("failed", "error") and not t.get("gate_failure")
-    ]
-    lead = [n for n in notes if f" {label} (" in n]
-    prefix = (lead[0] + " ") if lead else ""
-    if failed:
-        first = failed[0]
-        reason = (
-            f"{len(failed)} gate(s) failed; first: {first.get('suite')} {first.get('metric')} is "
-            f"{first.get('verdict')} (delta {_fmt(first.get('delta'))} [{_fmt(first.get('ci_low'))}, "
-            f"{_fmt(first.get('ci_high'))}])."
-        )
-        if broken:
-            reason += f" Also {len(broken)} check(s) failed or errored; first: {broken[0]['nodeid']}."
-        return {"status": "FAIL", "reason": prefix + reason, "failed": [c["id"] for c in failed] + [t["nodeid"] for t in broken]}
-    if broken:
-        t = broken[0]
-        why = _clip(" ".join(str(t.get("message", "")).split()))
-        return {
-            "status": "FAIL",
-            "reason": prefix + f"{len(broken)} check(s) failed or errored; first: {t['nodeid']} ({t['outcome']}): {why}",
-            "failed": [x["nodeid"] for x in broken],
-        }
-    advisory_failed = [c for c in gated if not c.get("binding", True) and not c.get("passed")]
-    if not binding:
-        if gated and allow_advisory:
-            return {
-                "status": "PASS",
-                "reason": prefix + f"only advisory gates ({len(gated)}), accepted by --allow-advisory; "
-                f"{len(advisory_failed)} of them did not pass.",
-                "failed": [],
-            }
-        if gated:
-            return {
-                "status": "NO_BINDING_GATES",
-                "reason": prefix + f"all {len(gated)} gate(s) are advisory (an unreliable judge cannot pass or fail "
-                "a run alone): there is no binding evidence to pass on. Calibrate the judge, add a binding "
-                "gate, or pass --allow-advisory.",
-                "failed": [],
-            }
-        ran = [t for t in tests if t.get("candidate") in (label, None) and t.get("outcome") == "passed"]
-        if ran:
-            return {"status": "PASS", "reason": prefix + f"all {len(ran)} check(s) passed (no comparison gates).", "failed": []}
-        return {"status": "ERROR", "reason": prefix + "no gate was applied: the run has no evidence to pass on.", "failed": []}
-    extra = f"; {len(advisory_failed)} advisory gate(s) did not pass" if advisory_failed else ""
-    return {"status": "PASS", "reason": prefix + f"all {len(binding)} binding gate(s) passed{extra}.", "failed": []}
+    return finalise_holm(comparisons, lambda c, g: gate_message(Facts.from_record(c), GateRecord.from_dict(g)))
 
 
 def decide_run(
@@ -225,57 +114,31 @@ def decide_run(
     *,
     allow_advisory: bool = False,
 ) -> dict[str, Any]:
-    """The run verdict: one per candidate, then the run's (FAIL if any candidate fails)."""
-    notes = no_effect_notes(candidates)
-    labels = [str(c.get("label")) for c in candidates] or sorted({str(c.get("candidate")) for c in comparisons})
-    per = {label: _candidate_verdict(label, comparisons, tests, allow_advisory, notes) for label in labels}
-    prefix = (notes[0] + " ") if notes else ""
-    failing = [(label, v) for label, v in per.items() if v["status"] == "FAIL"]
-
-    def run(status: str, reason: str, failed: list[str]) -> dict[str, Any]:
-        return {"status": status, "reason": reason, "failed": failed, "candidates": per, "notes": notes}
-
-    if failing:
-        label, v = failing[0]
-        who = f"{label}: " if len(per) > 1 else ""
-        others = f" ({len(failing)} of {len(per)} candidates fail)" if len(per) > 1 else ""
-        reason = v["reason"] if v["reason"].startswith(prefix) and prefix else prefix + v["reason"]
-        failed = list(dict.fromkeys(x for _, v2 in failing for x in v2["failed"]))
-        return run("FAIL", who + reason + others, failed)
-    if extra_failures:
-        return run("FAIL", prefix + extra_failures[0], [])
-    if exitstatus not in (0, 1):
-        return run("ERROR", prefix + f"the run did not complete (pytest exit status {exitstatus}).", [])
-    if exitstatus == 1:
-        return run("FAIL", prefix + "some tests failed or errored; see the pytest output.", [])
-    for status in ("ERROR", "NO_BINDING_GATES"):
-        hit = [(label, v) for label, v in per.items() if v["status"] == status]
-        if hit:
-            label, v = hit[0]
-            return run(status, (f"{label}: " if len(per) > 1 else "") + v["reason"], [])
-    if not per:
-        return run("ERROR", "no gate was applied: the run has no evidence to pass on.", [])
-    if len(per) == 1:
-        return run("PASS", next(iter(per.values()))["reason"], [])
-    return run("PASS", f"all {len(per)} candidates passed every binding gate.", [])
+    """The run verdict: one per candidate (``decision.candidate_verdict``), then the run's."""
+    by_label = {str(c.get("label")): c for c in candidates}
+    labels = list(by_label) or sorted({str(c.get("candidate")) for c in comparisons})
+    per = {
+        label: candidate_verdict(
+            label,
+            comparisons,
+            tests,
+            adapter_effect=(by_label.get(label) or {}).get("adapter_effect"),
+            adapter=((by_label.get(label) or {}).get("spec") or {}).get("adapter"),
+            allow_advisory=allow_advisory,
+        )
+        for label in labels
+    }
+    notes = [
+        no_effect_text(label, ((by_label.get(label) or {}).get("spec") or {}).get("adapter"))
+        for label, v in per.items()
+        if v["status"] == "NO_EFFECT"
+    ]
+    return {**run_verdict(per, exitstatus, extra_failures), "candidates": per, "notes": notes}
 
 
 def verdict_fails(results: dict[str, Any]) -> bool:
     """Whether the run's verdict must make pytest exit non-zero."""
-    return (results.get("verdict") or {}).get("status") in ("FAIL", "NO_BINDING_GATES", "ERROR")
-
-
-def _clip(text: str, limit: int = 600) -> str:
-    """A check's message for the one-line reason: whole when it fits (it may end in a command to
-    run, which must not be cut), else up to the last sentence that fits."""
-    if len(text) <= limit:
-        return text
-    cut = text.rfind(". ", 0, limit)
-    return text[: cut + 1] if cut > 0 else text[:limit] + "..."
-
-
-def _fmt(x: Any) -> str:
-    return "n/a" if x is None else f"{float(x):+.3f}"
+    return blocks((results.get("verdict") or {}).get("status"))
 
 
 def build_results(
@@ -313,6 +176,7 @@ def build_results(
         allow_advisory=bool(options.get("allow_advisory")),
     )
     verdict["notes"] = [*verdict["notes"], *merged.get("notes", [])]
+    verdict["lost_after_holm"] = lost
     if lost:
         verdict["notes"] = [*verdict["notes"], f"{len(lost)} improvement claim(s) lost significance after Holm's correction: {', '.join(lost)}"]
     finished = time.time()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tunegate.harness.compare.decision import claim_text
 from tunegate.harness.numbers import fmt_p
 
 
@@ -16,9 +17,19 @@ def _p(c: dict[str, Any]) -> str:
     p = c.get("p_value")
     if p is None:
         return "-"
-    claim = str(c.get("p_claim") or "")
-    short = claim.replace("H0 ", "").replace("delta ", "d").replace(" (Holm-adjusted)", ", Holm").replace("drop: ", "")
-    return f"{fmt_p(p)} ({short})" if short else fmt_p(p)
+    g = c.get("gate") or {}
+    if g.get("type") not in ("improves", "no_regression"):
+        return f"{fmt_p(p)} (two-sided)"
+    size = g.get("min_delta") if g["type"] == "improves" else g.get("margin")
+    claim = claim_text(
+        str(g["type"]),
+        float(size or 0.0),
+        str(c.get("verdict")),
+        higher_is_better=bool(c.get("higher_is_better", True)),
+        adjusted=c.get("p_adjusted") is not None,
+        short=True,
+    )
+    return f"{fmt_p(p)} ({claim})"
 
 
 def format_table(rows: list[list[str]], header: list[str]) -> list[str]:

@@ -84,6 +84,11 @@ class RubricMetric(_JudgeMetric):
     kind: Kind = "continuous"
     higher_is_better = True
 
+    @property
+    def worst_score(self) -> float:
+        """The rubric's lowest score: an output the judge could not grade counts at it."""
+        return float(self.rubric_obj.spec.scale.min)
+
     def score(self, items: Sequence[EvalItem], outputs: Sequence[str]) -> MetricScores:
         _check_lengths(items, outputs)
         field = self.rubric_obj.spec.field

@@ -10,6 +10,7 @@ from tunegate.reports.format import (
     DASH,
     STATUS_COLOURS,
     as_float,
+    bad_gate_tests,
     candidate_verdicts,
     comparison_label,
     coverage,
@@ -142,9 +143,9 @@ def banner(results: dict[str, Any], ordered: list[tuple[int, dict[str, Any]]], m
         f"{len(comparisons)} comparison(s): {_counts(comparisons)}" if comparisons else "no comparisons"
     )
     tests = run_tests(results)
-    bad_tests = [t for t in tests if is_bad_test(t)]
+    bad_tests = [t for t in tests if is_bad_test(t)] + bad_gate_tests(results)
     if tests:
-        parts.append(f"{len(tests)} other test(s), {len(bad_tests)} failed or errored")
+        parts.append(f"{len(tests)} other test(s), {len([t for t in tests if is_bad_test(t)])} failed or errored")
     if run.get("started_at"):
         parts.append(f"run {run.get('started_at')}{took(run)}")
     notices = [
@@ -179,7 +180,7 @@ def banner(results: dict[str, Any], ordered: list[tuple[int, dict[str, Any]]], m
         out.append(h("ul", [h("li", n) for n in notes], class_="notes"))
     out.append(_candidate_table(results, ordered))
     failing = [(k, c) for k, c in ordered if is_failing(c)]
-    known = {str(c.get("id")) for c in comparisons} | {str(t.get("nodeid")) for t in tests}
+    known = {str(c.get("id")) for c in comparisons} | {str(t.get("nodeid")) for t in [*tests, *bad_tests]}
     items = [_why_item(k, c, multi) for k, c in failing]
     items += [
         h(

@@ -39,11 +39,19 @@ STATUS_COLOURS = {
     "FAIL": "#cf222e",
     "ADVISORY": "#9a6700",
     "NO_BINDING_GATES": "#9a6700",
+    "NO_EFFECT": "#cf222e",
     "ERROR": "#6639ba",
 }
-STATUS_ICONS = {"PASS": "✅", "FAIL": "❌", "ADVISORY": "⚠️", "NO_BINDING_GATES": "⚠️", "ERROR": "🛑"}
-STATUS_TEXT = {"NO_BINDING_GATES": "NO BINDING GATES"}
-"""How a status is written for people; NO_BINDING_GATES is never shown as a pass."""
+STATUS_ICONS = {
+    "PASS": "✅",
+    "FAIL": "❌",
+    "ADVISORY": "⚠️",
+    "NO_BINDING_GATES": "⚠️",
+    "NO_EFFECT": "🛑",
+    "ERROR": "🛑",
+}
+STATUS_TEXT = {"NO_BINDING_GATES": "NO BINDING GATES", "NO_EFFECT": "NO EFFECT"}
+"""How a status is written for people; NO_BINDING_GATES and NO_EFFECT are never shown as a pass."""
 
 
 def status_text(status: str) -> str:
@@ -304,13 +312,23 @@ def candidate_verdicts(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def run_tests(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """The run's non-comparison tests (leakage, drift, custom), failed and errored ones first."""
-    tests = [t for t in results.get("tests") or [] if isinstance(t, dict)]
+    """The run's tests that are not comparison gates (leakage, drift, custom), failed and errored
+    ones first; gate tests are shown as their comparisons."""
+    tests = [t for t in results.get("tests") or [] if isinstance(t, dict) and t.get("kind") != "gate"]
     order = {"error": 0, "failed": 1}
     return sorted(tests, key=lambda t: order.get(str(t.get("outcome")), 2))
 
 
 def is_bad_test(test: dict[str, Any]) -> bool:
-    """A check that failed or errored by itself; a test that failed through a gate is shown with
-    its comparison, not twice."""
-    return str(test.get("outcome")) in ("failed", "error") and not test.get("gate_failure")
+    """A check that failed or errored by itself; a test that failed through a comparison gate is
+    shown with its comparison, not twice."""
+    through_gate = bool(test.get("gate_failure")) and test.get("kind") == "gate"
+    return str(test.get("outcome")) in ("failed", "error") and not through_gate
+
+
+def bad_gate_tests(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Comparison tests that failed or errored by themselves (not through their gate)."""
+    return [
+        t for t in results.get("tests") or []
+        if isinstance(t, dict) and t.get("kind") == "gate" and is_bad_test(t)
+    ]

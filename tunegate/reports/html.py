@@ -20,6 +20,7 @@ from tunegate.reports.files import check_results
 from tunegate.reports.format import (
     DASH,
     as_float,
+    bad_gate_tests,
     candidate_count,
     comparison_label,
     coverage,
@@ -329,7 +330,7 @@ def render_html(results: dict[str, Any], *, page_size: int = PAGE_SIZE) -> str:
             "Comparisons by suite",
             frag(_comparisons_table(ordered, results, multi), _coverage_block(ordered, multi)),
         ),
-        ("tests", "Other tests (leakage, drift, custom)", tests_section(run_tests(results))),
+        ("tests", "Other tests (leakage, drift, custom)", tests_section([*bad_gate_tests(results), *run_tests(results)])),
         ("slices", "Slices", _slices(ordered, multi)),
         ("flips", "Flips", _flips(results, data["flips"], multi)),
         ("leakage", "Leakage", leakage_section(results.get("leakage"))),

@@ -15,6 +15,7 @@ from tunegate.reports.files import check_results
 from tunegate.reports.format import (
     STATUS_ICONS,
     as_float,
+    bad_gate_tests,
     candidate_count,
     candidate_verdicts,
     clean_label,
@@ -104,10 +105,13 @@ def verdict_line(results: dict[str, Any]) -> str:
     icon = STATUS_ICONS[status]
     comparisons = [c for c in results.get("comparisons") or [] if isinstance(c, dict)]
     multi = candidate_count(results) > 1
+    decided = [str(f) for f in verdict.get("failed") or []]
     failing = [c for c in failing_order(comparisons) if is_failing(c)]
-    if status in ("FAIL", "ADVISORY") and failing:
-        blocking = [c for c in failing if not is_advisory(c)] or failing
-        first = blocking[0]
+    by_id = {str(c.get("id")): c for c in failing}
+    # The decision names its failures in order, deciding one first; older files have no list.
+    lead = [by_id[f] for f in decided if f in by_id]
+    if status in ("FAIL", "ADVISORY") and failing and (lead or not decided):
+        first = lead[0] if lead else ([c for c in failing if not is_advisory(c)] or failing)[0]
         line = (
             f"{icon} {status} — {_name(first, multi)}: {first.get('verdict', '?')}, delta {delta_ci(first)}"
         )
@@ -181,15 +185,15 @@ def _coverage(comparisons: list[dict[str, Any]], multi: bool) -> list[str]:
 
 def _tests(results: dict[str, Any]) -> list[str]:
     tests = run_tests(results)
-    bad = [t for t in tests if is_bad_test(t)]
-    if not tests:
+    bad = [t for t in tests if is_bad_test(t)] + bad_gate_tests(results)
+    if not tests and not bad:
         return []
     if not bad:
         return [f"Other tests (leakage, drift, custom): all {len(tests)} passed or skipped.", ""]
-    lines = [f"**Failed tests (not comparisons): {len(bad)} of {len(tests)}**", ""]
+    lines = [f"**Failed tests (not comparisons): {len(bad)} of {len(tests) + len(bad_gate_tests(results))}**", ""]
     for t in bad[:MAX_ROWS]:
         lines.append(
-            f"- ❌ {md_name(str(t.get('outcome', '?')).upper())} {md_name(t.get('kind') or 'test')} "
+            f"- {'🛑' if t.get('outcome') == 'error' else '❌'} {md_name(str(t.get('outcome', '?')).upper())} {md_name(t.get('kind') or 'test')} "
             f"{md_name(t.get('nodeid') or '?')}: {md_text(t.get('message') or '(no message)')}"
         )
     return [*lines, ""]

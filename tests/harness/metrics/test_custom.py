@@ -48,10 +48,17 @@ def test_binary_metric_must_return_zero_or_one(make_items: MakeItems) -> None:
 
 
 def test_unscorable_items_are_failures_not_zeros(make_items: MakeItems) -> None:
-    length = custom_metric("length", lambda item, out: None if not out else float(len(out)))
+    length = custom_metric("length", lambda item, out: None if not out else float(len(out)), worst=0.0)
     scores = length.score(make_items([None, None]), ["abc", ""])
     assert scores.values[0] == 3.0 and math.isnan(scores.values[1])
     assert scores.failures == (None, "length returned None")
+    assert getattr(length, "worst_score", None) == 0.0
+
+
+def test_unscorable_item_without_a_declared_worst_is_refused(make_items: MakeItems) -> None:
+    length = custom_metric("length", lambda item, out: None if not out else float(len(out)))
+    with pytest.raises(ConfigError, match=r"could not score item 'it-001' .* worst=0\.0"):
+        length.score(make_items([None, None]), ["abc", ""])
 
 
 def test_an_exception_names_the_item(make_items: MakeItems) -> None:

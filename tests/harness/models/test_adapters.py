@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -163,8 +164,31 @@ def test_manifest_fingerprint_of_older_format_is_understood(
     (base / "modeling_extra.py").write_text("# custom code\n")  # hashed now, not by format-1 manifests
     adapter = build_lora_adapter(tiny_model_dir, tmp_path / "adapter")
     legacy = digest(dir_digest(base, HashMemo(None), (".safetensors", ".gguf", ".json", ".model", ".txt", ".jinja")))
-    (adapter / "tunegate.json").write_text(json.dumps({"base": {"spec": "x", "fingerprint": legacy}}))
+    (adapter / "tunegate.json").write_text(json.dumps({"base": {"spec": str(tiny_model_dir), "fingerprint": legacy}}))
     assert check_adapter_base(adapter, base_spec=str(base), base_dir=base, quantization="none").ok
+
+
+def test_adapter_config_contradicting_the_manifest_is_refused_like_a_wrong_base(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The manifest's fingerprint matches --base, but adapter_config.json names another model:
+    # the adapter's two records disagree, so which base it belongs to is not known.
+    monkeypatch.setenv("TUNEGATE_CACHE_DIR", str(tmp_path / "cache"))
+    adapter = build_lora_adapter(tiny_model_dir, tmp_path / "adapter")
+    _manifest(adapter, tiny_model_dir, kind="lora")
+    _set_peft_base(adapter, "HuggingFaceTB/SmolLM2-360M-Instruct")
+    kwargs: dict[str, Any] = {"base_spec": str(tiny_model_dir), "base_dir": tiny_model_dir, "quantization": "none"}
+    with pytest.raises(ConfigError, match=r"adapter_config.json base_model_name_or_path is 'HuggingFaceTB/SmolLM2-360M"):
+        check_adapter_base(adapter, **kwargs)
+    allowed = check_adapter_base(adapter, allow_mismatch=True, **kwargs)
+    assert not allowed.ok and any(n.startswith("BASE MISMATCH allowed") for n in allowed.notes)
+
+
+def test_qlora_note_under_auto_is_left_to_the_caller(tiny_model_dir: Path, tmp_path: Path) -> None:
+    adapter = _copy(Path(build_lora_adapter(tiny_model_dir, tmp_path / "q")), tmp_path / "qlora")
+    _manifest(adapter, tiny_model_dir, kind="qlora", config={"quantization": "nf4"})
+    check = check_adapter_base(adapter, base_spec=str(tiny_model_dir), base_dir=tiny_model_dir, quantization="auto")
+    assert check.recommended_quantization == "nf4" and not any("--quantization nf4" in n for n in check.notes)
 
 
 def test_qlora_adapter_recommends_the_nf4_base(tiny_model_dir: Path, tmp_path: Path) -> None:

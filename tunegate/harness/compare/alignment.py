@@ -3,8 +3,9 @@
 Missing scores are evidence, not noise (docs/statistics.md):
 
 - an item a system could not answer in a scorable form (its output did not parse, the metric
-  returned None/NaN for it) counts against that system: it gets the worst score of the metric
-  (``worst``, else 0/1 for binary metrics, else the lowest score either system reached);
+  returned None/NaN for it) counts against that system: it gets the worst score the metric
+  declares (``worst``; 0/1 for binary metrics). A continuous metric that declares none is refused
+  when an item is unscored: the lowest score seen in the run is no worst (it rewards failing);
 - an item that could not be scored for a reason outside both models (``MetricScores.infra``: a
   judge API that failed, a budget that ran out) is left out of both sides and lowers the
   comparison's coverage; a gate whose coverage is below its floor is INCOMPLETE.
@@ -166,15 +167,13 @@ def _flags(flags: tuple[bool, ...], n: int) -> np.ndarray:
     return np.asarray([bool(f) for f in flags], dtype=bool)
 
 
-def worst_score(kind: str, higher_is_better: bool, declared: float | None, b: np.ndarray, c: np.ndarray) -> float | None:
+def worst_score(kind: str, higher_is_better: bool, declared: float | None) -> float | None:
+    """The score an unscored item counts at: the metric's declared worst (0/1 for binary)."""
     if declared is not None and math.isfinite(declared):
         return float(declared)
     if kind == "binary":
         return 0.0 if higher_is_better else 1.0
-    seen = np.concatenate([b[np.isfinite(b)], c[np.isfinite(c)]])
-    if not seen.size:
-        return None
-    return float(seen.min() if higher_is_better else seen.max())
+    return None
 
 
 def pair(
@@ -214,11 +213,19 @@ def pair(
         infra |= ~stats_ok | b_bad | c_bad
     b_fail = b_bad & ~infra
     c_fail = c_bad & ~infra
-    fill = worst_score(kind, higher_is_better, worst, b, c)
-    if fill is None:
-        # Nothing was scored at all: there is no worst score to count failures at.
+    fill = worst_score(kind, higher_is_better, worst)
+    if fill is None and (b_bad & c_bad).all():
+        # Nothing was scored at all: refused below, naming the first reason.
         infra |= b_fail | c_fail
         b_fail = c_fail = np.zeros(n, dtype=bool)
+    if fill is None and (b_fail | c_fail).any():
+        i = int(np.flatnonzero(b_fail | c_fail)[0])
+        raise StatsError(
+            f"{where}: {int(np.count_nonzero(b_fail | c_fail))} item(s) could not be scored (first: "
+            f"{_reason(ids[i], i, base, candidate, label)}) and the metric declares no worst score to count "
+            "them at; give the metric a worst_score attribute (custom_metric(..., worst=...)), or mark items "
+            "unscored for reasons outside the model in MetricScores.infra"
+        )
     reasons = tuple(
         _reason(ids[i], i, base, candidate, label) for i in np.flatnonzero(b_bad | c_bad | ~stats_ok)[:SHOWN_IDS]
     )

@@ -1,4 +1,5 @@
-"""The one decision function of tunegate's gates, and Holm's correction across a run's claims.
+"""The decisions of a tunegate run, all in one place: the gate rule, Holm's correction across a
+run's claims, the deciding gate of a comparison, each candidate's verdict and the run's.
 
 Every verdict, at test time and after Holm, comes from :func:`decide`, a pure function of plain
 numbers (so it decides the same on live objects and on results.json records). Semantics follow
@@ -14,6 +15,10 @@ the methods page (docs/statistics.md):
 - Below the coverage floor (too many items unscored for reasons outside the candidate) a gate
   is INCOMPLETE unless a regression is shown anyway.
 
+A candidate's verdict folds in every check of it (see :func:`candidate_verdict`); the run's is the
+worst candidate's (:func:`run_verdict`). The verdict vocabulary is spelled here only: ``Verdict``
+for a gate, ``RunStatus`` for a candidate or a run; renderers map them to words and colours.
+
 Bounds and p-values here are in the improvement direction (already sign-flipped for metrics where
 lower is better).
 """
@@ -21,8 +26,8 @@ lower is better).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, MutableMapping
-from typing import Any, Literal
+from collections.abc import Callable, Iterable, MutableMapping
+from typing import Any, Literal, get_args
 
 from tunegate.harness.stats import holm
 
@@ -30,16 +35,17 @@ Verdict = Literal[
     "IMPROVED", "NON_INFERIOR", "UNDERPOWERED", "REGRESSED", "INCONCLUSIVE", "INCOMPLETE", "NOT_GATED"
 ]
 GateType = Literal["improves", "no_regression"]
+RunStatus = Literal["PASS", "FAIL", "NO_EFFECT", "NO_BINDING_GATES", "ERROR", "ADVISORY"]
+"""A candidate's or the run's verdict. ``ADVISORY`` is read from old results.json files only."""
+RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
+BLOCKING: frozenset[str] = frozenset({"FAIL", "NO_EFFECT", "NO_BINDING_GATES", "ERROR"})
+"""Statuses that make pytest exit non-zero (and the candidate's junit case fail)."""
+SEVERITY: tuple[str, ...] = ("ERROR", "NO_EFFECT", "FAIL", "NO_BINDING_GATES", "ADVISORY", "PASS")
+"""Worst first: the run's verdict is its worst candidate's."""
+COLLAPSE: frozenset[str] = frozenset({"REGRESSED", "INCOMPLETE"})
+"""Gate verdicts that --allow-advisory never accepts from an advisory gate."""
 PASSING: frozenset[str] = frozenset({"IMPROVED", "NON_INFERIOR", "NOT_GATED"})
-VERDICTS: tuple[str, ...] = (
-    "IMPROVED",
-    "NON_INFERIOR",
-    "UNDERPOWERED",
-    "REGRESSED",
-    "INCONCLUSIVE",
-    "INCOMPLETE",
-    "NOT_GATED",
-)
+VERDICTS: tuple[str, ...] = get_args(Verdict)
 
 
 def decide(
@@ -86,13 +92,18 @@ def shown_p(verdict: str, p_null: float | None, p_drop: float | None, p_adjusted
     return p_null if p_adjusted is None else p_adjusted
 
 
-def claim_text(gate: str, size: float, verdict: str, *, higher_is_better: bool, adjusted: bool) -> str:
-    """The null hypothesis whose p :func:`shown_p` gives, in the measured direction."""
+def claim_text(
+    gate: str, size: float, verdict: str, *, higher_is_better: bool, adjusted: bool, short: bool = False
+) -> str:
+    """The null hypothesis whose p :func:`shown_p` gives, in the measured direction (``short``:
+    the terminal table's form, ``d>= 0``, ``d<= -0.05, Holm``)."""
     op_le, op_ge = ("<=", ">=") if higher_is_better else (">=", "<=")
     if verdict == "REGRESSED":
-        return f"drop: H0 delta {op_ge} 0"
+        return f"d{op_ge} 0" if short else f"drop: H0 delta {op_ge} 0"
     sign = 1.0 if higher_is_better else -1.0
     null = sign * (size if gate == "improves" else -size)
+    if short:
+        return f"d{op_le} {null:+.3g}" + (", Holm" if adjusted else "")
     return f"H0 delta {op_le} {null:+.3g}" + (" (Holm-adjusted)" if adjusted else "")
 
 
@@ -144,3 +155,177 @@ def _num(x: Any, default: float) -> float:
     except (TypeError, ValueError):
         return default
     return v if not math.isnan(v) else default
+
+
+# -- the deciding gate and Holm's finalisation -------------------------------------------------
+def deciding_gate(gates: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The gate that gives a comparison its verdict: the first failing one, else the last."""
+    if not gates:
+        return None
+    failing = [g for g in gates if not g.get("passed")]
+    return failing[0] if failing else gates[-1]
+
+
+def finalise_holm(
+    comparisons: list[dict[str, Any]], message: Callable[[dict[str, Any], dict[str, Any]], str]
+) -> list[str]:
+    """Holm across every improvement claim of the run, then each comparison's top-level fields from
+    its deciding gate. A claim lost after the correction gets its message written anew from its
+    final verdict by ``message(comparison, gate)`` (``compare.messages.gate_message`` on the
+    records). Returns the ids of the comparisons with a lost claim."""
+    gates = [g for c in comparisons for g in c.get("gates") or []]
+    lost_gates = apply_holm(gates)
+    lost: list[str] = []
+    for c in comparisons:
+        for g in c.get("gates") or []:
+            if any(g is lg for lg in lost_gates):
+                g["message"] = message(c, g)
+                if str(c.get("id")) not in lost:
+                    lost.append(str(c.get("id")))
+        g = deciding_gate(c.get("gates") or [])
+        if g is None:
+            continue
+        hib = bool(c.get("higher_is_better", True))
+        g["p_value"] = shown_p(g["verdict"], g.get("p_null"), g.get("p_drop"), g.get("p_adjusted"))
+        g["claim"] = claim_text(g["type"], float(g["size"]), g["verdict"], higher_is_better=hib,
+                                adjusted=g.get("p_adjusted") is not None)
+        c.update(
+            verdict=g["verdict"], passed=bool(g["passed"]), p_value=g["p_value"], p_claim=g["claim"],
+            p_adjusted=g.get("p_adjusted"), ci_low=g.get("ci_low"), ci_high=g.get("ci_high"),
+            ci_level=g.get("ci_level"), mde=g.get("mde"), n_needed=g.get("n_needed"), message=g.get("message", ""),
+            gate={"type": g["type"], "min_delta": g.get("min_delta"), "margin": g.get("margin"), "alpha": g["alpha"]},
+        )
+    return lost
+
+
+# -- a candidate's verdict and the run's --------------------------------------------------------
+def candidate_verdict(
+    label: str,
+    comparisons: list[dict[str, Any]],
+    tests: list[dict[str, Any]],
+    *,
+    adapter_effect: dict[str, Any] | None,
+    adapter: str | None = None,
+    allow_advisory: bool = False,
+) -> dict[str, Any]:
+    """One candidate's verdict from every check of it.
+
+    Checks: its comparisons' gates (binding ones; under --allow-advisory, advisory ones that are
+    REGRESSED or INCOMPLETE too: accepting advisory evidence never hides a collapse), every collected test attributed to it (by its candidate
+    parameter; a test of no candidate is every candidate's), and the adapter-effect probe (a no-op
+    adapter is ``NO_EFFECT`` whatever its gates say). A setup error that stopped the run makes it
+    ``ERROR``.
+    """
+    mine = [c for c in comparisons if c.get("candidate") == label]
+    gated = [c for c in mine if c.get("gates")]
+    binding = [c for c in gated if c.get("binding", not c.get("advisory"))]
+    failed = [c for c in binding if not c.get("passed")]
+    # Advisory gates accepted as evidence (--allow-advisory) never hide a collapse.
+    accepted = [c for c in gated if c not in binding] if allow_advisory else []
+    collapsed = [c for c in accepted if c.get("verdict") in COLLAPSE]
+    covered = {str(c.get("nodeid")) for c in failed}
+    ours = [t for t in tests if t.get("candidate") in (label, None)]
+    stopped = [t for t in ours if t.get("stopped")]
+    broken = [
+        t for t in ours
+        if t.get("outcome") in ("failed", "error") and not (t.get("gate_failure") and str(t.get("nodeid")) in covered)
+    ]
+    problems = [_gate_reason(c) for c in failed] + [_gate_reason(c) + " (advisory, still failing)" for c in collapsed]
+    problems += [_test_reason(t) for t in broken]
+    failed_ids = [str(c["id"]) for c in failed + collapsed] + [str(t["nodeid"]) for t in broken]
+
+    def out(status: RunStatus, reason: str) -> dict[str, Any]:
+        return {"status": status, "reason": reason, "failed": failed_ids}
+
+    if stopped:
+        t = stopped[0]
+        return out("ERROR", f"the run stopped on a setup error in {t['nodeid']}: {_clip(str(t.get('message', '')))}")
+    if (adapter_effect or {}).get("no_effect"):
+        also = f" Also {len(problems)} check(s) failed; first: {problems[0]}" if problems else ""
+        return out("NO_EFFECT", no_effect_text(label, adapter) + also)
+    if problems:
+        return out("FAIL", f"{len(problems)} check(s) failed; first: {problems[0]}" + _more(problems))
+    advisory_failed = [c for c in gated if c not in binding and not c.get("passed")]
+    if not binding:
+        if gated and allow_advisory:
+            return out("PASS", f"only advisory gates ({len(gated)}), accepted by --allow-advisory; "
+                       f"{len(advisory_failed)} of them did not pass (none REGRESSED or INCOMPLETE).")
+        if gated:
+            return out("NO_BINDING_GATES", f"all {len(gated)} gate(s) are advisory (an unreliable judge cannot pass "
+                       "or fail a run alone): there is no binding evidence to pass on. Calibrate the judge, add a "
+                       "binding gate, or pass --allow-advisory.")
+        ran = [t for t in ours if t.get("outcome") == "passed"]
+        if ran:
+            return out("PASS", f"all {len(ran)} check(s) passed (no comparison gates).")
+        return out("ERROR", "no gate was applied: the run has no evidence to pass on.")
+    extra = f"; {len(advisory_failed)} advisory gate(s) did not pass" if advisory_failed else ""
+    checks = [t for t in ours if t.get("outcome") == "passed" and t.get("kind") != "gate"]
+    more = f" and {len(checks)} other check(s)" if checks else ""
+    return out("PASS", f"all {len(binding)} binding gate(s){more} passed{extra}.")
+
+
+def run_verdict(per: dict[str, dict[str, Any]], exitstatus: int, extra_failures: list[str]) -> dict[str, Any]:
+    """The run's verdict: its worst candidate's (``SEVERITY``); a run that did not complete is ERROR."""
+    many = len(per) > 1
+    worst = sorted(per.items(), key=lambda kv: SEVERITY.index(kv[1]["status"]))
+    bad = [(label, v) for label, v in worst if v["status"] in BLOCKING]
+    failed = list(dict.fromkeys(x for _, v in bad for x in v["failed"]))
+    if bad and (bad[0][1]["status"] == "ERROR" or exitstatus in (0, 1)):
+        label, v = bad[0]
+        who = f"{label}: " if many else ""
+        others = f" ({len(bad)} of {len(per)} candidates fail)" if many else ""
+        return {"status": v["status"], "reason": who + v["reason"] + others, "failed": failed}
+    if exitstatus not in (0, 1):
+        return {"status": "ERROR", "reason": f"the run did not complete (pytest exit status {exitstatus}).",
+                "failed": failed}
+    if extra_failures:
+        return {"status": "FAIL", "reason": extra_failures[0], "failed": failed}
+    if exitstatus == 1:
+        return {"status": "FAIL", "reason": "some tests failed or errored; see the pytest output.", "failed": failed}
+    if not per:
+        return {"status": "ERROR", "reason": "no gate was applied: the run has no evidence to pass on.", "failed": []}
+    if not many:
+        return {"status": "PASS", "reason": next(iter(per.values()))["reason"], "failed": []}
+    return {"status": "PASS", "reason": f"all {len(per)} candidates passed every check.", "failed": []}
+
+
+def blocks(status: str | None) -> bool:
+    """Whether a verdict must make pytest exit non-zero (anything unknown does)."""
+    return status not in ("PASS", "ADVISORY")
+
+
+def no_effect_text(label: str, adapter: str | None) -> str:
+    where = f" ({adapter})" if adapter else ""
+    return (
+        f"ADAPTER HAS NO EFFECT: {label}{where} gives logits identical to the base: its LoRA weights are zero "
+        "or were not applied, so every comparison measures the base against itself."
+    )
+
+
+def _gate_reason(c: dict[str, Any]) -> str:
+    return (
+        f"{c.get('suite')} {c.get('metric')}: {c.get('verdict')}, delta {_signed(c.get('delta'))} "
+        f"[{_signed(c.get('ci_low'))}, {_signed(c.get('ci_high'))}]"
+    )
+
+
+def _test_reason(t: dict[str, Any]) -> str:
+    why = _clip(" ".join(str(t.get("message", "")).split()))
+    return f"{t.get('nodeid')} ({t.get('outcome')})" + (f": {why}" if why else "")
+
+
+def _more(problems: list[str]) -> str:
+    return f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+
+
+def _signed(x: Any) -> str:
+    return "n/a" if x is None else f"{float(x):+.3f}"
+
+
+def _clip(text: str, limit: int = 600) -> str:
+    """A check's message for the one-line reason: whole when it fits (it may end in a command to
+    run, which must not be cut), else up to the last sentence that fits."""
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(". ", 0, limit)
+    return text[: cut + 1] if cut > 0 else text[:limit] + "..."

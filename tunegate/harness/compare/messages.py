@@ -1,11 +1,18 @@
 """The one-paragraph messages of comparisons and gates: metric, suite, base -> candidate, delta
-with CI, the p of the claim that decided the verdict, n, unscored items, MDE, and what to do."""
+with CI, the p of the claim that decided the verdict, n, unscored items, MDE, and what to do.
+
+A gate's message is written from :class:`Facts` and the gate's record, so it reads the same
+whether it is written at test time (from the live Comparison) or once the run's decision is
+final (from the results.json record, after Holm's correction): never patched afterwards.
+"""
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
+from tunegate.harness.compare.alignment import Coverage
 from tunegate.harness.numbers import fmt_p
 
 if TYPE_CHECKING:
@@ -51,8 +58,71 @@ def test_name(test: str) -> str:
     return TEST_NAMES.get(test, test.replace("_", " "))
 
 
-def _unscored(comp: Comparison) -> str:
-    text = comp.coverage.text(comp.candidate)
+@dataclass(frozen=True)
+class Facts:
+    """What a gate's message says about its comparison."""
+
+    metric: str
+    suite: str
+    candidate: str
+    higher_is_better: bool
+    base_mean: float
+    candidate_mean: float
+    delta: float
+    test: str
+    n: int
+    coverage: Coverage
+    notes: tuple[str, ...] = ()
+    worst_slice: dict[str, Any] | None = None
+    flips: dict[str, list[str]] | None = None
+
+    @property
+    def sign(self) -> float:
+        return 1.0 if self.higher_is_better else -1.0
+
+    @classmethod
+    def of(cls, comp: Comparison) -> Facts:
+        res = comp.result
+        notes = getattr(res, "notes", ()) or ()
+        slices = comp.ordered_slices() if comp.slices else []
+        worst = None
+        if slices:
+            s = slices[0]
+            worst = {"slice": s.slice, "delta": s.delta, "n": s.n, "verdict": s.verdict, "failing_ids": list(s.failing_ids)}
+        return cls(
+            metric=comp.metric, suite=comp.suite, candidate=comp.candidate, higher_is_better=comp.higher_is_better,
+            base_mean=res.base_mean, candidate_mean=res.candidate_mean, delta=res.statistic, test=res.test, n=res.n,
+            coverage=comp.coverage, notes=(notes,) if isinstance(notes, str) else tuple(str(n) for n in notes),
+            worst_slice=worst, flips=comp.flips,
+        )  # fmt: skip
+
+    @classmethod
+    def from_record(cls, c: dict[str, Any]) -> Facts:
+        """From a comparison of results.json (``tunegate.harness.record.ComparisonRecord``)."""
+        cov = c.get("coverage") or {}
+        n = int(c.get("n") or 0)
+        coverage = Coverage(
+            n_items=int(cov.get("n_items", n)), n_scored=int(cov.get("n_scored", n)),
+            unscored_base=int(cov.get("unscored_base", 0)), unscored_candidate=int(cov.get("unscored_candidate", 0)),
+            infra=int(cov.get("infra", 0)), floor=float(cov.get("floor", 0.0)), worst=cov.get("worst"),
+            reasons=tuple(cov.get("reasons") or ()),
+        )  # fmt: skip
+        slices = c.get("slices") or []
+        return cls(
+            metric=str(c["metric"]), suite=str(c["suite"]), candidate=str(c["candidate"]),
+            higher_is_better=bool(c.get("higher_is_better", True)), base_mean=_nan(c.get("base_mean")),
+            candidate_mean=_nan(c.get("candidate_mean")), delta=_nan(c.get("delta")), test=str(c.get("test")),
+            n=int(c.get("n") or 0), coverage=coverage, notes=tuple(c.get("notes") or ()),
+            worst_slice=slices[0] if slices else None, flips=c.get("flips"),
+        )  # fmt: skip
+
+
+def _nan(x: Any) -> float:
+    return math.nan if x is None else float(x)
+
+
+def _unscored(facts: Facts) -> str:
+    text = facts.coverage.text(facts.candidate)
     return f" {text}" if text else ""
 
 
@@ -63,31 +133,36 @@ def summary_sentence(comp: Comparison) -> str:
         f"{comp.metric} on {comp.suite}, base -> {comp.candidate}: {_g(res.base_mean)} -> "
         f"{_g(res.candidate_mean)}, delta {_signed(res.statistic)} [{_pct(1 - comp.alpha)} CI "
         f"{_signed(low)}, {_signed(high)}], {test_name(res.test)} two-sided {_p(res.pvalue)}, "
-        f"n={res.n}.{_unscored(comp)}"
+        f"n={res.n}.{_unscored(Facts.of(comp))}"
     )
 
 
-def gate_message(comp: Comparison, g: GateRecord) -> str:
-    res = comp.result
-    lower_better = "" if comp.higher_is_better else " (lower is better)"
-    test = test_name(res.test)
-    if res.test == "mcnemar_exact" and g.verdict != "REGRESSED" and g.type == "no_regression":
+def gate_message(facts: Facts, g: GateRecord) -> str:
+    lower_better = "" if facts.higher_is_better else " (lower is better)"
+    test = test_name(facts.test)
+    if facts.test == "mcnemar_exact" and g.verdict != "REGRESSED" and g.type == "no_regression":
         test = "Tango score (paired proportions)"
     mde = f"{g.mde:.3g}" if math.isfinite(g.mde) else "not estimable"
     lead = (
-        f"{g.verdict}: {comp.metric}{lower_better} on {comp.suite}, base -> {comp.candidate}: "
-        f"{_g(res.base_mean)} -> {_g(res.candidate_mean)}, delta {_signed(res.statistic)} "
+        f"{g.verdict}: {facts.metric}{lower_better} on {facts.suite}, base -> {facts.candidate}: "
+        f"{_g(facts.base_mean)} -> {_g(facts.candidate_mean)}, delta {_signed(facts.delta)} "
         f"[{_pct(g.ci_level)} CI {_signed(g.ci_low)}, {_signed(g.ci_high)}], {test} {_p(g.p_value)} "
-        f"for {g.claim(comp.higher_is_better)}, n={res.n}, MDE {mde} (80% power, alpha {g.alpha:g})."
+        f"for {g.claim(facts.higher_is_better)}, n={facts.n}, MDE {mde} (80% power, alpha {g.alpha:g})."
     )
     gate_text = f"min_delta {g.size:g}" if g.type == "improves" else f"margin {g.size:g}"
-    parts = [lead, explain(comp, g, gate_text)]
-    parts += [s for s in (_unscored(comp).strip(), _notes(comp), _slice_text(comp, g), _flip_text(comp)) if s]
+    parts = [lead, explain(facts, g, gate_text)]
+    parts += [s for s in (_unscored(facts).strip(), _notes(facts), _slice_text(facts, g), _flip_text(facts)) if s]
     return " ".join(parts)
 
 
-def explain(comp: Comparison, g: GateRecord, gate_text: str) -> str:
-    n, needed, size = comp.result.n, g.n_needed, g.size
+def explain(facts: Facts, g: GateRecord, gate_text: str) -> str:
+    n, needed, size = facts.n, g.n_needed, g.size
+    if g.type == "improves" and g.verdict != "REGRESSED" and _lost_to_holm(g):
+        return (
+            f"The raw p ({fmt_p(g.p_null)}) is below alpha {g.alpha:g}, but not after Holm's correction "
+            f"across this run's improvement claims (adjusted p = {fmt_p(g.p_adjusted or math.nan)}): the "
+            "improvement is not established."
+        )
     if g.verdict == "IMPROVED":
         return f"The candidate is better by more than {size:g} at alpha {g.alpha:g}."
     if g.verdict == "NON_INFERIOR":
@@ -100,7 +175,7 @@ def explain(comp: Comparison, g: GateRecord, gate_text: str) -> str:
             "Do not ship it; inspect the items named here and in the report."
         )
     if g.verdict == "INCOMPLETE":
-        cov = comp.coverage
+        cov = facts.coverage
         return (
             f"Only {cov.n_used} of {cov.n_items} items ({100 * cov.share:.0f}%) could be scored, below the "
             f"coverage floor of {100 * cov.floor:.0f}%: the gate cannot pass on the evidence left. Fix the "
@@ -119,11 +194,6 @@ def explain(comp: Comparison, g: GateRecord, gate_text: str) -> str:
             f"{'min_delta' if g.type == 'improves' else 'margin'}."
         )
     if g.type == "improves":
-        if g.p_adjusted is not None and g.p_null < g.alpha <= g.p_adjusted:
-            return (
-                f"The raw p ({fmt_p(g.p_null)}) is below alpha {g.alpha:g}, but not after Holm's correction "
-                "across this run's improvement claims: the improvement is not established."
-            )
         if size == 0:
             return f"No improvement is shown; this suite detects improvements of {g.mde:.3g} or more."
         more = ""
@@ -137,36 +207,32 @@ def explain(comp: Comparison, g: GateRecord, gate_text: str) -> str:
     return f"The interval still reaches below -{size:g}: a regression beyond the {gate_text} is not ruled out. {more}"
 
 
-def holm_sentence(n_claims: int, p_adjusted: float, alpha: float) -> str:
+def _lost_to_holm(g: GateRecord) -> bool:
+    return g.p_adjusted is not None and g.p_null < g.alpha <= g.p_adjusted
+
+
+def _notes(facts: Facts) -> str:
+    return " ".join(str(n).rstrip(".") + "." for n in facts.notes if n)
+
+
+def _slice_text(facts: Facts, g: GateRecord) -> str:
+    worst = facts.worst_slice
+    if g.passed or not worst:
+        return ""
+    delta = _nan(worst.get("delta"))
+    if not (math.isfinite(delta) and facts.sign * delta < 0):
+        return ""
+    failing = [str(i) for i in worst.get("failing_ids") or []]
     return (
-        f"After Holm's correction across {n_claims} improvement claims in this run, p = {fmt_p(p_adjusted)} "
-        f">= alpha = {alpha:g}: the improvement is not established."
+        f"Worst slice: {worst.get('slice')} (delta {_signed(delta)}, n={worst.get('n')}, "
+        f"{str(worst.get('verdict')).lower()}, {len(failing)} items worse, e.g. {', '.join(failing[:SHOWN_IDS]) or '-'})."
     )
 
 
-def _notes(comp: Comparison) -> str:
-    notes = getattr(comp.result, "notes", ()) or ()
-    if isinstance(notes, str):
-        notes = (notes,)
-    return " ".join(str(n).rstrip(".") + "." for n in notes if n)
-
-
-def _slice_text(comp: Comparison, g: GateRecord) -> str:
-    if g.passed or not comp.slices:
+def _flip_text(facts: Facts) -> str:
+    if facts.flips is None:
         return ""
-    worst = comp.ordered_slices()[0]
-    if not (math.isfinite(worst.delta) and comp.sign * worst.delta < 0):
-        return ""
-    return (
-        f"Worst slice: {worst.slice} (delta {_signed(worst.delta)}, n={worst.n}, {worst.verdict.lower()}, "
-        f"{len(worst.failing_ids)} items worse, e.g. {', '.join(worst.failing_ids[:SHOWN_IDS]) or '-'})."
-    )
-
-
-def _flip_text(comp: Comparison) -> str:
-    if comp.flips is None:
-        return ""
-    lost, won = comp.flips["base_only"], comp.flips["candidate_only"]
+    lost, won = facts.flips["base_only"], facts.flips["candidate_only"]
     if not lost and not won:
         return "No item changed between base and candidate."
     eg = f" (e.g. {', '.join(lost[:SHOWN_IDS])})" if lost else ""

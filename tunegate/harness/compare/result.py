@@ -16,7 +16,7 @@ import numpy as np
 
 from tunegate.harness.compare.alignment import Coverage
 from tunegate.harness.compare.decision import PASSING, GateType, Verdict, claim_text, decide, shown_p
-from tunegate.harness.compare.messages import gate_message, summary_sentence
+from tunegate.harness.compare.messages import Facts, gate_message, summary_sentence
 from tunegate.harness.errors import GateFailure, StatsError
 from tunegate.harness.metrics.base import CorpusFn, Kind
 from tunegate.harness.stats import (
@@ -76,6 +76,24 @@ class GateRecord:
         return claim_text(
             self.type, self.size, self.verdict, higher_is_better=higher_is_better, adjusted=self.p_adjusted is not None
         )
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> GateRecord:
+        """A gate entry of results.json back as a record (null: not computable -> NaN, MDE -> inf)."""
+
+        def num(key: str, missing: float = math.nan) -> float:
+            v = d.get(key)
+            return missing if v is None else float(v)
+
+        return cls(
+            type=d["type"], alpha=float(d["alpha"]), size=float(d["size"]), verdict=d["verdict"],
+            p_null=num("p_null"), p_drop=num("p_drop"), ci_low=num("ci_low"), ci_high=num("ci_high"),
+            ci_level=float(d["ci_level"]), low_oriented=num("low_oriented", -math.inf),
+            high_oriented=num("high_oriented", math.inf), mde=num("mde", math.inf),
+            coverage_ok=bool(d.get("coverage_ok", True)), n_needed=d.get("n_needed"),
+            p_adjusted=None if d.get("p_adjusted") is None else float(d["p_adjusted"]),
+            message=str(d.get("message") or ""),
+        )  # fmt: skip
 
     def to_dict(self, higher_is_better: bool = True) -> dict[str, Any]:
         return {
@@ -265,7 +283,7 @@ class Comparison:
             coverage_ok=self.coverage.ok,
             n_needed=needed,
         )
-        return GateRecord(**{**record.__dict__, "message": gate_message(self, record)})
+        return GateRecord(**{**record.__dict__, "message": gate_message(Facts.of(self), record)})
 
     # -- output -----------------------------------------------------------------------------
 

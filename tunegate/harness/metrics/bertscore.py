@@ -113,6 +113,7 @@ class BertScore:
     name: str = ""
     kind: ClassVar[Kind] = "continuous"
     higher_is_better: ClassVar[bool] = True
+    worst_score: ClassVar[float] = 0.0  # what bert-score gives an empty output
 
     def __post_init__(self) -> None:
         if self.model is not None and self.num_layers is None:

@@ -7,8 +7,10 @@
 ...                          kind="binary")
 
 ``fn(item, output) -> float`` is called once per item. It may return NaN (or None) when an item
-truly cannot be scored; that item is then reported as failed, never counted silently. A binary
-metric must return 0 or 1. An exception from ``fn`` propagates, with a note naming the item.
+truly cannot be scored; that item is then reported as failed and counts at the metric's worst
+score, never silently: a continuous metric must declare it (``worst=``) or is refused when an item
+is unscorable. A binary metric must return 0 or 1 (its worst is 0, or 1 when lower is better).
+An exception from ``fn`` propagates, with a note naming the item.
 """
 
 from __future__ import annotations
@@ -42,6 +44,16 @@ class FunctionMetric:
     kind: Kind = "continuous"
     higher_is_better: bool = True
     settings: Mapping[str, Any] = dataclass_field(default_factory=dict, hash=False)
+    worst: float | None = None
+
+    @property
+    def worst_score(self) -> float | None:
+        """The score an unscorable item counts at: declared, or the binary bound."""
+        if self.worst is not None:
+            return float(self.worst)
+        if self.kind == "binary":
+            return 0.0 if self.higher_is_better else 1.0
+        return None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
@@ -52,6 +64,8 @@ class FunctionMetric:
                 "use 'binary' or 'continuous' (a corpus metric needs sufficient statistics: implement "
                 "the Metric protocol and return MetricScores(stats=..., corpus=...))"
             )
+        if self.worst is not None and (isinstance(self.worst, bool) or not math.isfinite(float(self.worst))):
+            raise ConfigError(f"custom metric {self.name!r}: worst must be a finite number, got {self.worst!r}")
         if not callable(self.fn):
             raise ConfigError(
                 f"custom metric {self.name!r}: fn must be callable, got {type(self.fn).__name__}"
@@ -79,10 +93,18 @@ class FunctionMetric:
                     )
             values[i] = value
         has_failures = any(f is not None for f in failures)
+        if has_failures and self.worst_score is None:
+            first = next(items[i].id for i, f in enumerate(failures) if f is not None)
+            raise ConfigError(
+                f"custom metric {self.name!r} could not score item {first!r} ({self.name} returned no number) "
+                "and declares no worst score; an unscorable item counts at the metric's worst, so declare "
+                f"it: custom_metric({self.name!r}, fn, worst=0.0) (the lowest score fn can give)"
+            )
         return MetricScores(values=values, failures=tuple(failures) if has_failures else ())
 
     def describe(self) -> dict[str, Any]:
-        return {"metric": self.name, "fn": _qualname(self.fn), "kind": self.kind, **self.settings}
+        out = {"metric": self.name, "fn": _qualname(self.fn), "kind": self.kind, **self.settings}
+        return {**out, "worst": self.worst} if self.worst is not None else out
 
 
 def custom_metric(
@@ -92,10 +114,20 @@ def custom_metric(
     kind: Kind = "continuous",
     higher_is_better: bool = True,
     settings: Mapping[str, Any] | None = None,
+    worst: float | None = None,
 ) -> Metric:
-    """A metric from ``fn(item, output) -> float``; ``settings`` are recorded by ``describe()``."""
+    """A metric from ``fn(item, output) -> float``; ``settings`` are recorded by ``describe()``.
+
+    ``worst``: the worst score ``fn`` can give (0 for a share, 1 for a 1-5 grade, the maximum when
+    lower is better); an item ``fn`` cannot score counts at it. Required for a continuous metric
+    whose ``fn`` may return None/NaN."""
     return as_metric(
         FunctionMetric(
-            name=name, fn=fn, kind=kind, higher_is_better=higher_is_better, settings=dict(settings or {})
+            name=name,
+            fn=fn,
+            kind=kind,
+            higher_is_better=higher_is_better,
+            settings=dict(settings or {}),
+            worst=worst,
         )
     )

@@ -167,6 +167,7 @@ class Bleu:
     name: str = ""
     kind: ClassVar[Kind] = "corpus"
     higher_is_better: ClassVar[bool] = True
+    worst_score: ClassVar[float] = 0.0
 
     def __post_init__(self) -> None:
         from sacrebleu.metrics.bleu import BLEU
@@ -246,6 +247,7 @@ class Chrf:
     name: str = ""
     kind: ClassVar[Kind] = "corpus"
     higher_is_better: ClassVar[bool] = True
+    worst_score: ClassVar[float] = 0.0
 
     def __post_init__(self) -> None:
         if self.char_order < 1 or self.word_order < 0 or self.beta < 1:
@@ -311,6 +313,7 @@ class Rouge:
     name: str = ""
     kind: ClassVar[Kind] = "continuous"
     higher_is_better: ClassVar[bool] = True
+    worst_score: ClassVar[float] = 0.0  # F-measure in [0, 1]
 
     def __post_init__(self) -> None:
         if self.variant not in _ROUGE_NAMES:

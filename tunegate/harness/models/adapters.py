@@ -267,6 +267,23 @@ def _names_match(recorded: str, base_spec: str, base_dir: Path) -> bool:
     return model_name_key(recorded) in keys
 
 
+def _config_conflict(names: list[tuple[str, str]], base_spec: str, base_dir: Path) -> str:
+    """adapter_config.json naming another base than the manifest (whose fingerprint matched): the
+    two records of one adapter disagree, and the adapter may have been re-targeted after training."""
+    config = [n for src, n in names if src.startswith("adapter_config.json")]
+    recorded = [n for src, n in names if not src.startswith("adapter_config.json")]
+    if not config or not recorded:
+        return ""
+    name = config[0]
+    same = any(name == r or model_name_key(name) == model_name_key(r) for r in recorded)
+    if same or _names_match(name, base_spec, base_dir):
+        return ""
+    return (
+        f"adapter_config.json base_model_name_or_path is {name!r} while {MANIFEST} records base "
+        f"{recorded[0]!r} (the records of this adapter disagree)"
+    )
+
+
 def _base_has_fingerprint(base_dir: Path, recorded: str, given: str | None) -> bool:
     memo = HashMemo(default_cache_dir())
     if recorded == (given or content_fingerprint(base_dir, memo)):
@@ -322,6 +339,9 @@ def check_adapter_base(
     if fingerprint is not None:
         if _base_has_fingerprint(base_dir, fingerprint, base_fingerprint):
             notes.append(f"base {base_spec!r} is the adapter's training base (content fingerprint {fingerprint[:12]})")
+            conflict = _config_conflict(names, base_spec, base_dir)
+            if conflict:
+                ok = _mismatch(adapter_dir, conflict, base_spec, allow_mismatch, notes)
         else:
             named = next((n for _, n in names), "an unnamed base")
             ok = _mismatch(
@@ -341,11 +361,13 @@ def check_adapter_base(
             notes.append(f"base {base_spec!r} matches the adapter's recorded base by name ({names[0][1]!r})")
     else:
         notes.append(f"adapter {adapter_dir} records no base model; its base could not be checked")
-    recommended = quantization
+    recommended = "none" if quantization == "auto" else quantization
     trained_nf4 = manifest.get("kind") == "qlora" or (
         isinstance(manifest.get("config"), dict) and manifest["config"].get("quantization") == "nf4"
     )
-    if trained_nf4 and quantization != "nf4":
+    if trained_nf4 and quantization == "auto":
+        recommended = "nf4"  # the caller says which base it chose: one note, the true one
+    elif trained_nf4 and quantization != "nf4":
         recommended = "nf4"
         notes.append(
             f"adapter {adapter_dir} was trained as QLoRA on the NF4-quantized base ({MANIFEST}); "

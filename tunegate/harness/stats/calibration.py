@@ -1,8 +1,8 @@
 """Calibration by simulation: A/A runs and the non-inferiority boundary, scenario by scenario.
 
 Each ``Scenario`` draws paired scores with a chosen true delta. ``calibrate`` runs it ``runs``
-times through ``paired_test`` and the gates' decision rule (``improves`` / ``non_inferior``,
-the same rule as ``tunegate.harness.compare``: IMPROVED when p of "delta <= min_delta" < alpha;
+times through ``paired_test`` and the gates' decision rule (``tunegate.harness.compare.decision.decide``,
+the one the live gates use, no copy: IMPROVED when p of "delta <= min_delta" < alpha;
 REGRESSED when the two-sided (1 - 2 alpha) interval lies below 0; NON_INFERIOR when its lower
 bound is above -margin) and reports the false IMPROVED and false REGRESSED rates at true delta
 0, and the false NON_INFERIOR rate at true delta -margin. A rate is acceptable up to
@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from tunegate.harness.compare.decision import GateType, decide
 from tunegate.harness.metrics.base import Kind
 from tunegate.harness.stats._dispatch import paired_test
 from tunegate.harness.stats._results import PairedTestResult
@@ -209,18 +210,25 @@ def run_test(
     )
 
 
+def gate_verdict(res: PairedTestResult, alpha: float, gate: GateType, size: float) -> str:
+    """The verdict the live gate gives this result: ``tunegate.harness.compare.decision.decide``
+    on the same numbers (higher is better in every scenario)."""
+    low, high = res.confidence_interval(1.0 - 2.0 * alpha, "two-sided")
+    null = size if gate == "improves" else -size
+    return decide(
+        gate=gate, size=size, alpha=alpha, p_claim=res.pvalue_at(null, "greater"), low=low, high=high, mde=math.inf
+    )
+
+
 def improves(res: PairedTestResult, alpha: float, min_delta: float = 0.0) -> str:
     """The superiority gate's verdict on a result (IMPROVED / REGRESSED / not shown)."""
-    if res.pvalue_at(min_delta, "greater") < alpha:
-        return "IMPROVED"
-    if res.confidence_interval(1.0 - 2.0 * alpha, "two-sided")[1] < 0:
-        return "REGRESSED"
-    return "NOT_SHOWN"
+    verdict = gate_verdict(res, alpha, "improves", min_delta)
+    return verdict if verdict in ("IMPROVED", "REGRESSED") else "NOT_SHOWN"
 
 
 def non_inferior(res: PairedTestResult, alpha: float, margin: float) -> bool:
-    """The non-inferiority gate: lower bound of the two-sided (1 - 2 alpha) interval > -margin."""
-    return bool(res.confidence_interval(1.0 - 2.0 * alpha, "two-sided")[0] > -margin)
+    """The non-inferiority gate: NON_INFERIOR by the decision rule."""
+    return gate_verdict(res, alpha, "no_regression", margin) == "NON_INFERIOR"
 
 
 def mc_bound(alpha: float, runs: int) -> float:

@@ -1,0 +1,107 @@
+"""The models of a run, once: the base and each candidate (checked against the base they were
+trained on before anything loads), and each candidate's adapter-effect probe."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tunegate.harness.data import Suite
+from tunegate.harness.errors import ConfigError
+from tunegate.harness.handles import AdapterHasNoEffect, ModelHandle, candidate_labels
+from tunegate.harness.models.base import ModelSpec, SupportsAdapterProbe
+from tunegate.harness.options import RunOptions
+
+Outputs = Callable[[ModelHandle, Suite], list[str]]
+
+
+class RunModels:
+    """``base`` and ``candidates`` of a run (``ModelHandle``), the notes their checks wrote, and the
+    adapter-effect probe of each candidate (``adapter_checks``, by label)."""
+
+    def __init__(self, options: RunOptions, outputs: Outputs | None = None) -> None:
+        self.options = options
+        self.notes: list[str] = []
+        self.adapter_checks: dict[str, dict[str, Any]] = {}
+        o = options
+        quantization = self._check_candidates()
+        extra: dict[str, Any] = o.backend_options()
+        if o.batch_size:
+            extra["batch_size"] = o.batch_size
+        if o.base_url:
+            extra["base_url"] = o.base_url
+        if getattr(o, "allow_pickle", False):
+            extra["allow_pickle"] = True
+        self.base = ModelHandle(
+            "base", ModelSpec(o.base, None, o.backend, o.dtype, quantization, "base", extra), o.cache_path, outputs
+        )
+        labels = candidate_labels(o.candidate)
+        self.candidates = [
+            ModelHandle(lab, ModelSpec(o.base, c, o.backend, o.dtype, quantization, lab, extra), o.cache_path, outputs)
+            for lab, c in zip(labels, o.candidate, strict=True)
+        ]
+
+    def _check_candidates(self) -> str:
+        """Refuse adapters trained on another base; resolve ``--quantization auto``.
+
+        Runs when the run is configured, before any model loads generation weights: an adapter
+        whose recorded base (adapter_config.json, tunegate.json's base fingerprint) is not ``--base``
+        is a ConfigError naming both (``--allow-base-mismatch`` overrides); a QLoRA adapter is gated
+        against the NF4 base it was trained on unless ``--quantization none`` says otherwise.
+        """
+        o = self.options
+        asked = getattr(o, "quantization", "none")
+        if o.backend not in ("hf", "vllm") or not o.candidate:
+            return "none" if asked == "auto" else asked
+        from tunegate.harness.models.adapters import check_adapter_base, check_model_dir
+        from tunegate.harness.models.resolve import resolve_base
+
+        allow_pickle = bool(getattr(o, "allow_pickle", False))
+        base_dir = resolve_base(o.base, o.cache_path)
+        self.notes.extend(check_model_dir(base_dir, role="base", allow_pickle=allow_pickle))
+        recommended: set[str] = set()
+        for c in o.candidate:
+            if not Path(c).is_dir():
+                raise ConfigError(f"--candidate={c!r}: no such directory; pass an adapter dir (adapter_config.json) or a full model dir")
+            self.notes.extend(check_model_dir(Path(c), role="candidate", allow_pickle=allow_pickle))
+            check = check_adapter_base(
+                Path(c),
+                base_spec=o.base,
+                base_dir=base_dir,
+                quantization=asked,
+                allow_mismatch=bool(getattr(o, "allow_base_mismatch", False)),
+            )
+            self.notes.extend(n for n in check.notes if n.startswith(("BASE MISMATCH", "adapter")))
+            recommended.add(check.recommended_quantization)
+        if asked != "auto":
+            return asked
+        if len(recommended) > 1:
+            raise ConfigError(
+                "the candidates were trained on differently quantized bases (QLoRA on NF4 and LoRA on the "
+                "full-precision base) and share one base here; gate them in two runs, or pick one with "
+                "--quantization nf4 or --quantization none"
+            )
+        chosen = recommended.pop() if recommended else "none"
+        if chosen == "nf4":
+            self.notes.append("the QLoRA adapter is gated against the NF4 base it was trained on (--quantization auto)")
+        return chosen
+
+    def check_adapter(self, model: ModelHandle, suite: Suite) -> None:
+        if model.label in self.adapter_checks:
+            return
+        backend = model.backend
+        if not isinstance(backend, SupportsAdapterProbe):
+            self.adapter_checks[model.label] = {"checked": False, "reason": f"the {model.spec.backend!r} backend has no probe"}
+            return
+        result = backend.adapter_effect([it.messages for it in suite.items[:4]])
+        self.adapter_checks[model.label] = result
+        if result.get("no_effect"):
+            warnings.warn(
+                f"ADAPTER HAS NO EFFECT: candidate {model.label!r} ({model.spec.adapter}) gives logits identical "
+                "to the base on a probe batch. Its LoRA weights are zero or were not applied; the comparison "
+                "below measures the base against itself.",
+                AdapterHasNoEffect,
+                stacklevel=2,
+            )

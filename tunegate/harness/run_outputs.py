@@ -1,0 +1,95 @@
+"""What the models of a run said: generations (once per model and suite, through the response
+cache), the suites as sampled, and the per-item rows of results.json (outputs and scores)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tunegate.harness.cache import ResponseCache
+from tunegate.harness.data import Suite
+from tunegate.harness.generation import GenerationStats, generate_cached
+from tunegate.harness.handles import ModelHandle
+from tunegate.harness.metrics.base import MetricScores
+from tunegate.harness.models.base import GenerationParams, GenerationRequest
+from tunegate.harness.options import RunOptions
+from tunegate.harness.run_models import RunModels
+
+
+class RunOutputs:
+    """Generations and item rows of a run; generation happens once per (model, suite) per session."""
+
+    def __init__(self, options: RunOptions, models: RunModels) -> None:
+        self.options = options
+        self.models = models
+        self.cache = ResponseCache(options.cache_path, enabled=not options.no_cache)
+        self.stats = GenerationStats()
+        self.suites: dict[str, Suite] = {}
+        self.full_suites: dict[str, Suite] = {}
+        self.items: dict[str, dict[str, dict[str, Any]]] = {}
+        self._outputs: dict[tuple[str, str], list[str]] = {}
+
+    def prepare(self, suite: Suite) -> Suite:
+        """Apply --sample and register the suite for results.json."""
+        sampled = suite.sample(self.options.sample or None, self.options.seed)
+        self.suites.setdefault(sampled.name, sampled)
+        self.full_suites.setdefault(suite.name, suite)
+        return sampled
+
+    def outputs(self, model: ModelHandle, suite: Suite) -> list[str]:
+        suite = self.prepare(suite)
+        key = (model.label, f"{suite.name}@{suite.version}:{','.join(suite.ids)}")
+        if key not in self._outputs:
+            params = GenerationParams(max_new_tokens=suite.max_new_tokens, stop=suite.stop)
+            reqs = [GenerationRequest(it.id, it.messages, params) for it in suite.items]
+            backend = model.backend
+            if model is not self.models.base:
+                self.models.check_adapter(model, suite)
+            done = generate_cached(backend, reqs, self.cache, stats=self.stats, label=model.label, suite=suite.name)
+            self._outputs[key] = [c.text for c in done]
+            rows = self.items.setdefault(suite.name, {})
+            for it, text in zip(suite.items, self._outputs[key], strict=True):
+                row = rows.setdefault(it.id, _item_row(it))
+                row["outputs"][model.label] = text
+        return self._outputs[key]
+
+    def record_scores(
+        self, suite: Suite, metric: str, base: MetricScores, cand: MetricScores, label: str
+    ) -> None:
+        rows = self.items.setdefault(suite.name, {})
+        for i, it in enumerate(suite.items):
+            row = rows.setdefault(it.id, _item_row(it))
+            cell = row["scores"].setdefault(metric, {})
+            cell["base"] = _num(base.values[i])
+            cell[label] = _num(cand.values[i])
+            for who, scores in (("base", base), (label, cand)):
+                why = _rationale(scores, i)
+                if why:
+                    row.setdefault("rationales", {}).setdefault(metric, {})[who] = why
+
+
+def _item_row(it: Any) -> dict[str, Any]:
+    return {
+        "id": it.id,
+        "messages": it.chat(),
+        "reference": it.reference,
+        "tags": dict(it.tags),
+        "group": it.group,
+        "outputs": {},
+        "scores": {},
+    }
+
+
+def _rationale(scores: MetricScores, i: int) -> str | None:
+    """A judge's reasoning for item ``i`` (``MetricScores.extra["reasoning"]``), if it gave one."""
+    texts = scores.extra.get("reasoning") if isinstance(scores.extra, dict) else None
+    if isinstance(texts, list | tuple) and i < len(texts) and isinstance(texts[i], str) and texts[i].strip():
+        return texts[i]
+    return None
+
+
+def _num(x: Any) -> float | None:
+    try:
+        f = float(x)
+    except (TypeError, ValueError):
+        return None
+    return None if f != f else f
