@@ -58,5 +58,36 @@ def test_every_shipped_item_alone_equals_the_default_batch(dtype: str) -> None:
         alone = _texts(model, tok, suite, prompts, 1)
         batched = _texts(model, tok, suite, prompts, DEFAULT_BATCH)
         differing[suite.name] = [it.id for it, a, b in zip(items, alone, batched, strict=True) if a != b]
-        print(f"{dtype} {suite.name}: {len(items) - len(differing[suite.name])}/{len(items)} identical", flush=True)
+        print(
+            f"{dtype} {suite.name}: {len(items) - len(differing[suite.name])}/{len(items)} identical",
+            flush=True,
+        )
     assert not any(differing.values()), differing
+
+
+READING = ("reading-029", "reading-049", "reading-067")
+"""Items whose texts used to change between alone and among 40 reading items (bf16, AVX512-BF16)."""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype", ["bf16", "fp32"])
+def test_reading_items_alone_among_40_and_reversed(dtype: str) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from tests.tinymodels import smollm2_dir
+
+    tok = AutoTokenizer.from_pretrained(smollm2_dir())
+    torch_dtype = torch.bfloat16 if dtype == "bf16" else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(smollm2_dir(), dtype=torch_dtype).eval()
+    suite = general.suite("general/reading")
+    by_id = {it.id: it for it in suite.items}
+    forty = [by_id[i] for i in READING] + [it for it in suite.items if it.id not in READING][:37]
+    prompts = [render_prompt(tok, it.messages) for it in forty]
+    alone = [_texts(model, tok, suite, [p], 1)[0] for p in prompts[:3]]
+    among = _texts(model, tok, suite, prompts, DEFAULT_BATCH)
+    reversed_8 = _texts(model, tok, suite, prompts[::-1], 8)[::-1]
+    for item_id, a, b, c in zip(READING, alone, among, reversed_8, strict=False):
+        print(f"{dtype} {item_id}: {a!r}", flush=True)
+        assert a == b == c, (item_id, a, b, c)
+    assert among == reversed_8
