@@ -13,11 +13,14 @@ on which items shared its batch. Measured on this CPU (torch 2.13, oneDNN bf16):
   softmax does not (0 of 64, for any width and batch split).
 
 So the slot loop runs this attention (registered as ``tunegate_exact``). Each forward is given a
-plan: a decode step (every row one query, a key width shared by the step, each row's own length
-as the mask), or a packed prefill (all new tokens of several prompts in one sequence, each
-prompt attending only to its own slot's keys). The linear layers see every token of every
-prompt in one GEMM without padding; attention runs per prompt on exactly its own keys.
-Query heads that share a key/value head are folded into the matmul's rows, so no key is copied.
+plan: a decode step (every row one query, each row's own length as the mask), or a packed
+prefill (all new tokens of several prompts in one sequence, each chunk attending only to its own
+prompt's keys). Every item is attended in a canonical shape that depends on the item alone
+(:func:`canonical_shape`: 32 or 1 queries, the key width rounded up to a multiple of 32 or 128),
+and items of one shape are batched; on the shipped suites, whose prompts share long passages,
+shapes chosen by the neighbours (bucket padding, the step's longest row, a radix split) used to
+change texts. Query heads that share a key/value head are folded into the matmul's rows, so no
+key is copied.
 """
 
 from __future__ import annotations

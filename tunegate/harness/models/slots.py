@@ -12,12 +12,14 @@ per row at that row's own length (no concatenation, no copy of the cache), and a
 ``buffer[:n, :, :width]`` under a mask that hides each row's unused tail. Finished rows are
 compacted by moving the last active row into the hole.
 
-Prompts that share a long prefix (a suite's system prompt, the chat template's preamble) are
-grouped; the prefix is run through the model once per group and its keys/values are copied
-into each row's slot, so prefill only computes what differs. New prompts are admitted once
-enough slots are free, after the rows that just stopped have left; the admission's packed
-prefill also carries the running rows' next decode step (one-token chunks in their own slots),
-so the weights are read once for both.
+Each prompt is prefilled in fixed blocks (:data:`~tunegate.harness.models.attention.BLOCK`
+tokens, from column 0); a block that several admitted prompts share is computed once and its
+keys/values are copied into each row's slot. Every chunk, decode step and GEMM runs in a shape
+that depends on its own prompt alone (:mod:`tunegate.harness.models.attention`), so a text never
+depends on the other prompts of the call. New prompts are admitted once enough slots are free,
+after the rows that just stopped have left; the admission's packed prefill also carries the
+running rows' next decode step (one-token items in their own slots), so the weights are read
+once for both.
 
 Supported for decoder models whose every layer is full attention through ``Cache.update``
 (the Llama family and its look-alikes); :func:`supports_slots` says whether a model qualifies,
