@@ -32,9 +32,28 @@ class Sink:
 
 
 @pytest.fixture(autouse=True)
-def restore_writer() -> Iterator[None]:
+def restore_writer(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setattr(progress, "LOAD_NOTE", lambda: "")  # the lines below do not depend on the load
     yield
     progress.set_writer(None)
+
+
+def test_a_busy_machine_is_named_in_running_lines_not_in_the_final_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tunegate.harness.models import threads
+
+    clock = Clock()
+    sink = Sink(clock)
+    monkeypatch.setattr(threads, "_USABLE", 2.0)
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (3.5, 3.0, 2.0))
+    monkeypatch.setattr(progress, "LOAD_NOTE", threads.busy_note)
+    p = Progress("train", "adapter", 4, "steps", clock=clock, writer=sink, tty=False, heartbeat=None)
+    clock.now += 30
+    p.advance(1)
+    p.close()
+    assert "machine busy: load 3.5 > 2 CPUs" in sink.lines[0][1]
+    assert "machine busy" not in sink.lines[-1][1]
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (1.5, 1.0, 1.0))
+    assert threads.busy_note() == ""
 
 
 def simulate(tty: bool, *, step_every: float, steps: int, total: int) -> tuple[Sink, Clock, float]:

@@ -92,6 +92,11 @@ class RunOptions(BaseModel):
         description="decode slots of the hf backend (0: its default, 64 on CPU and on CUDA); vllm and openai batch on their own",
         json_schema_extra=_meta("N"),
     )
+    threads: int = Field(
+        0,
+        description="torch threads of the hf backend on CPU (0: OMP_NUM_THREADS if set, else the CPUs this process may use less those other processes keep busy)",
+        json_schema_extra=_meta("N"),
+    )
     base_url: str = Field("", description="base URL of an OpenAI-compatible server (backend openai)", json_schema_extra=_meta("URL"))
     backend_option: tuple[str, ...] = Field(
         (), description="backend setting KEY=VALUE (repeatable), e.g. concurrency=16", json_schema_extra=_meta("KEY=VALUE")
@@ -147,7 +152,7 @@ class RunOptions(BaseModel):
             raise ValueError("the coverage floor must be in (0, 1]; use e.g. --coverage-floor 0.95")
         return v
 
-    @field_validator("sample", "seed", "batch_size")
+    @field_validator("sample", "seed", "batch_size", "threads")
     @classmethod
     def _non_negative(cls, v: int) -> int:
         if v < 0:

@@ -39,9 +39,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
 
+from tunegate.harness.models.threads import busy_note
 from tunegate.harness.terminal import terminal_line
 
 Writer = Callable[[str, bool], None]
+LOAD_NOTE: Callable[[], str] = busy_note
+"""Appended to running lines: says when the machine's load exceeds the CPUs this process may use."""
 
 TTY_INTERVAL = 0.5
 """Seconds between in-place updates on a terminal."""
@@ -186,6 +189,9 @@ class Progress:
         fields = [f"{k} {v}" for k, v in self.postfix.items()]
         if self.tokens and elapsed > 0:
             fields.append(f"{self.tokens / elapsed:,.0f} tok/s")
+        busy = "" if final else LOAD_NOTE()
+        if busy:
+            fields.append(busy)
         if final:
             fields.append(f"{'stopped after' if stopped else 'done in'} {duration(elapsed)}")
         else:

@@ -98,6 +98,24 @@ def stopped(config: pytest.Config, active: Active) -> None:
 
 
 # -- multiple candidates: every suite test runs once per candidate ------------------------------
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """For the hf backend on CPU: the numerics its texts depend on (part of the cache key) and
+    the torch threads chosen (:mod:`tunegate.harness.models.threads`)."""
+    options = _active(config).run.options
+    if options.backend != "hf":
+        return []
+    import torch
+
+    from tunegate.harness.models.numerics import numerics_tag
+    from tunegate.harness.models.threads import apply_threads
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    lines = [f"tunegate numerics: {numerics_tag(device)}"]
+    if device == "cpu":
+        lines.append(f"tunegate threads: {apply_threads(options.threads).describe()}")
+    return lines
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "_tunegate_candidate" not in metafunc.fixturenames:
         return

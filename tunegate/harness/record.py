@@ -160,6 +160,7 @@ class RunInfo(_Frozen):
     python: str = ""
     platform: str = ""
     libraries: dict[str, str] = {}
+    numerics: str = ""  # what decides a local model's rounding: CPU/GPU kernels, library builds
 
 
 class ModelRecord(_Open):

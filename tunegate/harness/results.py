@@ -196,6 +196,7 @@ def build_results(
                 "python": platform.python_version(),
                 "platform": f"{platform.system()}-{platform.machine()}",
                 "libraries": library_versions(),
+                "numerics": str((base.get("describe") or {}).get("numerics") or ""),
             },
             "verdict": verdict,
             "models": {"base": base, "candidates": candidates},

@@ -30,6 +30,8 @@ class RunModels:
         extra: dict[str, Any] = o.backend_options()
         if o.batch_size:
             extra["batch_size"] = o.batch_size
+        if getattr(o, "threads", 0):
+            extra["threads"] = o.threads
         if o.base_url:
             extra["base_url"] = o.base_url
         if getattr(o, "allow_pickle", False):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tunegate.harness.errors import TunegateError
+from tunegate.harness.errors import ConfigError, TunegateError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,6 +22,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="do nothing when OUTPUT holds an adapter trained from the same inputs",
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch threads on CPU (0: OMP_NUM_THREADS if set, else the CPUs this process may use less those other processes keep busy)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     args = parser.parse_args(argv)
     from tunegate.trainers.config import load_config
@@ -36,7 +42,9 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
         from tunegate.trainers.train import train
 
-        out = train(cfg, config_path=args.config, quiet=args.quiet)
+        if args.threads < 0:
+            raise ConfigError(f"--threads={args.threads}: must be >= 0 (0 chooses from the usable CPUs)")
+        out = train(cfg, config_path=args.config, quiet=args.quiet, threads=args.threads)
     except TunegateError as exc:
         print(f"tunegate train: {exc}", file=sys.stderr)
         return 2

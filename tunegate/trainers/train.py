@@ -31,6 +31,7 @@ from tunegate.harness.models.runtime import (
     resolve_dtype,
     shared_prefix_length,
 )
+from tunegate.harness.models.threads import apply_threads, usable_cpus
 from tunegate.trainers.config import TrainConfig
 from tunegate.trainers.data import IGNORE, Example, batches, collate, read_chats, tokenize
 from tunegate.trainers.distributed import (
@@ -183,10 +184,18 @@ def dev_loss(model: Any, examples: list[Example], pad_id: int, device: str, micr
     return total / max(n, 1)
 
 
-def train(cfg: TrainConfig, *, config_path: str = "", quiet: bool = False) -> Path:
+def train(cfg: TrainConfig, *, config_path: str = "", quiet: bool = False, threads: int = 0) -> Path:
+    """Train the adapter ``cfg`` describes; on CPU with ``threads`` torch threads (0: chosen from
+    the usable CPUs, :mod:`tunegate.harness.models.threads`)."""
     import torch
 
     world = world_from_env()
+    if not torch.cuda.is_available():
+        if not threads and world.size > 1 and not os.environ.get("OMP_NUM_THREADS"):
+            threads = max(1, int(usable_cpus()) // world.size)  # the processes share the CPUs
+        choice = apply_threads(threads)
+        if not quiet and world.main:
+            print(f"threads: {choice.describe()}", flush=True)
     try:
         with torch.enable_grad():  # a caller (e.g. an eval run in the same process) may have disabled it
             return _train(cfg, world, config_path=config_path, quiet=quiet or not world.main)

@@ -9,7 +9,7 @@ import pytest
 
 from tunegate.harness.models.chat import render_prompt
 from tunegate.harness.models.decode import greedy_generate
-from tunegate.harness.models.slots import MIN_SHARED_PREFIX, prefix_groups, radix_chunks, supports_slots
+from tunegate.harness.models.slots import block_chunks, supports_slots
 
 SYSTEM = {
     "role": "system",
@@ -53,46 +53,35 @@ def _with_extra_eos(model: Any, tok: Any, prompts: list[str], max_new: int) -> l
     return [tok.eos_token_id, *extra]
 
 
-def test_prefix_groups_share_only_long_prefixes() -> None:
-    common = list(range(100, 100 + MIN_SHARED_PREFIX + 4))
-    encoded = [common + [1, 2], common + [3], [7, 8, 9], common + [1, 2, 5], [7, 8, 10]]
-    groups = {tuple(sorted(members)): plen for plen, members in prefix_groups(encoded)}
-    assert groups[(0, 1, 3)] == len(common)  # prompt 1 keeps its own last token
-    assert groups[(2,)] == 0 and groups[(4,)] == 0  # a 2-token overlap is not worth sharing
-    assert sorted(i for members in groups for i in members) == list(range(5))
-
-
-def test_a_prefix_never_swallows_a_whole_prompt() -> None:
-    common = list(range(50, 50 + MIN_SHARED_PREFIX + 2))
-    [(plen, members)] = prefix_groups([common, common + [1], common + [2]])
-    assert sorted(members) == [0, 1, 2] and plen == len(common) - 1
-
-
-def test_radix_chunks_compute_every_shared_token_once() -> None:
-    shared = list(range(100, 108))  # 8 tokens shared by rows 0-2 after depth 2
+def test_block_chunks_cut_every_prompt_at_the_same_columns_and_share_whole_blocks() -> None:
+    block = 4
+    shared = list(range(100, 109))  # 9 tokens: two whole blocks and one token of a third
     rows = [
-        (0, [1, 2, *shared, 7, 7, 7, 7, 7, 1]),
-        (1, [1, 2, *shared, 7, 7, 7, 7, 7, 2]),  # shares 13 tokens with row 0
-        (2, [1, 2, *shared, 9]),
-        (3, [1, 2, 5, 6]),  # shares only the columns already cached
+        (0, [*shared, 7, 7, 7, 1]),
+        (1, [*shared, 7, 7, 7, 2]),  # shares three blocks with row 0; its last chunk is its own
+        (2, [*shared[:8], 9]),  # shares two blocks; its last chunk is one token
+        (3, [5, 6]),
     ]
-    chunks = radix_chunks(rows, depth=2, min_node=4)
-    computed = sum(len(tokens) for tokens, _, _ in chunks)
-    # Distinct tokens past depth 2 in the tree: 8 shared + 5 shared by rows 0-1 + 1 + 1 + 1 + 2.
-    assert computed == 18
+    chunks = block_chunks(rows, block)
+    # Every chunk starts at a multiple of the block and holds at most a block.
+    for tokens, segments, _ in chunks:
+        assert (segments[-1][2] - len(tokens)) % block == 0 and 1 <= len(tokens) <= block
     leaves = {leaf: (tokens, segments) for tokens, segments, leaf in chunks if leaf is not None}
     assert sorted(leaves) == [0, 1, 2, 3]
     for slot, prompt in rows:
         tokens, segments = leaves[slot]
-        assert tokens and tokens == prompt[len(prompt) - len(tokens) :]  # each row keeps its own tail
+        assert tokens == prompt[(len(prompt) - 1) // block * block :]  # its own last block, alone
         assert segments[0][1] == 0 and segments[-1] == (slot, segments[-1][1], len(prompt))
         assert all(a[2] == b[1] for a, b in zip(segments, segments[1:], strict=False))  # no gap, no overlap
-    # A node is computed in a slot of one of its rows, never in a stranger's.
-    # (slot, end column, tokens) of each shared node: 8 tokens for rows 0-2, then 5 for rows 0-1.
-    nodes = [(segments[-1][0], segments[-1][2], len(tokens)) for tokens, segments, leaf in chunks if leaf is None]
-    assert nodes == [(0, 10, 8), (0, 15, 5)]
-    # Rows too short to share: nothing below min_node is computed apart.
-    assert all(leaf is not None for _, _, leaf in radix_chunks([(0, [1, 2, 3]), (1, [1, 2, 4])], 0, 4))
+    # Blocks short of a row's last: computed once, in the first row that has them.
+    nodes = [(segments[-1][0], segments[-1][2]) for _, segments, leaf in chunks if leaf is None]
+    assert nodes == [(0, 4), (0, 8), (0, 12)]
+    assert leaves[1][1] == ((0, 0, 12), (1, 12, 13)) and leaves[2][1] == ((0, 0, 8), (2, 8, 9))
+    # Alone, a prompt gets the same cuts.
+    alone = block_chunks([(5, rows[1][1])], block)
+    prompt = rows[1][1]
+    expected = [(prompt[lo : lo + block], min(lo + block, len(prompt))) for lo in range(0, len(prompt), block)]
+    assert [(tokens, segments[-1][2]) for tokens, segments, _ in alone] == expected
 
 
 def test_slots_match_generate_with_refills_and_shared_prefixes(lively_model: tuple[Any, Any]) -> None:

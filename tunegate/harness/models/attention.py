@@ -13,11 +13,14 @@ on which items shared its batch. Measured on this CPU (torch 2.13, oneDNN bf16):
   softmax does not (0 of 64, for any width and batch split).
 
 So the slot loop runs this attention (registered as ``tunegate_exact``). Each forward is given a
-plan: a decode step (every row one query, a key width shared by the step, each row's own length
-as the mask), or a packed prefill (all new tokens of several prompts in one sequence, each
-prompt attending only to its own slot's keys). The linear layers see every token of every
-prompt in one GEMM without padding; attention runs per prompt on exactly its own keys.
-Query heads that share a key/value head are folded into the matmul's rows, so no key is copied.
+plan: a decode step (every row one query, each row's own length as the mask), or a packed
+prefill (all new tokens of several prompts in one sequence, each chunk attending only to its own
+prompt's keys). Every item is attended in a canonical shape that depends on the item alone
+(:func:`canonical_shape`: 32 or 1 queries, the key width rounded up to a multiple of 32 or 128),
+and items of one shape are batched; on the shipped suites, whose prompts share long passages,
+shapes chosen by the neighbours (bucket padding, the step's longest row, a radix split) used to
+change texts. Query heads that share a key/value head are folded into the matmul's rows, so no
+key is copied.
 """
 
 from __future__ import annotations
@@ -30,22 +33,57 @@ from typing import Any
 NAME = "tunegate_exact"
 
 
+BLOCK = 32
+"""A prompt's prefill is cut at columns 0, BLOCK, 2 x BLOCK, ... whatever else is admitted with
+it, and each chunk of two or more tokens attends as ``BLOCK`` queries over a key width rounded up
+to a multiple of ``BLOCK``: the shapes a prompt's numbers go through depend on the prompt alone."""
+ONE_QUERY_STEP = 128
+"""A one-query item (a decode step, a one-token chunk) attends over its visible width rounded up
+to a multiple of this."""
+MIN_ROWS = 8
+"""Every GEMM of the slot loop gets at least this many rows (padding rows in a spare slot): a
+GEMM with very few rows takes other kernels (fp32 on an AVX2 CPU: M = 1, M = 2-3 and M >= 4 are
+three rounding classes; bf16 with oneDNN on AVX512: M = 1 against M >= 2)."""
+
+
+def canonical_shape(count: int, end: int) -> tuple[int, int]:
+    """``(queries, key width)`` an item of ``count`` new tokens ending at column ``end`` is
+    attended with: a function of the item alone, never of the other items of the forward."""
+    if count == 1:
+        return 1, -(-end // ONE_QUERY_STEP) * ONE_QUERY_STEP
+    if count > BLOCK:
+        raise ValueError(f"a chunk of {count} tokens is longer than a block ({BLOCK})")
+    return BLOCK, -(-end // BLOCK) * BLOCK
+
+
 @dataclass
 class DecodePlan:
-    """One query per row; row ``r`` sees key columns ``< visible[r]`` (a [rows] tensor)."""
+    """One query per row; row ``r`` sees key columns ``< visible[r]`` (a [rows] tensor). Rows are
+    attended in classes of one canonical width (:func:`canonical_shape`)."""
 
     visible: Any
-    _bias: Any = None
+    _classes: list[tuple[Any, int, Any]] | None = None
 
-    def bias(self, width: int) -> Any:
-        """[rows, 1, 1, 1, width] float: 0 where a row sees the column, -inf where it does not.
-        Built on the first layer, reused by the rest."""
-        if self._bias is None or self._bias.shape[-1] != width:
+    def classes(self) -> list[tuple[Any, int, Any]]:
+        """``(rows or None for all, width, bias)`` per width class; the bias is [rows, 1, 1, 1,
+        width] float, 0 where a row sees the column, -inf where not. Built on the first layer."""
+        if self._classes is None:
             import torch
 
-            cols = torch.arange(width, device=self.visible.device)
-            self._bias = _bias(cols[None, :] < self.visible[:, None])[:, None, None, None, :]
-        return self._bias
+            widths = [canonical_shape(1, int(v))[1] for v in self.visible.tolist()]
+            out: list[tuple[Any, int, Any]] = []
+            for w in sorted(set(widths)):
+                rows = [r for r, x in enumerate(widths) if x == w]
+                index = None if len(rows) == len(widths) else torch.tensor(rows, device=self.visible.device)
+                vis = self.visible if index is None else self.visible[index]
+                cols = torch.arange(w, device=self.visible.device)
+                out.append((index, w, _bias(cols[None, :] < vis[:, None])[:, None, None, None, :]))
+            self._classes = out
+        return self._classes
+
+    def width(self) -> int:
+        """The widest class: the key columns a step must read."""
+        return max(canonical_shape(1, int(v))[1] for v in self.visible.tolist())
 
 
 Segment = tuple[int, int, int]
@@ -85,35 +123,32 @@ class PackedPlan:
     _buckets: list[Bucket] | None = None
 
     def buckets(self, heads: int, capacity: int, device: Any) -> list[Bucket]:
-        """The chunks in buckets of similar length, each attended in one batched call. Built on
-        the first layer, reused by the rest."""
+        """The chunks grouped by canonical shape (:func:`canonical_shape`), each group attended in
+        batched calls of at most ``BUCKET_SCORES`` scores per head. Built on the first layer,
+        reused by the rest."""
         if self._buckets is None:
-            order = sorted(range(len(self.items)), key=lambda c: self.items[c][1])
-            groups: list[list[int]] = []
-            w_max = 0  # the widest key span of the last group
-            for c in order:  # shortest first: a chunk's count is the longest of its group so far
-                count, width = self.items[c][1], self.items[c][2][-1][2]
-                if (
-                    groups
-                    and count <= BUCKET_SPREAD * self.items[groups[-1][0]][1]
-                    and (len(groups[-1]) + 1) * count * max(w_max, width) <= BUCKET_SCORES
-                ):
-                    groups[-1].append(c)
-                    w_max = max(w_max, width)
-                else:
-                    groups.append([c])
-                    w_max = width
-            self._buckets = [self._bucket([self.items[c] for c in g], heads, capacity, device) for g in groups]
+            shapes: dict[tuple[int, int], list[int]] = {}
+            for c, (_, count, segments) in enumerate(self.items):
+                shapes.setdefault(canonical_shape(count, segments[-1][2]), []).append(c)
+            self._buckets = []
+            for (t, w), members in sorted(shapes.items()):
+                per_call = max(1, BUCKET_SCORES // (t * w))
+                for i in range(0, len(members), per_call):
+                    part = [self.items[c] for c in members[i : i + per_call]]
+                    self._buckets.append(self._bucket(part, t, w, heads, capacity, device))
         return self._buckets
 
     @staticmethod
     def _bucket(
-        items: Sequence[tuple[int, int, Sequence[Segment]]], heads: int, capacity: int, device: Any
+        items: Sequence[tuple[int, int, Sequence[Segment]]],
+        t_max: int,
+        w_max: int,
+        heads: int,
+        capacity: int,
+        device: Any,
     ) -> Bucket:
         import torch
 
-        t_max = max(count for _, count, _ in items)
-        w_max = max(segments[-1][2] for _, _, segments in items)
         queries: list[list[int]] = []
         columns: list[list[int]] = []
         for start, count, segments in items:
@@ -149,9 +184,6 @@ def _bias(allowed: Any) -> Any:
     )
 
 
-BUCKET_SPREAD = 1.5
-"""A packed prefill's chunks share one batched attention while the longest is at most this many
-times the shortest (padding stays under a third)."""
 BUCKET_SCORES = 96 * 1024
 """...and while chunks x queries x keys stays under this (per query head: ~3.5 MB of float32
 scores for 9 heads). Bigger score tensors no longer fit the CPU's cache, and each float pass
@@ -220,11 +252,21 @@ def exact_attention(
     scale = float(scaling if scaling is not None else query.shape[-1] ** -0.5)
     plan = _PLAN
     if isinstance(plan, DecodePlan):
-        out = _attend(query, key, value, plan.bias(key.shape[2]), scale)
+        classes = plan.classes()
+        if len(classes) == 1 and classes[0][0] is None and classes[0][1] == key.shape[2]:
+            out = _attend(query, key, value, classes[0][2], scale)
+        else:
+            out = torch.empty_like(query)
+            for rows, width, bias in classes:
+                if rows is None:
+                    out = _attend(query, key[:, :, :width], value[:, :, :width], bias, scale)
+                else:
+                    res = _attend(query[rows], key[rows, :, :width], value[rows, :, :width], bias, scale)
+                    out.index_copy_(0, rows, res)
     elif isinstance(plan, PackedPlan):
-        # Chunks of similar length in one batched attention: queries and keys gathered into
-        # [chunks, ...], padded, masked. A row's numbers depend neither on the padding nor on
-        # the other chunks of its bucket.
+        # Chunks of one canonical shape in one batched attention: queries and keys gathered into
+        # [chunks, BLOCK or 1, ...], padded to the canonical width, masked. A chunk is attended
+        # with the same shapes whatever else is in the forward.
         heads, capacity, dim = key.shape[1], key.shape[2], key.shape[3]
         tokens = query[0].transpose(0, 1)  # [T, H, D]
         packed = torch.empty_like(tokens)

@@ -23,6 +23,7 @@ from tunegate.harness.models.base import BACKENDS, Completion, GenerationParams,
 from tunegate.harness.models.chat import render_prompt
 from tunegate.harness.models.context import check_context, context_length
 from tunegate.harness.models.decode import greedy_generate
+from tunegate.harness.models.numerics import numerics_tag
 from tunegate.harness.models.quiet import quiet
 from tunegate.harness.models.resolve import resolve_base
 from tunegate.harness.models.runtime import (  # noqa: F401 (DTYPES, cpu_supports_bf16, _torch_dtype: re-exports)
@@ -34,9 +35,10 @@ from tunegate.harness.models.runtime import (  # noqa: F401 (DTYPES, cpu_support
     resolve_dtype,
 )
 from tunegate.harness.models.runtime import torch_dtype as _torch_dtype  # noqa: F401 (re-export)
+from tunegate.harness.models.threads import apply_threads
 
 # Bump when generation code changes in a way that can change outputs: it is part of fingerprints.
-GENERATION_VERSION = "hf-greedy-4"
+GENERATION_VERSION = "hf-greedy-5"
 
 _ENGINES: dict[tuple[str, str, str, str], HFEngine] = {}
 _LOCK = threading.Lock()
@@ -133,6 +135,7 @@ class HFBackend:
             else:
                 self.adapter_dir = Path(spec.adapter)
         self.kind = kind
+        self.threads = apply_threads(int(spec.options.get("threads") or 0)) if device == "cpu" else None
         self.engine = get_engine(model_dir, dtype=spec.dtype, quantization=spec.quantization, device=device)
         self.adapter_name = self.engine.load_adapter(self.adapter_dir) if self.adapter_dir else None
         self._memo = HashMemo(Path(cache_dir))
@@ -152,6 +155,7 @@ class HFBackend:
                     "dtype": self.engine.dtype,
                     "quantization": self.engine.quantization,
                     "generation": GENERATION_VERSION,
+                    "numerics": numerics_tag(self.engine.device),
                 }
             )
         return self._fingerprint
@@ -175,6 +179,8 @@ class HFBackend:
             "quantization": self.engine.quantization,
             "device": self.engine.device,
             "batch_size": self.batch_size,
+            "threads": self.threads.describe() if self.threads else None,
+            "numerics": numerics_tag(self.engine.device),
             "versions": {
                 "torch": torch.__version__,
                 "transformers": transformers.__version__,

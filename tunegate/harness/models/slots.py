@@ -12,12 +12,14 @@ per row at that row's own length (no concatenation, no copy of the cache), and a
 ``buffer[:n, :, :width]`` under a mask that hides each row's unused tail. Finished rows are
 compacted by moving the last active row into the hole.
 
-Prompts that share a long prefix (a suite's system prompt, the chat template's preamble) are
-grouped; the prefix is run through the model once per group and its keys/values are copied
-into each row's slot, so prefill only computes what differs. New prompts are admitted once
-enough slots are free, after the rows that just stopped have left; the admission's packed
-prefill also carries the running rows' next decode step (one-token chunks in their own slots),
-so the weights are read once for both.
+Each prompt is prefilled in fixed blocks (:data:`~tunegate.harness.models.attention.BLOCK`
+tokens, from column 0); a block that several admitted prompts share is computed once and its
+keys/values are copied into each row's slot. Every chunk, decode step and GEMM runs in a shape
+that depends on its own prompt alone (:mod:`tunegate.harness.models.attention`), so a text never
+depends on the other prompts of the call. New prompts are admitted once enough slots are free,
+after the rows that just stopped have left; the admission's packed prefill also carries the
+running rows' next decode step (one-token items in their own slots), so the weights are read
+once for both.
 
 Supported for decoder models whose every layer is full attention through ``Cache.update``
 (the Llama family and its look-alikes); :func:`supports_slots` says whether a model qualifies,
@@ -31,8 +33,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tunegate.harness.models.attention import Segment
-from tunegate.harness.models.runtime import MIN_SHARED_PREFIX, cache_kwarg, common_prefix, decoder, unwrap
+from tunegate.harness.models.attention import BLOCK, MIN_ROWS, Segment, canonical_shape
+from tunegate.harness.models.runtime import cache_kwarg, decoder, unwrap
 
 # Decoder families whose attention layers all call ``cache.update(k, v, layer_idx)`` and accept
 # a ready 4D mask. Others (sliding windows, hybrid/recurrent layers) use the batched loop.
@@ -62,84 +64,36 @@ def supports_slots(model: Any) -> bool:
 # -- shared prefixes ---------------------------------------------------------------------------
 
 
-def prefix_groups(
-    encoded: Sequence[Sequence[int]], min_prefix: int = MIN_SHARED_PREFIX
-) -> list[tuple[int, list[int]]]:
-    """Group prompts that share at least ``min_prefix`` leading tokens.
-
-    Returns ``(prefix_length, members)`` per group; a prefix always leaves each member at least
-    one token of its own (the prefill needs a last position to predict from). Prompts with no
-    partner form groups of one with prefix length 0.
-    """
-    order = sorted(range(len(encoded)), key=lambda i: list(encoded[i]))
-    groups: list[tuple[int, list[int]]] = []
-    members: list[int] = []
-    shared = 0
-    for i in order:
-        if members:
-            lcp = common_prefix(encoded[members[-1]], encoded[i])
-            if lcp >= min_prefix and min(shared, lcp) >= min_prefix:
-                members.append(i)
-                shared = min(shared, lcp)
-                continue
-            groups.append(_close_group(encoded, members, shared))
-        members, shared = [i], len(encoded[i])
-    if members:
-        groups.append(_close_group(encoded, members, shared))
-    return groups
-
-
-def _close_group(encoded: Sequence[Sequence[int]], members: list[int], shared: int) -> tuple[int, list[int]]:
-    if len(members) < 2:
-        return 0, members
-    length = min(shared, min(len(encoded[i]) for i in members) - 1)
-    return (length if length >= MIN_SHARED_PREFIX else 0), members
-
-
 Chunk = tuple[list[int], tuple[Segment, ...], int | None]
 """``(tokens, segments, leaf_slot)``: tokens to prefill, the key segments they see (their own
-last) and, for a prompt's final chunk, its slot (``None`` for a shared node)."""
-MIN_NODE = 4
-"""Tokens a prefix shared inside one admission must have to be computed once for all its prompts."""
+last) and, for a prompt's final chunk, its slot (``None`` for a block shared with other rows)."""
 
 
-def radix_chunks(rows: Sequence[tuple[int, Sequence[int]]], depth: int, min_node: int = MIN_NODE) -> list[Chunk]:
-    """Split the prefill of ``(slot, prompt)`` rows into chunks along their shared prefixes.
+def block_chunks(rows: Sequence[tuple[int, Sequence[int]]], block: int = BLOCK) -> list[Chunk]:
+    """Split the prefill of ``(slot, prompt)`` rows into chunks at the fixed columns ``0, block,
+    2 x block, ...``: the same chunks for a prompt whatever else is admitted with it.
 
-    Columns ``< depth`` are already in every row's slot. A prefix of at least ``min_node`` tokens
-    that several rows share past ``depth`` becomes one chunk, computed in the slot of its first
-    row; the rows below it see its keys there (a segment of another slot) and get them copied in
-    after the forward. Recursively, so a radix tree of the prompts: every token shared by rows
-    of one admission is computed once. Each row keeps at least its last token as its own chunk.
+    A block that several rows share (the same tokens up to its end) and that is not a row's
+    last is computed once, in the slot of the first row that has it; the other rows see its keys
+    there (a segment of another slot) and get them copied in after the forward. Its keys are the
+    same either way: the block is computed with the same shapes in any slot. A row's last chunk
+    (``1 .. block`` tokens) is always its own.
     """
     out: list[Chunk] = []
-
-    def walk(members: list[tuple[int, Sequence[int]]], at: int, above: tuple[Segment, ...]) -> None:
-        if len(members) == 1:
-            slot, toks = members[0]
-            out.append((list(toks[at:]), _segments(above, slot, at, len(toks)), slot))
-            return
-        lcp = common_prefix(members[0][1], members[-1][1])  # sorted: the first and last share least
-        split = min(lcp, min(len(t) for _, t in members) - 1)
-        if split - at >= min_node:
-            host, toks = members[0]
-            out.append((list(toks[at:split]), _segments(above, host, at, split), None))
-            above, at = above + ((host, at, split),), split
-        parts: list[list[tuple[int, Sequence[int]]]] = []
-        for m in members:
-            if parts and parts[-1][-1][1][split] == m[1][split]:
-                parts[-1].append(m)
-            else:
-                parts.append([m])
-        if len(parts) == 1:  # identical up to the shortest row's last token: each short row alone
-            short = [m for m in members if len(m[1]) == split + 1]
-            rest = [m for m in members if len(m[1]) > split + 1]
-            parts = [[m] for m in short] + ([rest] if rest else [])
-        for part in parts:
-            walk(part, at, above)
-
-    if rows:
-        walk(sorted(rows, key=lambda r: list(r[1])), depth, ())
+    hosts: dict[tuple[int, ...], int] = {}  # tokens up to a block's end -> the slot computing it
+    for slot, toks in rows:
+        above: tuple[Segment, ...] = ()
+        n = len(toks)
+        for lo in range(0, n, block):
+            hi = min(lo + block, n)
+            if hi < n:
+                key = tuple(toks[:hi])
+                host = hosts.setdefault(key, slot)
+                if host != slot:
+                    above += ((host, lo, hi),)
+                    continue
+            out.append((list(toks[lo:hi]), _segments(above, slot, lo, hi), slot if hi == n else None))
+            above += ((slot, lo, hi),)
     return out
 
 
@@ -233,18 +187,6 @@ class SlotCache:
     def get_seq_length(self, layer_idx: int = 0) -> int:
         return self.width
 
-    def copy_prefix(self, prefix: Sequence[tuple[Any, Any]], slot: int) -> None:
-        for layer, (pk, pv) in enumerate(prefix):
-            n = pk.shape[1]
-            self.keys[layer][slot, :, :n] = pk
-            self.values[layer][slot, :, :n] = pv
-
-    def take_prefix(self, slot: int, length: int) -> list[tuple[Any, Any]]:
-        return [
-            (k[slot, :, :length].clone(), v[slot, :, :length].clone())
-            for k, v in zip(self.keys, self.values, strict=True)
-        ]
-
     def copy_columns(self, src: int, dst: int, lo: int, hi: int) -> None:
         for k, v in zip(self.keys, self.values, strict=True):
             k[dst, :, lo:hi] = k[src, :, lo:hi]
@@ -300,8 +242,8 @@ class _Runner:
         import torch
 
         n = hidden.shape[0]
-        if n == 1:  # a one-row GEMM rounds differently: never run one
-            hidden = torch.cat([hidden, hidden])
+        if n < MIN_ROWS:  # a GEMM with few rows rounds differently: never run one
+            hidden = torch.cat([hidden, hidden[:1].expand(MIN_ROWS - n, -1)])
         # argmax over bf16 logits is 4x slower than a float copy's (same values, same first max)
         return list(self.head(hidden)[:n].float().argmax(-1).tolist())
 
@@ -323,11 +265,12 @@ class _Runner:
             ids += tokens
             slot_of += [slot] * len(tokens)
             column_of += range(hi - len(tokens), hi)
-        if len(ids) == 1:  # pad to two tokens with a row in the spare slot
-            plan.append((1, 1, ((self.cache.spare, 0, 1),)))
-            ids.append(self.pad_id)
-            slot_of.append(self.cache.spare)
-            column_of.append(0)
+        pad = MIN_ROWS - len(ids)
+        if pad > 0:  # pad to MIN_ROWS tokens with a chunk in the spare slot
+            plan.append((len(ids), pad, ((self.cache.spare, 0, pad),)))
+            ids += [self.pad_id] * pad
+            slot_of += [self.cache.spare] * pad
+            column_of += range(pad)
         dev = self.device
         self.cache.pack(torch.tensor(slot_of, device=dev), torch.tensor(column_of, device=dev))
         with planned(PackedPlan(plan)):
@@ -351,13 +294,14 @@ class _Runner:
         slot_ids = list(range(n))
         lengths_list = [r.length for r in active]
         tokens_list = [r.next_token for r in active]
-        if n == 1:  # pad to two rows with a copy in the spare slot
-            slot_ids.append(self.cache.spare)
-            lengths_list.append(lengths_list[0])
-            tokens_list.append(tokens_list[0])
+        if n < MIN_ROWS:  # pad to MIN_ROWS rows in the spare slot (they write its column 0)
+            slot_ids += [self.cache.spare] * (MIN_ROWS - n)
+            lengths_list += [0] * (MIN_ROWS - n)
+            tokens_list += [self.pad_id] * (MIN_ROWS - n)
         lengths = torch.tensor(lengths_list, device=self.device)
-        self.cache.step(slot_ids, lengths, int(lengths.max()) + 1)
-        with planned(DecodePlan(visible=lengths + 1)):
+        plan = DecodePlan(visible=lengths + 1)
+        self.cache.step(slot_ids, lengths, plan.width())
+        with planned(plan):
             hidden = self.body(
                 input_ids=torch.tensor(tokens_list, device=self.device)[:, None],
                 position_ids=lengths[:, None],
@@ -392,38 +336,27 @@ def slot_generate(
     if max_new_tokens <= 0 or not encoded:
         return [[] for _ in encoded]
     cfg = _config(model)
-    capacity = max(len(e) for e in encoded) + max_new_tokens
+    # Room for the widest canonical width a row can reach (attention reads whole width classes).
+    longest = max(len(e) for e in encoded) + max_new_tokens
+    capacity = max(canonical_shape(1, longest)[1], canonical_shape(2, longest)[1])
     slots = slot_budget(model, min(slots, len(encoded)), capacity, device)
     kv_heads = getattr(cfg, "num_key_value_heads", None) or cfg.num_attention_heads
     cache = SlotCache(cfg.num_hidden_layers, slots, capacity, kv_heads)
     runner = _Runner(model, cache, pad_id, device)
     results: list[list[int]] = [[] for _ in encoded]
 
-    # Waiting prompts: group by shared prefix, in token order within a group (neighbours share most).
-    queue: list[tuple[int, int]] = []  # (prompt index, group)
-    prefixes: list[int] = []
-    for g, (plen, members) in enumerate(prefix_groups(encoded)):
-        prefixes.append(plen)
-        queue += [(i, g) for i in members]
-    queue.reverse()  # pop() from the end
-    prefix_kv: dict[int, list[tuple[Any, Any]]] = {}
+    # Waiting prompts in token order: neighbours share the longest prefixes, so the blocks they
+    # share mostly arrive in one admission and are computed once.
+    queue = sorted(range(len(encoded)), key=lambda i: list(encoded[i]), reverse=True)  # pop() from the end
     active: list[_Row] = []
     refill_at = max(1, slots // 8)
 
     def admit() -> None:
         take: list[int] = []
-        group = queue[-1][1]
-        while queue and queue[-1][1] == group and len(active) + len(take) < slots:
-            take.append(queue.pop()[0])
-        plen = prefixes[group]
+        while queue and len(active) + len(take) < slots:
+            take.append(queue.pop())
         first = len(active)
-        if plen and group not in prefix_kv:
-            runner.prefill([(list(encoded[take[0]][:plen]), ((first, 0, plen),))])
-            prefix_kv[group] = cache.take_prefix(first, plen)
-        if plen:
-            for r in range(len(take)):
-                cache.copy_prefix(prefix_kv[group], first + r)
-        chunks = radix_chunks([(first + r, encoded[i]) for r, i in enumerate(take)], plen)
+        chunks = block_chunks([(first + r, encoded[i]) for r, i in enumerate(take)])
         leaves = [c for c, (_, _, leaf) in enumerate(chunks) if leaf is not None]
         # The running rows take their decode step in the same forward, as one-token chunks in
         # their own slots: the weights are read once for both (a decode step alone costs about
@@ -440,7 +373,7 @@ def slot_generate(
             tokens, segments, leaf = chunks[c]
             assert leaf is not None
             for src, lo, hi in segments[:-1]:
-                if src != leaf:  # a shared node computed in another row's slot
+                if src != leaf:  # a shared block computed in another row's slot
                     cache.copy_columns(src, leaf, lo, hi)
             by_slot[leaf] = t
         for r, i in enumerate(take):
