@@ -32,7 +32,9 @@ from tunegate.harness.stats._results import Alternative
 EXACT_MAX_N = 1000
 _GRID = 48
 _REFINE = 16
-_BISECTION_STEPS = 20
+_BISECTION_STEPS = 12
+# Nulls on a grid of this many steps per unit: 0.01, 0.02, 0.05, ... are grid points.
+NULL_STEPS = 200
 _EDGE = 1e-9
 _NEGLIGIBLE = 1e-18
 
@@ -128,31 +130,83 @@ def exact_tail(x: int, y: int, n: int, null: float, greater: bool) -> float:
     return min(1.0, best)
 
 
+def _scan_start(x: int, y: int, n: int, greater: bool) -> int:
+    """Grid index where the scan starts: 8 standard errors beyond the estimate (p ~ 0 there)."""
+    est = (x - y) / n
+    se = math.sqrt(max(x + y, 1)) / n + 1.0 / n
+    edge = est - 8.0 * se if greater else est + 8.0 * se
+    idx = math.floor(edge * NULL_STEPS) if greater else math.ceil(edge * NULL_STEPS)
+    return max(-NULL_STEPS + 1, idx) if greater else min(NULL_STEPS - 1, idx)
+
+
+@lru_cache(maxsize=131072)
+def monotone_tail(x: int, y: int, n: int, null: float, greater: bool) -> float:
+    """The p that the interval inverts: the exact p at ``null`` and at every grid null on the
+    far side of it (steps of 1 / NULL_STEPS), the largest.
+
+    Exact unconditional p-values are not monotone in the null (n = 60, x = 22, y = 28: p of
+    "delta >= m" is 0.27 at m = 0 and 0.30 at m = 0.02), so the set of accepted nulls can have
+    holes. The running maximum is monotone on the grid and never below the exact p (so still
+    valid), and the interval is where it crosses the tail: gate p and interval agree at every
+    grid null (0, 0.01, 0.02, 0.05, ... are on it) and, between grid points, wherever the exact
+    p is monotone inside the cell.
+    """
+    if null <= -1.0 or null >= 1.0:
+        return exact_tail(x, y, n, null, greater)
+    best = exact_tail(x, y, n, null, greater)
+    if greater:
+        last = math.floor(null * NULL_STEPS + 1e-9)
+        grid = range(_scan_start(x, y, n, True), last + 1)
+    else:
+        last = math.ceil(null * NULL_STEPS - 1e-9)
+        grid = range(last, _scan_start(x, y, n, False) + 1)
+    for j in grid:
+        if best >= 1.0:
+            break
+        best = max(best, exact_tail(x, y, n, j / NULL_STEPS, greater))
+    return best
+
+
 @lru_cache(maxsize=32768)
 def exact_bound(x: int, y: int, n: int, tail: float, greater: bool) -> float:
-    """Lower (greater) or upper bound: where the one-sided exact p crosses ``tail`` (bisection)."""
-    est = (x - y) / n
-    lo, hi = (-1.0, est) if greater else (est, 1.0)
-    # p_greater(m) grows with m, p_less(m) falls; at the estimate itself p >= 1/2 > tail.
-    if greater and exact_tail(x, y, n, -1.0 + _EDGE, True) >= tail:
-        return -1.0
-    if not greater and exact_tail(x, y, n, 1.0 - _EDGE, False) >= tail:
-        return 1.0
+    """Lower (greater) or upper bound: where the monotone p (``monotone_tail``) reaches ``tail``.
+
+    Scan grid nulls from the far side towards the estimate; at the first accepted one, bisect
+    the exact p inside the cell before it. The bound is the last rejected null found."""
+    step = 1.0 / NULL_STEPS
+    start = _scan_start(x, y, n, greater)
+    j = start
+    direction = 1 if greater else -1
+    if exact_tail(x, y, n, start / NULL_STEPS, greater) >= tail:
+        # Accepted already 8 SEs out: scan outward to the edge instead.
+        while abs(j) < NULL_STEPS - 1 and exact_tail(x, y, n, (j - direction) / NULL_STEPS, greater) >= tail:
+            j -= direction
+        if abs(j) >= NULL_STEPS - 1:
+            return -1.0 if greater else 1.0
+    else:
+        while abs(j + direction) < NULL_STEPS and exact_tail(x, y, n, (j + direction) / NULL_STEPS, greater) < tail:
+            j += direction
+        j += direction
+    # Grid null j is the first accepted one; j - direction is rejected (and so is all before it).
+    accepted, rejected = j / NULL_STEPS, (j - direction) / NULL_STEPS
+    lo, hi = (rejected, accepted) if greater else (accepted, rejected)
     for _ in range(_BISECTION_STEPS):
         mid = 0.5 * (lo + hi)
-        accepted = exact_tail(x, y, n, mid, greater) >= tail
-        if accepted == greater:
+        ok = exact_tail(x, y, n, mid, greater) >= tail
+        if ok == greater:
             hi = mid
         else:
             lo = mid
-    # The bound is the last rejected null on its side: the gate's "p < tail" and "bound beyond
-    # the null" then agree at every null up to the bisection's resolution (2^-20).
-    return lo if greater else hi
+    bound = lo if greater else hi
+    return min(max(bound, rejected), accepted - direction * step * 1e-9) if greater else max(
+        min(bound, rejected), accepted - direction * step * 1e-9
+    )
 
 
 @dataclass(frozen=True)
 class ExactTangoInference:
-    """Exact unconditional p-values (max over the discordance rate) ordered by Tango's z."""
+    """Exact unconditional p-values (max over the discordance rate) ordered by Tango's z, made
+    monotone in the null (``monotone_tail``) so the interval inverts exactly this p."""
 
     x: int
     y: int
@@ -161,12 +215,12 @@ class ExactTangoInference:
     def pvalue(self, null: float, alternative: Alternative) -> float:
         null = float(null)
         if alternative == "greater":
-            return exact_tail(self.x, self.y, self.n, null, True)
+            return monotone_tail(self.x, self.y, self.n, null, True)
         if alternative == "less":
-            return exact_tail(self.x, self.y, self.n, null, False)
+            return monotone_tail(self.x, self.y, self.n, null, False)
         return min(
             1.0,
-            2.0 * min(exact_tail(self.x, self.y, self.n, null, True), exact_tail(self.x, self.y, self.n, null, False)),
+            2.0 * min(monotone_tail(self.x, self.y, self.n, null, True), monotone_tail(self.x, self.y, self.n, null, False)),
         )
 
     def interval(self, confidence_level: float) -> tuple[float, float]:

@@ -18,6 +18,7 @@ import numpy as np
 
 from tunegate.harness.errors import StatsError
 from tunegate.harness.stats._bootstrap import BootstrapInference, group_codes
+from tunegate.harness.stats._clustered import cr2_se_df
 from tunegate.harness.stats._resample import swap_sums
 from tunegate.harness.stats._results import (
     ONE_UNIT,
@@ -44,6 +45,10 @@ from tunegate.harness.stats._robust import (
 
 ALL_ZERO = "every paired difference is zero: no difference"
 FEW_GROUPS = 5
+# Below this many effective groups (Imbens-Kolesar df + 1) no test of the mean holds its size
+# when group effects may be skewed (5 equal groups with exponential effects: 13% false claims
+# with any t); the clustered result refuses to claim (UNDERPOWERED) and says why.
+MIN_EFFECTIVE_GROUPS = 6.0
 T_MIN_ITEMS = 30
 T_MAX_SKEW_PER_ROOT_N = 0.1
 MIN_BOOTSTRAP_T_RESAMPLES = 2_000
@@ -115,19 +120,23 @@ def paired_t(
         se = math.nan
         notes.append(ONE_UNIT)
     else:
+        df = float(units - 1)
         if clustered and n_groups is not None:
-            se = clustered_se(d, codes, n_groups)
+            se, df = cr2_se_df(d, codes, n_groups)
         else:
             se = float(d.std(ddof=1)) / math.sqrt(n)
-        df = float(units - 1)
         if se <= SPREAD_TOL * score_scale(b, c):
             inference, se, note = _zero_spread(d, b, c, units)
             notes.append(note)
+            if clustered and units < FEW_GROUPS:
+                notes.append(few_groups_note(units))
+        elif clustered and df + 1.0 < MIN_EFFECTIVE_GROUPS:
+            details = {"df": df, "cr2_se": se}
+            inference, se = Uninformative(), math.inf
+            notes.append(too_few_effective_groups_note(units, df))
         else:
             inference = NormalInference(mean, se, df=df)
             details = {"df": df, "t": mean / se}
-        if clustered and units < FEW_GROUPS:
-            notes.append(few_groups_note(units))
     return PairedTestResult(
         test="paired_t_clustered" if clustered else "paired_t",
         statistic=mean,
@@ -143,6 +152,14 @@ def paired_t(
         details=details,
         df=df,
         notes=tuple(notes),
+    )
+
+
+def too_few_effective_groups_note(n_groups: int, df: float) -> str:
+    return (
+        f"{n_groups} groups count as {df + 1.0:.1f} effective groups (unequal sizes or strong "
+        f"group effects): below {MIN_EFFECTIVE_GROUPS:g} no test of the mean holds its size if "
+        "group effects are skewed, so no claim is made either way; add groups"
     )
 
 
