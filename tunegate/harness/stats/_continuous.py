@@ -35,6 +35,10 @@ from tunegate.harness.stats._results import (
 )
 from tunegate.harness.stats._robust import (
     EXACT_FLIP_MAX,
+    MIN_CARRIERS,
+    BoundedInference,
+    HoeffdingInference,
+    carriers,
     BootstrapTInference,
     EitherInference,
     ZeroSpreadInference,
@@ -216,6 +220,10 @@ def continuous_test(
     d = c - b
     if n < 2 or float(np.ptp(d)) <= SPREAD_TOL * score_scale(b, c) or t_is_calibrated(d):
         return paired_t(b, c, alternative=alternative)
+    width = zero_spread_width(b, c, float(d.mean()))
+    movers = carriers(d)
+    if movers < MIN_CARRIERS:
+        return _hoeffding_result(b, c, d, width, movers, alternative)
     gen = as_rng(rng)
     resamples = max(int(n_resamples), MIN_BOOTSTRAP_T_RESAMPLES)
     boot = bootstrap_t(d, resamples, gen)
@@ -226,16 +234,17 @@ def continuous_test(
         flip = sign_flip(d, max(int(n_resamples), MIN_FLIP_RESAMPLES), gen)
         inference = EitherInference((flip, boot))
         test = "sign_flip_exact+bootstrap_t" if flip.exact else "sign_flip+bootstrap_t"
+    bounded = BoundedInference(inference, width)
     return PairedTestResult(
         test=test,
         statistic=boot.mean,
-        pvalue=inference.pvalue(0.0, alternative),
+        pvalue=bounded.pvalue(0.0, alternative),
         alternative=alternative,
         n=n,
         base_mean=float(b.mean()),
         candidate_mean=float(c.mean()),
         se=boot.se,
-        inference=inference,
+        inference=bounded,
         n_resamples=resamples,
         details={"skewness": skew, "t": boot.mean / boot.se},
         df=float(n - 1),
@@ -246,6 +255,31 @@ def continuous_test(
                 if test != "bootstrap_t"
                 else "studentised bootstrap"
             ),
+        ),
+    )
+
+
+def _hoeffding_result(
+    b: np.ndarray, c: np.ndarray, d: np.ndarray, width: float, movers: int, alternative: Alternative
+) -> PairedTestResult:
+    n = int(d.size)
+    inference = HoeffdingInference(float(d.mean()), n, width)
+    low, _ = inference.interval(0.90)
+    return PairedTestResult(
+        test="hoeffding",
+        statistic=float(d.mean()),
+        pvalue=inference.pvalue(0.0, alternative),
+        alternative=alternative,
+        n=n,
+        base_mean=float(b.mean()),
+        candidate_mean=float(c.mean()),
+        se=(float(d.mean()) - low) / 1.6448536269514722,
+        inference=inference,
+        details={"carriers": float(movers), "width": width},
+        df=None,
+        notes=(
+            f"only {movers} of {n} item(s) differ from the others: nothing to resample, so the "
+            f"bound is Hoeffding's for differences within +-{width:.4g} (valid for any distribution)",
         ),
     )
 
