@@ -142,7 +142,10 @@ def test_skewed_or_small_samples_leave_the_t() -> None:
     res = continuous_test(np.zeros(100), skewed, rng=0)
     assert res.test == "sign_flip+bootstrap_t" and res.notes
     small = continuous_test(np.zeros(8), normal[:8], rng=0)
-    assert small.test == "sign_flip_exact+bootstrap_t"
+    # Below 60 items the betting test (valid for any bounded d) must reject too.
+    assert small.test == "sign_flip_exact+bootstrap_t+betting"
+    mid = continuous_test(np.zeros(40), rng.normal(0.02, 0.1, 40), rng=0)
+    assert mid.test in ("paired_t+betting", "sign_flip+bootstrap_t+betting")
 
 
 def test_bootstrap_t_interval_inverts_its_pvalue() -> None:
@@ -161,7 +164,7 @@ def test_bootstrap_t_interval_inverts_its_pvalue() -> None:
 def test_exact_sign_flip_matches_scipy_and_inverts() -> None:
     b, c = _data(10, seed=6)
     res = continuous_test(b, c, rng=0)
-    flip = res.inference.inner.parts[0]  # type: ignore[attr-defined]
+    flip = res.inference.inner.parts[0].parts[0]  # type: ignore[attr-defined]
     ref = permutation_test(
         (c - b + 0.03,),
         np.mean,

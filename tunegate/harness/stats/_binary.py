@@ -154,6 +154,19 @@ class McNemarInference:
         return float(min(1.0, 2.0 * (1.0 - ndtr(abs(z)))))
 
 
+def check_binary(base: object, candidate: object) -> tuple[np.ndarray, np.ndarray]:
+    """Paired float arrays of 0/1 scores, or a StatsError naming the first bad item."""
+    b_arr, c_arr = paired_arrays(base, candidate)
+    bad = ~np.isin(b_arr, (0.0, 1.0)) | ~np.isin(c_arr, (0.0, 1.0))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise StatsError(
+            f"binary scores must be 0 or 1; item #{i} has base={float(b_arr[i])!r}, candidate={float(c_arr[i])!r}; "
+            "declare the metric kind 'continuous' for fractional scores"
+        )
+    return b_arr, c_arr
+
+
 def mcnemar_exact(
     base: object, candidate: object, *, alternative: Alternative = "two-sided"
 ) -> PairedTestResult:
@@ -164,14 +177,7 @@ def mcnemar_exact(
     1.0
     """
     check_alternative(alternative)
-    b_arr, c_arr = paired_arrays(base, candidate)
-    bad = ~np.isin(b_arr, (0.0, 1.0)) | ~np.isin(c_arr, (0.0, 1.0))
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise StatsError(
-            f"binary scores must be 0 or 1; item #{i} has base={float(b_arr[i])!r}, candidate={float(c_arr[i])!r}; "
-            "declare the metric kind 'continuous' for fractional scores"
-        )
+    b_arr, c_arr = check_binary(base, candidate)
     n = int(b_arr.size)
     if n == 0:
         raise StatsError("no paired items to compare (n == 0)")

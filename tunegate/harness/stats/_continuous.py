@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import replace
 
 import numpy as np
 
 from tunegate.harness.errors import StatsError
+from tunegate.harness.stats._betting import BETTING_MAX_N, BettingInference
 from tunegate.harness.stats._bootstrap import BootstrapInference, group_codes
 from tunegate.harness.stats._clustered import cr2_se_df
 from tunegate.harness.stats._resample import swap_sums
@@ -49,10 +51,10 @@ from tunegate.harness.stats._robust import (
 
 ALL_ZERO = "every paired difference is zero: no difference"
 FEW_GROUPS = 5
-# Below this many effective groups (Imbens-Kolesar df + 1) no test of the mean holds its size
-# when group effects may be skewed (5 equal groups with exponential effects: 13% false claims
-# with any t); the clustered result refuses to claim (UNDERPOWERED) and says why.
-MIN_EFFECTIVE_GROUPS = 6.0
+# Below this many groups no test of the mean holds its size when group effects may be skewed
+# (5 equal groups with exponential effects: 13% false claims with any t, and 5 group means
+# cannot reveal the skew); the clustered result refuses to claim (UNDERPOWERED) and says why.
+MIN_GROUPS = 6
 T_MIN_ITEMS = 30
 T_MAX_SKEW_PER_ROOT_N = 0.1
 MIN_BOOTSTRAP_T_RESAMPLES = 2_000
@@ -134,7 +136,7 @@ def paired_t(
             notes.append(note)
             if clustered and units < FEW_GROUPS:
                 notes.append(few_groups_note(units))
-        elif clustered and df + 1.0 < MIN_EFFECTIVE_GROUPS:
+        elif clustered and units < MIN_GROUPS:
             details = {"df": df, "cr2_se": se}
             inference, se = Uninformative(), math.inf
             notes.append(too_few_effective_groups_note(units, df))
@@ -161,9 +163,9 @@ def paired_t(
 
 def too_few_effective_groups_note(n_groups: int, df: float) -> str:
     return (
-        f"{n_groups} groups count as {df + 1.0:.1f} effective groups (unequal sizes or strong "
-        f"group effects): below {MIN_EFFECTIVE_GROUPS:g} no test of the mean holds its size if "
-        "group effects are skewed, so no claim is made either way; add groups"
+        f"only {n_groups} groups: below {MIN_GROUPS} no test of the mean holds its size if group "
+        "effects are skewed (and so few group means cannot show whether they are), so no claim "
+        f"is made either way (CR2 t would have {df:.1f} df); add groups"
     )
 
 
@@ -218,13 +220,18 @@ def continuous_test(
     if n == 0:
         raise StatsError("no paired items to compare (n == 0)")
     d = c - b
-    if n < 2 or float(np.ptp(d)) <= SPREAD_TOL * score_scale(b, c) or t_is_calibrated(d):
+    if n < 2 or float(np.ptp(d)) <= SPREAD_TOL * score_scale(b, c):
         return paired_t(b, c, alternative=alternative)
     width = zero_spread_width(b, c, float(d.mean()))
     movers = carriers(d)
     if movers < MIN_CARRIERS:
         return _hoeffding_result(b, c, d, width, movers, alternative)
     gen = as_rng(rng)
+    if t_is_calibrated(d):
+        res = paired_t(b, c, alternative=alternative)
+        if n >= BETTING_MAX_N:
+            return res
+        return _with_betting(res, d, width, gen, alternative)
     resamples = max(int(n_resamples), MIN_BOOTSTRAP_T_RESAMPLES)
     boot = bootstrap_t(d, resamples, gen)
     skew = skewness(d)
@@ -235,7 +242,7 @@ def continuous_test(
         inference = EitherInference((flip, boot))
         test = "sign_flip_exact+bootstrap_t" if flip.exact else "sign_flip+bootstrap_t"
     bounded = BoundedInference(inference, width)
-    return PairedTestResult(
+    result = PairedTestResult(
         test=test,
         statistic=boot.mean,
         pvalue=bounded.pvalue(0.0, alternative),
@@ -256,6 +263,28 @@ def continuous_test(
                 else "studentised bootstrap"
             ),
         ),
+    )
+    return result if n >= BETTING_MAX_N else _with_betting(result, d, width, gen, alternative)
+
+
+def _with_betting(
+    res: PairedTestResult, d: np.ndarray, width: float, gen: np.random.Generator, alternative: Alternative
+) -> PairedTestResult:
+    """Below BETTING_MAX_N items the betting test must reject too: valid for any distribution of
+    d on [-W, W], where the t and the bootstrap-t miss heavy tails the sample does not show."""
+    inner = res.inference.inner if isinstance(res.inference, BoundedInference) else res.inference
+    both = BoundedInference(EitherInference((inner, BettingInference.build(d, width, gen))), width)
+    note = (
+        f"n={d.size} < {BETTING_MAX_N}: the betting test (valid for any distribution of the "
+        f"differences within +-{width:.4g}) must reject too"
+    )
+    return replace(
+        res,
+        test=res.test + "+betting",
+        pvalue=both.pvalue(0.0, alternative),
+        inference=both,
+        notes=(*res.notes, note),
+        note="",
     )
 
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from tunegate.harness.errors import StatsError
 from tunegate.harness.metrics.base import CorpusFn, Kind
-from tunegate.harness.stats._binary import mcnemar_exact
+from tunegate.harness.stats._binary import check_binary, mcnemar_exact
 from tunegate.harness.stats._bootstrap import group_codes
 from tunegate.harness.stats._continuous import FEW_GROUPS, continuous_test, paired_t
 from tunegate.harness.stats._corpus import approximate_randomization, corpus_bootstrap
@@ -65,9 +65,9 @@ def paired_test(
         raise StatsError(f"unknown metric kind {kind!r}; use one of ['binary', 'continuous', 'corpus']")
     if kind == "binary":
         # Validates 0/1 first, so binary scores get the same message with or without groups.
-        result = mcnemar_exact(base, candidate, alternative=alternative)
+        check_binary(base, candidate)
         if cluster_count(groups, len(base)) is None:
-            return result
+            return mcnemar_exact(base, candidate, alternative=alternative)
         return paired_t(base, candidate, alternative=alternative, groups=groups)
     if cluster_count(groups, len(base)) is not None:
         return paired_t(base, candidate, alternative=alternative, groups=groups)
