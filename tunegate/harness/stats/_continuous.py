@@ -38,13 +38,13 @@ from tunegate.harness.stats._results import (
 from tunegate.harness.stats._robust import (
     EXACT_FLIP_MAX,
     MIN_CARRIERS,
-    BoundedInference,
-    HoeffdingInference,
-    carriers,
     BootstrapTInference,
+    BoundedInference,
     EitherInference,
+    HoeffdingInference,
     ZeroSpreadInference,
     bootstrap_t,
+    carriers,
     sign_flip,
     zero_spread_width,
 )

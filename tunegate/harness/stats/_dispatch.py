@@ -12,8 +12,8 @@ from tunegate.harness.stats._continuous import FEW_GROUPS, continuous_test, pair
 from tunegate.harness.stats._corpus import approximate_randomization, corpus_bootstrap
 from tunegate.harness.stats._results import Alternative, PairedTestResult, RngLike, as_rng
 
-# Kept for callers that imported it: groups are always handled by the clustered t (G - 1 df)
-# now, at any G; below FEW_GROUPS the result carries a note that the interval is unreliable.
+# Kept for callers that imported it: groups are handled by the CR2 clustered t (Imbens-Kolesar
+# df) from 6 groups; below that the result makes no claim and says why.
 MIN_GROUPS_FOR_CLT = FEW_GROUPS
 
 
@@ -40,10 +40,9 @@ def paired_test(
 ) -> PairedTestResult:
     """Run the test the metric kind (and groups) call for; see the package docstring.
 
-    binary: exact McNemar / Tango; continuous: ``continuous_test`` (paired t where calibrated,
-    else bootstrap-t, with exact sign flips at n <= 16); corpus: paired bootstrap; with groups
-    (fewer groups than items): the clustered t on G - 1 df for binary and continuous, the
-    delete-one-group jackknife t for corpus. Deterministic given ``rng``.
+    binary: the exact unconditional Tango-ordered test; continuous: ``continuous_test``; corpus:
+    paired bootstrap; with groups (fewer groups than items): the CR2 clustered t for binary and
+    continuous, the delete-one-group jackknife t for corpus. Deterministic given ``rng``.
     """
     gen = as_rng(rng)
     if kind == "corpus":

@@ -296,14 +296,17 @@ def likert_exact_size(n: int, margin: float = 0.1, plus: tuple[float, ...] = (0.
         p_minus = p_plus + margin
         prob = 0.0
         for minus, up in passes:
+            if p_plus == 0.0 and up:
+                continue
             logp = (
-                gammaln(n + 1.0) - gammaln(minus + 1.0) - gammaln(up + 1.0) - gammaln(n - minus - up + 1.0)
+                gammaln(n + 1.0)
+                - gammaln(minus + 1.0)
+                - gammaln(up + 1.0)
+                - gammaln(n - minus - up + 1.0)
                 + minus * math.log(p_minus)
                 + (up * math.log(p_plus) if up else 0.0)
                 + (n - minus - up) * math.log(1.0 - p_minus - p_plus)
             )
-            if p_plus == 0.0 and up:
-                continue
             prob += math.exp(logp)
         if prob > worst:
             worst, at = prob, p_plus
