@@ -76,17 +76,13 @@ def continuous_clusters(sizes: tuple[int, ...], effect: str = "normal") -> Draw:
     return draw
 
 
-def binary_clusters(sizes: tuple[int, ...], effect: str = "uniform") -> Draw:
-    """Discordant cells 0.08 +- a group effect (U(-0.06, 0.06), or skewed: exponential(0.03) -
-    0.03, capped); delta moves them apart. Agreeing items are right 60% of the time."""
+def binary_clusters(sizes: tuple[int, ...]) -> Draw:
+    """Discordant cells 0.08 +- a group effect U(-0.06, 0.06); delta moves them apart. Agreeing
+    items are right 60% of the time."""
     idx = _group_index(sizes)
 
     def draw(rng: np.random.Generator, runs: int, delta: float) -> tuple[np.ndarray, np.ndarray]:
-        g = len(sizes)
-        if effect == "skewed":
-            a = np.minimum(rng.exponential(0.03, (runs, g)) - 0.03, 0.07)
-        else:
-            a = rng.uniform(-0.06, 0.06, (runs, g))
+        a = rng.uniform(-0.06, 0.06, (runs, len(sizes)))
         px = np.clip(0.08 + a[:, idx] + delta / 2, 0, 1)
         py = np.clip(0.08 - a[:, idx] - delta / 2, 0, 1)
         return _binary_from_cells(rng, px, py)
@@ -366,4 +362,7 @@ def power_cells() -> list[tuple[Cell, float]]:
         (Cell("skewed_group_effect_G20", "continuous", 160, (8,) * 20, 0.05, continuous_clusters((8,) * 20, "skewed")), 0.1),
         (Cell("lognormal_deltas", "continuous", 50, None, 0.05, heavy_tailed(50, "lognormal")), 0.1),
         (Cell("exponential_deltas", "continuous", 10, None, 0.05, heavy_tailed(10, "exponential")), 0.1),
+        # The price of the betting test below 60 items, on normal deltas (0.5 SD):
+        (Cell("normal_small", "continuous", 30, None, 0.05, normal_items(30)), 0.1),
+        (Cell("normal_small", "continuous", 50, None, 0.05, normal_items(50)), 0.1),
     ]
