@@ -316,7 +316,7 @@ def test_judging_adapts_to_a_one_request_at_a_time_server(pytester: pytest.Pytes
     assert int(res.ret) == 0, out[-4000:]
     judge_lines = [ln for ln in out.splitlines() if ln.startswith("judge openai-compatible")]
     # the progress line says whose outputs it judges, and surfaces the timeouts it met
-    assert any("(base)" in ln for ln in judge_lines) and any("(candidate)" in ln for ln in judge_lines), judge_lines
+    assert any("(base)" in ln for ln in judge_lines) and any("(served-adapter)" in ln for ln in judge_lines), judge_lines
     assert any("timeouts" in ln and "in flight" in ln for ln in judge_lines), judge_lines
     results = json.loads((tmp_path / "report" / "results.json").read_text())
     (comparison,) = results["comparisons"]
