@@ -54,6 +54,9 @@ def test_a_busy_machine_is_named_in_running_lines_not_in_the_final_one(monkeypat
     assert "machine busy" not in sink.lines[-1][1]
     monkeypatch.setattr(threads.os, "getloadavg", lambda: (1.5, 1.0, 1.0))
     assert threads.busy_note() == ""
+    # a run whose own two threads keep both CPUs busy is not an oversubscribed machine
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (2.1, 2.0, 2.0))
+    assert threads.busy_note() == ""
 
 
 def simulate(tty: bool, *, step_every: float, steps: int, total: int) -> tuple[Sink, Clock, float]:

@@ -135,4 +135,6 @@ def busy_note() -> str:
         load = os.getloadavg()[0]
     except OSError:
         return ""
-    return f"machine busy: load {load:.1f} > {_USABLE:g} CPUs" if load > _USABLE else ""
+    # The load counts this process's own threads: one CPU's worth of runnable work beyond the
+    # usable CPUs is oversubscription, a load equal to them is this run using its share.
+    return f"machine busy: load {load:.1f} > {_USABLE:g} CPUs" if load >= _USABLE + 1 else ""
