@@ -102,7 +102,10 @@ def test_100k_malformed_lines_are_capped_per_kind(tmp_path: Path) -> None:
     assert done.returncode == 2, out[-3000:]
     assert "problem(s) found" in out, out[-3000:]
     assert "more of this kind (invalid JSON)" in out, out[-3000:]
-    assert out.count("invalid JSON:") <= 8 + 2, out[-3000:]
+    # pytest may print a collection error twice (its section, and the short summary, which is
+    # not truncated where CI is set): the cap holds for each printing.
+    printings = out.count("more of this kind (invalid JSON)")
+    assert out.count("invalid JSON:") <= (8 + 2) * printings, out[-3000:]
     assert len(out.splitlines()) < 400, f"{len(out.splitlines())} lines printed"
     assert junit.stat().st_size < 100_000, junit.stat().st_size
 

@@ -78,9 +78,12 @@ def test_200_judgments_survive_30pct_faults_identically_then_come_from_cache(
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="tunegate")
     with server_for(provider) as clean_server:
-        clean = run_all(judge_for(provider, clean_server, tmp_path / "clean"))
+        # The baseline has no injected faults; a generous timeout keeps a loaded machine from
+        # adding timeouts of its own, so it makes exactly one request per judgment.
+        clean_judge = judge_for(provider, clean_server, tmp_path / "clean", options={"timeout": 30.0})
+        clean = run_all(clean_judge)
         clean_requests = clean_server.counts.total()
-    assert clean_requests == 200
+    assert clean_requests == 200, clean_judge.stats()["retry"]
 
     with server_for(provider, FAULTS) as faulty_server:
         judge = judge_for(provider, faulty_server, tmp_path / "faulty")
