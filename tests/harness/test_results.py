@@ -50,8 +50,9 @@ def _partial(comps: list[dict[str, Any]], tests: list[dict[str, Any]] | None = N
 
 
 def _build(part: dict[str, Any], exitstatus: int = 0, **options: Any) -> dict[str, Any]:
+    """results.json as written (the record's JSON form)."""
     return build_results(merge_partials([part]), options={"seed": 0, "alpha": 0.05, **options}, started=0.0,
-                         exitstatus=exitstatus, command="pytest")
+                         exitstatus=exitstatus, command="pytest").to_json()
 
 
 def test_holm_covers_every_claim_whatever_the_call_order() -> None:
@@ -190,13 +191,14 @@ def test_merge_partials_from_workers_and_write(tmp_path: Path) -> None:
           "items": {"s": {"q1": {**item, "outputs": {"candidate": "y"}, "scores": {"m": {"candidate": 0.0}}}}}}
     results = build_results(merge_partials([w1, w2]), options={"seed": 0, "alpha": 0.05}, started=0.0,
                             exitstatus=0, command="pytest")
-    row = results["items"]["s"][0]
-    assert row["outputs"] == {"base": "x", "candidate": "y"}
-    assert row["scores"]["m"] == {"base": 1.0, "candidate": 0.0}
-    assert results["cache"]["hits"] == 3 and abs(results["cache"]["hit_rate"] - 0.75) < 1e-12
-    assert [c["suite"] for c in results["comparisons"]] == ["a", "b"]
-    assert results["verdict"]["status"] == "PASS"
-    write_json_atomic(tmp_path / "results.json", results)
+    assert isinstance(results, RunRecord)  # the one carrier, validated where it was built
+    row = results.items["s"][0]
+    assert row.outputs == {"base": "x", "candidate": "y"}
+    assert row.scores["m"] == {"base": 1.0, "candidate": 0.0}
+    assert results.cache.hits == 3 and abs(results.cache.hit_rate - 0.75) < 1e-12
+    assert [c.suite for c in results.comparisons] == ["a", "b"]
+    assert results.verdict.status == "PASS"
+    write_json_atomic(tmp_path / "results.json", results.to_json())
     loaded = json.loads((tmp_path / "results.json").read_text())
     assert loaded["schema_version"] == SCHEMA_VERSION
     assert RunRecord.from_json(loaded).to_json() == loaded  # round trip through the typed record
@@ -216,5 +218,5 @@ def test_credentials_are_redacted_from_the_record(monkeypatch: pytest.MonkeyPatc
     r = build_results(merge_partials([_partial([_claim("s", 40)])]),
                       options={"seed": 0, "alpha": 0.05, "base_url": "http://user:hunter2pw@host/v1"}, started=0.0,
                       exitstatus=0, command="pytest --base-url http://user:hunter2pw@host/v1 sk-planted-secret-123456")
-    text = json.dumps(r)
+    text = json.dumps(r.to_json())
     assert "hunter2pw" not in text and "sk-planted-secret-123456" not in text

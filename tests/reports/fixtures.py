@@ -18,6 +18,8 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
+from tunegate.harness.record import RunRecord
+
 CATEGORIES = ("billing", "refund", "shipping", "account", "technical")
 Z95 = 1.959963984540054
 Z_POWER = 1.6448536269514722 + 0.8416212335729143  # one-sided alpha 0.05, power 0.8
@@ -464,3 +466,8 @@ def make_results(
             }
         ],
     }
+
+
+def as_record(results: Any) -> RunRecord:
+    """A results.json dict read the way ``tunegate report`` reads it (a record passes through)."""
+    return results if isinstance(results, RunRecord) else RunRecord.from_json(results)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.reports.browser import parse_dom, run_chromium
-from tests.reports.fixtures import make_results
+from tests.reports.fixtures import as_record, make_results
 from tunegate.reports import render_html, write_reports
 from tunegate.reports.items import page_data
 
@@ -20,7 +20,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 @pytest.mark.slow
 def test_screenshot(chromium: str, tmp_path: Path) -> None:
-    paths = write_reports(make_results(300), tmp_path)
+    paths = write_reports(as_record(make_results(300)), tmp_path)
     png = tmp_path / "report.png"
     run_chromium(paths["html"].as_uri(), screenshot=png, window=(1400, 2600))
     data = png.read_bytes()
@@ -40,7 +40,7 @@ def test_ten_thousand_items_render_paginated(
 ) -> None:
     results = make_results(10_000)
     start = time.perf_counter()
-    paths = write_reports(results, tmp_path)
+    paths = write_reports(as_record(results), tmp_path)
     python_s = time.perf_counter() - start
 
     out, wall_s = run_chromium(paths["html"].as_uri())
@@ -70,13 +70,13 @@ def _pager_text(texts: list[str]) -> list[str]:
 def test_hash_state_pages_and_filters_items(chromium: str, tmp_path: Path) -> None:
     results = make_results(400)
     path = tmp_path / "report.html"
-    path.write_text(render_html(results), encoding="utf-8")
+    path.write_text(render_html(as_record(results)), encoding="utf-8")
 
     dom = parse_dom(run_chromium(path.as_uri() + "#items?page=3")[0])
     assert _pager_text(dom.text) == ["101–150 of 400 items · page 3 of 8"] * 2
     assert dom.count("tr", "item-row") == 50
 
-    data = page_data(results)
+    data = page_data(as_record(results))
     support = data["suites"][0]["items"]
     expected = [it for it in support if "s-0012" in it["i"].lower()]
     dom = parse_dom(run_chromium(path.as_uri() + "#items?q=S-0012")[0])
@@ -92,7 +92,7 @@ def test_hash_state_pages_and_filters_items(chromium: str, tmp_path: Path) -> No
 def test_flip_rows_show_a_word_diff(chromium: str, tmp_path: Path) -> None:
     results = make_results(120)
     path = tmp_path / "report.html"
-    path.write_text(render_html(results), encoding="utf-8")
+    path.write_text(render_html(as_record(results)), encoding="utf-8")
     out = run_chromium(path.as_uri())[0]
     dom = parse_dom(out)
     regressed = results["comparisons"][0]
@@ -114,7 +114,7 @@ def test_demo_results_screenshot(chromium: str, tmp_path: Path) -> None:
     source = Path(os.environ.get("TUNEGATE_RESULTS", Path(__file__).resolve().parents[2] / "reports/out/results.json"))
     if not source.exists():
         pytest.skip(f"{source} not found: run `make demo` first (or set TUNEGATE_RESULTS)")
-    paths = write_reports(load_results(source), tmp_path)
+    paths = write_reports(as_record(load_results(source)), tmp_path)
     png = tmp_path / "demo-report.png"
     run_chromium(paths["html"].as_uri(), screenshot=png, window=(1400, 3000))
     data = png.read_bytes()

@@ -1,17 +1,20 @@
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.reports.fixtures import as_record
 from tunegate.harness.errors import DataError
-from tunegate.reports import HTML_NAME, MARKDOWN_NAME, check_results, write_atomic, write_reports
+from tunegate.reports import HTML_NAME, MARKDOWN_NAME, write_atomic, write_reports
+from tunegate.reports.files import parse_results
 
 
 def test_write_reports_returns_both_paths(tmp_path: Path, results: dict[str, Any]) -> None:
-    paths = write_reports(results, tmp_path / "out")
+    paths = write_reports(as_record(results), tmp_path / "out")
     assert paths == {"html": tmp_path / "out" / HTML_NAME, "markdown": tmp_path / "out" / MARKDOWN_NAME}
     assert all(p.stat().st_size > 0 for p in paths.values())
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [HTML_NAME, MARKDOWN_NAME]
@@ -47,15 +50,16 @@ def test_failed_write_keeps_the_previous_file(tmp_path: Path, monkeypatch: pytes
     ("patch", "message"),
     [
         ({"schema_version": True}, "schema_version must be an integer"),
-        ({"schema_version": 0}, "schema_version 0 is not a valid version"),
-        ({"comparisons": {}}, "'comparisons' must be a list, got dict"),
-        ({"comparisons": [1]}, r"comparisons\[0\] must be an object, got int"),
-        ({"items": []}, "'items' must be a dict, got list"),
+        ({"schema_version": 0}, "schema_version 0 is not a version"),
+        ({"comparisons": {}}, "comparisons: Input should be a valid list"),
+        ({"comparisons": [1]}, r"comparisons\.0: Input should be a valid dictionary"),
+        ({"items": []}, "items: Input should be a valid dictionary"),
+        ({"verdict": {"status": "MAYBE", "reason": ""}}, "verdict.status: Input should be 'PASS'"),
     ],
 )
-def test_check_results_rejects_malformed_input(
+def test_a_malformed_results_json_is_refused_where_it_is_read(
     results: dict[str, Any], patch: dict[str, Any], message: str
 ) -> None:
     results.update(patch)
     with pytest.raises(DataError, match=message):
-        check_results(results)
+        parse_results(json.dumps(results), "results.json")

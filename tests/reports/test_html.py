@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from tests.reports.fixtures import make_results
+from tests.reports.fixtures import as_record, make_results
 from tunegate.harness.errors import DataError
+from tunegate.harness.record import GateSpec
 from tunegate.reports import render_html
 from tunegate.reports.files import SCHEMA_VERSION
 from tunegate.reports.items import MAX_TEXT, page_data, script_json
@@ -27,7 +28,7 @@ def _data(page: str) -> dict[str, Any]:
 
 
 def test_page_is_self_contained_and_pinned_by_csp(results: dict[str, Any]) -> None:
-    page = render_html(results)
+    page = render_html(as_record(results))
     policy = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]+)">', page)
     assert policy is not None
     assert page.index("Content-Security-Policy") < page.index("<style>") < page.index("<body>")
@@ -50,7 +51,7 @@ def test_page_is_self_contained_and_pinned_by_csp(results: dict[str, Any]) -> No
 
 
 def test_verdict_comes_first_with_its_reason(results: dict[str, Any]) -> None:
-    page = render_html(results)
+    page = render_html(as_record(results))
     body = page.split("<body>", 1)[1]
     banner = body.index('class="banner FAIL"')
     assert banner < body.index('id="forest"') < body.index('id="comparisons"') < body.index('id="items"')
@@ -60,7 +61,7 @@ def test_verdict_comes_first_with_its_reason(results: dict[str, Any]) -> None:
 
 
 def test_every_section_is_present(results: dict[str, Any]) -> None:
-    page = render_html(results)
+    page = render_html(as_record(results))
     for anchor in (
         "forest",
         "comparisons",
@@ -81,35 +82,40 @@ def test_every_section_is_present(results: dict[str, Any]) -> None:
 def test_driving_slice_listed_first(results: dict[str, Any]) -> None:
     cmp = results["comparisons"][0]
     cmp["slices"].reverse()  # the writer's order must not matter
-    page = render_html(results)
+    page = render_html(as_record(results))
     table = page.split("driving slice", 1)[1]
     assert table.index("category=refund") < table.index("category=account")
 
 
 def test_comparison_table_and_forest_plot_share_failing_first_order(results: dict[str, Any]) -> None:
     results["comparisons"].append(results["comparisons"].pop(0))  # regression now last in the file
-    page = render_html(results)
+    page = render_html(as_record(results))
     table = page.split('id="comparisons"', 1)[1]
     assert table.index("exact_match[category]") < table.index("json_valid")
-    svg = forest_plot([(0, results["comparisons"][-1]), (1, results["comparisons"][0])])
+    comparisons = as_record(results).comparisons
+    svg = forest_plot([(0, comparisons[-1]), (1, comparisons[0])])
     assert svg.index("exact_match[category]") < svg.index("json_valid")
 
 
 def test_forest_plot_draws_ci_and_gate_thresholds(results: dict[str, Any]) -> None:
-    svg = forest_plot(list(enumerate(results["comparisons"])))
-    metrics = {c["metric"] for c in results["comparisons"]}
+    comparisons = as_record(results).comparisons
+    svg = forest_plot(list(enumerate(comparisons)))
+    metrics = {c.metric for c in comparisons}
     assert svg.count("<svg") == svg.count("</svg>") == len(metrics)  # one panel (own axis) per metric
-    assert svg.count("<circle") == len(results["comparisons"])
-    assert svg.count('stroke-dasharray="3 2"') == sum(gate_threshold(c) is not None for c in results["comparisons"])
+    assert svg.count("<circle") == len(comparisons)
+    assert svg.count('stroke-dasharray="3 2"') == sum(gate_threshold(c) is not None for c in comparisons)
     assert "-0." in svg and "REGRESSED" in svg
     assert 'fill="#ffffff"' in svg  # the advisory judge comparison is drawn hollow
 
 
-def test_gate_thresholds() -> None:
-    assert gate_threshold({"gate": {"type": "improves", "min_delta": 0.05}}) == 0.05
-    assert gate_threshold({"gate": {"type": "no_regression", "margin": 0.1}}) == -0.1
-    assert gate_threshold({"gate": {"type": "none"}}) is None
-    assert gate_threshold({}) is None
+def test_gate_thresholds(results: dict[str, Any]) -> None:
+    base = as_record(results).comparisons[0]
+    gates = [
+        GateSpec(type="improves", min_delta=0.05, alpha=0.05),
+        GateSpec(type="no_regression", margin=0.1, alpha=0.05),
+        GateSpec(type="none", alpha=0.05),
+    ]
+    assert [gate_threshold(base.model_copy(update={"gate": g})) for g in gates] == [0.05, -0.1, None]
 
 
 @pytest.mark.parametrize(("lo", "hi"), [(-0.23, 0.71), (0.0, 1.0), (-3.2, 0.4), (1e-4, 3e-4)])
@@ -127,7 +133,7 @@ def test_non_finite_numbers_and_broken_strings_do_not_break_the_page(results: di
     item = results["items"]["support/eval"][0]
     item["scores"]["json_valid"]["candidate"] = float("nan")
     item["outputs"]["candidate"] = "bad \udc80 surrogate \x00"
-    page = render_html(results)
+    page = render_html(as_record(results))
     page.encode("utf-8")
     data = _data(page)
     first = data["suites"][0]["items"][0]
@@ -138,13 +144,13 @@ def test_non_finite_numbers_and_broken_strings_do_not_break_the_page(results: di
 
 def test_long_outputs_are_clipped(results: dict[str, Any]) -> None:
     results["items"]["support/eval"][0]["outputs"]["candidate"] = "x" * (MAX_TEXT + 500)
-    data = page_data(results)
+    data = page_data(as_record(results))
     out = data["suites"][0]["items"][0]["o"][1]
     assert out.startswith("x" * MAX_TEXT) and out.endswith("[500 more characters not shown]")
 
 
 def test_prompt_messages_are_interned(results: dict[str, Any]) -> None:
-    data = page_data(results)
+    data = page_data(as_record(results))
     items = data["suites"][0]["items"]
     system = [it["p"][0] for it in items]
     assert len(set(system)) == 1, "the shared system prompt is stored once"
@@ -167,45 +173,52 @@ def test_several_candidates_are_labelled() -> None:
     extra = copy.deepcopy(results["comparisons"][0])
     extra.update(candidate="candidate-v2", id="support/eval::exact_match[category]::candidate-v2")
     results["comparisons"].append(extra)
-    page = render_html(results)
+    page = render_html(as_record(results))
     assert "support/eval · exact_match[category] · candidate-v2" in page
     assert _data(page)["labels"] == ["base", "candidate", "candidate-v2"]
 
 
-def test_partial_error_run_still_renders() -> None:
-    results = {
-        "schema_version": 1,
-        "verdict": {"status": "ERROR", "reason": "The base model could not be loaded.", "failed": []},
-    }
-    page = render_html(results)
+def test_error_run_without_comparisons_renders() -> None:
+    results = make_results(40)
+    results.update(comparisons=[], verdict={"status": "ERROR", "reason": "The base model could not be loaded."})
+    page = render_html(as_record(results))
     assert 'class="banner ERROR"' in page and "The base model could not be loaded." in page
     assert "No comparisons in this run." in page
 
 
 def test_rendering_is_deterministic(results: dict[str, Any]) -> None:
-    assert render_html(results) == render_html(copy.deepcopy(results))
+    assert render_html(as_record(results)) == render_html(as_record(copy.deepcopy(results)))
 
 
 def test_refuses_a_newer_schema(results: dict[str, Any]) -> None:
     newer = SCHEMA_VERSION + 1
     results["schema_version"] = newer
     with pytest.raises(DataError, match=f"schema_version {newer} is newer"):
-        render_html(results)
+        render_html(as_record(results))
 
 
-def test_missing_optional_fields_still_render() -> None:
-    """Every field but schema_version is optional to the renderers: drop each in turn."""
-    from tunegate.reports import render_markdown
-
+def test_missing_fields_render_or_are_named_where_read() -> None:
+    """A field the record defaults may be absent (the page still renders); one it requires is
+    refused where results.json is read, with a message naming it: never a traceback."""
     full = make_results(40)
     for key in [k for k in full if k != "schema_version"]:
         partial = copy.deepcopy(full)
         del partial[key]
-        assert "</html>" in render_html(partial), key
-        assert render_markdown(partial), key
+        _renders_or_names(partial, key)
     for key in full["comparisons"][0]:
         partial = copy.deepcopy(full)
         for c in partial["comparisons"]:
             c[key] = None
-        assert "</html>" in render_html(partial), key
-        assert render_markdown(partial), key
+        _renders_or_names(partial, f"comparisons.0.{key}")
+
+
+def _renders_or_names(data: dict[str, Any], field: str) -> None:
+    from tunegate.reports import render_markdown
+
+    try:
+        record = as_record(data)
+    except DataError as exc:
+        assert any(p.startswith(field) for p in exc.problems), (field, exc.problems)
+        return
+    assert "</html>" in render_html(record), field
+    assert render_markdown(record), field

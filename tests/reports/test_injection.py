@@ -11,12 +11,13 @@ import json
 import re
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.reports.browser import Dom, parse_dom, run_chromium
 from tests.reports.built import built_results
+from tests.reports.fixtures import as_record
+from tunegate.harness.record import RunRecord
 from tunegate.reports import render_html, render_markdown
 from tunegate.reports.format import status_text
 
@@ -44,7 +45,7 @@ def _tags(dom: Dom) -> Counter[str]:
     return Counter(tag for tag, _ in dom.tags)
 
 
-def _assert_template_only(dom: Dom, results: dict[str, Any]) -> None:
+def _assert_template_only(dom: Dom, results: RunRecord) -> None:
     counts = _tags(dom)
     for tag, n in TEMPLATE_ONLY.items():
         assert counts[tag] == n, f"<{tag}> x{counts[tag]}, the template makes {n}"
@@ -53,7 +54,7 @@ def _assert_template_only(dom: Dom, results: dict[str, Any]) -> None:
         href = attrs.get("href")
         assert href is None or href.startswith("#"), f"<{tag} href={href!r}>"
     assert dom.title != MARKER and dom.title.startswith("tunegate ")
-    assert dom.by_id.get("verdict-status") == status_text(results["verdict"]["status"])
+    assert dom.by_id.get("verdict-status") == status_text(results.verdict.status)
     assert dom.root_attrs.get("data-rendered") == "1" and "data-render-error" not in dom.root_attrs
 
 
@@ -61,8 +62,8 @@ def _assert_template_only(dom: Dom, results: dict[str, Any]) -> None:
 def test_payload_in_every_string_field(chromium: str, tmp_path: Path, with_csp: bool) -> None:
     clean = built_results("")
     hostile = built_results(PAYLOAD)
-    assert hostile["verdict"]["status"] == clean["verdict"]["status"] == "FAIL"
-    pages = [render_html(clean), render_html(hostile)]
+    assert hostile.verdict.status == clean.verdict.status == "FAIL"
+    pages = [render_html(as_record(clean)), render_html(as_record(hostile))]
     if not with_csp:
         pages = [re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", p, count=1) for p in pages]
     dom_clean, dom_hostile = (_open(p, tmp_path, f"r{k}.html") for k, p in enumerate(pages))
@@ -93,15 +94,15 @@ def test_payload_in_every_string_field(chromium: str, tmp_path: Path, with_csp: 
 
 def test_verdict_per_candidate_and_tests_shown(chromium: str, tmp_path: Path) -> None:
     results = built_results("")
-    dom = _open(render_html(results), tmp_path, "r.html")
+    dom = _open(render_html(as_record(results)), tmp_path, "r.html")
     _assert_template_only(dom, results)
-    assert results["verdict"]["candidates"]["task"]["status"] == "FAIL"
-    assert results["verdict"]["candidates"]["replay"]["status"] == "PASS"
+    assert results.verdict.candidates["task"].status == "FAIL"
+    assert results.verdict.candidates["replay"].status == "PASS"
     assert "PASS" in dom.by_id["cand-replay"] and "FAIL" in dom.by_id["cand-task"]
     assert "train file moved" in dom.by_id["verdict"]  # the errored leakage test is in "Why"
     assert "coverage" in dom.by_id  # the coverage table: unscored items on each side, and why
     assert "INCOMPLETE" in dom.by_id["comparisons"] and "judge API failed" in dom.by_id["comparisons"]
-    md = render_markdown(results)
+    md = render_markdown(as_record(results))
     assert "- replay — ✅ PASS" in md and "- task — ❌ FAIL" in md
     assert "Failed tests (not comparisons): 1 of 2" in md and "train file moved" in md
     assert "**Coverage (items not scored)**" in md and "judge API failed" in md
@@ -113,7 +114,7 @@ def test_verdict_per_candidate_and_tests_shown(chromium: str, tmp_path: Path) ->
 )
 def test_suite_named_like_markup_renders_as_text(chromium: str, tmp_path: Path, suite: str) -> None:
     results = built_results("", suite=suite)
-    dom = _open(render_html(results), tmp_path, "r.html")
+    dom = _open(render_html(as_record(results)), tmp_path, "r.html")
     _assert_template_only(dom, results)
     assert suite in dom.all_text
     assert suite in dom.by_id["comparisons"]
@@ -121,7 +122,7 @@ def test_suite_named_like_markup_renders_as_text(chromium: str, tmp_path: Path, 
 
 def test_no_effect_adapter_is_said_first(tmp_path: Path) -> None:
     results = built_results("", no_effect=True)
-    page = render_html(results)
+    page = render_html(as_record(results))
     verdict = page.split('<section id="verdict">', 1)[1]
     assert verdict.index("ADAPTER HAS NO EFFECT") < verdict.index('class="banner')
-    assert render_markdown(results).startswith("🛑 ADAPTER HAS NO EFFECT: candidate task")
+    assert render_markdown(as_record(results)).startswith("🛑 ADAPTER HAS NO EFFECT: candidate task")

@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 
-from tests.reports.fixtures import make_results
+from tests.reports.fixtures import as_record, make_results
+from tunegate.harness.errors import DataError
 from tunegate.harness.leakage.config import LeakageConfig
 from tunegate.harness.leakage.probe import ProbeResult
 from tunegate.harness.leakage.report import ItemFlag, LeakageReport, TrainingFile
 from tunegate.harness.leakage.section import LeakageSection
+from tunegate.harness.record import LeakageRecord
 from tunegate.reports import render_html
 from tunegate.reports.leakage import leakage_section
 
@@ -50,8 +52,7 @@ def leakage_data(label: str = "support-v2") -> dict[str, Any]:
 
 
 def test_section_reads_as_counts_items_probe_and_collapsed_settings() -> None:
-    data = leakage_data()
-    out = str(leakage_section(data))
+    out = str(leakage_section(LeakageRecord.model_validate(leakage_data())))
     assert "FAIL" in out and "exact duplicate" in out
     assert "2 of 8 eval items share text with the training data (25.0%), checked against 480 training examples." in out
     for line in (f"{TRAIN}:17", f"{TRAIN}:204"):
@@ -67,7 +68,7 @@ def test_section_reads_as_counts_items_probe_and_collapsed_settings() -> None:
 
 def test_two_candidates_get_one_block_each() -> None:
     one, two = leakage_data("a")["candidates"]["a"], leakage_data("b")["candidates"]["b"]
-    out = str(leakage_section({**one, "candidates": {"a": one, "b": two}}))
+    out = str(leakage_section(LeakageRecord.model_validate({**one, "candidates": {"a": one, "b": two}})))
     assert out.count("<details") == 2 and "Candidate a" in out and "Candidate b" in out
     assert out.count("<code>sup-0007</code>") == 2
 
@@ -79,13 +80,22 @@ def test_two_candidates_get_one_block_each() -> None:
      {"items": [{"id": "x", "flag": "exact", "score": "nan"}], "memorisation": "no", "training_files": [3]}],
 )
 def test_malformed_leakage_data_never_breaks_the_report(hostile: object) -> None:
-    out = str(leakage_section(hostile))
+    """Malformed leakage data is refused where results.json is read, naming the field; what is
+    accepted renders, escaped."""
+    results = make_results(40)
+    results["leakage"] = hostile
+    try:
+        record = as_record(results)
+    except DataError as exc:
+        assert all(p.startswith("leakage") for p in exc.problems), exc.problems
+        return
+    out = str(leakage_section(record.leakage))
     assert "<script>" not in out
 
 
 def test_leakage_section_in_the_page(tmp_path: Path) -> None:
     results = make_results(40)
     results["leakage"] = json.loads(json.dumps(leakage_data()))  # as read back from results.json
-    page = render_html(results)
+    page = render_html(as_record(results))
     section = page.split('id="leakage"', 1)[1]
     assert "Check settings and training files" in section and "reproduced 1 of them" in section

@@ -5,22 +5,22 @@ from typing import Any
 
 import pytest
 
-from tests.reports.fixtures import make_results
+from tests.reports.fixtures import as_record, make_results
 from tunegate.reports import render_html, render_markdown
 from tunegate.reports.format import delta_ci
 from tunegate.reports.markdown import MAX_ROWS, headline, md_name, md_text
 
 
 def test_first_line_names_the_failing_comparison(results: dict[str, Any]) -> None:
-    md = render_markdown(results)
-    regressed = results["comparisons"][0]
+    md = render_markdown(as_record(results))
+    regressed = as_record(results).comparisons[0]
     first = md.splitlines()[0]
     assert first == f"❌ FAIL — support/eval exact_match[category]: REGRESSED, delta {delta_ci(regressed)}"
     assert re.fullmatch(r"❌ FAIL — .+: REGRESSED, delta -0\.\d{3} \[-0\.\d{3}, -0\.\d{3}\]", first)
 
 
 def test_summary_is_short_and_has_table_slices_and_link(results: dict[str, Any]) -> None:
-    md = render_markdown(results, report_href="https://ci.example/run/7")
+    md = render_markdown(as_record(results), report_href="https://ci.example/run/7")
     assert "| ❌ | support/eval | exact_match[category] |" in md
     assert "category=refund" in md.split("**Worst slices", 1)[1]
     assert md.rstrip().endswith(
@@ -34,7 +34,7 @@ def test_summary_is_short_and_has_table_slices_and_link(results: dict[str, Any])
 
 
 def test_no_link_when_asked() -> None:
-    assert "Full HTML report" not in render_markdown(make_results(60), report_href=None)
+    assert "Full HTML report" not in render_markdown(as_record(make_results(60)), report_href=None)
 
 
 @pytest.mark.parametrize(
@@ -43,29 +43,27 @@ def test_no_link_when_asked() -> None:
 )
 def test_headline_for_other_statuses(status: str, icon: str) -> None:
     results = make_results(300, status=status)
-    assert headline(results).startswith(icon)
+    assert headline(as_record(results)).startswith(icon)
     if status == "ADVISORY":
-        assert headline(results).endswith("(advisory)")
+        assert headline(as_record(results)).endswith("(advisory)")
 
 
 def test_error_headline_uses_the_reason() -> None:
-    results = {
-        "schema_version": 1,
-        "verdict": {"status": "ERROR", "reason": "CUDA out of memory", "failed": []},
-    }
-    assert render_markdown(results).splitlines()[0] == "🛑 ERROR — CUDA out of memory"
+    results = make_results(40)
+    results.update(comparisons=[], verdict={"status": "ERROR", "reason": "CUDA out of memory", "failed": []})
+    assert render_markdown(as_record(results)).splitlines()[0] == "🛑 ERROR — CUDA out of memory"
 
 
 def test_more_failures_are_counted(results: dict[str, Any]) -> None:
     results["comparisons"][3].update(passed=False, verdict="UNDERPOWERED")
-    assert headline(results).endswith("(+1 more failing)")
+    assert headline(as_record(results)).endswith("(+1 more failing)")
 
 
 def test_table_is_capped() -> None:
     results = make_results(60)
     base = results["comparisons"][1]
     results["comparisons"] = [dict(base, metric=f"m{i}") for i in range(MAX_ROWS + 5)]
-    md = render_markdown(results)
+    md = render_markdown(as_record(results))
     assert sum(line.startswith("| ") for line in md.splitlines()) == MAX_ROWS + 1
     assert "5 more comparisons in the HTML report" in md
 
@@ -105,21 +103,21 @@ def test_no_binding_gates_is_never_a_pass(results: dict[str, Any]) -> None:
     }
     for c in results["comparisons"]:
         c.update(passed=True, binding=False)
-    md = render_markdown(results)
+    md = render_markdown(as_record(results))
     first = md.splitlines()[0]
     assert first.startswith("⚠️ NO BINDING GATES — ") and "PASS" not in first
     assert "Not a pass" in md
-    page = render_html(results)
+    page = render_html(as_record(results))
     assert 'id="verdict-status">NO BINDING GATES<' in page and 'class="banner NO_BINDING_GATES"' in page
 
 
 def test_p_value_never_printed_as_zero(results: dict[str, Any]) -> None:
     c = results["comparisons"][0]
     c.update(p_value=0.0, p_adjusted=0.0, p_claim="drop: H0 delta >= 0")
-    md = render_markdown(results)
+    md = render_markdown(as_record(results))
     row = next(line for line in md.splitlines() if "exact_match[category]" in line and line.startswith("|"))
     assert "< 1e-16 (drop: H0 delta >= 0)" in md_unescape(row)
-    assert "0.0e+00" not in md and "0.0e+00" not in render_html(results)
+    assert "0.0e+00" not in md and "0.0e+00" not in render_html(as_record(results))
 
 
 def test_incomplete_coverage_is_said_with_counts_and_reasons(results: dict[str, Any]) -> None:
@@ -127,15 +125,16 @@ def test_incomplete_coverage_is_said_with_counts_and_reasons(results: dict[str, 
     c.update(
         verdict="INCOMPLETE",
         passed=False,
-        coverage={"n_items": 60, "n_scored": 6, "unscored_base": 0, "unscored_candidate": 0, "infra": 54,
+        coverage={"n_items": 60, "n_scored": 6, "n_used": 6, "share": 0.1, "ok": False, "unscored_base": 0,
+                  "unscored_candidate": 0, "infra": 54,
                   "floor": 0.95, "reasons": ["s-00001: judge API failed (HTTP 503)"]},
     )
-    md = render_markdown(results)
+    md = render_markdown(as_record(results))
     section = md.split("**Coverage (items not scored)**", 1)[1]
     assert "6 of 60 items scored (10.0%)" in section and "infrastructure 54" in section
     assert "judge API failed (HTTP 503)" in section
     assert "| 6/60 |" in md
-    page = render_html(results)
+    page = render_html(as_record(results))
     assert "Coverage: items that could not be scored" in page and "judge API failed (HTTP 503)" in page
 
 
@@ -152,7 +151,7 @@ def test_other_tests_all_passed_is_never_said_next_to_a_failed_test(kind: str, g
     gate = {"nodeid": "suites/test_x.py::test_gate", "outcome": "passed", "message": "", "candidate": None,
             "gate_failure": False, "kind": "gate"}
     results["tests"] = [test, gate]
-    md = render_markdown(results)
+    md = render_markdown(as_record(results))
     shown = not (gate_failure and kind == "gate")  # a gate's own failure is its comparison's row
     assert not re.search(r"all \d+ passed", md)
     assert (f"test_{kind}" in md) == shown
@@ -166,7 +165,7 @@ def test_other_tests_count_leaves_gates_out() -> None:
         {"nodeid": f"t::{k}", "outcome": "passed", "message": "", "candidate": None, "gate_failure": False, "kind": k}
         for k in ("gate", "gate", "leakage")
     ]
-    assert "Other tests (leakage, drift, custom): all 1 passed or skipped." in render_markdown(results)
+    assert "Other tests (leakage, drift, custom): all 1 passed or skipped." in render_markdown(as_record(results))
 
 
 def test_every_verdict_state_has_its_presentation() -> None:

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.reports.fixtures import as_record
 from tunegate.harness.errors import ConfigError, DataError
 from tunegate.harness.fingerprint import content_fingerprint
 from tunegate.reports import stamp_adapter
@@ -54,7 +55,7 @@ def _point_at(results: dict[str, Any], adapter: Path) -> dict[str, Any]:
 
 
 def test_front_matter_and_body_are_preserved(results: dict[str, Any], adapter: Path) -> None:
-    card = stamp_adapter(_point_at(results, adapter), adapter, results_sha256=SHA)
+    card = stamp_adapter(as_record(_point_at(results, adapter)), adapter, results_sha256=SHA)
     meta, body = split_front_matter(card.read_text())
     assert meta["base_model"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
     assert meta["library_name"] == "peft" and meta["tags"][1] == "lora"
@@ -66,7 +67,7 @@ def test_front_matter_and_body_are_preserved(results: dict[str, Any], adapter: P
 
 
 def test_model_index_holds_suites_metrics_and_verdict(results: dict[str, Any], adapter: Path) -> None:
-    card = stamp_adapter(_point_at(results, adapter), adapter, results_sha256=SHA)
+    card = stamp_adapter(as_record(_point_at(results, adapter)), adapter, results_sha256=SHA)
     meta, _ = split_front_matter(card.read_text())
     (entry,) = meta["model-index"]
     assert entry["name"] == "support-demo"
@@ -82,7 +83,7 @@ def test_model_index_holds_suites_metrics_and_verdict(results: dict[str, Any], a
 
 def test_huggingface_hub_reads_the_stamped_card(results: dict[str, Any], adapter: Path) -> None:
     repocard_data = pytest.importorskip("huggingface_hub.repocard_data")
-    card = stamp_adapter(_point_at(results, adapter), adapter, results_sha256=SHA)
+    card = stamp_adapter(as_record(_point_at(results, adapter)), adapter, results_sha256=SHA)
     meta, _ = split_front_matter(card.read_text())
     name, evals = repocard_data.model_index_to_eval_results(meta["model-index"])
     assert name == "support-demo"
@@ -105,9 +106,9 @@ def test_restamping_replaces_and_keeps_other_evaluations(results: dict[str, Any]
     ]  # fmt: skip
     readme.write_text(f"---\n{yaml.safe_dump(meta, sort_keys=False)}---\n{body}")
     _point_at(results, adapter)
-    stamp_adapter(results, adapter, results_sha256=SHA)
+    stamp_adapter(as_record(results), adapter, results_sha256=SHA)
     first = readme.read_text()
-    stamp_adapter(results, adapter, results_sha256=SHA)
+    stamp_adapter(as_record(results), adapter, results_sha256=SHA)
     assert readme.read_text() == first, "stamping twice is idempotent"
     meta, body = split_front_matter(first)
     ours = next(e for e in meta["model-index"] if e["name"] == "support-demo")
@@ -119,7 +120,7 @@ def test_restamping_replaces_and_keeps_other_evaluations(results: dict[str, Any]
 
 def test_card_is_created_when_missing(results: dict[str, Any], adapter: Path) -> None:
     (adapter / "README.md").unlink()
-    card = stamp_adapter(_point_at(results, adapter), adapter, results_sha256=SHA)
+    card = stamp_adapter(as_record(_point_at(results, adapter)), adapter, results_sha256=SHA)
     text = card.read_text()
     assert text.startswith("---\nmodel-index:") and BEGIN in text
     assert oct(os.stat(card).st_mode & 0o777) in ("0o644", "0o664", "0o666")
@@ -128,7 +129,7 @@ def test_card_is_created_when_missing(results: dict[str, Any], adapter: Path) ->
 def test_write_is_atomic_and_keeps_the_mode(results: dict[str, Any], adapter: Path) -> None:
     readme = adapter / "README.md"
     readme.chmod(0o640)
-    stamp_adapter(_point_at(results, adapter), adapter, results_sha256=SHA)
+    stamp_adapter(as_record(_point_at(results, adapter)), adapter, results_sha256=SHA)
     assert readme.stat().st_mode & 0o777 == 0o640
     assert sorted(p.name for p in adapter.iterdir()) == ["README.md", "adapter_config.json"]
 
@@ -137,11 +138,11 @@ def test_invalid_front_matter_is_refused_untouched(results: dict[str, Any], adap
     readme = adapter / "README.md"
     readme.write_text("---\nbase_model: [unclosed\n---\nbody\n")
     with pytest.raises(DataError, match=r"line 2: front matter is not valid YAML \(expected ',' or '\]'"):
-        stamp_adapter(_point_at(results, adapter), adapter, results_sha256=SHA)
+        stamp_adapter(as_record(_point_at(results, adapter)), adapter, results_sha256=SHA)
     assert readme.read_text() == "---\nbase_model: [unclosed\n---\nbody\n"
     readme.write_text("---\nlibrary_name: peft\nno closing line\n")
     with pytest.raises(DataError, match="no closing '---' line"):
-        stamp_adapter(results, adapter, results_sha256=SHA)
+        stamp_adapter(as_record(results), adapter, results_sha256=SHA)
 
 
 def test_refuses_an_adapter_that_was_not_gated(
@@ -152,10 +153,10 @@ def test_refuses_an_adapter_that_was_not_gated(
     (other / "adapter_config.json").write_text('{"r": 8}')
     _point_at(results, other)
     with pytest.raises(ConfigError, match="did not evaluate this adapter: its content fingerprint is"):
-        stamp_adapter(results, adapter, results_sha256=SHA)
+        stamp_adapter(as_record(results), adapter, results_sha256=SHA)
     assert (adapter / "README.md").read_text() == PEFT_CARD
     with pytest.raises(ConfigError, match="not a directory"):
-        stamp_adapter(results, tmp_path / "missing", results_sha256=SHA)
+        stamp_adapter(as_record(results), tmp_path / "missing", results_sha256=SHA)
 
 
 def test_matches_by_content_not_by_path_text(
@@ -169,7 +170,7 @@ def test_matches_by_content_not_by_path_text(
     copy.mkdir(parents=True)
     for name in ("adapter_config.json", "adapter_model.safetensors"):
         (copy / name).write_bytes((adapter / name).read_bytes())
-    card = stamp_adapter(results, copy, results_sha256=SHA)
+    card = stamp_adapter(as_record(results), copy, results_sha256=SHA)
     meta, _ = split_front_matter(card.read_text())
     assert meta["tunegate"]["candidate"]["content_fingerprint"] == content_fingerprint(adapter)
     # another adapter at the very path results.json names is not
@@ -179,7 +180,7 @@ def test_matches_by_content_not_by_path_text(
     (impostor / "adapter_model.safetensors").write_bytes(b"other weights")
     monkeypatch.chdir(tmp_path / "elsewhere")
     with pytest.raises(ConfigError, match="did not evaluate this adapter"):
-        stamp_adapter(results, Path("adapters/support-demo"), results_sha256=SHA)
+        stamp_adapter(as_record(results), Path("adapters/support-demo"), results_sha256=SHA)
     assert not (impostor / "README.md").exists()
 
 
@@ -187,12 +188,12 @@ def test_results_without_content_fingerprints_cannot_stamp(results: dict[str, An
     results["models"]["candidates"][0]["spec"]["adapter"] = str(adapter)
     results["models"]["candidates"][0].pop("content_fingerprint", None)
     with pytest.raises(ConfigError, match=r"records no content fingerprint .*re-run the gate"):
-        stamp_adapter(results, adapter, results_sha256=SHA)
+        stamp_adapter(as_record(results), adapter, results_sha256=SHA)
 
 
 def test_card_without_front_matter_gets_one(results: dict[str, Any], adapter: Path) -> None:
     (adapter / "README.md").write_text("# My adapter\n\nHand-written notes.\n")
-    text = stamp_adapter(_point_at(results, adapter), adapter, results_sha256=SHA).read_text()
+    text = stamp_adapter(as_record(_point_at(results, adapter)), adapter, results_sha256=SHA).read_text()
     meta, body = split_front_matter(text)
     assert "model-index" in meta
     assert body.startswith("# My adapter\n\nHand-written notes.\n\n" + BEGIN)

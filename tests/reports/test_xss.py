@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.reports.browser import Dom, parse_dom, run_chromium
-from tests.reports.fixtures import make_results
+from tests.reports.fixtures import as_record, make_results
 from tunegate.reports import load_results, render_html, render_markdown
 
 MARKER = "PWNED-BY-PAYLOAD"
@@ -78,7 +78,7 @@ def assert_rendered(dom: Dom) -> None:
 
 @pytest.mark.parametrize("with_csp", [True, False], ids=["csp", "escaping-only"])
 def test_payloads_render_as_text_and_never_execute(chromium: str, tmp_path: Path, with_csp: bool) -> None:
-    page = render_html(hostile_results(tmp_path))
+    page = render_html(as_record(hostile_results(tmp_path)))
     if not with_csp:
         page, n = re.subn(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", page)
         assert n == 1
@@ -113,7 +113,7 @@ def test_detector_catches_an_unescaped_page(chromium: str, tmp_path: Path) -> No
 
 
 def test_json_block_cannot_be_closed_by_an_output(tmp_path: Path) -> None:
-    page = render_html(hostile_results(tmp_path))
+    page = render_html(as_record(hostile_results(tmp_path)))
     head, _, rest = page.partition('<script type="application/json" id="tg-data">')
     block, _, tail = rest.partition("</script>")
     assert "<" not in block and ">" not in block and "&" not in block
@@ -127,7 +127,7 @@ def test_json_block_cannot_be_closed_by_an_output(tmp_path: Path) -> None:
 
 def test_server_rendered_html_escapes_every_field(tmp_path: Path) -> None:
     """The same structural checks on the page as written (no browser needed)."""
-    page = render_html(hostile_results(tmp_path))
+    page = render_html(as_record(hostile_results(tmp_path)))
     assert_inert(parse_dom(page))
     assert "\x00" not in page and "\ud800" not in page and "\udc80" not in page
     page.encode("utf-8")  # a lone surrogate would raise here
@@ -135,7 +135,7 @@ def test_server_rendered_html_escapes_every_field(tmp_path: Path) -> None:
 
 def test_markdown_summary_neutralises_payloads(tmp_path: Path) -> None:
     markdown_it = pytest.importorskip("markdown_it")
-    md = render_markdown(hostile_results(tmp_path))
+    md = render_markdown(as_record(hostile_results(tmp_path)))
     rendered = markdown_it.MarkdownIt("commonmark", {"html": True}).enable("table").render(md)
     for needle in ("<script", "<img", "<svg", "<iframe", 'href="javascript', "onerror="):
         # The only places hostile text may appear are code spans, where it is inert text.

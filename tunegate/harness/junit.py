@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tunegate.harness.compare.decision import blocks
+from tunegate.harness.record import CandidateVerdict, ComparisonRecord, RunRecord
 
 
 def _xml(config: pytest.Config) -> Any:
@@ -25,23 +26,23 @@ def _xml(config: pytest.Config) -> Any:
     return config.stash.get(xml_key, None)
 
 
-def add_verdicts(config: pytest.Config, results: dict[str, Any]) -> None:
+def add_verdicts(config: pytest.Config, record: RunRecord) -> None:
     """Add the run's per-candidate verdicts to junit.xml (when ``--junitxml`` is on)."""
     xml = _xml(config)
     if xml is None:
         return
-    verdict = results.get("verdict") or {}
-    lost = set(verdict.get("lost_after_holm") or [])
-    by_case: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for c in results.get("comparisons") or []:
-        if str(c.get("id")) in lost and c.get("nodeid"):
-            by_case.setdefault(_case(str(c["nodeid"]), xml), []).append(c)
+    verdict = record.verdict
+    lost = set(verdict.lost_after_holm)
+    by_case: dict[tuple[str, str], list[ComparisonRecord]] = {}
+    for c in record.comparisons:
+        if c.id in lost and c.nodeid:
+            by_case.setdefault(_case(c.nodeid, xml), []).append(c)
     for reporter in list(getattr(xml, "node_reporters_ordered", [])):
         el = reporter.to_xml()
         comps = by_case.get((el.get("classname", ""), el.get("name", "")))
         if comps:
             _fail_existing(xml, el, comps)
-    for label, cv in (verdict.get("candidates") or {}).items():
+    for label, cv in verdict.candidates.items():
         _add_case(xml, label, cv)
 
 
@@ -57,25 +58,24 @@ def _case(nodeid: str, xml: Any) -> tuple[str, str]:
     return ".".join(classnames), names[-1]
 
 
-def _fail_existing(xml: Any, el: ET.Element, comps: list[dict[str, Any]]) -> None:
+def _fail_existing(xml: Any, el: ET.Element, comps: list[ComparisonRecord]) -> None:
     """A test that passed at its own time but whose improvement claim Holm's correction took."""
     if el.find("failure") is not None or el.find("error") is not None:
         return
-    message = " ".join(str(c.get("message") or "") for c in comps)
-    node = ET.SubElement(el, "failure", message=f"{comps[0].get('verdict')} after Holm's correction")
+    message = " ".join(c.message for c in comps)
+    node = ET.SubElement(el, "failure", message=f"{comps[0].verdict} after Holm's correction")
     node.text = message
     if xml.stats.get("passed", 0) > 0:
         xml.stats["passed"] -= 1
     xml.stats["failure"] = xml.stats.get("failure", 0) + 1
 
 
-def _add_case(xml: Any, label: str, cv: dict[str, Any]) -> None:
+def _add_case(xml: Any, label: str, cv: CandidateVerdict) -> None:
     from _pytest.reports import TestReport
 
-    status = str(cv.get("status") or "ERROR")
-    failing = blocks(status)
+    failing = blocks(cv.status)
     nodeid = f"tunegate::verdict[{label}]"
-    text = f"{status}: {cv.get('reason') or ''}"
+    text = f"{cv.status}: {cv.reason}"
     common: dict[str, Any] = {"nodeid": nodeid, "location": ("tunegate", None, f"verdict[{label}]"), "keywords": {}}
     xml.pytest_runtest_logreport(
         TestReport(**common, outcome="failed" if failing else "passed", longrepr=text if failing else None, when="call")

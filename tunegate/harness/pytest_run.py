@@ -31,6 +31,7 @@ from tunegate.harness.pytest_state import ACTIVE_KEY, PARTIALS_KEY, Active
 from tunegate.harness.terminal import terminal_line
 
 if TYPE_CHECKING:
+    from tunegate.harness.record import RunRecord
     from tunegate.harness.session import ModelHandle, RunState
 
 SUITE_FIXTURES = frozenset({"compare", "candidate", "base", "judge", "tunegate_run"})
@@ -437,7 +438,7 @@ def _umask() -> int:
     return mask
 
 
-def write_report(out: Path, results: dict[str, Any]) -> str:
+def write_report(out: Path, results: RunRecord) -> str:
     """results.json first, then the rendered files; returns a one-line problem or ''.
 
     Every file gets the same permissions (0666 minus the umask), as any file the user writes.
@@ -447,7 +448,7 @@ def write_report(out: Path, results: dict[str, Any]) -> str:
     mode = 0o666 & ~_umask()
     target = out / "results.json"
     try:
-        write_json_atomic(target, results)
+        write_json_atomic(target, results.to_json())
         os.chmod(target, mode)
     except OSError as exc:
         return f"tunegate: could not write {target}: {exc.strerror or exc}"

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from tunegate.harness.record import RunRecord
     from tunegate.harness.session import RunState
 
 PARTIALS_KEY = pytest.StashKey["list[dict[str, Any]]"]()
@@ -24,7 +25,7 @@ class Active:
     reason: str
     items: dict[str, dict[str, Any]] = field(default_factory=dict)
     gate_failures: set[str] = field(default_factory=set)
-    results: dict[str, Any] | None = None
+    results: RunRecord | None = None
     report_error: str = ""
 
 

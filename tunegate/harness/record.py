@@ -11,26 +11,33 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
-from tunegate.harness.compare.decision import GateType, RunStatus, Verdict
 from tunegate.harness.errors import DataError
+from tunegate.harness.record_sections import (
+    AdapterEffect,
+    CacheRecord,
+    CleanSubset,
+    Flips,
+    ForgettingRecord,
+    GateType,
+    ItemRecord,
+    JudgeRecord,
+    LeakageCheck,
+    LeakageRecord,
+    ModelSpecRecord,
+    RunStatus,
+    SliceRecord,
+    SuiteRecord,
+    Verdict,
+)
+from tunegate.harness.record_sections import Frozen as _Frozen
 
 SCHEMA_VERSION = 2
 KNOWN_VERSIONS = (1, 2)
 
 TestOutcomeName = Literal["passed", "failed", "error", "skipped"]
 TestKind = Literal["gate", "leakage", "drift", "custom"]
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class _Open(BaseModel):
-    """Sections whose inner fields belong to another module (kept as written)."""
-
-    model_config = ConfigDict(frozen=True, extra="allow")
 
 
 class GateSpec(_Frozen):
@@ -115,10 +122,10 @@ class ComparisonRecord(_Frozen):
     n_needed: int | None = None
     message: str = ""
     metric_info: dict[str, Any] = {}
-    slices: list[dict[str, Any]] = []
-    flips: dict[str, list[str]] | None = None
+    slices: list[SliceRecord] = []
+    flips: Flips | None = None
     nodeid: str = ""
-    clean_subset: dict[str, Any] | None = None
+    clean_subset: CleanSubset | None = None
 
 
 class TestRecord(_Frozen):
@@ -163,14 +170,14 @@ class RunInfo(_Frozen):
     numerics: str = ""  # what decides a local model's rounding: CPU/GPU kernels, library builds
 
 
-class ModelRecord(_Open):
+class ModelRecord(_Frozen):
     label: str
-    spec: dict[str, Any] = {}
+    spec: ModelSpecRecord = ModelSpecRecord()
     fingerprint: str | None = None
     content_fingerprint: str | None = None
     describe: dict[str, Any] | None = None
     provenance: dict[str, Any] | None = None
-    adapter_effect: dict[str, Any] | None = None
+    adapter_effect: AdapterEffect | None = None
 
 
 class Models(_Frozen):
@@ -191,14 +198,14 @@ class RunRecord(_Frozen):
     run: RunInfo
     verdict: RunVerdict
     models: Models
-    cache: dict[str, Any] = {}
-    suites: list[dict[str, Any]] = []
+    cache: CacheRecord = CacheRecord()
+    suites: list[SuiteRecord] = []
     comparisons: list[ComparisonRecord] = []
     tests: list[TestRecord] = []
-    items: dict[str, list[dict[str, Any]]] = {}
-    leakage: dict[str, Any] | None = None
-    forgetting: dict[str, Any] | None = None
-    judges: list[dict[str, Any]] = []
+    items: dict[str, list[ItemRecord]] = {}
+    leakage: LeakageRecord | None = None
+    forgetting: ForgettingRecord | None = None
+    judges: list[JudgeRecord] = []
 
     def to_json(self) -> dict[str, Any]:
         """The plain dict written as results.json (None for what cannot be computed, never NaN)."""
@@ -206,56 +213,83 @@ class RunRecord(_Frozen):
 
     @classmethod
     def from_json(cls, data: Any, *, where: str = "results.json") -> RunRecord:
-        """Validate a results.json dict; a newer or unknown ``schema_version`` is refused by name."""
+        """Validate a results.json dict (the one validation of a record read from a file); an older
+        version is upgraded, a newer or unknown ``schema_version`` is refused by name. Every
+        failure is a ``DataError`` on ``where`` whose problems name the field."""
         if not isinstance(data, dict):
-            raise DataError(where, [f"{where}: expected a JSON object, got {type(data).__name__}"])
+            raise DataError(where, [f"expected a JSON object at the top level, got {type(data).__name__}"])
         version = data.get("schema_version")
         if isinstance(version, bool) or not isinstance(version, int):
-            raise DataError(where, [f"{where}: schema_version must be an integer, got {version!r}"])
+            raise DataError(
+                where, [f"schema_version must be an integer, got {version!r}; is this a tunegate results.json?"]
+            )
         if version > SCHEMA_VERSION:
             raise DataError(
                 where,
-                [f"{where}: schema_version {version} is newer than this tunegate ({SCHEMA_VERSION}); upgrade tunegate"],
+                [
+                    f"schema_version {version} is newer than this tunegate understands (<= {SCHEMA_VERSION}); "
+                    "install the tunegate version that wrote it (README, 'Use it in your project')"
+                ],
             )
+        if version not in KNOWN_VERSIONS:
+            known = ", ".join(map(str, KNOWN_VERSIONS))
+            raise DataError(where, [f"schema_version {version} is not a version of results.json (known: {known})"])
         if version < SCHEMA_VERSION:
             data = upgrade(data)
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            problems = [
-                f"{where}: {'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()[:20]
-            ]
+            problems = [f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()]
             raise DataError(where, problems) from None
 
 
 def upgrade(data: dict[str, Any]) -> dict[str, Any]:
-    """A version-1 results.json in version-2 shape (fields that did not exist get their defaults)."""
+    """A version-1 results.json in version-2 shape (fields that did not exist get their defaults).
+    What is malformed is left as it is, for the validation to name."""
     out = dict(data)
     out["schema_version"] = SCHEMA_VERSION
-    verdict = dict(out.get("verdict") or {})
-    verdict.setdefault("status", "ERROR")
-    verdict.setdefault("reason", "")
-    out["verdict"] = verdict
-    comps = []
-    for c in out.get("comparisons") or []:
-        c = {k: v for k, v in c.items() if k in ComparisonRecord.model_fields}
-        c.setdefault("binding", not c.get("advisory", False))
-        comps.append(c)
-    out["comparisons"] = comps
+    verdict = out.get("verdict")
+    if verdict is None or isinstance(verdict, dict):
+        out["verdict"] = {"status": "ERROR", "reason": "", **(verdict or {})}
+    comps = out.get("comparisons")
+    if isinstance(comps, list):
+        out["comparisons"] = [
+            {"binding": not c.get("advisory", False), **{k: v for k, v in c.items() if k in ComparisonRecord.model_fields}}
+            if isinstance(c, dict)
+            else c
+            for c in comps
+        ]
     out.setdefault("tests", [])
     return out
 
 
 __all__ = [
     "KNOWN_VERSIONS",
+    "LeakageCheck",
     "SCHEMA_VERSION",
+    "AdapterEffect",
+    "CacheRecord",
     "CandidateVerdict",
+    "CleanSubset",
     "ComparisonRecord",
     "CoverageRecord",
+    "Flips",
+    "ForgettingRecord",
     "GateResult",
     "GateSpec",
+    "GateType",
+    "ItemRecord",
+    "JudgeRecord",
+    "LeakageRecord",
     "ModelRecord",
+    "ModelSpecRecord",
+    "Models",
+    "RunInfo",
     "RunRecord",
+    "RunStatus",
     "RunVerdict",
+    "SliceRecord",
+    "SuiteRecord",
     "TestRecord",
+    "Verdict",
 ]

@@ -1,8 +1,10 @@
-"""Assemble results.json (schema in tunegate/reports/SCHEMA.md) from a run's records, and write it atomically.
+"""Assemble the run record (tunegate/harness/record.py; results.json, schema in tunegate/reports/SCHEMA.md)
+from a run's partial records, and write it atomically.
 
-The assembly works on plain dicts, so records from several pytest-xdist workers merge the same
-way as those of a single process. Holm's correction across the run's improvement claims is
-applied here, once every claim is known.
+The workers' partials are plain JSON data, so records from several pytest-xdist workers merge the
+same way as those of a single process. ``build_results`` validates the merged data once, as a
+``RunRecord``, then applies Holm's correction across the run's improvement claims and decides every
+verdict on the typed record (each step a new frozen record).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from tunegate.harness.compare.decision import (
 )
 from tunegate.harness.compare.messages import Facts, gate_message
 from tunegate.harness.compare.result import GateRecord
-from tunegate.harness.record import SCHEMA_VERSION, RunRecord
+from tunegate.harness.record import SCHEMA_VERSION, ComparisonRecord, GateResult, RunRecord
 
 LIBRARIES = (
     "torch",
@@ -99,46 +101,40 @@ def merge_partials(partials: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return merged
 
 
-def holm_across_run(comparisons: list[dict[str, Any]]) -> list[str]:
-    """Holm across every improvement claim of the run (every ``assert_improves`` call, whatever the
-    order); re-decides each comparison from its gates. Returns the ids that lost IMPROVED."""
-    return finalise_holm(comparisons, lambda c, g: gate_message(Facts.from_record(c), GateRecord.from_dict(g)))
+def _gate_message(c: ComparisonRecord, g: GateResult) -> str:
+    """A gate's paragraph written anew from its final (post-Holm) decision."""
+    return gate_message(Facts.from_record(c), GateRecord.from_dict(g.model_dump()))
 
 
 def decide_run(
-    comparisons: list[dict[str, Any]],
-    tests: list[dict[str, Any]],
-    candidates: list[dict[str, Any]],
-    exitstatus: int,
-    extra_failures: list[str],
-    *,
-    allow_advisory: bool = False,
-) -> dict[str, Any]:
-    """The run verdict: one per candidate (``decision.candidate_verdict``), then the run's."""
-    by_label = {str(c.get("label")): c for c in candidates}
-    labels = list(by_label) or sorted({str(c.get("candidate")) for c in comparisons})
+    record: RunRecord, exitstatus: int, extra_failures: list[str], *, allow_advisory: bool = False
+) -> RunRecord:
+    """The record with Holm's correction applied across the run and every verdict decided: one per
+    candidate (``decision.candidate_verdict``), then the run's. A new record (``model_copy``)."""
+    comparisons, lost = finalise_holm(record.comparisons, _gate_message)
+    by_label = {m.label: m for m in record.models.candidates}
+    labels = list(by_label) or sorted({c.candidate for c in comparisons})
     per = {
         label: candidate_verdict(
-            label,
-            comparisons,
-            tests,
-            adapter_effect=(by_label.get(label) or {}).get("adapter_effect"),
-            adapter=((by_label.get(label) or {}).get("spec") or {}).get("adapter"),
-            allow_advisory=allow_advisory,
+            label, comparisons, record.tests, model=by_label.get(label), allow_advisory=allow_advisory
         )
         for label in labels
     }
     notes = [
-        no_effect_text(label, ((by_label.get(label) or {}).get("spec") or {}).get("adapter"))
+        no_effect_text(label, by_label[label].spec.adapter if label in by_label else None)
         for label, v in per.items()
-        if v["status"] == "NO_EFFECT"
+        if v.status == "NO_EFFECT"
     ]
-    return {**run_verdict(per, exitstatus, extra_failures), "candidates": per, "notes": notes}
+    notes += record.verdict.notes
+    if lost:
+        notes.append(f"{len(lost)} improvement claim(s) lost significance after Holm's correction: {', '.join(lost)}")
+    verdict = run_verdict(per, exitstatus, extra_failures, notes=notes, lost_after_holm=lost)
+    return record.model_copy(update={"comparisons": comparisons, "verdict": verdict})
 
 
-def verdict_fails(results: dict[str, Any]) -> bool:
+def verdict_fails(record: RunRecord) -> bool:
     """Whether the run's verdict must make pytest exit non-zero."""
-    return blocks((results.get("verdict") or {}).get("status"))
+    return blocks(record.verdict.status)
 
 
 def build_results(
@@ -149,16 +145,14 @@ def build_results(
     exitstatus: int,
     command: str,
     extra_failures: list[str] | None = None,
-) -> dict[str, Any]:
-    """The run record (tunegate/harness/record.py) as the dict written to results.json; decides every verdict once."""
+) -> RunRecord:
+    """The run record (tunegate/harness/record.py), validated once here, with every verdict decided."""
     comparisons = merged["comparisons"]
-    lost = holm_across_run(comparisons)
-    failures = list(extra_failures or [])
     models = merged["models"]
     base = models.get("base", {"label": "base"})
-    candidates = [m for label, m in models.items() if label != "base"]
-    for cand in candidates:
-        cand["adapter_effect"] = merged["adapter_checks"].get(cand["label"])
+    candidates = [
+        {**m, "adapter_effect": merged["adapter_checks"].get(label)} for label, m in models.items() if label != "base"
+    ]
     items = {suite: [_clean(row) for row in rows.values()] for suite, rows in sorted(merged["items"].items())}
     add_clean_subsets(comparisons, items, merged["sections"].get("leakage"))
     cache = dict(merged["cache"])
@@ -166,19 +160,6 @@ def build_results(
     cache["hit_rate"] = cache.get("hits", 0) / total if total else 0.0
     seconds = cache.get("generation_s") or 0.0
     cache["tokens_per_s"] = round(cache.get("generated_tokens", 0) / seconds, 1) if seconds else None
-    tests = list(merged.get("tests", []))
-    verdict = decide_run(
-        comparisons,
-        tests,
-        candidates,
-        exitstatus,
-        failures,
-        allow_advisory=bool(options.get("allow_advisory")),
-    )
-    verdict["notes"] = [*verdict["notes"], *merged.get("notes", [])]
-    verdict["lost_after_holm"] = lost
-    if lost:
-        verdict["notes"] = [*verdict["notes"], f"{len(lost)} improvement claim(s) lost significance after Holm's correction: {', '.join(lost)}"]
     finished = time.time()
     raw = _clean(
         {
@@ -198,19 +179,23 @@ def build_results(
                 "libraries": library_versions(),
                 "numerics": str((base.get("describe") or {}).get("numerics") or ""),
             },
-            "verdict": verdict,
+            # decided below, on the validated record; the run's notes are redacted with the rest
+            "verdict": {"status": "ERROR", "reason": "not decided", "notes": merged.get("notes", [])},
             "models": {"base": base, "candidates": candidates},
             "cache": cache,
             "suites": list(merged["suites"].values()),
             "comparisons": comparisons,
-            "tests": tests,
+            "tests": list(merged.get("tests", [])),
             "items": items,
             "leakage": merged["sections"].get("leakage"),
             "forgetting": merged["sections"].get("forgetting"),
             "judges": list(merged["judges"].values()),
         }
     )
-    return RunRecord.from_json(_redact(raw)).to_json()
+    record = RunRecord.from_json(_redact(raw), where="the run record")
+    return decide_run(
+        record, exitstatus, list(extra_failures or []), allow_advisory=bool(options.get("allow_advisory"))
+    )
 
 
 def _redact(obj: Any) -> Any:

@@ -12,9 +12,8 @@ suite versions are warned about first.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from tunegate.reports.files import check_results
+from tunegate.harness.record import ComparisonRecord, RunRecord
 from tunegate.reports.format import (
     DASH,
     STATUS_ICONS,
@@ -22,7 +21,6 @@ from tunegate.reports.format import (
     clean_label,
     gate_text,
     num,
-    obj,
     short_hash,
     signed,
     status_text,
@@ -49,8 +47,8 @@ class ComparisonChange:
     suite: str
     metric: str
     candidate: str
-    old: dict[str, Any] | None
-    new: dict[str, Any] | None
+    old: ComparisonRecord | None
+    new: ComparisonRecord | None
 
     @property
     def status(self) -> str:
@@ -59,8 +57,7 @@ class ComparisonChange:
             return "added"
         if self.new is None:
             return "removed"
-        before = _RANK.get(str(self.old.get("verdict")), 1)
-        after = _RANK.get(str(self.new.get("verdict")), 1)
+        before, after = _RANK.get(self.old.verdict, 1), _RANK.get(self.new.verdict, 1)
         if after > before:
             return "better"
         if after < before:
@@ -71,12 +68,8 @@ class ComparisonChange:
     def delta_change(self) -> float | None:
         if self.old is None or self.new is None:
             return None
-        a, b = as_float(self.old.get("delta")), as_float(self.new.get("delta"))
+        a, b = as_float(self.old.delta), as_float(self.new.delta)
         return None if a is None or b is None else b - a
-
-    def value(self, side: str, key: str) -> object:
-        run = self.old if side == "old" else self.new
-        return None if run is None else run.get(key)
 
 
 @dataclass(frozen=True)
@@ -90,43 +83,19 @@ class RunComparison:
     notes: tuple[str, ...] = ()
 
 
-def _status(results: dict[str, Any]) -> str:
-    verdict = obj(results.get("verdict"))
-    return str(verdict.get("status") or "ERROR").upper()
+def _run_name(record: RunRecord, fallback: str) -> str:
+    return clean_label(", ".join(c.spec.adapter or c.label for c in record.models.candidates) or fallback)
 
 
-def _models(results: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    models = obj(results.get("models"))
-    base = obj(models.get("base"))
-    return base, [c for c in models.get("candidates") or [] if isinstance(c, dict)]
-
-
-def _run_name(results: dict[str, Any], fallback: str) -> str:
-    _, cands = _models(results)
-    names = []
-    for c in cands:
-        spec = obj(c.get("spec"))
-        names.append(str(spec.get("adapter") or c.get("label") or fallback))
-    return clean_label(", ".join(names) or fallback)
-
-
-def candidate_keys(results: dict[str, Any]) -> dict[str, str]:
+def candidate_keys(record: RunRecord) -> dict[str, str]:
     """{candidate label: match key}: ``fp:<fingerprint>``, or ``label:<label>`` without one."""
-    _, cands = _models(results)
-    out = {}
-    for c in cands:
-        label = str(c.get("label") or "candidate")
-        fp = c.get("fingerprint")
-        out[label] = f"fp:{fp}" if isinstance(fp, str) and fp else f"label:{label}"
-    return out
+    return {c.label: f"fp:{c.fingerprint}" if c.fingerprint else f"label:{c.label}" for c in record.models.candidates}
 
 
-def _warnings(old: dict[str, Any], new: dict[str, Any]) -> tuple[list[str], list[str]]:
+def _warnings(old: RunRecord, new: RunRecord) -> tuple[list[str], list[str]]:
     """(warnings, notes): what makes deltas incomparable, and which candidates are the same adapter."""
     out: list[str] = []
-    old_base, old_cands = _models(old)
-    new_base, new_cands = _models(new)
-    fa, fb = old_base.get("fingerprint"), new_base.get("fingerprint")
+    fa, fb = old.models.base.fingerprint, new.models.base.fingerprint
     if fa and fb and fa != fb:
         out.append(
             f"base model fingerprints differ (old {short_hash(fa)}, new {short_hash(fb)}): the two runs were not "
@@ -134,56 +103,42 @@ def _warnings(old: dict[str, Any], new: dict[str, Any]) -> tuple[list[str], list
         )
     elif not fa or not fb:
         out.append("a base fingerprint is missing: cannot confirm both runs used the same base")
-    old_suites = {s.get("name"): s.get("version") for s in old.get("suites") or [] if isinstance(s, dict)}
-    for s in new.get("suites") or []:
-        if not isinstance(s, dict):
-            continue
-        before = old_suites.get(s.get("name"))
-        if before and s.get("version") and before != s.get("version"):
+    old_suites = {s.name: s.version for s in old.suites}
+    for s in new.suites:
+        before = old_suites.get(s.name)
+        if before and s.version and before != s.version:
             out.append(
-                f"suite {clean_label(s.get('name'))} changed between the runs (version {short_hash(before)} -> "
-                f"{short_hash(s.get('version'))}): scores are on different items"
+                f"suite {clean_label(s.name)} changed between the runs (version {short_hash(before)} -> "
+                f"{short_hash(s.version)}): scores are on different items"
             )
-    old_fp = {c.get("fingerprint"): c for c in old_cands if c.get("fingerprint")}
-    new_fp = {c.get("fingerprint"): c for c in new_cands if c.get("fingerprint")}
+    old_cands, new_cands = old.models.candidates, new.models.candidates
+    old_fp = {c.fingerprint: c for c in old_cands if c.fingerprint}
+    new_fp = {c.fingerprint: c for c in new_cands if c.fingerprint}
     notes = []
     if old_fp and set(old_fp) == set(new_fp) and len(old_fp) == len(old_cands) == len(new_cands):
         out.append("old and new share a candidate fingerprint: the adapter did not change")
     else:
         for fp in old_fp.keys() & new_fp.keys():
             notes.append(
-                f'new candidate "{clean_label(new_fp[fp].get("label"))}" is the same adapter as old candidate '
-                f'"{clean_label(old_fp[fp].get("label"))}": fingerprint {short_hash(fp)}'
+                f'new candidate "{clean_label(new_fp[fp].label)}" is the same adapter as old candidate '
+                f'"{clean_label(old_fp[fp].label)}": fingerprint {short_hash(fp)}'
             )
     return out, notes
 
 
-def _gate_key(c: dict[str, Any]) -> tuple[str, ...]:
-    gate = obj(c.get("gate"))
-    return (str(gate.get("type") or "none"), num(gate.get("margin"), 6), num(gate.get("min_delta"), 6))
+def _key(c: ComparisonRecord, cand: dict[str, str] | None) -> tuple[str, ...]:
+    base = (c.suite, c.metric, c.gate.type, num(c.gate.margin, 6), num(c.gate.min_delta, 6))
+    return base if cand is None else (*base, cand.get(c.candidate, f"label:{c.candidate}"))
 
 
-def _key(c: dict[str, Any], cand: dict[str, str] | None) -> tuple[str, ...]:
-    base = (str(c.get("suite", "")), str(c.get("metric", "")), *_gate_key(c))
-    if cand is None:
-        return base
-    label = str(c.get("candidate", ""))
-    return (*base, cand.get(label, f"label:{label}"))
-
-
-def compare_runs(old: dict[str, Any], new: dict[str, Any]) -> RunComparison:
+def compare_runs(old: RunRecord, new: RunRecord) -> RunComparison:
     """Match ``old`` and ``new`` comparisons and collect what changed (worst news first)."""
-    check_results(old, "old results")
-    check_results(new, "new results")
-    old_cmp = [c for c in old.get("comparisons") or [] if isinstance(c, dict)]
-    new_cmp = [c for c in new.get("comparisons") or [] if isinstance(c, dict)]
+    old_cmp, new_cmp = old.comparisons, new.comparisons
     old_keys, new_keys = candidate_keys(old), candidate_keys(new)
     keyed: tuple[dict[str, str] | None, dict[str, str] | None] = (old_keys, new_keys)
-    if not {_key(c, old_keys) for c in old_cmp} & {_key(c, new_keys) for c in new_cmp}:
-        # Two single-adapter runs of different adapters still line up by suite+metric+gate.
-        single = len({c.get("candidate") for c in old_cmp}) <= 1 and len({c.get("candidate") for c in new_cmp}) <= 1
-        if single:
-            keyed = (None, None)
+    single = len({c.candidate for c in old_cmp}) <= 1 and len({c.candidate for c in new_cmp}) <= 1
+    if single and not {_key(c, old_keys) for c in old_cmp} & {_key(c, new_keys) for c in new_cmp}:
+        keyed = (None, None)  # two single-adapter runs of different adapters still line up by suite+metric+gate
     old_by = {_key(c, keyed[0]): c for c in old_cmp}
     new_by = {_key(c, keyed[1]): c for c in new_cmp}
     changes = []
@@ -191,19 +146,15 @@ def compare_runs(old: dict[str, Any], new: dict[str, Any]) -> RunComparison:
         ref = new_by.get(key) or old_by[key]
         changes.append(
             ComparisonChange(
-                suite=str(ref.get("suite", "")),
-                metric=str(ref.get("metric", "")),
-                candidate=str(ref.get("candidate", "")),
-                old=old_by.get(key),
-                new=new_by.get(key),
+                suite=ref.suite, metric=ref.metric, candidate=ref.candidate, old=old_by.get(key), new=new_by.get(key)
             )
         )
     order = {"worse": 0, "removed": 1, "better": 2, "added": 3, "same": 4}
     changes.sort(key=lambda ch: order[ch.status])
     warnings, notes = _warnings(old, new)
     return RunComparison(
-        old_status=_status(old),
-        new_status=_status(new),
+        old_status=old.verdict.status,
+        new_status=new.verdict.status,
         old_name=_run_name(old, "old"),
         new_name=_run_name(new, "new"),
         changes=tuple(changes),
@@ -216,11 +167,23 @@ _ARROWS = {"worse": "⬇ worse", "better": "⬆ better", "same": "", "added": "n
 
 
 def _verdicts(ch: ComparisonChange) -> tuple[str, str]:
-    return str(ch.value("old", "verdict") or DASH), str(ch.value("new", "verdict") or DASH)
+    return (ch.old.verdict if ch.old else DASH), (ch.new.verdict if ch.new else DASH)
 
 
 def _gate(ch: ComparisonChange) -> str:
-    return gate_text(ch.new or ch.old or {})
+    ref = ch.new or ch.old
+    return gate_text(ref) if ref is not None else DASH
+
+
+def _cells(ch: ComparisonChange) -> tuple[str, str, str, str]:
+    """old and new candidate means, old and new deltas."""
+    o, n = ch.old, ch.new
+    return (
+        num(o.candidate_mean if o else None),
+        num(n.candidate_mean if n else None),
+        signed(o.delta if o else None),
+        signed(n.delta if n else None),
+    )
 
 
 def render_compare_markdown(result: RunComparison) -> str:
@@ -246,11 +209,11 @@ def render_compare_markdown(result: RunComparison) -> str:
         if before != after:
             verdict += f" → {md_name(after, in_table=True)}"
         arrow = _ARROWS[ch.status]
+        old_mean, new_mean, old_delta, new_delta = _cells(ch)
         lines.append(
             f"| {md_name(ch.suite, in_table=True)} | {md_name(ch.metric, in_table=True)} | "
             f"{md_name(_gate(ch), in_table=True)} | {md_name(ch.candidate or DASH, in_table=True)} | "
-            f"{num(ch.value('old', 'candidate_mean'))} | {num(ch.value('new', 'candidate_mean'))} | "
-            f"{signed(ch.value('old', 'delta'))} | {signed(ch.value('new', 'delta'))} | {signed(ch.delta_change)} | "
+            f"{old_mean} | {new_mean} | {old_delta} | {new_delta} | {signed(ch.delta_change)} | "
             f"{verdict}{' ' + arrow if arrow else ''} |"
         )
     if not result.changes:
@@ -264,6 +227,7 @@ def compare_section(result: RunComparison) -> Html:
     for ch in result.changes:
         before, after = _verdicts(ch)
         cls = {"worse": "failing", "removed": "failing advisory"}.get(ch.status)
+        old_mean, new_mean, old_delta, new_delta = _cells(ch)
         rows.append(
             h(
                 "tr",
@@ -271,10 +235,10 @@ def compare_section(result: RunComparison) -> Html:
                 h("td", h("code", ch.metric)),
                 h("td", _gate(ch)),
                 h("td", ch.candidate or DASH),
-                h("td", num(ch.value("old", "candidate_mean")), class_="num"),
-                h("td", num(ch.value("new", "candidate_mean")), class_="num"),
-                h("td", signed(ch.value("old", "delta")), class_="num"),
-                h("td", signed(ch.value("new", "delta")), class_="num"),
+                h("td", old_mean, class_="num"),
+                h("td", new_mean, class_="num"),
+                h("td", old_delta, class_="num"),
+                h("td", new_delta, class_="num"),
                 h("td", h("b", signed(ch.delta_change)), class_="num"),
                 h("td", verdict_badge(before), None if before == after else frag(" → ", verdict_badge(after))),
                 h("td", _ARROWS[ch.status]),

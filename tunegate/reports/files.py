@@ -1,4 +1,5 @@
-"""Reading results.json (with the schema-version check) and writing report files atomically."""
+"""Reading results.json (through ``RunRecord.from_json``: the schema-version check, the upgrade of
+older versions and the one validation) and writing report files atomically."""
 
 from __future__ import annotations
 
@@ -8,64 +9,20 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from tunegate.harness.errors import DataError
-from tunegate.harness.record import SCHEMA_VERSION
+from tunegate.harness.record import SCHEMA_VERSION, RunRecord
 
-__all__ = ["SCHEMA_VERSION", "check_results", "load_results", "sha256_of", "write_atomic"]
+__all__ = ["SCHEMA_VERSION", "load_results", "parse_results", "sha256_of", "write_atomic"]
 # SCHEMA_VERSION: the newest results.json schema these renderers understand (the run record's).
-
-
-def check_results(results: object, source: str = "results") -> dict[str, Any]:
-    """Return ``results`` if renderable; raise DataError naming the problem otherwise.
-
-    Only what every renderer relies on is checked: a mapping with a known ``schema_version``
-    and, where present, ``comparisons`` as a list. Everything else is optional so that a
-    partial (ERROR) run still renders.
-    """
-    if not isinstance(results, dict):
-        raise DataError(source, [f"expected a JSON object at the top level, got {type(results).__name__}"])
-    version = results.get("schema_version")
-    if isinstance(version, bool) or not isinstance(version, int):
-        raise DataError(
-            source,
-            [f"schema_version must be an integer, got {version!r}; is this a tunegate results.json?"],
-        )
-    if version > SCHEMA_VERSION:
-        raise DataError(
-            source,
-            [
-                f"schema_version {version} is newer than this tunegate understands "
-                f"(<= {SCHEMA_VERSION}); install the tunegate version that wrote it (README, 'Use it in your project')"
-            ],
-        )
-    if version < 1:
-        raise DataError(source, [f"schema_version {version} is not a valid version (expected 1)"])
-    shapes: tuple[tuple[str, type], ...] = (
-        ("comparisons", list), ("items", dict), ("judges", list), ("suites", list), ("tests", list),
-        ("verdict", dict), ("models", dict), ("run", dict), ("tool", dict), ("cache", dict),
-    )  # fmt: skip
-    for key, kind in shapes:
-        value = results.get(key)
-        if value is not None and not isinstance(value, kind):
-            raise DataError(source, [f"{key!r} must be a {kind.__name__}, got {type(value).__name__}"])
-    for key in ("comparisons", "tests", "suites"):
-        for i, entry in enumerate(results.get(key) or []):
-            if not isinstance(entry, dict):
-                raise DataError(source, [f"{key}[{i}] must be an object, got {type(entry).__name__}"])
-    for suite, rows in (results.get("items") or {}).items():
-        if not isinstance(rows, list):
-            raise DataError(source, [f"items[{suite!r}] must be a list of items, got {type(rows).__name__}"])
-    return results
 
 
 def _no_constant(name: str) -> float:
     raise ValueError(f"{name} is not valid JSON (results.json holds null for a value that could not be computed)")
 
 
-def load_results(path: Path | str) -> dict[str, Any]:
-    """Read and check a results.json; every failure is a DataError with a one-line problem."""
+def load_results(path: Path | str) -> RunRecord:
+    """Read and validate a results.json; every failure is a DataError with a one-line problem."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -84,8 +41,8 @@ def load_results(path: Path | str) -> dict[str, Any]:
     return parse_results(text, str(p))
 
 
-def parse_results(text: str, source: str = "results") -> dict[str, Any]:
-    """``text`` (the content of a results.json) parsed and checked; every failure is a DataError."""
+def parse_results(text: str, source: str = "results") -> RunRecord:
+    """``text`` (the content of a results.json) parsed and validated; every failure is a DataError."""
     try:
         results = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
@@ -97,7 +54,7 @@ def parse_results(text: str, source: str = "results") -> dict[str, Any]:
         raise DataError(source, ["nested too deeply to be a results.json"]) from None
     except ValueError as exc:  # NaN/Infinity literals, integers too long to convert
         raise DataError(source, [f"invalid JSON value: {exc}"]) from None
-    return check_results(results, source)
+    return RunRecord.from_json(results, where=source)
 
 
 def sha256_of(path: Path) -> str:

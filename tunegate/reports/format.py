@@ -11,9 +11,19 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from tunegate.harness.numbers import fmt_ci, fmt_num, fmt_p, fmt_pct, fmt_signed
+from tunegate.harness.record import (
+    ComparisonRecord,
+    GateResult,
+    GateSpec,
+    ModelRecord,
+    RunRecord,
+    SliceRecord,
+    TestRecord,
+)
 
 # C0/C1 controls except tab/newline/CR, DEL, and lone surrogates (json.loads accepts "\udc80";
 # such a string cannot be encoded to UTF-8 and would crash the writer).
@@ -120,6 +130,14 @@ def clip_fields(value: Any, limit: int = MAX_FIELD) -> Any:
     return value
 
 
+def clip_record(record: RunRecord, limit: int = MAX_FIELD) -> RunRecord:
+    """``record`` with every text field (and key) longer than ``limit`` clipped; the same record
+    when nothing is that long (the usual case)."""
+    data = record.to_json()
+    clipped = clip_fields(data, limit)
+    return record if clipped == data else RunRecord.model_validate(clipped)
+
+
 def obj(value: object) -> dict[str, Any]:
     """``value`` if it is a JSON object, else an empty one (optional sections may be null)."""
     return value if isinstance(value, dict) else {}
@@ -169,10 +187,10 @@ def interval(low: object, high: object, decimals: int | None = None) -> str:
     return fmt_ci(lo, hi, d)
 
 
-def delta_ci(comparison: dict[str, Any]) -> str:
-    """``-0.080 [-0.120, -0.040]`` for a comparison or slice dict."""
-    text = signed(comparison.get("delta"))
-    ci = interval(comparison.get("ci_low"), comparison.get("ci_high"))
+def delta_ci(x: ComparisonRecord | SliceRecord) -> str:
+    """``-0.080 [-0.120, -0.040]`` for a comparison or a slice."""
+    text = signed(x.delta)
+    ci = interval(x.ci_low, x.ci_high)
     return f"{text} {ci}" if ci else text
 
 
@@ -201,87 +219,73 @@ def pretty_json(value: object) -> str:
     return json.dumps(sanitize(value), ensure_ascii=False)
 
 
-def _one_gate(gate: dict[str, Any]) -> str:
-    kind = gate.get("type")
-    if kind == "improves":
-        return f"improves by > {signed(gate.get('min_delta') or 0.0)}"
-    if kind == "no_regression":
-        return f"no regression beyond {num(gate.get('margin'))}"
+def _one_gate(gate: GateSpec | GateResult) -> str:
+    if gate.type == "improves":
+        return f"improves by > {signed(gate.min_delta or 0.0)}"
+    if gate.type == "no_regression":
+        return f"no regression beyond {num(gate.margin)}"
     return "not gated"
 
 
-def gate_text(comparison: dict[str, Any]) -> str:
+def gate_text(comparison: ComparisonRecord) -> str:
     """The gate(s) in words, with thresholds: two gates on one metric are told apart by this.
 
     A comparison gated twice (``gates``: improves and no_regression) names both with their verdicts.
     """
-    gates = [g for g in comparison.get("gates") or [] if isinstance(g, dict)]
-    if len(gates) > 1:
-        return " & ".join(f"{_one_gate(g)} ({clean_label(g.get('verdict') or '?')})" for g in gates)
-    return _one_gate(obj(comparison.get("gate")) or (gates[0] if gates else {}))
+    if len(comparison.gates) > 1:
+        return " & ".join(f"{_one_gate(g)} ({g.verdict})" for g in comparison.gates)
+    return _one_gate(comparison.gate)
 
 
-def comparison_label(comparison: dict[str, Any], *, with_candidate: bool, with_gate: bool = False) -> str:
+def comparison_label(comparison: ComparisonRecord, *, with_candidate: bool, with_gate: bool = False) -> str:
     """``support/eval · exact_match[category]`` (plus ``· label`` when there are several candidates,
     plus ``· improves by > +0.050`` when ``with_gate``)."""
-    parts = [comparison.get("suite", "?"), comparison.get("metric", "?")]
-    if with_candidate:
-        parts.append(comparison.get("candidate", "?"))
+    parts = [comparison.suite, comparison.metric, *([comparison.candidate] if with_candidate else [])]
     text = " · ".join(clean_label(p) for p in parts)
     return f"{text} · {gate_text(comparison)}" if with_gate else text
 
 
-def is_advisory(comparison: dict[str, Any]) -> bool:
-    """Advisory (cannot fail the run alone): ``binding: false`` or the older ``advisory: true``."""
-    return comparison.get("binding") is False or bool(comparison.get("advisory"))
+def is_advisory(comparison: ComparisonRecord) -> bool:
+    """Advisory (cannot fail the run alone): ``binding: false`` (or the older ``advisory: true``)."""
+    return not comparison.binding or comparison.advisory
 
 
-def coverage(comparison: dict[str, Any]) -> dict[str, Any]:
-    """The comparison's coverage record, or {} when the run predates it."""
-    return obj(comparison.get("coverage"))
-
-
-def coverage_text(comparison: dict[str, Any]) -> str:
-    """``54 of 60 items unscored (base 0, candidate 54; 54 infrastructure): judge API ...``, or ""."""
-    cov = coverage(comparison)
-    n_items = cov.get("n_items")
-    if not isinstance(n_items, int) or isinstance(n_items, bool):
-        failed = comparison.get("n_failed")
-        return f"{failed} item(s) not scored" if isinstance(failed, int) and failed else ""
-    scored = cov.get("n_scored")
-    base, cand, infra = (cov.get(k) or 0 for k in ("unscored_base", "unscored_candidate", "infra"))
-    if not (base or cand or infra) and scored == n_items:
+def coverage_text(comparison: ComparisonRecord) -> str:
+    """``54 of 60 items scored (90.0%); unscored: base 0, candidate 54 ...; floor 90%. Why: ...``, or ""."""
+    cov = comparison.coverage
+    if cov is None:
+        failed = comparison.n_failed
+        return f"{failed} item(s) not scored" if failed else ""
+    base, cand, infra = cov.unscored_base, cov.unscored_candidate, cov.infra
+    if not (base or cand or infra) and cov.n_scored == cov.n_items:
         return ""
-    share = scored / n_items if isinstance(scored, int) and not isinstance(scored, bool) and n_items else None
-    parts = [f"{scored} of {n_items} items scored" + (f" ({pct(share)})" if share is not None else "")]
+    share = cov.n_scored / cov.n_items if cov.n_items else None
+    parts = [f"{cov.n_scored} of {cov.n_items} items scored" + (f" ({pct(share)})" if share is not None else "")]
     parts.append(f"unscored: base {base}, candidate {cand}" + (f", infrastructure {infra}" if infra else ""))
-    floor = as_float(cov.get("floor"))
-    if floor is not None:
-        parts.append(f"floor {pct(floor, 0)}")
-    reasons = [clean_text(r) for r in cov.get("reasons") or [] if r]
+    parts.append(f"floor {pct(cov.floor, 0)}")
+    reasons = [clean_text(r) for r in cov.reasons if r]
     text = "; ".join(parts)
     return f"{text}. Why: {'; '.join(reasons[:5])}" if reasons else text
 
 
-def p_text(comparison: dict[str, Any]) -> str:
+def p_text(comparison: ComparisonRecord) -> str:
     """``0.0011 (H0: delta <= -0.10)``: the p that decided the verdict, and its claim when named."""
-    claim = comparison.get("p_claim")
-    p = pval(comparison.get("p_value"))
-    return f"{p} ({clean_text(claim)})" if claim else p
+    p = pval(comparison.p_value)
+    return f"{p} ({clean_text(comparison.p_claim)})" if comparison.p_claim else p
 
 
-def candidate_count(results: dict[str, Any]) -> int:
-    return len(obj(results.get("models")).get("candidates") or []) or 1
+def candidate_count(record: RunRecord) -> int:
+    return len(record.models.candidates) or 1
 
 
-def is_failing(comparison: dict[str, Any]) -> bool:
-    return comparison.get("passed") is False
+def is_failing(comparison: ComparisonRecord) -> bool:
+    return not comparison.passed
 
 
-def failing_order(comparisons: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def failing_order(comparisons: Sequence[ComparisonRecord]) -> list[ComparisonRecord]:
     """Blocking failures first, then advisory failures, then the rest in their original order."""
 
-    def rank(c: dict[str, Any]) -> int:
+    def rank(c: ComparisonRecord) -> int:
         if is_failing(c):
             return 1 if is_advisory(c) else 0
         return 2
@@ -289,46 +293,34 @@ def failing_order(comparisons: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(comparisons, key=rank)
 
 
-def no_effect_candidates(results: dict[str, Any]) -> list[dict[str, Any]]:
+def no_effect_candidates(record: RunRecord) -> list[ModelRecord]:
     """Candidates whose adapter changes nothing (``adapter_effect.no_effect``): said before anything."""
-    cands = obj(results.get("models")).get("candidates") or []
-    return [c for c in cands if isinstance(c, dict) and obj(c.get("adapter_effect")).get("no_effect") is True]
+    return [c for c in record.models.candidates if c.adapter_effect is not None and c.adapter_effect.no_effect]
 
 
-def no_effect_text(candidate: dict[str, Any]) -> str:
-    spec = obj(candidate.get("spec"))
-    where = f" ({clean_label(spec.get('adapter'))})" if spec.get("adapter") else ""
+def no_effect_text(candidate: ModelRecord) -> str:
+    adapter = candidate.spec.adapter
+    where = f" ({clean_label(adapter)})" if adapter else ""
     return (
-        f"ADAPTER HAS NO EFFECT: candidate {clean_label(candidate.get('label') or 'candidate')}{where} gives "
+        f"ADAPTER HAS NO EFFECT: candidate {clean_label(candidate.label)}{where} gives "
         "logits identical to the base on a probe batch; its weights are zero or were not applied, so every "
         "comparison of it measures the base against itself."
     )
 
 
-def candidate_verdicts(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """``verdict.candidates`` ({label: {status, reason, failed}}) as written by the run, or {}."""
-    raw = obj(obj(results.get("verdict")).get("candidates"))
-    return {str(k): v for k, v in raw.items() if isinstance(v, dict)}
-
-
-def run_tests(results: dict[str, Any]) -> list[dict[str, Any]]:
+def run_tests(record: RunRecord) -> list[TestRecord]:
     """The run's tests that are not comparison gates (leakage, drift, custom), failed and errored
     ones first; gate tests are shown as their comparisons."""
-    tests = [t for t in results.get("tests") or [] if isinstance(t, dict) and t.get("kind") != "gate"]
     order = {"error": 0, "failed": 1}
-    return sorted(tests, key=lambda t: order.get(str(t.get("outcome")), 2))
+    return sorted((t for t in record.tests if t.kind != "gate"), key=lambda t: order.get(t.outcome, 2))
 
 
-def is_bad_test(test: dict[str, Any]) -> bool:
+def is_bad_test(test: TestRecord) -> bool:
     """A check that failed or errored by itself; a test that failed through a comparison gate is
     shown with its comparison, not twice."""
-    through_gate = bool(test.get("gate_failure")) and test.get("kind") == "gate"
-    return str(test.get("outcome")) in ("failed", "error") and not through_gate
+    return test.outcome in ("failed", "error") and not (test.gate_failure and test.kind == "gate")
 
 
-def bad_gate_tests(results: dict[str, Any]) -> list[dict[str, Any]]:
+def bad_gate_tests(record: RunRecord) -> list[TestRecord]:
     """Comparison tests that failed or errored by themselves (not through their gate)."""
-    return [
-        t for t in results.get("tests") or []
-        if isinstance(t, dict) and t.get("kind") == "gate" and is_bad_test(t)
-    ]
+    return [t for t in record.tests if t.kind == "gate" and is_bad_test(t)]

@@ -1,4 +1,4 @@
-"""results.json -> one self-contained, offline HTML report (verdict first).
+"""The run record -> one self-contained, offline HTML report (verdict first).
 
 The page has no external resource: CSS is inline, charts are inline SVG, and the only script is
 inline and pinned by its sha256 in a strict Content-Security-Policy, so even an escaping bug
@@ -15,15 +15,14 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from tunegate.reports.banner import banner, ordered_comparisons, verdict_parts
-from tunegate.reports.files import check_results
+from tunegate.harness.record import ComparisonRecord, RunRecord, SliceRecord
+from tunegate.reports.banner import Ordered, banner, ordered_comparisons, verdict_parts
 from tunegate.reports.format import (
     DASH,
     as_float,
     bad_gate_tests,
     candidate_count,
     comparison_label,
-    coverage,
     coverage_text,
     delta_ci,
     gate_text,
@@ -31,7 +30,6 @@ from tunegate.reports.format import (
     is_advisory,
     is_failing,
     num,
-    obj,
     pval,
     run_tests,
     signed,
@@ -84,35 +82,34 @@ def csp(script: str) -> str:
     )
 
 
-def _mde_cell(c: dict[str, Any]) -> Html:
-    n_needed = c.get("n_needed")
-    return h("td", num(c.get("mde")), class_="num", title=f"about {n_needed} items needed" if n_needed else None)
+def _mde_cell(c: ComparisonRecord) -> Html:
+    return h("td", num(c.mde), class_="num", title=f"about {c.n_needed} items needed" if c.n_needed else None)
 
 
-def _n_cell(c: dict[str, Any]) -> Html:
-    cov = coverage(c)
+def _n_cell(c: ComparisonRecord) -> Html:
+    cov = c.coverage
     text = coverage_text(c)
-    if isinstance(cov.get("n_items"), int) and text:
-        shown = f"{scalar(cov.get('n_scored'))}/{scalar(cov.get('n_items'))}"
+    if cov is not None and text:
+        shown = f"{scalar(cov.n_scored)}/{scalar(cov.n_items)}"
         return h("td", h("span", shown, class_="cov-bad"), class_="num", title=text)
-    n_failed = c.get("n_failed") or 0
+    n_failed = c.n_failed
     return h(
         "td",
-        scalar(c.get("n")),
+        scalar(c.n),
         frag(" ", h("span", f"(−{n_failed})", class_="muted", title="items not scored")) if n_failed else None,
         class_="num",
     )
 
 
-def _p_cell(c: dict[str, Any]) -> Html:
-    claim = c.get("p_claim")
-    return h("td", pval(c.get("p_value")), h("div", claim, class_="claim") if claim else None, class_="num")
+def _p_cell(c: ComparisonRecord) -> Html:
+    claim = c.p_claim
+    return h("td", pval(c.p_value), h("div", claim, class_="claim") if claim else None, class_="num")
 
 
-def _comparisons_table(ordered: list[tuple[int, dict[str, Any]]], results: dict[str, Any], multi: bool) -> Html:
+def _comparisons_table(ordered: Ordered, record: RunRecord, multi: bool) -> Html:
     if not ordered:
         return h("p", "No comparisons in this run.", class_="muted")
-    suites = {str(s.get("name")): s for s in results.get("suites") or [] if isinstance(s, dict)}
+    suites = {s.name: s for s in record.suites}
     titles = ["metric", *(["candidate"] if multi else []), "gate", "verdict", "delta [CI]", "p (claim)"]
     titles += ["p adj.", "base", "cand.", "MDE", "n", "test"]
     numeric = {"delta [CI]", "p (claim)", "p adj.", "base", "cand.", "MDE", "n"}
@@ -120,28 +117,28 @@ def _comparisons_table(ordered: list[tuple[int, dict[str, Any]]], results: dict[
     rows: list[Html] = []
     current = None
     for k, c in ordered:
-        suite = str(c.get("suite", ""))
+        suite = c.suite
         if suite != current:
             current = suite
             info = suites.get(suite)
-            extra = h("span", f" · {scalar(info.get('n_items'))} items", class_="muted") if info else None
+            extra = h("span", f" · {scalar(info.n_items)} items", class_="muted") if info else None
             rows.append(h("tr", h("td", suite, extra, colspan=len(titles)), class_="group"))
         cls = "failing advisory" if is_failing(c) and is_advisory(c) else ("failing" if is_failing(c) else None)
         cells = [
-            h("td", h("code", c.get("metric", DASH)), frag(" ", h("span", "advisory", class_="badge soft")) if is_advisory(c) else None),
-            *([h("td", c.get("candidate", DASH))] if multi else []),
+            h("td", h("code", c.metric), frag(" ", h("span", "advisory", class_="badge soft")) if is_advisory(c) else None),
+            *([h("td", c.candidate)] if multi else []),
             h("td", gate_text(c), class_="gate"),
-            h("td", verdict_badge(c.get("verdict"))),
-            h("td", h("b", signed(c.get("delta"))), " ", interval(c.get("ci_low"), c.get("ci_high")), class_="num"),
+            h("td", verdict_badge(c.verdict)),
+            h("td", h("b", signed(c.delta)), " ", interval(c.ci_low, c.ci_high), class_="num"),
             _p_cell(c),
-            h("td", pval(c.get("p_adjusted")), class_="num"),
-            h("td", num(c.get("base_mean")), class_="num"),
-            h("td", num(c.get("candidate_mean")), class_="num"),
+            h("td", pval(c.p_adjusted), class_="num"),
+            h("td", num(c.base_mean), class_="num"),
+            h("td", num(c.candidate_mean), class_="num"),
             _mde_cell(c),
             _n_cell(c),
-            h("td", c.get("test") or DASH),
+            h("td", c.test or DASH),
         ]
-        rows.append(h("tr", cells, id=f"cmp-{k}", class_=cls, title=c.get("message") or None))
+        rows.append(h("tr", cells, id=f"cmp-{k}", class_=cls, title=c.message or None))
     return frag(
         h("div", h("table", h("thead", head), h("tbody", rows), class_="data comparisons"), class_="table-wrap"),
         h(
@@ -155,26 +152,26 @@ def _comparisons_table(ordered: list[tuple[int, dict[str, Any]]], results: dict[
     )
 
 
-def _coverage_block(ordered: list[tuple[int, dict[str, Any]]], multi: bool) -> Html:
+def _coverage_block(ordered: Ordered, multi: bool) -> Html:
     """Every comparison with unscored items: how many on each side and why."""
     rows = []
     for k, c in ordered:
-        cov = coverage(c)
-        if not cov or not coverage_text(c):
+        cov = c.coverage
+        if cov is None or not coverage_text(c):
             continue
-        reasons = [r for r in cov.get("reasons") or [] if r]
+        reasons = [r for r in cov.reasons if r]
         rows.append(
             h(
                 "tr",
                 h("td", h("a", comparison_label(c, with_candidate=multi, with_gate=True), href=f"#cmp-{k}"), class_="col-name"),
-                h("td", verdict_badge(c.get("verdict"))),
-                h("td", f"{scalar(cov.get('n_scored'))} / {scalar(cov.get('n_items'))}", class_="num"),
-                h("td", scalar(cov.get("unscored_base")), class_="num"),
-                h("td", scalar(cov.get("unscored_candidate")), class_="num"),
-                h("td", scalar(cov.get("infra")), class_="num"),
-                h("td", scalar(cov.get("floor")), class_="num"),
-                h("td", h("div", "\n".join(str(r) for r in reasons[:10]), class_="cell-text") if reasons else DASH, class_="col-text"),
-                class_="failing" if c.get("verdict") == "INCOMPLETE" else None,
+                h("td", verdict_badge(c.verdict)),
+                h("td", f"{scalar(cov.n_scored)} / {scalar(cov.n_items)}", class_="num"),
+                h("td", scalar(cov.unscored_base), class_="num"),
+                h("td", scalar(cov.unscored_candidate), class_="num"),
+                h("td", scalar(cov.infra), class_="num"),
+                h("td", scalar(cov.floor), class_="num"),
+                h("td", h("div", "\n".join(reasons[:10]), class_="cell-text") if reasons else DASH, class_="col-text"),
+                class_="failing" if c.verdict == "INCOMPLETE" else None,
             )
         )
     if not rows:
@@ -196,47 +193,46 @@ def _coverage_block(ordered: list[tuple[int, dict[str, Any]]], multi: bool) -> H
     )
 
 
-def _slice_order(slices: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    def key(s: dict[str, Any]) -> tuple[int, float]:
-        d = as_float(s.get("delta"))
-        if s.get("verdict") == "REGRESSED":
+def _slice_order(slices: list[SliceRecord]) -> list[SliceRecord]:
+    def key(s: SliceRecord) -> tuple[int, float]:
+        d = as_float(s.delta)
+        if s.verdict == "REGRESSED":
             return (0, d if d is not None else 0.0)
         return (1, 0.0)
 
     return sorted(slices, key=key)  # stable: the writer's order is kept within each group
 
 
-def _slice_row(s: dict[str, Any]) -> Html:
-    ids = [str(i) for i in s.get("failing_ids") or []]
+def _slice_row(s: SliceRecord) -> Html:
+    ids = s.failing_ids
     more = f" … {len(ids) - MAX_FAILING_IDS:,} more" if len(ids) > MAX_FAILING_IDS else ""
     shown = ", ".join(ids[:MAX_FAILING_IDS]) + more
     return h(
         "tr",
-        h("td", h("code", s.get("slice", DASH))),
-        h("td", scalar(s.get("n")), class_="num"),
-        h("td", num(s.get("base_mean")), class_="num"),
-        h("td", num(s.get("candidate_mean")), class_="num"),
+        h("td", h("code", s.slice)),
+        h("td", scalar(s.n), class_="num"),
+        h("td", num(s.base_mean), class_="num"),
+        h("td", num(s.candidate_mean), class_="num"),
         h("td", delta_ci(s), class_="num"),
-        h("td", pval(s.get("p_value")), class_="num"),
-        h("td", pval(s.get("p_adjusted")), class_="num"),
-        h("td", verdict_badge(s.get("verdict"))),
+        h("td", pval(s.p_value), class_="num"),
+        h("td", pval(s.p_adjusted), class_="num"),
+        h("td", verdict_badge(s.verdict)),
         h("td", shown or DASH, class_="ids"),
-        class_="failing" if s.get("verdict") == "REGRESSED" else None,
+        class_="failing" if s.verdict == "REGRESSED" else None,
     )
 
 
-def _slices(ordered: list[tuple[int, dict[str, Any]]], multi: bool) -> Html:
+def _slices(ordered: Ordered, multi: bool) -> Html:
     blocks = []
     titles = ("slice", "n", "base", "candidate", "delta [CI]", "p", "p adj.", "verdict", "items that got worse")
     for _, c in ordered:
-        slices = [s for s in c.get("slices") or [] if isinstance(s, dict)]
-        if not slices:
+        if not c.slices:
             continue
-        slices = _slice_order(slices)
+        slices = _slice_order(c.slices)
         driving = slices[0]
         summary: list[object] = [f"{comparison_label(c, with_candidate=multi, with_gate=True)} — {len(slices)} slices"]
-        if driving.get("verdict") == "REGRESSED":
-            summary += ["; driving slice ", h("code", driving.get("slice")), f" {delta_ci(driving)}"]
+        if driving.verdict == "REGRESSED":
+            summary += ["; driving slice ", h("code", driving.slice), f" {delta_ci(driving)}"]
         more = (
             h("p", f"{MAX_SLICE_ROWS} of {len(slices)} slices shown.", class_="note")
             if len(slices) > MAX_SLICE_ROWS
@@ -270,8 +266,8 @@ def _slices(ordered: list[tuple[int, dict[str, Any]]], multi: bool) -> Html:
     )
 
 
-def _flips(results: dict[str, Any], flips: list[dict[str, Any]], multi: bool) -> Html:
-    comparisons = results.get("comparisons") or []
+def _flips(record: RunRecord, flips: list[dict[str, Any]], multi: bool) -> Html:
+    comparisons = record.comparisons
     blocks = []
     for idx, block in enumerate(flips):
         c = comparisons[block["cmp"]]
@@ -312,30 +308,28 @@ FOREST_LEAD = (
 )
 
 
-def render_html(results: dict[str, Any], *, page_size: int = PAGE_SIZE) -> str:
-    """The complete report page for ``results`` (a parsed results.json)."""
-    check_results(results)
-    comparisons = [c for c in results.get("comparisons") or [] if isinstance(c, dict)]
-    multi = candidate_count(results) > 1
+def render_html(record: RunRecord, *, page_size: int = PAGE_SIZE) -> str:
+    """The complete report page for ``record`` (a run record, read by ``RunRecord.from_json``)."""
+    comparisons = record.comparisons
+    multi = candidate_count(record) > 1
     ordered = ordered_comparisons(comparisons)
-    status, reason, _ = verdict_parts(results)
-    data = page_data(results, page_size=page_size)
+    status, reason, _ = verdict_parts(record)
+    data = page_data(record, page_size=page_size)
     script = template("report.js")
-    tool = obj(results.get("tool"))
     sections: list[tuple[str, str, Html]] = [
-        ("verdict", "Verdict", banner(results, ordered, multi)),
+        ("verdict", "Verdict", banner(record, ordered, multi)),
         ("forest", "Forest plot", frag(h("p", FOREST_LEAD, class_="lead"), forest_plot(ordered, with_candidate=multi))),
         (
             "comparisons",
             "Comparisons by suite",
-            frag(_comparisons_table(ordered, results, multi), _coverage_block(ordered, multi)),
+            frag(_comparisons_table(ordered, record, multi), _coverage_block(ordered, multi)),
         ),
-        ("tests", "Other tests (leakage, drift, custom)", tests_section([*bad_gate_tests(results), *run_tests(results)])),
+        ("tests", "Other tests (leakage, drift, custom)", tests_section([*bad_gate_tests(record), *run_tests(record)])),
         ("slices", "Slices", _slices(ordered, multi)),
-        ("flips", "Flips", _flips(results, data["flips"], multi)),
-        ("leakage", "Leakage", leakage_section(results.get("leakage"))),
-        ("forgetting", "Forgetting", forgetting_section(results.get("forgetting"), comparisons, with_candidate=multi)),
-        ("judges", "Judge health", judges_section(results.get("judges"))),
+        ("flips", "Flips", _flips(record, data["flips"], multi)),
+        ("leakage", "Leakage", leakage_section(record.leakage)),
+        ("forgetting", "Forgetting", forgetting_section(record.forgetting, comparisons, with_candidate=multi)),
+        ("judges", "Judge health", judges_section(record.judges)),
         (
             "items",
             "Items",
@@ -345,7 +339,7 @@ def render_html(results: dict[str, Any], *, page_size: int = PAGE_SIZE) -> str:
                 id="tg-items",
             ),
         ),
-        ("provenance", "Provenance", provenance_section(results)),
+        ("provenance", "Provenance", provenance_section(record)),
     ]
     body = [
         h("section", content, id=anchor) if anchor == "verdict" else h("section", h("h2", title), content, id=anchor)
@@ -353,8 +347,8 @@ def render_html(results: dict[str, Any], *, page_size: int = PAGE_SIZE) -> str:
     ]
     title = f"tunegate {status_text(status)}: {reason}"
     footer = (
-        f"Generated by {tool.get('name') or 'tunegate'} {tool.get('version') or ''} from results.json (schema "
-        f"version {results.get('schema_version')}). Self-contained: no network access needed."
+        f"Generated by {record.tool.name} {record.tool.version} from results.json (schema "
+        f"version {record.schema_version}). Self-contained: no network access needed."
     )
     head = frag(
         h("meta", charset="utf-8"),

@@ -22,7 +22,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tunegate.reports.format import as_float, clean_text, obj, pretty_json
+from tunegate.harness.record import ItemRecord, RunRecord
+from tunegate.reports.format import as_float, clean_text, pretty_json
 
 MAX_TEXT = 20_000
 """Characters kept per embedded text field; a runaway generation must not make the page unusable."""
@@ -54,18 +55,10 @@ def _text(value: object) -> str:
     return "" if value is None else clip(clean_text(pretty_json(value)))
 
 
-def _tags_text(tags: object) -> str:
-    if not isinstance(tags, dict):
-        return ""
-    return clean_text("\n".join(f"{k}={v}" for k, v in tags.items()))
-
-
-def model_labels(results: dict[str, Any]) -> list[str]:
+def model_labels(record: RunRecord) -> list[str]:
     """[base label, candidate labels...] as the items' ``outputs`` and ``scores`` key them."""
-    models = obj(results.get("models"))
-    base = obj(models.get("base")).get("label") or "base"
-    cands = [c.get("label") or f"candidate{i}" for i, c in enumerate(models.get("candidates") or [])]
-    return [str(base), *(str(c) for c in cands)] if cands else [str(base), "candidate"]
+    cands = [c.label for c in record.models.candidates]
+    return [record.models.base.label, *cands] if cands else [record.models.base.label, "candidate"]
 
 
 class _Messages:
@@ -75,13 +68,9 @@ class _Messages:
         self.table: list[list[str]] = []
         self._index: dict[tuple[str, str], int] = {}
 
-    def add(self, messages: object) -> list[int]:
-        if not isinstance(messages, list):
-            return []
+    def add(self, messages: list[dict[str, Any]]) -> list[int]:
         out = []
         for m in messages:
-            if not isinstance(m, dict):
-                continue
             content = m.get("content")
             key = (str(m.get("role", "?")), content if isinstance(content, str) else pretty_json(content))
             k = self._index.get(key)
@@ -92,93 +81,76 @@ class _Messages:
         return out
 
 
-def _suite_payload(name: str, items: list[Any], labels: list[str], messages: _Messages) -> dict[str, Any]:
-    metrics: dict[str, None] = {}
-    for it in items:
-        if isinstance(it, dict) and isinstance(it.get("scores"), dict):
-            metrics.update(dict.fromkeys(str(m) for m in it["scores"]))
-    names = list(metrics)
+def _suite_payload(name: str, items: list[ItemRecord], labels: list[str], messages: _Messages) -> dict[str, Any]:
+    names = list(dict.fromkeys(m for it in items for m in it.scores))
     rows = []
     for it in items:
-        if not isinstance(it, dict):
-            continue
-        outputs = obj(it.get("outputs"))
-        scores = obj(it.get("scores"))
         table = []
         worse = False
         for metric in names:
-            by_label = scores.get(metric)
-            values = [as_float(by_label.get(lb)) for lb in labels] if isinstance(by_label, dict) else []
+            by_label = it.scores.get(metric)
+            values = [as_float(by_label.get(lb)) for lb in labels] if by_label is not None else []
             base = values[0] if values else None
             if base is not None and any(v is not None and v < base for v in values[1:]):
                 worse = True
             table.append(values)
         row = {
-            "i": clean_text(it.get("id", "")),
-            "p": messages.add(it.get("messages")),
-            "r": _text(it.get("reference")),
-            "t": _tags_text(it.get("tags")),
-            "o": [_text(outputs.get(label)) for label in labels],
+            "i": clean_text(it.id),
+            "p": messages.add(it.messages),
+            "r": _text(it.reference),
+            "t": clean_text("\n".join(f"{k}={v}" for k, v in it.tags.items())),
+            "o": [_text(it.outputs.get(label)) for label in labels],
             "s": table,
             "w": int(worse),
         }
-        rationales = _rationales(it.get("rationales"), names, labels)
+        rationales = _rationales(it.rationales or {}, names, labels)
         if rationales:
             row["j"] = rationales
         rows.append(row)
     return {"name": clean_text(name), "metrics": [clean_text(m) for m in names], "items": rows}
 
 
-def _rationales(value: object, metrics: list[str], labels: list[str]) -> list[list[str]]:
+def _rationales(value: dict[str, dict[str, str | None]], metrics: list[str], labels: list[str]) -> list[list[str]]:
     """``item.rationales`` ({metric: {label: text}}) as [[text per label] per metric], or []."""
-    if not isinstance(value, dict):
-        return []
     table = []
     for metric in metrics:
         by_label = value.get(metric)
-        texts = [_text(by_label.get(lb)) for lb in labels] if isinstance(by_label, dict) else []
-        table.append(texts)
+        table.append([_text(by_label.get(lb)) for lb in labels] if by_label is not None else [])
     return table if any(any(t) for t in table) else []
 
 
-def flip_blocks(results: dict[str, Any], labels: list[str], suite_names: list[str]) -> list[dict[str, Any]]:
-    """One block per comparison that has flips, in the order of ``results["comparisons"]``."""
+def flip_blocks(record: RunRecord, labels: list[str], suite_names: list[str]) -> list[dict[str, Any]]:
+    """One block per comparison that has flips, in the order of the record's comparisons."""
     blocks = []
-    for k, comparison in enumerate(results.get("comparisons") or []):
-        if not isinstance(comparison, dict):
+    for k, comparison in enumerate(record.comparisons):
+        flips = comparison.flips
+        if flips is None or not (flips.base_only or flips.candidate_only):
             continue
-        flips = obj(comparison.get("flips"))
-        base_only = [clean_text(i) for i in flips.get("base_only") or []]
-        cand_only = [clean_text(i) for i in flips.get("candidate_only") or []]
-        if not base_only and not cand_only:
-            continue
-        suite = str(comparison.get("suite", ""))
-        cand = str(comparison.get("candidate") or (labels[1] if len(labels) > 1 else "candidate"))
+        suite, cand = comparison.suite, comparison.candidate
         blocks.append(
             {
                 "cmp": k,
                 "suite": suite_names.index(suite) if suite in suite_names else -1,
                 "labels": [0, labels.index(cand) if cand in labels else -1],
                 "names": [clean_text(labels[0]), clean_text(cand)],
-                "base_only": base_only,
-                "candidate_only": cand_only,
+                "base_only": [clean_text(i) for i in flips.base_only],
+                "candidate_only": [clean_text(i) for i in flips.candidate_only],
             }
         )
     return blocks
 
 
-def page_data(results: dict[str, Any], *, page_size: int = 50, flip_page_size: int = 10) -> dict[str, Any]:
+def page_data(record: RunRecord, *, page_size: int = 50, flip_page_size: int = 10) -> dict[str, Any]:
     """Everything the page's script needs; strings are cleaned, floats finite or null."""
-    labels = model_labels(results)
+    labels = model_labels(record)
     messages = _Messages()
-    raw = obj(results.get("items"))
-    suite_names = [str(name) for name, items in raw.items() if isinstance(items, list)]
-    suites = [_suite_payload(name, raw[name], labels, messages) for name in suite_names]
+    suite_names = list(record.items)
+    suites = [_suite_payload(name, record.items[name], labels, messages) for name in suite_names]
     return {
         "pageSize": page_size,
         "flipPageSize": flip_page_size,
         "labels": [clean_text(label) for label in labels],
         "messages": messages.table,
         "suites": suites,
-        "flips": flip_blocks(results, labels, suite_names),
+        "flips": flip_blocks(record, labels, suite_names),
     }

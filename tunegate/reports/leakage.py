@@ -16,9 +16,8 @@ JSON literal. Unknown or malformed fields are left out, never a reason to fail t
 
 from __future__ import annotations
 
-from typing import Any
-
-from tunegate.reports.format import DASH, STATUS_COLOURS, as_float, num, obj, pct
+from tunegate.harness.record import LeakageCheck, LeakageRecord
+from tunegate.reports.format import DASH, STATUS_COLOURS, as_float, num, pct
 from tunegate.reports.markup import Html, frag, h
 
 FLAG_TEXT = {
@@ -31,10 +30,6 @@ FLAG_TEXT = {
 MAX_ITEMS = 200
 """Flagged items listed per candidate (the rest are counted)."""
 EXCERPT = 160
-
-
-def _int(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _text(value: object) -> str:
@@ -66,24 +61,18 @@ def _table(head: tuple[str, ...], rows: list[Html], class_: str = "data") -> Htm
     )
 
 
-def _verdict(data: dict[str, Any]) -> Html:
-    status = data.get("status")
-    if not isinstance(status, str):
-        passed = data.get("passed")
-        status = "pass" if passed is True else "fail" if passed is False else ""
+def _verdict(data: LeakageCheck) -> Html:
+    status = data.status
+    if status is None:
+        status = "pass" if data.passed is True else "fail" if data.passed is False else ""
     text = status.upper() or "NOT RUN"
     colour = STATUS_COLOURS.get(text, "#6e7781")
-    reason = data.get("reason") if isinstance(data.get("reason"), str) else None
-    return h("p", h("span", text, class_="badge", style=f"background:{colour}"), " ", reason or "", class_="leak-verdict")
+    return h("p", h("span", text, class_="badge", style=f"background:{colour}"), " ", data.reason or "", class_="leak-verdict")
 
 
-def _counts(data: dict[str, Any]) -> Html:
-    n_items = _int(data.get("n_items"))
-    flagged = _int(data.get("n_flagged"))
-    if flagged is None:
-        listed = data.get("items")
-        flagged = len(listed) if isinstance(listed, list) else 0
-    docs = _int(data.get("n_training_docs"))
+def _counts(data: LeakageCheck) -> Html:
+    n_items, docs = data.n_items, data.n_training_docs
+    flagged = data.n_flagged if data.n_flagged is not None else len(data.items)
     lead = [
         f"{flagged} of {n_items} eval items" if n_items is not None else f"{flagged} eval item(s)",
         " share text with the training data",
@@ -92,46 +81,38 @@ def _counts(data: dict[str, Any]) -> Html:
         ".",
     ]
     out: list[Html] = [h("p", "".join(lead))]
-    suites = data.get("suites")
-    if isinstance(suites, dict) and suites:
-        rows = []
-        for name, info in suites.items():
-            info = obj(info)
-            counts = obj(info.get("counts"))
-            rows.append(
-                h(
-                    "tr",
-                    h("td", str(name)),
-                    h("td", _text(_int(info.get("n_items"))), class_="num"),
-                    h("td", _text(_int(info.get("n_clean"))), class_="num"),
-                    *(h("td", _text(_int(counts.get(k)) or 0), class_="num") for k in FLAG_TEXT),
-                )
+    if data.suites:
+        rows = [
+            h(
+                "tr",
+                h("td", name),
+                h("td", _text(info.n_items), class_="num"),
+                h("td", _text(info.n_clean), class_="num"),
+                *(h("td", _text(info.counts.get(k, 0)), class_="num") for k in FLAG_TEXT),
             )
+            for name, info in data.suites.items()
+        ]
         out.append(_table(("suite", "items", "clean", *FLAG_TEXT.values()), rows))
     return frag(out)
 
 
-def _flagged(data: dict[str, Any]) -> Html:
-    items = [obj(it) for it in data.get("items") or [] if isinstance(it, dict)] if isinstance(data.get("items"), list) else []
+def _flagged(data: LeakageCheck) -> Html:
+    items = data.items
     if not items:
         return h("p", "No eval item was flagged.", class_="muted")
-    rows = []
-    for it in items[:MAX_ITEMS]:
-        flag = it.get("flag")
-        matched = it.get("matched")
-        score = as_float(it.get("score"))
-        rows.append(
-            h(
-                "tr",
-                h("td", _text(it.get("suite"))),
-                h("td", h("code", _text(it.get("id")))),
-                h("td", FLAG_TEXT.get(flag, _text(flag)) if isinstance(flag, str) else DASH),
-                h("td", _text(matched) if isinstance(matched, list) and matched else DASH),
-                h("td", h("code", it["source"]) if isinstance(it.get("source"), str) else DASH),
-                h("td", h("div", _short(it.get("excerpt")) or _text(it.get("reason")), class_="cell-text")),
-                h("td", num(score) if score is not None else DASH, class_="num"),
-            )
+    rows = [
+        h(
+            "tr",
+            h("td", it.suite),
+            h("td", h("code", it.id)),
+            h("td", FLAG_TEXT.get(it.flag, it.flag or DASH)),
+            h("td", _text(it.matched) if it.matched else DASH),
+            h("td", h("code", it.source) if it.source is not None else DASH),
+            h("td", h("div", _short(it.excerpt) or it.reason or DASH, class_="cell-text")),
+            h("td", num(it.score) if as_float(it.score) is not None else DASH, class_="num"),
         )
+        for it in items[:MAX_ITEMS]
+    ]
     more = len(items) - MAX_ITEMS
     return frag(
         h("h4", "Flagged items"),
@@ -140,32 +121,27 @@ def _flagged(data: dict[str, Any]) -> Html:
     )
 
 
-def _probe(data: dict[str, Any]) -> Html:
-    memo = data.get("memorisation")
-    note = data.get("memorisation_note") if isinstance(data.get("memorisation_note"), str) else None
-    if not isinstance(memo, dict):
+def _probe(data: LeakageCheck) -> Html:
+    memo, note = data.memorisation, data.memorisation_note
+    if memo is None:
         return frag(h("h4", "Memorisation probe"), h("p", f"Not run{': ' + note if note else '.'}", class_="muted"))
-    n, memorised = _int(memo.get("n")), _int(memo.get("memorised"))
-    longest = as_float(memo.get("mean_longest_common_fraction"))
+    longest = as_float(memo.mean_longest_common_fraction)
     lead = (
-        f"The candidate was given the start of {n} flagged training example(s) and reproduced "
-        f"{memorised} of them" + (f" (on average {pct(longest)} of each target in one verbatim run)" if longest is not None else "")
+        f"The candidate was given the start of {memo.n} flagged training example(s) and reproduced "
+        f"{memo.memorised} of them"
+        + (f" (on average {pct(longest)} of each target in one verbatim run)" if longest is not None else "")
         + "."
     )
-    rows = []
-    results = memo.get("results")
-    for r in (results if isinstance(results, list) else [])[:MAX_ITEMS]:
-        r = obj(r)
-        frac = as_float(r.get("longest_common_fraction"))
-        rows.append(
-            h(
-                "tr",
-                h("td", h("code", _text(r.get("source")))),
-                h("td", "yes" if r.get("memorised") is True else "no"),
-                h("td", pct(frac) if frac is not None else DASH, class_="num"),
-                h("td", h("div", _short(r.get("output")), class_="cell-text")),
-            )
+    rows = [
+        h(
+            "tr",
+            h("td", h("code", _text(r.source))),
+            h("td", "yes" if r.memorised is True else "no"),
+            h("td", pct(r.longest_common_fraction) if as_float(r.longest_common_fraction) is not None else DASH, class_="num"),
+            h("td", h("div", _short(r.output), class_="cell-text")),
         )
+        for r in memo.results[:MAX_ITEMS]
+    ]
     return frag(
         h("h4", "Memorisation probe"),
         h("p", lead, h("br"), note or "", class_=None),
@@ -173,50 +149,46 @@ def _probe(data: dict[str, Any]) -> Html:
     )
 
 
-def _settings(data: dict[str, Any]) -> Html:
-    config = obj(data.get("config"))
-    files = [obj(f) for f in data.get("training_files") or [] if isinstance(f, dict)] if isinstance(data.get("training_files"), list) else []
-    problems = [p for p in data.get("problems") or [] if isinstance(p, str)] if isinstance(data.get("problems"), list) else []
-    rows = [h("tr", h("th", str(k).replace("_", " ")), h("td", _text(v))) for k, v in config.items()]
-    elapsed = as_float(data.get("elapsed_s"))
-    if elapsed is not None:
-        rows.append(h("tr", h("th", "time taken"), h("td", f"{elapsed:.1f} s")))
+def _settings(data: LeakageCheck) -> Html:
+    rows = [h("tr", h("th", str(k).replace("_", " ")), h("td", _text(v))) for k, v in data.config.items()]
+    if data.elapsed_s is not None:
+        rows.append(h("tr", h("th", "time taken"), h("td", f"{data.elapsed_s:.1f} s")))
     file_rows = [
         h(
             "tr",
-            h("td", h("code", _text(f.get("path")))),
-            h("td", _text(_int(f.get("lines"))), class_="num"),
-            h("td", _text(_int(f.get("docs"))), class_="num"),
-            h("td", _text(_int(f.get("bad_lines"))), class_="num"),
+            h("td", h("code", _text(f.path))),
+            h("td", _text(f.lines), class_="num"),
+            h("td", _text(f.docs), class_="num"),
+            h("td", _text(f.bad_lines), class_="num"),
         )
-        for f in files
+        for f in data.training_files
     ]
     return h(
         "details",
         h("summary", "Check settings and training files"),
         h("table", h("tbody", rows), class_="kv") if rows else None,
         _table(("training file", "lines", "examples", "unreadable lines"), file_rows) if file_rows else None,
-        h("ul", *(h("li", p) for p in problems)) if problems else None,
+        h("ul", *(h("li", p) for p in data.problems)) if data.problems else None,
         class_="block",
     )
 
 
-def _candidate(data: dict[str, Any]) -> Html:
+def _candidate(data: LeakageCheck) -> Html:
     return frag(_verdict(data), _counts(data), _flagged(data), _probe(data), _settings(data))
 
 
-def leakage_section(leakage: object) -> Html:
+def leakage_section(leakage: LeakageRecord | None) -> Html:
     intro = h(
         "p",
         "Eval items whose text is also in the adapter's training data (exact duplicates, near duplicates, "
         "shared 13-grams). A leaked item measures memory, not skill.",
         class_="lead",
     )
-    if not isinstance(leakage, dict) or not leakage:
+    if leakage is None:
         return frag(intro, h("p", "No leakage check ran in this run (no training data was given).", class_="muted"))
-    candidates = leakage.get("candidates")
-    if isinstance(candidates, dict) and candidates and all(isinstance(v, dict) for v in candidates.values()):
-        if len(candidates) == 1:
-            return frag(intro, _candidate(next(iter(candidates.values()))))
+    candidates = leakage.candidates
+    if len(candidates) == 1:
+        return frag(intro, _candidate(next(iter(candidates.values()))))
+    if candidates:
         return frag(intro, *(frag(h("h3", f"Candidate {label}"), _candidate(data)) for label, data in candidates.items()))
     return frag(intro, _candidate(leakage))

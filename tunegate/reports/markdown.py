@@ -1,4 +1,4 @@
-"""results.json -> summary.md: short enough for a PR comment or ``$GITHUB_STEP_SUMMARY``.
+"""The run record -> summary.md: short enough for a PR comment or ``$GITHUB_STEP_SUMMARY``.
 
 The first line is the whole story for a failing gate (it is what a notification shows):
 ``❌ FAIL — support/eval exact_match[category]: REGRESSED, delta -0.080 [-0.120, -0.040]``.
@@ -9,15 +9,13 @@ harmless characters is written as is, anything else goes into a code span where 
 from __future__ import annotations
 
 import re
-from typing import Any
 
-from tunegate.reports.files import check_results
+from tunegate.harness.record import ComparisonRecord, RunRecord
 from tunegate.reports.format import (
     STATUS_ICONS,
     as_float,
     bad_gate_tests,
     candidate_count,
-    candidate_verdicts,
     clean_label,
     coverage_text,
     delta_ci,
@@ -29,7 +27,6 @@ from tunegate.reports.format import (
     no_effect_candidates,
     no_effect_text,
     num,
-    obj,
     p_text,
     pval,
     run_tests,
@@ -74,57 +71,50 @@ def md_text(value: object) -> str:
     return no_autolinks(text)
 
 
-def row_icon(c: dict[str, Any]) -> str:
+def row_icon(c: ComparisonRecord) -> str:
     if is_failing(c):
         return "⚠️" if is_advisory(c) else "❌"
-    if c.get("verdict") == "NOT_GATED":
+    if c.verdict == "NOT_GATED":
         return "➖"
     return "✅"
 
 
-def _name(c: dict[str, Any], multi: bool) -> str:
-    text = f"{md_name(c.get('suite', '?'))} {md_name(c.get('metric', '?'))}"
-    return f"{text} ({md_name(c.get('candidate', '?'))})" if multi else text
+def _name(c: ComparisonRecord, multi: bool) -> str:
+    text = f"{md_name(c.suite)} {md_name(c.metric)}"
+    return f"{text} ({md_name(c.candidate)})" if multi else text
 
 
-def headline(results: dict[str, Any]) -> str:
+def headline(record: RunRecord) -> str:
     """The summary's first line: a no-effect adapter if there is one, else the verdict."""
-    no_effect = no_effect_candidates(results)
+    no_effect = no_effect_candidates(record)
     if no_effect:
         extra = f" (+{len(no_effect) - 1} more)" if len(no_effect) > 1 else ""
         return f"🛑 {md_text(no_effect_text(no_effect[0]))}{extra}"
-    return verdict_line(results)
+    return verdict_line(record)
 
 
-def verdict_line(results: dict[str, Any]) -> str:
+def verdict_line(record: RunRecord) -> str:
     """``❌ FAIL — support/eval exact_match[category]: REGRESSED, delta ...`` or the verdict's reason."""
-    verdict = obj(results.get("verdict"))
-    status = str(verdict.get("status") or "ERROR").upper()
-    if status not in STATUS_ICONS:
-        status = "ERROR"
+    verdict = record.verdict
+    status = verdict.status
     icon = STATUS_ICONS[status]
-    comparisons = [c for c in results.get("comparisons") or [] if isinstance(c, dict)]
-    multi = candidate_count(results) > 1
-    decided = [str(f) for f in verdict.get("failed") or []]
-    failing = [c for c in failing_order(comparisons) if is_failing(c)]
-    by_id = {str(c.get("id")): c for c in failing}
+    multi = candidate_count(record) > 1
+    failing = [c for c in failing_order(record.comparisons) if is_failing(c)]
+    by_id = {c.id: c for c in failing}
     # The decision names its failures in order, deciding one first; older files have no list.
-    lead = [by_id[f] for f in decided if f in by_id]
-    if status in ("FAIL", "ADVISORY") and failing and (lead or not decided):
+    lead = [by_id[f] for f in verdict.failed if f in by_id]
+    if status in ("FAIL", "ADVISORY") and failing and (lead or not verdict.failed):
         first = lead[0] if lead else ([c for c in failing if not is_advisory(c)] or failing)[0]
-        line = (
-            f"{icon} {status} — {_name(first, multi)}: {first.get('verdict', '?')}, delta {delta_ci(first)}"
-        )
+        line = f"{icon} {status} — {_name(first, multi)}: {first.verdict}, delta {delta_ci(first)}"
         if is_advisory(first):
             line += " (advisory)"
         if len(failing) > 1:
             line += f" (+{len(failing) - 1} more failing)"
         return line
-    reason = verdict.get("reason") or ("results.json has no verdict" if not verdict else status)
-    return f"{icon} {status_text(status)} — {md_text(reason)}"
+    return f"{icon} {status_text(status)} — {md_text(verdict.reason or status)}"
 
 
-def _table(comparisons: list[dict[str, Any]], multi: bool) -> list[str]:
+def _table(comparisons: list[ComparisonRecord], multi: bool) -> list[str]:
     head = (
         "| | suite | metric |"
         + (" candidate |" if multi else "")
@@ -133,18 +123,14 @@ def _table(comparisons: list[dict[str, Any]], multi: bool) -> list[str]:
     align = "|---|---|---|" + ("---|" if multi else "") + "---|---:|---:|---:|---:|---:|---:|---|"
     lines = [head, align]
     for c in failing_order(comparisons)[:MAX_ROWS]:
-        cov = obj(c.get("coverage"))
-        n = (
-            f"{cov.get('n_scored')}/{cov.get('n_items')}"
-            if isinstance(cov.get("n_items"), int) and cov.get("n_scored") != cov.get("n_items")
-            else str(c.get("n", "?"))
-        )
+        cov = c.coverage
+        n = f"{cov.n_scored}/{cov.n_items}" if cov is not None and cov.n_scored != cov.n_items else str(c.n)
         lines.append(
-            f"| {row_icon(c)} | {md_name(c.get('suite', '?'), in_table=True)} | {md_name(c.get('metric', '?'), in_table=True)} |"
-            + (f" {md_name(c.get('candidate', '?'), in_table=True)} |" if multi else "")
-            + f" {md_name(gate_text(c), in_table=True)} | {num(c.get('base_mean'))} | {num(c.get('candidate_mean'))} |"
-            f" {delta_ci(c)} | {md_text(p_text(c))} | {pval(c.get('p_adjusted'))} | {md_name(n, in_table=True)} |"
-            f" {md_name(c.get('verdict', '?'), in_table=True)}"
+            f"| {row_icon(c)} | {md_name(c.suite, in_table=True)} | {md_name(c.metric, in_table=True)} |"
+            + (f" {md_name(c.candidate, in_table=True)} |" if multi else "")
+            + f" {md_name(gate_text(c), in_table=True)} | {num(c.base_mean)} | {num(c.candidate_mean)} |"
+            f" {delta_ci(c)} | {md_text(p_text(c))} | {pval(c.p_adjusted)} | {md_name(n, in_table=True)} |"
+            f" {md_name(c.verdict, in_table=True)}"
             + (" (advisory)" if is_advisory(c) else "")
             + " |"
         )
@@ -153,113 +139,105 @@ def _table(comparisons: list[dict[str, Any]], multi: bool) -> list[str]:
     return lines
 
 
-def _candidates(results: dict[str, Any], comparisons: list[dict[str, Any]]) -> list[str]:
+def _candidates(record: RunRecord) -> list[str]:
     """One line per candidate with its own verdict (one FAIL never covers a passing candidate)."""
-    verdicts = candidate_verdicts(results)
-    cands = [c for c in obj(results.get("models")).get("candidates") or [] if isinstance(c, dict)]
-    if not verdicts and len(cands) < 2:
+    verdicts = record.verdict.candidates
+    labels = [c.label for c in record.models.candidates] or list(verdicts)
+    if not verdicts and len(labels) < 2:
         return []
     lines = ["**Verdict per candidate**", ""]
-    for cand in cands or [{"label": label} for label in verdicts]:
-        label = str(cand.get("label") or "candidate")
-        v = verdicts.get(label, {})
-        status = str(v.get("status") or "").upper()
-        mine = [c for c in comparisons if str(c.get("candidate")) == label]
+    for label in labels:
+        v = verdicts.get(label)
+        mine = [c for c in record.comparisons if c.candidate == label]
         failing = [c for c in mine if is_failing(c)]
-        head = f"{STATUS_ICONS.get(status, '❔')} {status_text(status) if status else 'not recorded'}"
-        reason = f": {md_text(v.get('reason'))}" if v.get("reason") else ""
+        head = f"{STATUS_ICONS[v.status]} {status_text(v.status)}" if v is not None else "❔ not recorded"
+        reason = f": {md_text(v.reason)}" if v is not None and v.reason else ""
         lines.append(
             f"- {md_name(label)} — {head}{reason} ({len(mine) - len(failing)} of {len(mine)} comparisons passed)"
         )
     return [*lines, ""]
 
 
-def _coverage(comparisons: list[dict[str, Any]], multi: bool) -> list[str]:
+def _coverage(comparisons: list[ComparisonRecord], multi: bool) -> list[str]:
     found = []
     for c in failing_order(comparisons):
-        text = coverage_text(c) if obj(c.get("coverage")) else ""
+        text = coverage_text(c) if c.coverage is not None else ""
         if text:
-            found.append(f"- {_name(c, multi)} ({md_name(c.get('verdict', '?'))}): {md_text(text)}")
+            found.append(f"- {_name(c, multi)} ({md_name(c.verdict)}): {md_text(text)}")
     return ["**Coverage (items not scored)**", "", *found[:MAX_ROWS], ""] if found else []
 
 
-def _tests(results: dict[str, Any]) -> list[str]:
-    tests = run_tests(results)
-    bad = [t for t in tests if is_bad_test(t)] + bad_gate_tests(results)
+def tests_lines(record: RunRecord) -> list[str]:
+    """The run's checks that are not comparisons: one line when all passed, else every failed one.
+
+    "all passed" is said only when no test of the run failed or errored by itself (a check or a
+    comparison test that broke outside its gate)."""
+    tests = run_tests(record)
+    bad = [t for t in tests if is_bad_test(t)] + bad_gate_tests(record)
     if not tests and not bad:
         return []
     if not bad:
         return [f"Other tests (leakage, drift, custom): all {len(tests)} passed or skipped.", ""]
-    lines = [f"**Failed tests (not comparisons): {len(bad)} of {len(tests) + len(bad_gate_tests(results))}**", ""]
+    lines = [f"**Failed tests (not comparisons): {len(bad)} of {len(tests) + len(bad_gate_tests(record))}**", ""]
     for t in bad[:MAX_ROWS]:
         lines.append(
-            f"- {'🛑' if t.get('outcome') == 'error' else '❌'} {md_name(str(t.get('outcome', '?')).upper())} {md_name(t.get('kind') or 'test')} "
-            f"{md_name(t.get('nodeid') or '?')}: {md_text(t.get('message') or '(no message)')}"
+            f"- {'🛑' if t.outcome == 'error' else '❌'} {md_name(t.outcome.upper())} {md_name(t.kind)} "
+            f"{md_name(t.nodeid or '?')}: {md_text(t.message or '(no message)')}"
         )
     return [*lines, ""]
 
 
-def _worst_slices(comparisons: list[dict[str, Any]], multi: bool) -> list[str]:
+def _worst_slices(comparisons: list[ComparisonRecord], multi: bool) -> list[str]:
     found = []
     for c in comparisons:
         if not is_failing(c):
             continue
-        for s in c.get("slices") or []:
-            d = as_float(s.get("delta")) if isinstance(s, dict) else None
-            if d is not None and (s.get("verdict") == "REGRESSED" or d < 0):
-                found.append((s.get("verdict") != "REGRESSED", d, c, s))
+        for s in c.slices:
+            d = as_float(s.delta)
+            if d is not None and (s.verdict == "REGRESSED" or d < 0):
+                found.append((s.verdict != "REGRESSED", d, c, s))
     found.sort(key=lambda t: (t[0], t[1]))
     return [
-        f"- {_name(c, multi)} · {md_name(s.get('slice', '?'))} (n={s.get('n', '?')}): "
-        f"{delta_ci(s)}, {md_name(s.get('verdict', '?'))}"
+        f"- {_name(c, multi)} · {md_name(s.slice)} (n={s.n}): {delta_ci(s)}, {md_name(s.verdict)}"
         for _, _, c, s in found[:MAX_SLICES]
     ]
 
 
-def _context(results: dict[str, Any]) -> str:
-    models = obj(results.get("models"))
-    base = obj(models.get("base"))
-    base_name = obj(base.get("spec")).get("base") or base.get("label") or "base"
-    cands = []
-    for c in models.get("candidates") or []:
-        if isinstance(c, dict):
-            adapter = obj(c.get("spec")).get("adapter")
-            cands.append(md_name(adapter or c.get("label") or "candidate"))
-    run = obj(results.get("run"))
-    parts = [f"{', '.join(cands) or 'candidate'} vs base {md_name(base_name)}"]
-    n_items = sum(int(s.get("n_items") or 0) for s in results.get("suites") or [] if isinstance(s, dict))
+def _context(record: RunRecord) -> str:
+    base = record.models.base
+    cands = [md_name(c.spec.adapter or c.label) for c in record.models.candidates]
+    parts = [f"{', '.join(cands) or 'candidate'} vs base {md_name(base.spec.base or base.label)}"]
+    n_items = sum(s.n_items or 0 for s in record.suites)
     if n_items:
         parts.append(f"{n_items:,} items")
-    if run.get("seed") is not None:
-        parts.append(f"seed {md_name(run.get('seed'))}")
-    duration = as_float(run.get("duration_s"))
+    if record.run.seed is not None:
+        parts.append(f"seed {md_name(record.run.seed)}")
+    duration = as_float(record.run.duration_s)
     if duration is not None:
         parts.append(f"{duration:.0f} s")
     return " · ".join(parts)
 
 
-def render_markdown(results: dict[str, Any], *, report_href: str | None = "report.html") -> str:
-    """summary.md for ``results``; ``report_href`` is the link to the HTML report (None: no link)."""
-    check_results(results)
-    comparisons = [c for c in results.get("comparisons") or [] if isinstance(c, dict)]
-    multi = candidate_count(results) > 1
-    verdict = obj(results.get("verdict"))
-    lines = [headline(results), ""]
-    if no_effect_candidates(results):
-        lines += [*(f"🛑 {md_text(no_effect_text(c))}" for c in no_effect_candidates(results)[1:]), verdict_line(results), ""]
+def render_markdown(record: RunRecord, *, report_href: str | None = "report.html") -> str:
+    """summary.md for ``record``; ``report_href`` is the link to the HTML report (None: no link)."""
+    comparisons = record.comparisons
+    multi = candidate_count(record) > 1
+    verdict = record.verdict
+    lines = [headline(record), ""]
+    no_effect = no_effect_candidates(record)
+    if no_effect:
+        lines += [*(f"🛑 {md_text(no_effect_text(c))}" for c in no_effect[1:]), verdict_line(record), ""]
     first = "\n".join(lines)
-    reason = verdict.get("reason")
-    if reason and md_text(reason) not in first:
-        lines += [md_text(reason), ""]
-    status = str(verdict.get("status") or "").upper()
-    if status == "NO_BINDING_GATES":
+    if verdict.reason and md_text(verdict.reason) not in first:
+        lines += [md_text(verdict.reason), ""]
+    if verdict.status == "NO_BINDING_GATES":
         lines += ["Not a pass: every gate in this run is advisory, so nothing binding was shown.", ""]
-    notes = [n for n in verdict.get("notes") or [] if isinstance(n, str) and not n.startswith("ADAPTER HAS NO EFFECT")]
+    notes = [n for n in verdict.notes if not n.startswith("ADAPTER HAS NO EFFECT")]
     if notes:
         lines += [*(f"- {md_text(n)}" for n in notes), ""]
-    lines += [_context(results), ""]
-    lines += _candidates(results, comparisons)
-    lines += _tests(results)
+    lines += [_context(record), ""]
+    lines += _candidates(record)
+    lines += tests_lines(record)
     if comparisons:
         lines += [*_table(comparisons, multi), ""]
     lines += _coverage(comparisons, multi)
@@ -267,13 +245,13 @@ def render_markdown(results: dict[str, Any], *, report_href: str | None = "repor
     if slices:
         lines += ["**Worst slices of the failing comparisons**", "", *slices, ""]
     flips = [
-        f"- {_name(c, multi)}: {len(obj(c.get('flips')).get('base_only') or []):,} items base got right and the candidate got wrong"
+        f"- {_name(c, multi)}: {len(c.flips.base_only):,} items base got right and the candidate got wrong"
         for c in failing_order(comparisons)
-        if is_failing(c) and obj(c.get("flips")).get("base_only")
+        if is_failing(c) and c.flips is not None and c.flips.base_only
     ]
     if flips:
         lines += ["**Flips**", "", *flips[:MAX_SLICES], ""]
-    notes = _notes(results)
+    notes = _notes(record)
     if notes:
         lines += [*notes, ""]
     if report_href:
@@ -282,17 +260,16 @@ def render_markdown(results: dict[str, Any], *, report_href: str | None = "repor
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _notes(results: dict[str, Any]) -> list[str]:
+def _notes(record: RunRecord) -> list[str]:
     notes = []
-    leakage = results.get("leakage")
-    if isinstance(leakage, dict) and leakage.get("status"):
-        flagged = leakage.get("n_flagged")
-        extra = f", {flagged} item(s) flagged" if flagged is not None else ""
-        notes.append(f"- Leakage check: {md_name(str(leakage.get('status')).upper())}{extra}")
-    for j in results.get("judges") or []:
-        if isinstance(j, dict) and j.get("reliable") is False:
+    leakage = record.leakage
+    if leakage is not None and leakage.status:
+        extra = f", {leakage.n_flagged} item(s) flagged" if leakage.n_flagged is not None else ""
+        notes.append(f"- Leakage check: {md_name(leakage.status.upper())}{extra}")
+    for j in record.judges:
+        if j.reliable is False:
             notes.append(
-                f"- Judge {md_name(j.get('name', '?'))} is advisory (kappa {num(j.get('kappa'))} < 0.6): "
+                f"- Judge {md_name(j.name or '?')} is advisory (kappa {num(j.kappa)} < 0.6): "
                 "its comparisons cannot fail the gate alone"
             )
     return notes

@@ -9,6 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from tunegate.harness.record import (
+    ComparisonRecord,
+    ForgettingRecord,
+    JudgeRecord,
+    ModelRecord,
+    RunRecord,
+    TestRecord,
+)
 from tunegate.reports.format import (
     DASH,
     STATUS_COLOURS,
@@ -18,7 +26,6 @@ from tunegate.reports.format import (
     delta_ci,
     is_bad_test,
     num,
-    obj,
     pct,
     pval,
     short_hash,
@@ -136,7 +143,7 @@ def status_badge(status: str) -> Html:
     return badge(status_text(status), colour)
 
 
-def tests_section(tests: list[dict[str, Any]]) -> Html:
+def tests_section(tests: list[TestRecord]) -> Html:
     """The run's tests that are not comparisons: failed and errored first, each with its reason."""
     if not tests:
         return h("p", "No other tunegate tests (leakage, drift, custom assertions) in this run.", class_="muted")
@@ -144,10 +151,10 @@ def tests_section(tests: list[dict[str, Any]]) -> Html:
     rows = [
         h(
             "tr",
-            h("td", status_badge(str(t.get("outcome") or "?").upper())),
-            h("td", t.get("kind") or DASH),
-            h("td", h("code", t.get("nodeid") or DASH)),
-            h("td", h("div", t.get("message") or DASH, class_="cell-text")),
+            h("td", status_badge(t.outcome.upper())),
+            h("td", t.kind),
+            h("td", h("code", t.nodeid or DASH)),
+            h("td", h("div", t.message or DASH, class_="cell-text")),
             class_="failing" if is_bad_test(t) else None,
         )
         for t in tests
@@ -164,7 +171,9 @@ def tests_section(tests: list[dict[str, Any]]) -> Html:
     )
 
 
-def forgetting_section(forgetting: object, comparisons: list[dict[str, Any]], *, with_candidate: bool) -> Html:
+def forgetting_section(
+    forgetting: ForgettingRecord | None, comparisons: list[ComparisonRecord], *, with_candidate: bool
+) -> Html:
     intro = h(
         "p",
         "General capability the adapter was not trained for: paired non-inferiority on general suites, and "
@@ -173,17 +182,14 @@ def forgetting_section(forgetting: object, comparisons: list[dict[str, Any]], *,
     )
     if forgetting is None:
         return frag(intro, h("p", "No forgetting check ran in this run.", class_="muted"))
-    if not isinstance(forgetting, dict):
-        return frag(intro, render_value(forgetting))
     out: list[Html] = [intro]
-    ids = forgetting.get("suites") or []
-    if isinstance(ids, list) and ids:
-        index = {str(c.get("id")): k for k, c in enumerate(comparisons)}
+    if forgetting.suites:
+        index = {c.id: k for k, c in enumerate(comparisons)}
         rows = []
-        for cid in ids:
-            k = index.get(str(cid))
+        for cid in forgetting.suites:
+            k = index.get(cid)
             if k is None:
-                rows.append(h("tr", h("td", str(cid), " ", h("span", "(not in comparisons)", class_="muted"), colspan=3)))
+                rows.append(h("tr", h("td", cid, " ", h("span", "(not in comparisons)", class_="muted"), colspan=3)))
                 continue
             c = comparisons[k]
             rows.append(
@@ -191,7 +197,7 @@ def forgetting_section(forgetting: object, comparisons: list[dict[str, Any]], *,
                     "tr",
                     h("td", h("a", comparison_label(c, with_candidate=with_candidate, with_gate=True), href=f"#cmp-{k}")),
                     h("td", delta_ci(c), class_="num"),
-                    h("td", verdict_badge(c.get("verdict"))),
+                    h("td", verdict_badge(c.verdict)),
                 )
             )
         head = h("tr", h("th", "comparison"), h("th", "delta [CI]", class_="num"), h("th", "verdict"))
@@ -202,14 +208,13 @@ def forgetting_section(forgetting: object, comparisons: list[dict[str, Any]], *,
             )
         )
     titles = {"kl": "KL divergence (base ‖ candidate) per token", "perplexity": "Perplexity shift"}
-    for key, value in forgetting.items():
-        if key == "suites":
-            continue
-        out.append(frag(h("h3", titles.get(str(key), str(key))), render_value(value)))
+    fields = {"summary": forgetting.summary} if forgetting.summary else {}
+    for key, value in {**fields, **forgetting.extras()}.items():
+        out.append(frag(h("h3", titles.get(key, key)), render_value(value)))
     return frag(out)
 
 
-def _health(reliable: object) -> Html:
+def _health(reliable: bool | None) -> Html:
     if reliable:
         return badge("reliable", "#1a7f37")
     if reliable is False:
@@ -217,27 +222,24 @@ def _health(reliable: object) -> Html:
     return badge("not calibrated", "#6e7781")
 
 
-def judges_section(judges: object) -> Html:
+def judges_section(judges: list[JudgeRecord]) -> Html:
     if not judges:
         return h("p", "No LLM judge was used in this run.", class_="muted")
-    if not isinstance(judges, list):
-        return render_value(judges)
     rows = [
         h(
             "tr",
-            h("td", j.get("name", DASH)),
-            h("td", j.get("provider", DASH)),
-            h("td", j.get("model", DASH)),
-            h("td", j.get("rubric", DASH), " ", h("code", short_hash(j.get("rubric_hash"), 8), title=j.get("rubric_hash") or "")),
-            h("td", num(j.get("kappa")), class_="num"),
-            h("td", _health(j.get("reliable"))),
-            h("td", pct(j.get("position_consistency")), class_="num"),
-            h("td", scalar(j.get("n_judgments")), class_="num"),
-            h("td", scalar(j.get("n_failed")), class_="num"),
-            h("td", scalar(j.get("cache_hits")), class_="num"),
+            h("td", j.name or DASH),
+            h("td", j.provider or DASH),
+            h("td", j.model or DASH),
+            h("td", j.rubric or DASH, " ", h("code", short_hash(j.rubric_hash, 8), title=j.rubric_hash or "")),
+            h("td", num(j.kappa), class_="num"),
+            h("td", _health(j.reliable)),
+            h("td", pct(j.position_consistency), class_="num"),
+            h("td", scalar(j.n_judgments), class_="num"),
+            h("td", scalar(j.n_failed), class_="num"),
+            h("td", scalar(j.cache_hits), class_="num"),
         )
         for j in judges
-        if isinstance(j, dict)
     ]
     titles = ("judge", "provider", "model", "rubric", "kappa", "health", "position consistency", "judgments", "failed", "cache hits")
     numeric = {"kappa", "position consistency", "judgments", "failed", "cache hits"}
@@ -255,75 +257,63 @@ def judges_section(judges: object) -> Html:
     )
 
 
-def _model_row(role: str, model: dict[str, Any]) -> Html:
-    spec = obj(model.get("spec"))
-    fp = model.get("fingerprint")
+def _model_row(role: str, model: ModelRecord) -> Html:
+    spec, fp = model.spec, model.fingerprint
     return h(
         "tr",
         h("td", role),
-        h("td", model.get("label", DASH)),
-        h("td", spec.get("base") or DASH),
-        h("td", spec.get("adapter") or DASH),
-        h("td", spec.get("backend") or DASH),
-        h("td", spec.get("dtype") or DASH),
+        h("td", model.label),
+        h("td", spec.base or DASH),
+        h("td", spec.adapter or DASH),
+        h("td", spec.backend or DASH),
+        h("td", spec.dtype or DASH),
         h("td", h("code", short_hash(fp, 16), title=fp or "")),
     )
 
 
-def provenance_section(results: dict[str, Any]) -> Html:
-    models = obj(results.get("models"))
-    base = obj(models.get("base"))
-    cands = [c for c in models.get("candidates") or [] if isinstance(c, dict)]
-    rows = ([_model_row("base", base)] if base else []) + [_model_row("candidate", c) for c in cands]
+def provenance_section(record: RunRecord) -> Html:
+    base, cands = record.models.base, record.models.candidates
+    rows = [_model_row("base", base), *(_model_row("candidate", c) for c in cands)]
     head = h("tr", *(h("th", t) for t in ("role", "label", "base", "adapter", "backend", "dtype", "fingerprint")))
     out: list[Html] = [
         h("h3", "Models"),
         h("div", h("table", h("thead", head), h("tbody", rows), class_="data"), class_="table-wrap"),
     ]
     for c in cands:
-        manifest = c.get("provenance")
         body = (
-            render_value(manifest)
-            if manifest is not None
+            render_value(c.provenance)
+            if c.provenance is not None
             else h("p", "No training manifest (tunegate.json) next to this adapter.", class_="muted")
         )
-        out.append(
-            h("details", h("summary", f"Training manifest: {c.get('label', 'candidate')}"), body, class_="block", open=True)
-        )
-    described = [(base.get("label", "base"), base.get("describe"))] + [(c.get("label"), c.get("describe")) for c in cands]
-    for label, describe in described:
-        if describe:
-            out.append(h("details", h("summary", f"Model details: {label}"), render_value(describe), class_="block"))
-    run = obj(results.get("run"))
-    tool = obj(results.get("tool"))
-    run_kv = {k: v for k, v in run.items() if k != "libraries"}
-    run_kv["tool"] = f"{tool.get('name', 'tunegate')} {tool.get('version', '')}".strip()
-    run_kv["schema_version"] = results.get("schema_version")
-    cache = obj(results.get("cache"))
-    cache_view = dict(cache)
-    if "hit_rate" in cache_view:
-        cache_view["hit_rate"] = pct(cache.get("hit_rate"))
+        out.append(h("details", h("summary", f"Training manifest: {c.label}"), body, class_="block", open=True))
+    for m in [base, *cands]:
+        if m.describe:
+            out.append(h("details", h("summary", f"Model details: {m.label}"), render_value(m.describe), class_="block"))
+    run_kv = record.run.model_dump(mode="json", exclude={"libraries"})
+    run_kv["tool"] = f"{record.tool.name} {record.tool.version}".strip()
+    run_kv["schema_version"] = record.schema_version
+    cache_view = record.cache.model_dump(mode="json")
+    cache_view["hit_rate"] = pct(record.cache.hit_rate)
     out.append(
         h(
             "div",
             h("div", h("h3", "Run"), render_value(run_kv)),
-            h("div", h("h3", "Response cache"), render_value(cache_view) if cache else h("p", "No cache figures.", class_="muted")),
-            h("div", h("h3", "Library versions"), render_value(run.get("libraries") or {})),
+            h("div", h("h3", "Response cache"), render_value(cache_view)),
+            h("div", h("h3", "Library versions"), render_value(record.run.libraries)),
             class_="grid",
         )
     )
-    suites = [s for s in results.get("suites") or [] if isinstance(s, dict)]
-    if suites:
+    if record.suites:
         srows = [
             h(
                 "tr",
-                h("td", s.get("name", DASH)),
-                h("td", h("code", s.get("path") or DASH)),
-                h("td", scalar(s.get("n_items")), class_="num"),
-                h("td", scalar(s.get("sampled")), class_="num"),
-                h("td", h("code", short_hash(s.get("version"), 16), title=s.get("version") or "")),
+                h("td", s.name),
+                h("td", h("code", s.path or DASH)),
+                h("td", scalar(s.n_items), class_="num"),
+                h("td", scalar(s.sampled), class_="num"),
+                h("td", h("code", short_hash(s.version, 16), title=s.version or "")),
             )
-            for s in suites
+            for s in record.suites
         ]
         titles = ("suite", "file", "items", "sampled", "version (sha256)")
         shead = h("tr", *(h("th", t, class_="num" if t in ("items", "sampled") else None) for t in titles))

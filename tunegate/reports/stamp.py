@@ -23,7 +23,8 @@ import yaml
 
 from tunegate.harness.errors import ConfigError, DataError
 from tunegate.harness.fingerprint import content_fingerprint
-from tunegate.reports.files import check_results, write_atomic
+from tunegate.harness.record import ModelRecord, RunRecord
+from tunegate.reports.files import write_atomic
 from tunegate.reports.format import as_float, clean, clean_label, delta_ci, num, obj, sanitize
 from tunegate.reports.markdown import headline, md_name
 
@@ -65,13 +66,12 @@ def _round(value: object) -> float | None:
     return None if x is None else float(f"{x:.6g}")
 
 
-def _pick_candidate(results: dict[str, Any], adapter_dir: Path) -> dict[str, Any]:
+def _pick_candidate(record: RunRecord, adapter_dir: Path) -> ModelRecord:
     """The candidate record whose content fingerprint is ``adapter_dir``'s (path text is ignored)."""
-    models = obj(results.get("models"))
-    cands = [c for c in models.get("candidates") or [] if isinstance(c, dict)]
+    cands = record.models.candidates
     if not cands:
         raise ConfigError("results.json has no candidate model; nothing to stamp")
-    recorded = [c for c in cands if isinstance(c.get(CONTENT_KEY), str) and c.get(CONTENT_KEY)]
+    recorded = [c for c in cands if c.content_fingerprint]
     if not recorded:
         raise ConfigError(
             f"--stamp {adapter_dir}: results.json records no content fingerprint for its candidates "
@@ -79,12 +79,11 @@ def _pick_candidate(results: dict[str, Any], adapter_dir: Path) -> dict[str, Any
             "re-run the gate with this tunegate version and stamp that results.json"
         )
     actual = content_fingerprint(adapter_dir)
-    hits = [c for c in recorded if c.get(CONTENT_KEY) == actual]
+    hits = [c for c in recorded if c.content_fingerprint == actual]
     if hits:
         return hits[0]
     evaluated = ", ".join(
-        f"{clean_label(c.get('label'))}={obj(c.get('spec')).get('adapter')} ({str(c.get(CONTENT_KEY))[:12]})"
-        for c in recorded
+        f"{clean_label(c.label)}={c.spec.adapter} ({str(c.content_fingerprint)[:12]})" for c in recorded
     )
     raise ConfigError(
         f"--stamp {adapter_dir}: results.json did not evaluate this adapter: its content fingerprint is "
@@ -93,33 +92,28 @@ def _pick_candidate(results: dict[str, Any], adapter_dir: Path) -> dict[str, Any
     )
 
 
-def _model_index_results(results: dict[str, Any], label: str) -> list[dict[str, Any]]:
-    versions = {s.get("name"): s.get("version") for s in results.get("suites") or [] if isinstance(s, dict)}
+def _model_index_results(record: RunRecord, label: str) -> list[dict[str, Any]]:
+    versions = {s.name: s.version for s in record.suites}
     by_suite: dict[str, list[dict[str, Any]]] = {}
-    for c in results.get("comparisons") or []:
-        if (
-            not isinstance(c, dict)
-            or str(c.get("candidate")) != label
-            or as_float(c.get("candidate_mean")) is None
-        ):
+    for c in record.comparisons:
+        if c.candidate != label or as_float(c.candidate_mean) is None:
             continue
-        gate = obj(c.get("gate"))
         args = {
-            "base": _round(c.get("base_mean")),
-            "delta": _round(c.get("delta")),
-            "ci_low": _round(c.get("ci_low")),
-            "ci_high": _round(c.get("ci_high")),
-            "p_adjusted": _round(c.get("p_adjusted")),
-            "n": c.get("n"),
-            "test": c.get("test"),
-            "gate": gate.get("type"),
-            "verdict": c.get("verdict"),
+            "base": _round(c.base_mean),
+            "delta": _round(c.delta),
+            "ci_low": _round(c.ci_low),
+            "ci_high": _round(c.ci_high),
+            "p_adjusted": _round(c.p_adjusted),
+            "n": c.n,
+            "test": c.test,
+            "gate": c.gate.type,
+            "verdict": c.verdict,
         }
-        by_suite.setdefault(str(c.get("suite")), []).append(
+        by_suite.setdefault(c.suite, []).append(
             {
-                "type": clean(c.get("metric")),
-                "name": f"{clean(c.get('metric'))} (base {num(c.get('base_mean'))}, {c.get('verdict')})",
-                "value": _round(c.get("candidate_mean")),
+                "type": clean(c.metric),
+                "name": f"{clean(c.metric)} (base {num(c.base_mean)}, {c.verdict})",
+                "value": _round(c.candidate_mean),
                 "args": {k: v for k, v in args.items() if v is not None},
                 "verified": False,
             }
@@ -127,8 +121,9 @@ def _model_index_results(results: dict[str, Any], label: str) -> list[dict[str, 
     out = []
     for suite, metrics in by_suite.items():
         dataset: dict[str, Any] = {"name": clean(suite), "type": clean(suite)}
-        if versions.get(suite):
-            dataset["revision"] = clean(versions[suite])
+        version = versions.get(suite)
+        if version:
+            dataset["revision"] = clean(version)
         out.append({"task": {"type": "text-generation"}, "dataset": dataset, "metrics": metrics})
     return out
 
@@ -152,27 +147,25 @@ def _merge_model_index(existing: object, name: str, new_results: list[dict[str, 
     return [*entries, {"name": name, "results": new_results}]
 
 
-def _section(results: dict[str, Any], label: str, sha256: str) -> str:
+def _section(record: RunRecord, label: str, sha256: str) -> str:
     rows = [
-        f"| {md_name(c.get('suite'), in_table=True)} | {md_name(c.get('metric'), in_table=True)} | "
-        f"{num(c.get('base_mean'))} | {num(c.get('candidate_mean'))} | {delta_ci(c)} | "
-        f"{md_name(c.get('verdict'), in_table=True)} |"
-        for c in results.get("comparisons") or []
-        if isinstance(c, dict) and str(c.get("candidate")) == label
+        f"| {md_name(c.suite, in_table=True)} | {md_name(c.metric, in_table=True)} | "
+        f"{num(c.base_mean)} | {num(c.candidate_mean)} | {delta_ci(c)} | {md_name(c.verdict, in_table=True)} |"
+        for c in record.comparisons
+        if c.candidate == label
     ]
-    run = obj(results.get("run"))
     return "\n".join(
         [
             BEGIN,
             "## Evaluation gate (tunegate)",
             "",
-            headline(results),
+            headline(record),
             "",
             "| suite | metric | base | adapter | delta [CI] | verdict |",
             "|---|---|---:|---:|---:|---|",
             *rows,
             "",
-            f"Evaluated {md_name(run.get('started_at') or 'at an unknown time')}; results.json sha256 `{sha256}`.",
+            f"Evaluated {md_name(record.run.started_at or 'at an unknown time')}; results.json sha256 `{sha256}`.",
             END,
             "",
         ]
@@ -191,13 +184,12 @@ class StampPlan:
         return write_atomic(self.card, self.text, mode=self.mode)
 
 
-def plan_stamp(results: dict[str, Any], adapter_dir: Path, *, results_sha256: str) -> StampPlan:
+def plan_stamp(record: RunRecord, adapter_dir: Path, *, results_sha256: str) -> StampPlan:
     """Check everything a stamp needs and render the card, writing nothing.
 
     Raises ``ConfigError`` when ``adapter_dir`` is not a directory or is not, by content, a
     candidate results.json gated; ``DataError`` when its README.md front matter is invalid.
     """
-    check_results(results)
     adapter_dir = Path(adapter_dir)
     if not adapter_dir.is_dir():
         raise ConfigError(
@@ -210,8 +202,8 @@ def plan_stamp(results: dict[str, Any], adapter_dir: Path, *, results_sha256: st
             f"--stamp: {card} is read-only (mode {os.stat(card).st_mode & 0o777:04o}); make it writable "
             f"(chmod u+w {card}) to stamp it, or leave it as it is"
         )
-    candidate = _pick_candidate(results, adapter_dir)
-    label = str(candidate.get("label") or "candidate")
+    candidate = _pick_candidate(record, adapter_dir)
+    label = candidate.label
     card = adapter_dir / "README.md"
     try:
         text = card.read_text(encoding="utf-8") if card.exists() else ""
@@ -221,32 +213,30 @@ def plan_stamp(results: dict[str, Any], adapter_dir: Path, *, results_sha256: st
 
     name = clean_label(adapter_dir.resolve().name)
     meta["model-index"] = _merge_model_index(
-        meta.get("model-index"), name, _model_index_results(results, label)
+        meta.get("model-index"), name, _model_index_results(record, label)
     )
-    verdict = obj(results.get("verdict"))
-    base = obj(obj(results.get("models")).get("base"))
-    tool = obj(results.get("tool"))
+    verdict, base = record.verdict, record.models.base
     meta["tunegate"] = sanitize(
         {
-            "verdict": verdict.get("status"),
-            "reason": verdict.get("reason"),
-            "failed": verdict.get("failed") or [],
+            "verdict": verdict.status,
+            "reason": verdict.reason,
+            "failed": verdict.failed,
             "results_sha256": results_sha256,
-            "schema_version": results.get("schema_version"),
-            "tool_version": tool.get("version"),
-            "evaluated_at": obj(results.get("run")).get("started_at"),
-            "base": {"name": obj(base.get("spec")).get("base"), "fingerprint": base.get("fingerprint")},
+            "schema_version": record.schema_version,
+            "tool_version": record.tool.version,
+            "evaluated_at": record.run.started_at,
+            "base": {"name": base.spec.base, "fingerprint": base.fingerprint},
             "candidate": {
                 "label": label,
-                "fingerprint": candidate.get("fingerprint"),
-                "content_fingerprint": candidate.get(CONTENT_KEY),
+                "fingerprint": candidate.fingerprint,
+                "content_fingerprint": candidate.content_fingerprint,
             },
         }
     )
     front = yaml.safe_dump(
         sanitize(meta), sort_keys=False, allow_unicode=True, default_flow_style=False, width=100
     )
-    section = _section(results, label, results_sha256)
+    section = _section(record, label, results_sha256)
     if _SECTION.search(body):
         body = _SECTION.sub(lambda _: section, body, count=1)
     else:
@@ -255,6 +245,6 @@ def plan_stamp(results: dict[str, Any], adapter_dir: Path, *, results_sha256: st
     return StampPlan(card, f"---\n{front}---\n{body}", mode)
 
 
-def stamp_adapter(results: dict[str, Any], adapter_dir: Path, *, results_sha256: str) -> Path:
+def stamp_adapter(record: RunRecord, adapter_dir: Path, *, results_sha256: str) -> Path:
     """Write the gate result into ``adapter_dir/README.md``; returns the card's path."""
-    return plan_stamp(results, adapter_dir, results_sha256=results_sha256).write()
+    return plan_stamp(record, adapter_dir, results_sha256=results_sha256).write()

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
 
+from tunegate.harness.record import ComparisonRecord
 from tunegate.reports.format import VERDICT_COLOURS, as_float, clean_label, delta_ci, gate_text, is_advisory
 from tunegate.reports.markup import Html, frag, h
 
@@ -48,24 +48,21 @@ def nice_ticks(lo: float, hi: float, target: int = 6) -> list[float]:
     return ticks
 
 
-def gate_threshold(comparison: dict[str, Any]) -> float | None:
+def gate_threshold(comparison: ComparisonRecord) -> float | None:
     """The delta a gate compares against: ``min_delta`` (improves) or ``-margin`` (no regression)."""
-    gate = comparison.get("gate") or {}
-    if not isinstance(gate, dict):
-        return None
-    if gate.get("type") == "improves":
-        return as_float(gate.get("min_delta"))
-    if gate.get("type") == "no_regression":
-        margin = as_float(gate.get("margin"))
+    gate = comparison.gate
+    if gate.type == "improves":
+        return as_float(gate.min_delta)
+    if gate.type == "no_regression":
+        margin = as_float(gate.margin)
         return None if margin is None else -margin
     return None
 
 
-def _axis_range(comparisons: list[dict[str, Any]]) -> tuple[float, float]:
+def _axis_range(comparisons: list[ComparisonRecord]) -> tuple[float, float]:
     values = [0.0]
     for c in comparisons:
-        for key in ("delta", "ci_low", "ci_high"):
-            x = as_float(c.get(key))
+        for x in (as_float(c.delta), as_float(c.ci_low), as_float(c.ci_high)):
             if x is not None:
                 values.append(x)
         g = gate_threshold(c)
@@ -83,15 +80,15 @@ def _fmt_tick(t: float, step: float) -> str:
     return f"{t:+.{decimals}f}" if t else "0"
 
 
-def facets(ordered: list[tuple[int, dict[str, Any]]]) -> dict[str, list[tuple[int, dict[str, Any]]]]:
+def facets(ordered: list[tuple[int, ComparisonRecord]]) -> dict[str, list[tuple[int, ComparisonRecord]]]:
     """Comparisons grouped by metric name, in the order the metrics first appear."""
-    out: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    out: dict[str, list[tuple[int, ComparisonRecord]]] = {}
     for k, c in ordered:
-        out.setdefault(str(c.get("metric", "?")), []).append((k, c))
+        out.setdefault(c.metric, []).append((k, c))
     return out
 
 
-def forest_plot(ordered: list[tuple[int, dict[str, Any]]], *, with_candidate: bool = False) -> Html:
+def forest_plot(ordered: list[tuple[int, ComparisonRecord]], *, with_candidate: bool = False) -> Html:
     """One panel per metric for ``ordered`` ((comparison index, comparison) in table order)."""
     if not ordered:
         return h("p", "No comparisons in this run.", class_="muted")
@@ -120,7 +117,7 @@ def forest_plot(ordered: list[tuple[int, dict[str, Any]]], *, with_candidate: bo
     return frag(legend, panels)
 
 
-def _panel(rows: list[tuple[int, dict[str, Any]]], lo: float, hi: float, with_candidate: bool) -> Html:
+def _panel(rows: list[tuple[int, ComparisonRecord]], lo: float, hi: float, with_candidate: bool) -> Html:
     height = TOP + ROW_H * len(rows) + BOTTOM
 
     def x(v: float) -> float:
@@ -156,8 +153,8 @@ def _panel(rows: list[tuple[int, dict[str, Any]]], lo: float, hi: float, with_ca
     )
 
 
-def _ci_level(comparisons: list[dict[str, Any]]) -> str:
-    levels = {as_float(c.get("ci_level")) for c in comparisons} - {None}
+def _ci_level(comparisons: list[ComparisonRecord]) -> str:
+    levels = {as_float(c.ci_level) for c in comparisons} - {None}
     if len(levels) == 1:
         (level,) = levels
         assert level is not None
@@ -165,36 +162,36 @@ def _ci_level(comparisons: list[dict[str, Any]]) -> str:
     return "confidence"
 
 
-def row_label(c: dict[str, Any], with_candidate: bool) -> str:
+def row_label(c: ComparisonRecord, with_candidate: bool) -> str:
     """The row's name inside its metric panel: suite (· candidate) · gate and threshold."""
-    parts = [clean_label(c.get("suite", "?"))]
+    parts = [clean_label(c.suite)]
     if with_candidate:
-        parts.append(clean_label(c.get("candidate", "?")))
+        parts.append(clean_label(c.candidate))
     parts.append(gate_text(c))
     return " · ".join(parts)
 
 
-def _row(c: dict[str, Any], row: int, x: Callable[[float], float], with_candidate: bool) -> Html:
+def _row(c: ComparisonRecord, row: int, x: Callable[[float], float], with_candidate: bool) -> Html:
     top = TOP + ROW_H * row
     y = top + 28
-    verdict = str(c.get("verdict") or "")
+    verdict = c.verdict
     colour = VERDICT_COLOURS.get(verdict, "#6e7781")
     label = row_label(c, with_candidate)
     short = label if len(label) <= _LABEL_CHARS else label[: _LABEL_CHARS - 1] + "…"
     out: list[Html] = [
-        h("title", f"{c.get('metric', '?')} · {label}: {c.get('message') or verdict}"),
+        h("title", f"{c.metric} · {label}: {c.message or verdict}"),
         # The label line is kept clear of grid lines so the text stays readable.
         h("rect", x=0, y=top + 1, width=WIDTH, height=16, fill="#ffffff"),
     ]
     out.append(
-        h("text", short, x=PLOT_X0, y=top + 13, font_size=12.5, fill="#1f2328", font_weight=700 if c.get("passed") is False else 400)
+        h("text", short, x=PLOT_X0, y=top + 13, font_size=12.5, fill="#1f2328", font_weight=700 if not c.passed else 400)
     )
     out.append(h("text", verdict, x=WIDTH - 4, y=top + 13, font_size=11.5, font_weight=700, text_anchor="end", fill=colour))
     gate = gate_threshold(c)
     if gate is not None:
         gx = f"{x(gate):.1f}"
         out.append(h("line", x1=gx, y1=y - 8, x2=gx, y2=y + 8, stroke="#24292f", stroke_width=2, stroke_dasharray="3 2"))
-    lo, hi, d = as_float(c.get("ci_low")), as_float(c.get("ci_high")), as_float(c.get("delta"))
+    lo, hi, d = as_float(c.ci_low), as_float(c.ci_high), as_float(c.delta)
     if lo is not None and hi is not None:
         xl, xh = f"{x(lo):.1f}", f"{x(hi):.1f}"
         out += [

@@ -16,8 +16,9 @@ the methods page (docs/statistics.md):
   is INCOMPLETE unless a regression is shown anyway.
 
 A candidate's verdict folds in every check of it (see :func:`candidate_verdict`); the run's is the
-worst candidate's (:func:`run_verdict`). The verdict vocabulary is spelled here only: ``Verdict``
-for a gate, ``RunStatus`` for a candidate or a run; renderers map them to words and colours.
+worst candidate's (:func:`run_verdict`). The verdict vocabulary is the record's ``Literal`` types
+(``Verdict`` for a gate, ``RunStatus`` for a candidate or a run, tunegate/harness/record_sections.py);
+their order and meaning (``SEVERITY``, ``BLOCKING``) are here; renderers map them to words and colours.
 
 Bounds and p-values here are in the improvement direction (already sign-flipped for metrics where
 lower is better).
@@ -26,17 +27,21 @@ lower is better).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, MutableMapping
-from typing import Any, Literal, get_args
+from collections.abc import Callable, Iterable, MutableMapping, Sequence
+from typing import Any, get_args
 
+from tunegate.harness.record import (
+    CandidateVerdict,
+    ComparisonRecord,
+    GateResult,
+    GateSpec,
+    ModelRecord,
+    RunVerdict,
+    TestRecord,
+)
+from tunegate.harness.record_sections import GateType, RunStatus, Verdict
 from tunegate.harness.stats import holm
 
-Verdict = Literal[
-    "IMPROVED", "NON_INFERIOR", "UNDERPOWERED", "REGRESSED", "INCONCLUSIVE", "INCOMPLETE", "NOT_GATED"
-]
-GateType = Literal["improves", "no_regression"]
-RunStatus = Literal["PASS", "FAIL", "NO_EFFECT", "NO_BINDING_GATES", "ERROR", "ADVISORY"]
-"""A candidate's or the run's verdict. ``ADVISORY`` is read from old results.json files only."""
 RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
 BLOCKING: frozenset[str] = frozenset({"FAIL", "NO_EFFECT", "NO_BINDING_GATES", "ERROR"})
 """Statuses that make pytest exit non-zero (and the candidate's junit case fail)."""
@@ -158,56 +163,81 @@ def _num(x: Any, default: float) -> float:
 
 
 # -- the deciding gate and Holm's finalisation -------------------------------------------------
-def deciding_gate(gates: list[dict[str, Any]]) -> dict[str, Any] | None:
+def deciding_gate(gates: Sequence[GateResult]) -> GateResult | None:
     """The gate that gives a comparison its verdict: the first failing one, else the last."""
     if not gates:
         return None
-    failing = [g for g in gates if not g.get("passed")]
+    failing = [g for g in gates if not g.passed]
     return failing[0] if failing else gates[-1]
 
 
+def decide_gate(g: GateResult) -> Verdict:
+    """:func:`decide` on a gate of the run record."""
+    p = g.p_null if g.p_adjusted is None else g.p_adjusted
+    return decide(
+        gate=g.type, size=g.size, alpha=g.alpha, p_claim=_num(p, 1.0), low=_num(g.low_oriented, -math.inf),
+        high=_num(g.high_oriented, math.inf), mde=_num(g.mde, math.inf), coverage_ok=g.coverage_ok,
+    )  # fmt: skip
+
+
+GateMessage = Callable[[ComparisonRecord, GateResult], str]
+
+
 def finalise_holm(
-    comparisons: list[dict[str, Any]], message: Callable[[dict[str, Any], dict[str, Any]], str]
-) -> list[str]:
-    """Holm across every improvement claim of the run, then each comparison's top-level fields from
-    its deciding gate. A claim lost after the correction gets its message written anew from its
-    final verdict by ``message(comparison, gate)`` (``compare.messages.gate_message`` on the
-    records). Returns the ids of the comparisons with a lost claim."""
-    gates = [g for c in comparisons for g in c.get("gates") or []]
-    lost_gates = apply_holm(gates)
+    comparisons: Sequence[ComparisonRecord], message: GateMessage
+) -> tuple[list[ComparisonRecord], list[str]]:
+    """Holm across every improvement claim of the run, whatever the order the gates were called in.
+
+    Returns new comparisons (``model_copy``; the inputs are frozen records) with every ``improves``
+    gate re-decided on its adjusted p and each comparison's top-level fields taken from its
+    deciding gate, and the ids of the comparisons with a lost claim. A claim lost after the
+    correction gets its message written anew from its final verdict by ``message(comparison, gate)``.
+    """
+    gates = [list(c.gates) for c in comparisons]
+    claims = [(i, j) for i, gs in enumerate(gates) for j, g in enumerate(gs) if g.type == "improves" and g.p_null is not None]
+    adjusted: list[float] = list(holm([float(gates[i][j].p_null or 0.0) for i, j in claims])) if claims else []
     lost: list[str] = []
-    for c in comparisons:
-        for g in c.get("gates") or []:
-            if any(g is lg for lg in lost_gates):
-                g["message"] = message(c, g)
-                if str(c.get("id")) not in lost:
-                    lost.append(str(c.get("id")))
-        g = deciding_gate(c.get("gates") or [])
-        if g is None:
+    for (i, j), p_adj in zip(claims, adjusted, strict=True):
+        before = gates[i][j]
+        g = before.model_copy(update={"p_adjusted": float(p_adj), "holm_family": len(claims)})
+        verdict = decide_gate(g)
+        g = g.model_copy(update={"verdict": verdict, "passed": verdict in PASSING})
+        if before.verdict == "IMPROVED" and verdict != "IMPROVED":
+            g = g.model_copy(update={"message": message(comparisons[i], g)})
+            if comparisons[i].id not in lost:
+                lost.append(comparisons[i].id)
+        gates[i][j] = g
+    out = []
+    for c, gs in zip(comparisons, gates, strict=True):
+        d = deciding_gate(gs)
+        if d is None:
+            out.append(c)
             continue
-        hib = bool(c.get("higher_is_better", True))
-        g["p_value"] = shown_p(g["verdict"], g.get("p_null"), g.get("p_drop"), g.get("p_adjusted"))
-        g["claim"] = claim_text(g["type"], float(g["size"]), g["verdict"], higher_is_better=hib,
-                                adjusted=g.get("p_adjusted") is not None)
-        c.update(
-            verdict=g["verdict"], passed=bool(g["passed"]), p_value=g["p_value"], p_claim=g["claim"],
-            p_adjusted=g.get("p_adjusted"), ci_low=g.get("ci_low"), ci_high=g.get("ci_high"),
-            ci_level=g.get("ci_level"), mde=g.get("mde"), n_needed=g.get("n_needed"), message=g.get("message", ""),
-            gate={"type": g["type"], "min_delta": g.get("min_delta"), "margin": g.get("margin"), "alpha": g["alpha"]},
-        )
-    return lost
+        k = next(i for i, x in enumerate(gs) if x is d)
+        g = d.model_copy(update={
+            "p_value": shown_p(d.verdict, d.p_null, d.p_drop, d.p_adjusted),
+            "claim": claim_text(d.type, d.size, d.verdict, higher_is_better=c.higher_is_better,
+                                adjusted=d.p_adjusted is not None),
+        })  # fmt: skip
+        gs[k] = g
+        out.append(c.model_copy(update={
+            "gates": gs, "verdict": g.verdict, "passed": g.passed, "p_value": g.p_value, "p_claim": g.claim,
+            "p_adjusted": g.p_adjusted, "ci_low": g.ci_low, "ci_high": g.ci_high, "ci_level": g.ci_level,
+            "mde": g.mde, "n_needed": g.n_needed, "message": g.message,
+            "gate": GateSpec(type=g.type, min_delta=g.min_delta, margin=g.margin, alpha=g.alpha),
+        }))  # fmt: skip
+    return out, lost
 
 
 # -- a candidate's verdict and the run's --------------------------------------------------------
 def candidate_verdict(
     label: str,
-    comparisons: list[dict[str, Any]],
-    tests: list[dict[str, Any]],
+    comparisons: Sequence[ComparisonRecord],
+    tests: Sequence[TestRecord],
     *,
-    adapter_effect: dict[str, Any] | None,
-    adapter: str | None = None,
+    model: ModelRecord | None = None,
     allow_advisory: bool = False,
-) -> dict[str, Any]:
+) -> CandidateVerdict:
     """One candidate's verdict from every check of it.
 
     Checks: its comparisons' gates (binding ones; under --allow-advisory, advisory ones that are
@@ -216,36 +246,34 @@ def candidate_verdict(
     adapter is ``NO_EFFECT`` whatever its gates say). A setup error that stopped the run makes it
     ``ERROR``.
     """
-    mine = [c for c in comparisons if c.get("candidate") == label]
-    gated = [c for c in mine if c.get("gates")]
-    binding = [c for c in gated if c.get("binding", not c.get("advisory"))]
-    failed = [c for c in binding if not c.get("passed")]
+    adapter = model.spec.adapter if model is not None else None
+    mine = [c for c in comparisons if c.candidate == label]
+    gated = [c for c in mine if c.gates]
+    binding = [c for c in gated if c.binding]
+    failed = [c for c in binding if not c.passed]
     # Advisory gates accepted as evidence (--allow-advisory) never hide a collapse.
-    accepted = [c for c in gated if c not in binding] if allow_advisory else []
-    collapsed = [c for c in accepted if c.get("verdict") in COLLAPSE]
-    covered = {str(c.get("nodeid")) for c in failed}
-    ours = [t for t in tests if t.get("candidate") in (label, None)]
-    stopped = [t for t in ours if t.get("stopped")]
-    broken = [
-        t for t in ours
-        if t.get("outcome") in ("failed", "error") and not (t.get("gate_failure") and str(t.get("nodeid")) in covered)
-    ]
+    accepted = [c for c in gated if not c.binding] if allow_advisory else []
+    collapsed = [c for c in accepted if c.verdict in COLLAPSE]
+    covered = {c.nodeid for c in failed}
+    ours = [t for t in tests if t.candidate in (label, None)]
+    stopped = [t for t in ours if t.stopped]
+    broken = [t for t in ours if t.outcome in ("failed", "error") and not (t.gate_failure and t.nodeid in covered)]
     problems = [_gate_reason(c) for c in failed] + [_gate_reason(c) + " (advisory, still failing)" for c in collapsed]
     problems += [_test_reason(t) for t in broken]
-    failed_ids = [str(c["id"]) for c in failed + collapsed] + [str(t["nodeid"]) for t in broken]
+    failed_ids = [c.id for c in failed + collapsed] + [t.nodeid for t in broken]
 
-    def out(status: RunStatus, reason: str) -> dict[str, Any]:
-        return {"status": status, "reason": reason, "failed": failed_ids}
+    def out(status: RunStatus, reason: str) -> CandidateVerdict:
+        return CandidateVerdict(status=status, reason=reason, failed=failed_ids)
 
     if stopped:
         t = stopped[0]
-        return out("ERROR", f"the run stopped on a setup error in {t['nodeid']}: {_clip(str(t.get('message', '')))}")
-    if (adapter_effect or {}).get("no_effect"):
+        return out("ERROR", f"the run stopped on a setup error in {t.nodeid}: {_clip(t.message)}")
+    if model is not None and model.adapter_effect is not None and model.adapter_effect.no_effect:
         also = f" Also {len(problems)} check(s) failed; first: {problems[0]}" if problems else ""
         return out("NO_EFFECT", no_effect_text(label, adapter) + also)
     if problems:
         return out("FAIL", f"{len(problems)} check(s) failed; first: {problems[0]}" + _more(problems))
-    advisory_failed = [c for c in gated if c not in binding and not c.get("passed")]
+    advisory_failed = [c for c in gated if not c.binding and not c.passed]
     if not binding:
         if gated and allow_advisory:
             return out("PASS", f"only advisory gates ({len(gated)}), accepted by --allow-advisory; "
@@ -254,39 +282,50 @@ def candidate_verdict(
             return out("NO_BINDING_GATES", f"all {len(gated)} gate(s) are advisory (an unreliable judge cannot pass "
                        "or fail a run alone): there is no binding evidence to pass on. Calibrate the judge, add a "
                        "binding gate, or pass --allow-advisory.")
-        ran = [t for t in ours if t.get("outcome") == "passed"]
+        ran = [t for t in ours if t.outcome == "passed"]
         if ran:
             return out("PASS", f"all {len(ran)} check(s) passed (no comparison gates).")
         return out("ERROR", "no gate was applied: the run has no evidence to pass on.")
     extra = f"; {len(advisory_failed)} advisory gate(s) did not pass" if advisory_failed else ""
-    checks = [t for t in ours if t.get("outcome") == "passed" and t.get("kind") != "gate"]
+    checks = [t for t in ours if t.outcome == "passed" and t.kind != "gate"]
     more = f" and {len(checks)} other check(s)" if checks else ""
     return out("PASS", f"all {len(binding)} binding gate(s){more} passed{extra}.")
 
 
-def run_verdict(per: dict[str, dict[str, Any]], exitstatus: int, extra_failures: list[str]) -> dict[str, Any]:
+def run_verdict(
+    per: dict[str, CandidateVerdict],
+    exitstatus: int,
+    extra_failures: Sequence[str],
+    *,
+    notes: Sequence[str] = (),
+    lost_after_holm: Sequence[str] = (),
+) -> RunVerdict:
     """The run's verdict: its worst candidate's (``SEVERITY``); a run that did not complete is ERROR."""
     many = len(per) > 1
-    worst = sorted(per.items(), key=lambda kv: SEVERITY.index(kv[1]["status"]))
-    bad = [(label, v) for label, v in worst if v["status"] in BLOCKING]
-    failed = list(dict.fromkeys(x for _, v in bad for x in v["failed"]))
-    if bad and (bad[0][1]["status"] == "ERROR" or exitstatus in (0, 1)):
+    worst = sorted(per.items(), key=lambda kv: SEVERITY.index(kv[1].status))
+    bad = [(label, v) for label, v in worst if v.status in BLOCKING]
+    failed = list(dict.fromkeys(x for _, v in bad for x in v.failed))
+
+    def out(status: RunStatus, reason: str, failed: list[str]) -> RunVerdict:
+        return RunVerdict(status=status, reason=reason, failed=failed, candidates=per, notes=list(notes),
+                          lost_after_holm=list(lost_after_holm))
+
+    if bad and (bad[0][1].status == "ERROR" or exitstatus in (0, 1)):
         label, v = bad[0]
         who = f"{label}: " if many else ""
         others = f" ({len(bad)} of {len(per)} candidates fail)" if many else ""
-        return {"status": v["status"], "reason": who + v["reason"] + others, "failed": failed}
+        return out(v.status, who + v.reason + others, failed)
     if exitstatus not in (0, 1):
-        return {"status": "ERROR", "reason": f"the run did not complete (pytest exit status {exitstatus}).",
-                "failed": failed}
+        return out("ERROR", f"the run did not complete (pytest exit status {exitstatus}).", failed)
     if extra_failures:
-        return {"status": "FAIL", "reason": extra_failures[0], "failed": failed}
+        return out("FAIL", extra_failures[0], failed)
     if exitstatus == 1:
-        return {"status": "FAIL", "reason": "some tests failed or errored; see the pytest output.", "failed": failed}
+        return out("FAIL", "some tests failed or errored; see the pytest output.", failed)
     if not per:
-        return {"status": "ERROR", "reason": "no gate was applied: the run has no evidence to pass on.", "failed": []}
+        return out("ERROR", "no gate was applied: the run has no evidence to pass on.", [])
     if not many:
-        return {"status": "PASS", "reason": next(iter(per.values()))["reason"], "failed": []}
-    return {"status": "PASS", "reason": f"all {len(per)} candidates passed every check.", "failed": []}
+        return out("PASS", next(iter(per.values())).reason, [])
+    return out("PASS", f"all {len(per)} candidates passed every check.", [])
 
 
 def blocks(status: str | None) -> bool:
@@ -302,16 +341,13 @@ def no_effect_text(label: str, adapter: str | None) -> str:
     )
 
 
-def _gate_reason(c: dict[str, Any]) -> str:
-    return (
-        f"{c.get('suite')} {c.get('metric')}: {c.get('verdict')}, delta {_signed(c.get('delta'))} "
-        f"[{_signed(c.get('ci_low'))}, {_signed(c.get('ci_high'))}]"
-    )
+def _gate_reason(c: ComparisonRecord) -> str:
+    return f"{c.suite} {c.metric}: {c.verdict}, delta {_signed(c.delta)} [{_signed(c.ci_low)}, {_signed(c.ci_high)}]"
 
 
-def _test_reason(t: dict[str, Any]) -> str:
-    why = _clip(" ".join(str(t.get("message", "")).split()))
-    return f"{t.get('nodeid')} ({t.get('outcome')})" + (f": {why}" if why else "")
+def _test_reason(t: TestRecord) -> str:
+    why = _clip(" ".join(t.message.split()))
+    return f"{t.nodeid} ({t.outcome})" + (f": {why}" if why else "")
 
 
 def _more(problems: list[str]) -> str:

@@ -17,6 +17,7 @@ from tunegate.harness.numbers import fmt_p
 
 if TYPE_CHECKING:
     from tunegate.harness.compare.result import Comparison, GateRecord
+    from tunegate.harness.record import ComparisonRecord
 
 SHOWN_IDS = 3
 
@@ -97,23 +98,22 @@ class Facts:
         )  # fmt: skip
 
     @classmethod
-    def from_record(cls, c: dict[str, Any]) -> Facts:
-        """From a comparison of results.json (``tunegate.harness.record.ComparisonRecord``)."""
-        cov = c.get("coverage") or {}
-        n = int(c.get("n") or 0)
+    def from_record(cls, c: ComparisonRecord) -> Facts:
+        """From a comparison of the run record (``tunegate.harness.record.ComparisonRecord``)."""
+        cov = c.coverage
         coverage = Coverage(
-            n_items=int(cov.get("n_items", n)), n_scored=int(cov.get("n_scored", n)),
-            unscored_base=int(cov.get("unscored_base", 0)), unscored_candidate=int(cov.get("unscored_candidate", 0)),
-            infra=int(cov.get("infra", 0)), floor=float(cov.get("floor", 0.0)), worst=cov.get("worst"),
-            reasons=tuple(cov.get("reasons") or ()),
+            n_items=c.n, n_scored=c.n, unscored_base=0, unscored_candidate=0, infra=0, floor=0.0, worst=None, reasons=(),
+        ) if cov is None else Coverage(
+            n_items=cov.n_items, n_scored=cov.n_scored, unscored_base=cov.unscored_base,
+            unscored_candidate=cov.unscored_candidate, infra=cov.infra, floor=cov.floor, worst=cov.worst,
+            reasons=tuple(cov.reasons),
         )  # fmt: skip
-        slices = c.get("slices") or []
         return cls(
-            metric=str(c["metric"]), suite=str(c["suite"]), candidate=str(c["candidate"]),
-            higher_is_better=bool(c.get("higher_is_better", True)), base_mean=_nan(c.get("base_mean")),
-            candidate_mean=_nan(c.get("candidate_mean")), delta=_nan(c.get("delta")), test=str(c.get("test")),
-            n=int(c.get("n") or 0), coverage=coverage, notes=tuple(c.get("notes") or ()),
-            worst_slice=slices[0] if slices else None, flips=c.get("flips"),
+            metric=c.metric, suite=c.suite, candidate=c.candidate, higher_is_better=c.higher_is_better,
+            base_mean=_nan(c.base_mean), candidate_mean=_nan(c.candidate_mean), delta=_nan(c.delta), test=c.test,
+            n=c.n, coverage=coverage, notes=tuple(c.notes),
+            worst_slice=c.slices[0].model_dump() if c.slices else None,
+            flips=c.flips.model_dump() if c.flips is not None else None,
         )  # fmt: skip
 
 
