@@ -26,10 +26,11 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tunegate.harness.record import SCHEMA_VERSION
+from tunegate.harness.record import SCHEMA_VERSION, ModelRecord, Models, RunInfo, RunRecord, RunVerdict, Tool
 
 pytest_plugins = ["pytester"]
 
@@ -612,6 +613,14 @@ def _(c: Ctx) -> Call:
 # ---------------------------------------------------------------------------------------------
 # tunegate report (exit 2, one line naming the file)
 # ---------------------------------------------------------------------------------------------
+def _minimal_record() -> dict[str, Any]:
+    """The smallest valid results.json: a run that stopped before any comparison."""
+    return RunRecord(
+        tool=Tool(), run=RunInfo(started_at="", finished_at="", duration_s=0.0), models=Models(base=ModelRecord(label="base")),
+        verdict=RunVerdict(status="ERROR", reason="the run stopped before any comparison"),
+    ).to_json()
+
+
 def _report(c: Ctx, data: bytes | str, *needles: str) -> Call:
     path = c.write("run/results.json", data)
     return cli(["report", str(path)], "tunegate report: error:", *needles)
@@ -638,11 +647,10 @@ def _(c: Ctx) -> Call:
     return _report(c, "[1, 2, 3]", "results.json")
 
 
-@case("report-only-a-version", 0)
+@case("report-only-a-version", 2)
 def _(c: Ctx) -> Call:
-    # a partial record renders as an ERROR report by design (tunegate/reports/files.py check_results)
-    path = c.write("run/results.json", json.dumps({"schema_version": SCHEMA_VERSION}))
-    return cli(["report", str(path)], "ERROR", "report.html")
+    # a record missing what every run writes is refused where it is read (RunRecord.from_json), naming the fields
+    return _report(c, json.dumps({"schema_version": SCHEMA_VERSION}), "results.json", "verdict: Field required")
 
 
 @case("report-fields-of-wrong-type", 2)
@@ -941,13 +949,13 @@ def _(c: Ctx) -> Call:
 
 @case("report-stamp-missing-dir", 2)
 def _(c: Ctx) -> Call:
-    path = c.write("run/results.json", json.dumps({"schema_version": SCHEMA_VERSION}))
+    path = c.write("run/results.json", json.dumps(_minimal_record()))
     return cli(["report", str(path), "--stamp", str(c.scratch / "no-adapter")], "no-adapter")
 
 
 @case("report-out-under-a-file", 2)
 def _(c: Ctx) -> Call:
-    path = c.write("run/results.json", json.dumps({"schema_version": SCHEMA_VERSION}))
+    path = c.write("run/results.json", json.dumps(_minimal_record()))
     blocker = c.write("blocker", "x")
     return cli(["report", str(path), "-o", str(blocker / "out")], str(blocker))
 

@@ -35,6 +35,8 @@ from tunegate.harness.record_sections import Frozen as _Frozen
 
 SCHEMA_VERSION = 2
 KNOWN_VERSIONS = (1, 2)
+MAX_PROBLEMS = 20
+"""Validation problems named when a results.json is refused (the rest are counted)."""
 
 TestOutcomeName = Literal["passed", "failed", "error", "skipped"]
 TestKind = Literal["gate", "leakage", "drift", "custom"]
@@ -239,7 +241,10 @@ class RunRecord(_Frozen):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            problems = [f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()]
+            errors = exc.errors()
+            problems = [f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in errors[:MAX_PROBLEMS]]
+            if len(errors) > MAX_PROBLEMS:
+                problems.append(f"... and {len(errors) - MAX_PROBLEMS} more problem(s) of the same file")
             raise DataError(where, problems) from None
 
 
@@ -291,5 +296,6 @@ __all__ = [
     "SliceRecord",
     "SuiteRecord",
     "TestRecord",
+    "Tool",
     "Verdict",
 ]
