@@ -11,6 +11,7 @@ from scipy.stats import binomtest
 from tunegate.harness.compare import AdvisoryGateWarning, Comparison, apply_holm, compare_scores
 from tunegate.harness.errors import GateFailure, StatsError
 from tunegate.harness.metrics.base import MetricScores
+from tunegate.harness.record import GateResult
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -473,9 +474,9 @@ def test_apply_holm_adjusts_claims_and_returns_lost_improvements() -> None:
     strong, weak, other = claim(15, "a"), claim(9, "b"), claim(9, "c")
     raw = [c.gates[0].p_null for c in (strong, weak, other)]
     assert raw[1] == pytest.approx(binomtest(9, 11, 0.5, alternative="greater").pvalue) and raw[1] < 0.05
-    entries = [c.to_dict()["gates"][0] for c in (strong, weak, other)]
-    lost = apply_holm(entries)
-    assert [e is entries[1] or e is entries[2] for e in lost] == [True, True]
-    assert [e["verdict"] for e in entries] == ["IMPROVED", "INCONCLUSIVE", "INCONCLUSIVE"]
-    assert entries[1]["p_adjusted"] == pytest.approx(2 * raw[1])
-    assert entries[0]["p_adjusted"] == pytest.approx(3 * raw[0])
+    entries = [GateResult.model_validate(c.to_dict()["gates"][0]) for c in (strong, weak, other)]
+    adjusted = apply_holm(entries)
+    assert [e.verdict for e in entries] == ["IMPROVED", "IMPROVED", "IMPROVED"]  # the inputs are not changed
+    assert [e.verdict for e in adjusted] == ["IMPROVED", "INCONCLUSIVE", "INCONCLUSIVE"]
+    assert adjusted[1].p_adjusted == pytest.approx(2 * raw[1])
+    assert adjusted[0].p_adjusted == pytest.approx(3 * raw[0])

@@ -15,6 +15,7 @@ import pytest
 from tunegate.harness.compare import apply_holm, compare_scores
 from tunegate.harness.errors import GateFailure
 from tunegate.harness.metrics.base import MetricScores
+from tunegate.harness.record import GateResult
 
 ALPHA = 0.05
 
@@ -69,9 +70,8 @@ def holm_order_rate(runs: int, seed: int = 0) -> tuple[float, float]:
                 else:
                     _passes(comp, "no_regression", 0.05)
                     _passes(comp, "improves", 0.0)
-                entries += [g for g in comp.to_dict()["gates"]]
-            apply_holm(entries)
-            hits[order] += any(g["type"] == "improves" and g["verdict"] == "IMPROVED" for g in entries)
+                entries += [GateResult.model_validate(g) for g in comp.to_dict()["gates"]]
+            hits[order] += any(g.type == "improves" and g.verdict == "IMPROVED" for g in apply_holm(entries))
     return hits[0] / runs, hits[1] / runs
 
 
@@ -93,9 +93,8 @@ def test_a_planted_improvement_is_found_after_holm() -> None:
         c = np.where((b == 0) & (rng.random(300) < 0.3), 1.0, b)
         comp = _compare(b, c, kind="binary")
         _passes(comp, "improves", 0.0)
-        entries += comp.to_dict()["gates"]
-    apply_holm(entries)
-    assert all(g["verdict"] == "IMPROVED" for g in entries)
+        entries += [GateResult.model_validate(g) for g in comp.to_dict()["gates"]]
+    assert all(g.verdict == "IMPROVED" for g in apply_holm(entries))
 
 
 @pytest.mark.slow

@@ -12,8 +12,9 @@ import pytest
 from tunegate.harness.compare import compare_scores
 from tunegate.harness.errors import DataError, GateFailure
 from tunegate.harness.metrics.base import MetricScores
+from tunegate.harness.partial import merge_partials
 from tunegate.harness.record import SCHEMA_VERSION, RunRecord
-from tunegate.harness.results import build_results, merge_partials, write_json_atomic
+from tunegate.harness.results import build_results, write_json_atomic
 
 
 def _comparison(suite: str, base: np.ndarray, cand: np.ndarray, gates: list[tuple[str, float]], *,

@@ -20,7 +20,8 @@ import numpy as np
 from tunegate.harness.compare import AdvisoryGateWarning, compare_scores
 from tunegate.harness.errors import GateFailure
 from tunegate.harness.metrics.base import MetricScores
-from tunegate.harness.results import build_results, merge_partials
+from tunegate.harness.partial import merge_partials
+from tunegate.harness.results import build_results
 
 N_ITEMS = 40
 

@@ -151,9 +151,12 @@ def test_other_tests_all_passed_is_never_said_next_to_a_failed_test(kind: str, g
     gate = {"nodeid": "suites/test_x.py::test_gate", "outcome": "passed", "message": "", "candidate": None,
             "gate_failure": False, "kind": "gate"}
     results["tests"] = [test, gate]
-    md = render_markdown(as_record(results))
+    record = as_record(results)
+    md = render_markdown(record)
     shown = not (gate_failure and kind == "gate")  # a gate's own failure is its comparison's row
     assert not re.search(r"all \d+ passed", md)
+    tests_html = render_html(record).split('<section id="tests">', 1)[1].split("</section>", 1)[0]
+    assert not re.search(r"All \d+ passed", tests_html)
     assert (f"test_{kind}" in md) == shown
     if kind != "gate":
         assert "**Failed tests (not comparisons): 1 of 1**" in md  # gates are not "other tests"
@@ -169,7 +172,8 @@ def test_other_tests_count_leaves_gates_out() -> None:
 
 
 def test_every_verdict_state_has_its_presentation() -> None:
-    # A new state is added in compare/decision.py (RunStatus) and here in the presentation maps only.
+    # A new state is added to the record's RunStatus (harness/record_sections.py), its order and meaning in
+    # compare/decision.py (SEVERITY, BLOCKING), and the presentation maps (reports/format.py) only.
     from tunegate.harness.compare.decision import BLOCKING, RUN_STATUSES, SEVERITY
     from tunegate.reports.format import STATUS_COLOURS, STATUS_ICONS
 

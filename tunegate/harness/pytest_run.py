@@ -402,21 +402,23 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _is_worker(config):
         config.workeroutput["tunegate"] = json.dumps(run.partial(), default=str)  # type: ignore[attr-defined]
         return
-    workers: list[dict[str, Any]] = [*config.stash[PARTIALS_KEY]]
+    from tunegate.harness.partial import RunPartial, merge_partials
+
+    workers = [RunPartial.model_validate(p) for p in config.stash[PARTIALS_KEY]]
     if int(exitstatus) in (0, 1):
         # Checks that run whenever their inputs are known (leakage with training data), for the
         # candidates no collected test checked, here or on a worker.
         for p in workers:
-            run.recorder.leakage_checked.update(p.get("leakage_checked", []))
+            run.recorder.leakage_checked.update(p.leakage_checked)
         run.automatic_checks()
-    partials = [run.partial(), *workers]
-    if not any(p.get("comparisons") or p.get("items") or p.get("tests") for p in partials):
+    merged = merge_partials([RunPartial.model_validate(run.partial()), *workers])
+    if merged.empty:
         return
-    from tunegate.harness.results import build_results, command_line, merge_partials, verdict_fails
+    from tunegate.harness.results import build_results, command_line, verdict_fails
 
     options = run.options.model_dump(mode="json")
     results = build_results(
-        merge_partials(partials),
+        merged,
         options=_redact(options),
         started=run.started,
         exitstatus=int(exitstatus),

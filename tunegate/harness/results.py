@@ -16,7 +16,6 @@ import platform
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,15 @@ from tunegate.harness.compare.decision import (
 )
 from tunegate.harness.compare.messages import Facts, gate_message
 from tunegate.harness.compare.result import GateRecord
-from tunegate.harness.record import SCHEMA_VERSION, ComparisonRecord, GateResult, RunRecord
+from tunegate.harness.partial import CACHE_COUNTS, RunPartial
+from tunegate.harness.record import (
+    SCHEMA_VERSION,
+    CleanSubset,
+    ComparisonRecord,
+    GateResult,
+    ModelRecord,
+    RunRecord,
+)
 
 LIBRARIES = (
     "torch",
@@ -53,52 +60,6 @@ def library_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return out
-
-
-def merge_partials(partials: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """Union of worker records: comparisons appended, items merged field by field."""
-    merged: dict[str, Any] = {
-        "comparisons": [],
-        "items": {},
-        "models": {},
-        "suites": {},
-        "sections": {},
-        "judges": {},
-        "adapter_checks": {},
-        "tests": [],
-        "notes": [],
-        "cache": {},
-    }
-    for part in partials:
-        merged["comparisons"].extend(part.get("comparisons", []))
-        for suite, rows in part.get("items", {}).items():
-            target = merged["items"].setdefault(suite, {})
-            for item_id, row in rows.items():
-                cur = target.setdefault(item_id, {**row, "outputs": {}, "scores": {}})
-                cur["outputs"].update(row.get("outputs", {}))
-                for metric, cell in row.get("scores", {}).items():
-                    cur["scores"].setdefault(metric, {}).update(cell)
-        for label, rec in part.get("models", {}).items():
-            if rec.get("fingerprint") or label not in merged["models"]:
-                merged["models"][label] = rec
-        merged["suites"].update(part.get("suites", {}))
-        for name, sec in part.get("sections", {}).items():
-            if isinstance(sec, dict):
-                merged["sections"].setdefault(name, {}).update(sec)
-            else:
-                merged["sections"][name] = sec
-        for j in part.get("judges", []):
-            merged["judges"][j.get("rubric", j.get("name", ""))] = j
-        merged["adapter_checks"].update(part.get("adapter_checks", {}))
-        merged["tests"].extend(part.get("tests", []))
-        for note in part.get("notes", []):
-            if note not in merged["notes"]:
-                merged["notes"].append(note)
-        for k in ("hits", "misses", "generated", "generated_tokens", "generation_s"):
-            v = part.get("cache", {}).get(k)
-            if isinstance(v, (int, float)):
-                merged["cache"][k] = merged["cache"].get(k, 0) + v
-    return merged
 
 
 def _gate_message(c: ComparisonRecord, g: GateResult) -> str:
@@ -138,7 +99,7 @@ def verdict_fails(record: RunRecord) -> bool:
 
 
 def build_results(
-    merged: dict[str, Any],
+    merged: RunPartial,
     *,
     options: dict[str, Any],
     started: float,
@@ -146,20 +107,23 @@ def build_results(
     command: str,
     extra_failures: list[str] | None = None,
 ) -> RunRecord:
-    """The run record (tunegate/harness/record.py), validated once here, with every verdict decided."""
-    comparisons = merged["comparisons"]
-    models = merged["models"]
-    base = models.get("base", {"label": "base"})
+    """The run record (tunegate/harness/record.py) from the processes' merged records
+    (``tunegate.harness.partial.merge_partials``): validated once, here, then every verdict decided."""
+    base = merged.models.get("base") or ModelRecord(label="base")
     candidates = [
-        {**m, "adapter_effect": merged["adapter_checks"].get(label)} for label, m in models.items() if label != "base"
+        {**m.model_dump(), "adapter_effect": merged.adapter_checks.get(label)}
+        for label, m in merged.models.items()
+        if label != "base"
     ]
-    items = {suite: [_clean(row) for row in rows.values()] for suite, rows in sorted(merged["items"].items())}
-    add_clean_subsets(comparisons, items, merged["sections"].get("leakage"))
-    cache = dict(merged["cache"])
-    total = cache.get("hits", 0) + cache.get("misses", 0)
-    cache["hit_rate"] = cache.get("hits", 0) / total if total else 0.0
-    seconds = cache.get("generation_s") or 0.0
-    cache["tokens_per_s"] = round(cache.get("generated_tokens", 0) / seconds, 1) if seconds else None
+    items = {suite: [_clean(row) for row in rows.values()] for suite, rows in sorted(merged.items.items())}
+    counts = {k: merged.cache.get(k) or 0 for k in CACHE_COUNTS}
+    total = counts["hits"] + counts["misses"]
+    seconds = counts["generation_s"]
+    cache = {
+        **counts,
+        "hit_rate": counts["hits"] / total if total else 0.0,
+        "tokens_per_s": round(counts["generated_tokens"] / seconds, 1) if seconds else None,
+    }
     finished = time.time()
     raw = _clean(
         {
@@ -177,24 +141,24 @@ def build_results(
                 "python": platform.python_version(),
                 "platform": f"{platform.system()}-{platform.machine()}",
                 "libraries": library_versions(),
-                "numerics": str((base.get("describe") or {}).get("numerics") or ""),
+                "numerics": str((base.describe or {}).get("numerics") or ""),
             },
             # decided below, on the validated record; the run's notes are redacted with the rest
-            "verdict": {"status": "ERROR", "reason": "not decided", "notes": merged.get("notes", [])},
-            "models": {"base": base, "candidates": candidates},
+            "verdict": {"status": "ERROR", "reason": "not decided", "notes": merged.notes},
+            "models": {"base": base.model_dump(), "candidates": candidates},
             "cache": cache,
-            "suites": list(merged["suites"].values()),
-            "comparisons": comparisons,
-            "tests": list(merged.get("tests", [])),
+            "suites": [s.model_dump() for s in merged.suites.values()],
+            "comparisons": merged.comparisons,
+            "tests": [t.model_dump() for t in merged.tests],
             "items": items,
-            "leakage": merged["sections"].get("leakage"),
-            "forgetting": merged["sections"].get("forgetting"),
-            "judges": list(merged["judges"].values()),
+            "leakage": merged.sections.get("leakage"),
+            "forgetting": merged.sections.get("forgetting"),
+            "judges": [j.model_dump() for j in merged.judges],
         }
     )
     record = RunRecord.from_json(_redact(raw), where="the run record")
     return decide_run(
-        record, exitstatus, list(extra_failures or []), allow_advisory=bool(options.get("allow_advisory"))
+        with_clean_subsets(record), exitstatus, list(extra_failures or []), allow_advisory=bool(options.get("allow_advisory"))
     )
 
 
@@ -206,33 +170,26 @@ def _redact(obj: Any) -> Any:
     return redact(obj)
 
 
-def add_clean_subsets(
-    comparisons: list[dict[str, Any]], items: dict[str, list[dict[str, Any]]], leakage: dict[str, Any] | None
-) -> None:
-    """Re-report each comparison on the items the leakage check found clean (descriptive means)."""
-    if not leakage or not leakage.get("items"):
-        return
+def with_clean_subsets(record: RunRecord) -> RunRecord:
+    """Each comparison re-reported on the items the leakage check found clean (descriptive means);
+    a new record."""
+    if record.leakage is None or not record.leakage.items:
+        return record
     flagged: dict[str, set[str]] = {}
-    for flag in leakage["items"]:
-        flagged.setdefault(str(flag.get("suite")), set()).add(str(flag.get("id")))
-    for comp in comparisons:
-        bad = flagged.get(str(comp.get("suite")))
-        if not bad:
-            continue
-        metric, label = comp.get("metric"), comp.get("candidate")
-        pairs = [
-            (row["scores"][metric].get("base"), row["scores"][metric].get(label))
-            for row in items.get(str(comp.get("suite")), [])
-            if row["id"] not in bad and metric in row.get("scores", {})
-        ]
-        pairs = [(b, c) for b, c in pairs if b is not None and c is not None]
-        if pairs:
-            b_mean = sum(b for b, _ in pairs) / len(pairs)
-            c_mean = sum(c for _, c in pairs) / len(pairs)
-            comp["clean_subset"] = {
-                "n": len(pairs), "n_flagged": len(bad), "base_mean": b_mean, "candidate_mean": c_mean,
-                "delta": c_mean - b_mean,
-            }
+    for flag in record.leakage.items:
+        flagged.setdefault(flag.suite, set()).add(flag.id)
+    comparisons = []
+    for comp in record.comparisons:
+        bad = flagged.get(comp.suite, set())
+        rows = [row.scores[comp.metric] for row in record.items.get(comp.suite, []) if row.id not in bad and comp.metric in row.scores]
+        pairs = [(cell["base"], cell[comp.candidate]) for cell in rows if cell.get("base") is not None and cell.get(comp.candidate) is not None]
+        if bad and pairs:
+            b_mean = sum(b for b, _ in pairs if b is not None) / len(pairs)
+            c_mean = sum(c for _, c in pairs if c is not None) / len(pairs)
+            subset = CleanSubset(n=len(pairs), n_flagged=len(bad), base_mean=b_mean, candidate_mean=c_mean, delta=c_mean - b_mean)
+            comp = comp.model_copy(update={"clean_subset": subset})
+        comparisons.append(comp)
+    return record.model_copy(update={"comparisons": comparisons})
 
 
 def _iso(t: float) -> str:

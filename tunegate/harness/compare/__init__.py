@@ -22,7 +22,7 @@ from tunegate.harness.compare.decision import (
     Verdict,
     apply_holm,
     decide,
-    decide_entry,
+    decide_gate,
 )
 from tunegate.harness.compare.result import AdvisoryGateWarning, Comparison, GateRecord
 from tunegate.harness.compare.scoring import DEFAULT_COVERAGE_FLOOR, SLICE_RESAMPLES, compare_scores
@@ -41,5 +41,5 @@ __all__ = [
     "apply_holm",
     "compare_scores",
     "decide",
-    "decide_entry",
+    "decide_gate",
 ]

@@ -27,7 +27,7 @@ lower is better).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, MutableMapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, get_args
 
 from tunegate.harness.record import (
@@ -112,44 +112,23 @@ def claim_text(
     return f"H0 delta {op_le} {null:+.3g}" + (" (Holm-adjusted)" if adjusted else "")
 
 
-def decide_entry(gate: MutableMapping[str, Any]) -> Verdict:
-    """:func:`decide` on a gate entry of results.json (see tunegate/harness/record.py ``GateResult``)."""
-    p = gate.get("p_adjusted")
-    if p is None:
-        p = gate.get("p_null")
-    return decide(
-        gate=gate["type"],
-        size=float(gate["size"]),
-        alpha=float(gate["alpha"]),
-        p_claim=_num(p, 1.0),
-        low=_num(gate.get("low_oriented"), -math.inf),
-        high=_num(gate.get("high_oriented"), math.inf),
-        mde=_num(gate.get("mde"), math.inf),
-        coverage_ok=bool(gate.get("coverage_ok", True)),
-    )
-
-
-def apply_holm(gates: Iterable[MutableMapping[str, Any]]) -> list[MutableMapping[str, Any]]:
+def apply_holm(gates: Sequence[GateResult]) -> list[GateResult]:
     """Holm across every improvement claim of a run, whatever the order the gates were called in.
 
-    Each ``improves`` gate entry gets ``p_adjusted`` and is re-decided with it; returns the entries
-    that were IMPROVED on their own p and are not after the correction. Entries are changed in
-    place (they are the run record's gate entries before it is frozen).
+    Returns the gates in the same order as new records (``model_copy``; the inputs are frozen):
+    each ``improves`` gate with a p gets ``p_adjusted`` and ``holm_family`` and is re-decided with
+    them (:func:`decide_gate`); the others are returned as they are.
     """
-    claims = [g for g in gates if g.get("type") == "improves" and g.get("p_null") is not None]
+    claims = [k for k, g in enumerate(gates) if g.type == "improves" and g.p_null is not None]
+    out = list(gates)
     if not claims:
-        return []
-    adjusted = holm([float(g["p_null"]) for g in claims])
-    lost = []
-    for g, p_adj in zip(claims, adjusted, strict=True):
-        before = g.get("verdict")
-        g["p_adjusted"] = float(p_adj)
-        g["holm_family"] = len(claims)
-        g["verdict"] = decide_entry(g)
-        g["passed"] = g["verdict"] in PASSING
-        if before == "IMPROVED" and g["verdict"] != "IMPROVED":
-            lost.append(g)
-    return lost
+        return out
+    adjusted = holm([float(gates[k].p_null or 0.0) for k in claims])
+    for k, p_adj in zip(claims, adjusted, strict=True):
+        g = gates[k].model_copy(update={"p_adjusted": float(p_adj), "holm_family": len(claims)})
+        verdict = decide_gate(g)
+        out[k] = g.model_copy(update={"verdict": verdict, "passed": verdict in PASSING})
+    return out
 
 
 def _num(x: Any, default: float) -> float:
@@ -186,27 +165,23 @@ GateMessage = Callable[[ComparisonRecord, GateResult], str]
 def finalise_holm(
     comparisons: Sequence[ComparisonRecord], message: GateMessage
 ) -> tuple[list[ComparisonRecord], list[str]]:
-    """Holm across every improvement claim of the run, whatever the order the gates were called in.
+    """Holm across every improvement claim of the run (:func:`apply_holm`), then each comparison's
+    top-level fields from its deciding gate.
 
-    Returns new comparisons (``model_copy``; the inputs are frozen records) with every ``improves``
-    gate re-decided on its adjusted p and each comparison's top-level fields taken from its
-    deciding gate, and the ids of the comparisons with a lost claim. A claim lost after the
-    correction gets its message written anew from its final verdict by ``message(comparison, gate)``.
+    Returns new comparisons (``model_copy``; the inputs are frozen records) and the ids of the
+    comparisons with a claim lost after the correction; a lost claim gets its message written anew
+    from its final verdict by ``message(comparison, gate)``.
     """
-    gates = [list(c.gates) for c in comparisons]
-    claims = [(i, j) for i, gs in enumerate(gates) for j, g in enumerate(gs) if g.type == "improves" and g.p_null is not None]
-    adjusted: list[float] = list(holm([float(gates[i][j].p_null or 0.0) for i, j in claims])) if claims else []
+    flat = [(i, g) for i, c in enumerate(comparisons) for g in c.gates]
+    adjusted = apply_holm([g for _, g in flat])
+    gates: list[list[GateResult]] = [[] for _ in comparisons]
     lost: list[str] = []
-    for (i, j), p_adj in zip(claims, adjusted, strict=True):
-        before = gates[i][j]
-        g = before.model_copy(update={"p_adjusted": float(p_adj), "holm_family": len(claims)})
-        verdict = decide_gate(g)
-        g = g.model_copy(update={"verdict": verdict, "passed": verdict in PASSING})
-        if before.verdict == "IMPROVED" and verdict != "IMPROVED":
+    for (i, before), g in zip(flat, adjusted, strict=True):
+        if before.verdict == "IMPROVED" and g.verdict != "IMPROVED":
             g = g.model_copy(update={"message": message(comparisons[i], g)})
             if comparisons[i].id not in lost:
                 lost.append(comparisons[i].id)
-        gates[i][j] = g
+        gates[i].append(g)
     out = []
     for c, gs in zip(comparisons, gates, strict=True):
         d = deciding_gate(gs)
