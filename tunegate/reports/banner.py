@@ -8,6 +8,7 @@ from collections import Counter
 from tunegate.harness.record import ComparisonRecord, ModelRecord, RunInfo, RunRecord
 from tunegate.reports.format import (
     DASH,
+    STATUS_COLOURS,
     as_float,
     bad_gate_tests,
     comparison_label,
@@ -145,6 +146,7 @@ def banner(record: RunRecord, ordered: Ordered, multi: bool) -> Html:
             h("div", status_text(status), class_="status", id="verdict-status"),
             h("div", h("div", reason, class_="reason"), h("div", join(" · ", parts), class_="sub")),
             class_=f"banner {status}",
+            style=f"background:{STATUS_COLOURS[status]}",
             role="status",
         ),
     ]
