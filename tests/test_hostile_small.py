@@ -138,6 +138,30 @@ def test_the_memorisation_probe_asks_with_the_system_turn_and_keeps_the_answer_a
     assert result.memorised, result.to_dict()
 
 
+
+def test_the_probe_asks_a_multi_turn_example_with_its_whole_conversation(tmp_path: Path) -> None:
+    from tunegate.harness.leakage.probe import memorisation_probe
+    from tunegate.harness.leakage.sources import read_training_examples
+
+    turns = [
+        {"role": "system", "content": "You are the billing desk."},
+        {"role": "user", "content": "I was charged twice for order 12."},
+        {"role": "assistant", "content": "Sorry about that. Which card was charged?"},
+        {"role": "user", "content": "The one ending in 4242."},
+        {"role": "assistant", "content": '{"refund": "card 4242", "amount": "the second charge"}'},
+    ]
+    train = tmp_path / "train.jsonl"
+    train.write_text(json.dumps({"messages": turns}) + "\n")
+    asked: list[list[dict[str, str]]] = []
+
+    def generate(chats: list[list[dict[str, str]]]) -> list[str]:
+        asked.extend(chats)
+        return [turns[-1]["content"]]
+
+    (result,) = memorisation_probe(generate, read_training_examples([f"{train}:1"]), mode="answer")
+    assert asked == [turns[:-1]]  # every turn before the last answer, in order, roles kept
+    assert result.target == turns[-1]["content"] and result.memorised, result.to_dict()
+
 LOCK_SUITE = """
 from pathlib import Path
 

@@ -19,7 +19,9 @@ Checks, per training document (user turns = prompt, assistant turns = answer):
 - references: the document's answer, hashed whole, looked up among the eval references (long
   enough ones), and its shingles among the references' prefix-filter shingles; a candidate whose
   prompt shares enough words with the item's is re-checked exactly (reference containment). This
-  catches an eval item whose prompt was edited but whose gold answer was copied into training.
+  catches an eval item whose prompt was edited but whose gold answer was copied into training; a
+  long, distinctive reference (``reference_alone_min_words``) equal to a training answer counts
+  whatever the prompts share (a gold answer copied under a rewritten prompt).
 """
 
 from __future__ import annotations
