@@ -10,6 +10,9 @@ and the judge (``--judge openai-compatible``).
   (docs/ci.md), and after a judge 401 no other test runs; a crash inside tunegate is exit 3.
 - A judge that drips its reply one byte a second: each attempt ends at its timeout, and a run
   whose every judgment drips ends within attempts x timeout plus a small bound.
+- A served model (``--backend openai``) that drips the same way: each generation attempt ends
+  at its timeout, and a run whose every reply drips stops with exit 4 (it cannot be carried
+  out) within attempts x timeout plus a small bound, the later tests never run.
 """
 
 from __future__ import annotations
@@ -321,3 +324,82 @@ def test_judging_adapts_to_a_one_request_at_a_time_server(pytester: pytest.Pytes
     results = json.loads((tmp_path / "report" / "results.json").read_text())
     (comparison,) = results["comparisons"]
     assert comparison["n"] == 20 and not (comparison.get("coverage") or {}).get("infra"), comparison
+
+
+# --- a served model that drips ------------------------------------------------------------------
+def dripping_generation(seconds: float) -> Any:
+    def route(req: Any) -> Any:
+        reply = openai_chat(req)
+        return Reply(reply.body if isinstance(reply, Reply) else reply, drip_s=seconds)
+
+    return route
+
+
+def test_one_dripping_generation_ends_at_its_timeout_per_attempt() -> None:
+    from tunegate.harness.data import Message
+    from tunegate.harness.models import BACKENDS, GenerationParams, GenerationRequest, ModelSpec
+    from tunegate.harness.models.openai_compat import RemoteUnavailable
+
+    timeout, attempts = 3.0, 2
+    with FakeServer({"/v1/chat/completions": dripping_generation(1.0)}, max_lifetime_s=60) as server:
+        spec = ModelSpec(base="served-base", backend="openai", options={
+            "base_url": server.url + "/v1", "timeout": timeout, "max_retries": attempts - 1, "backoff_base": 0.1,
+        })  # fmt: skip
+        backend = BACKENDS.get("openai")(spec, cache_dir="")
+        request = GenerationRequest("q0", (Message("user", "Customer 0: charged twice."),), GenerationParams())
+        started = time.monotonic()
+        with pytest.raises(RemoteUnavailable, match=r"gave up after 2 attempt\(s\); last failure: timeout") as err:
+            backend.generate([request])
+        took = time.monotonic() - started
+        sent = server.counts["/v1/chat/completions"]
+    assert sent == attempts, sent
+    # each attempt ends at its timeout (the SDK's read timeout alone never fires: a byte a second)
+    assert took <= attempts * timeout + 0.2 + 1.5, f"2 attempts with timeout=3 took {took:.1f}s"
+    assert "options.timeout (now 3s)" in str(err.value)
+
+
+PLAIN_SUITE = """
+from pathlib import Path
+
+from tunegate.harness.data import load_suite
+from tunegate.harness.metrics import make_metric
+
+SUITE = load_suite(Path(__file__).parent / "data" / "toy.jsonl", max_new_tokens=8)
+
+
+def test_first(compare):
+    compare(SUITE, make_metric("exact_match"))
+
+
+def test_second(compare):
+    compare(SUITE, make_metric("exact_match"))
+"""
+
+
+def test_a_run_whose_every_reply_drips_stops_with_4_within_its_bound(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    (pytester.path / "data").mkdir()
+    (pytester.path / "data" / "toy.jsonl").write_text("\n".join(json.dumps(x) for x in ITEMS) + "\n")
+    pytester.makepyfile(test_plain=PLAIN_SUITE)
+    timeout, attempts = 3.0, 2
+    with FakeServer({"/v1/chat/completions": dripping_generation(1.0)}, max_lifetime_s=300) as server:
+        started = time.monotonic()
+        res = pytester.runpytest_subprocess(
+            "-p", "no:cacheprovider", "--backend", "openai", "--base", "served-base", "--candidate", "served-adapter",
+            "--base-url", f"http://127.0.0.1:{server.port}/v1", "--backend-option", f"timeout={timeout:g}",
+            "--backend-option", f"max_retries={attempts - 1}", "--backend-option", "backoff_base=0.1",
+            "--cache-dir", str(tmp_path / "cache"), "--report", str(tmp_path / "report"), timeout=300,
+        )  # fmt: skip
+        took = time.monotonic() - started
+    out = res.stdout.str() + "\n" + res.stderr.str()
+    # 4 items, all concurrent: one wave of attempts x timeout plus backoff, then the run stops;
+    # plus pytest and the plugin starting (a loaded 2-core machine: up to ~25 s)
+    bound = attempts * timeout + 1.0 + 25.0
+    assert took <= bound, f"the run took {took:.0f}s, bound {bound:.0f}s\n{out[-3000:]}"
+    assert int(res.ret) == 4, out[-4000:]  # docs/ci.md: a run that cannot be carried out
+    assert "gave up after 2 attempt(s); last failure: timeout" in out, out[-4000:]
+    assert "Traceback" not in out and "INTERNALERROR" not in out, out[-4000:]
+    results = json.loads((tmp_path / "report" / "results.json").read_text())
+    # the run stopped at the first test: the second never waited out the same retries
+    assert [t["nodeid"].split("::")[-1] for t in results["tests"]] == ["test_first"], results["tests"]

@@ -1,7 +1,8 @@
 """The small hostile cases: ``tunegate data check`` run as a user runs it (a decimal is not a card
 number, a bad ``--phone-region`` is a usage error, a directory or FIFO is named as such, a UTF-16
-file gets an encoding hint), a locked cache says it is locked, and the memorisation probe asks as
-training asked and compares with the answer as written.
+file gets an encoding hint), a locked cache says it is locked (in-process, and a whole run in a
+pytest subprocess: exit 4), and the memorisation probe asks as training asked and compares with
+the answer as written.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from pathlib import Path
 import pytest
 
 from tunegate.harness.errors import CacheError
+
+pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "PYTHONPATH": str(ROOT)}
@@ -133,3 +136,97 @@ def test_the_memorisation_probe_asks_with_the_system_turn_and_keeps_the_answer_a
     assert asked[0][0] == {"role": "system", "content": system}
     assert result.target == answer
     assert result.memorised, result.to_dict()
+
+
+
+def test_the_probe_asks_a_multi_turn_example_with_its_whole_conversation(tmp_path: Path) -> None:
+    from tunegate.harness.leakage.probe import memorisation_probe
+    from tunegate.harness.leakage.sources import read_training_examples
+
+    turns = [
+        {"role": "system", "content": "You are the billing desk."},
+        {"role": "user", "content": "I was charged twice for order 12."},
+        {"role": "assistant", "content": "Sorry about that. Which card was charged?"},
+        {"role": "user", "content": "The one ending in 4242."},
+        {"role": "assistant", "content": '{"refund": "card 4242", "amount": "the second charge"}'},
+    ]
+    train = tmp_path / "train.jsonl"
+    train.write_text(json.dumps({"messages": turns}) + "\n")
+    asked: list[list[dict[str, str]]] = []
+
+    def generate(chats: list[list[dict[str, str]]]) -> list[str]:
+        asked.extend(chats)
+        return [turns[-1]["content"]]
+
+    (result,) = memorisation_probe(generate, read_training_examples([f"{train}:1"]), mode="answer")
+    assert asked == [turns[:-1]]  # every turn before the last answer, in order, roles kept
+    assert result.target == turns[-1]["content"] and result.memorised, result.to_dict()
+
+LOCK_SUITE = """
+from pathlib import Path
+
+from tunegate.harness.data import load_suite
+from tunegate.harness.metrics import make_metric
+
+SUITE = load_suite(Path(__file__).parent / "data" / "toy.jsonl", max_new_tokens=8)
+
+
+def test_a(compare):
+    compare(SUITE, make_metric("exact_match"))
+
+
+def test_b(compare):
+    compare(SUITE, make_metric("exact_match"))
+"""
+
+
+def test_a_run_on_a_locked_cache_stops_saying_locked(
+    pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another run holds the response cache's write lock for longer than this run waits (60 s by
+    default; TUNEGATE_CACHE_LOCK_TIMEOUT shortens it here): the run stops with exit 4 (docs/ci.md),
+    says the cache is locked and how to go on, and never advises deleting it."""
+    from tests.fakeserver import FakeServer
+    from tunegate.harness.cache import ResponseCache
+    from tunegate.harness.models.base import Completion
+
+    items = [{"id": f"q{i}", "messages": [{"role": "user", "content": f"Case {i}"}], "reference": "x"} for i in range(3)]
+    (pytester.path / "data").mkdir()
+    (pytester.path / "data" / "toy.jsonl").write_text("\n".join(json.dumps(x) for x in items) + "\n")
+    pytester.makepyfile(test_suite=LOCK_SUITE)
+    cache_dir = tmp_path / "cache"
+    cache = ResponseCache(cache_dir)
+    cache.put_many("fp", [("k0", Completion(text="a"))])  # the file exists, in WAL mode
+    cache.close()
+    holder = sqlite3.connect(cache.path, timeout=1, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # the other run's writer, mid-transaction
+    try:
+        with FakeServer() as server:
+            monkeypatch.setenv("TUNEGATE_CACHE_LOCK_TIMEOUT", "1")
+            res = pytester.runpytest_subprocess(
+                "-p", "no:cacheprovider", "--backend", "openai", "--base", "served-base",
+                "--candidate", "served-adapter", "--base-url", f"http://127.0.0.1:{server.port}/v1",
+                "--cache-dir", str(cache_dir), "--report", str(tmp_path / "report"), timeout=300,
+            )  # fmt: skip
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    out = res.stdout.str() + "\n" + res.stderr.str()
+    assert int(res.ret) == 4, out[-4000:]
+    assert "is locked by another process" in out and "waited 1 s" in out, out[-4000:]
+    assert "--cache-dir DIR" in out and "do not delete it" in out, out[-4000:]
+    assert "cache clear" not in out and "remove it" not in out, out[-4000:]
+    assert "Traceback" not in out and "INTERNALERROR" not in out, out[-4000:]
+    results = json.loads((tmp_path / "report" / "results.json").read_text())
+    assert [t["nodeid"].split("::")[-1] for t in results["tests"]] == ["test_a"], results["tests"]
+
+
+def test_a_bad_lock_timeout_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tunegate.harness.errors import ConfigError
+    from tunegate.harness.store import busy_timeout_s
+
+    monkeypatch.setenv("TUNEGATE_CACHE_LOCK_TIMEOUT", "soon")
+    with pytest.raises(ConfigError, match=r"TUNEGATE_CACHE_LOCK_TIMEOUT='soon' is not a number of seconds"):
+        busy_timeout_s()
+    monkeypatch.setenv("TUNEGATE_CACHE_LOCK_TIMEOUT", "2.5")
+    assert busy_timeout_s() == 2.5

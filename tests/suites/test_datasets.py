@@ -230,6 +230,17 @@ def test_no_eval_email_is_a_near_duplicate_of_a_training_email() -> None:
     assert worst < 0.5
 
 
+def test_no_eval_reference_is_a_training_answer() -> None:
+    """Replies follow one policy table, so a case with the same facts could repeat a training reply;
+    the generator redraws such an eval case (a model must not score on recall)."""
+    taught = {r["messages"][-1]["content"] for split in ("train", "dev") for r in support_rows(split)}
+    gen = support_gen()
+    assert [r["id"] for r in support_rows("eval") if gen.answer_of(r) in taught] == []
+    # without the redraw the shipped seed repeats one: the rule is what keeps eval clean
+    unguarded = [r["id"] for r in gen.make_rows("eval") if gen.answer_of(r) in taught]
+    assert unguarded == ["support-eval-0314"]
+
+
 def test_no_email_appears_twice() -> None:
     texts = [" ".join(words(email(r))) for split in ("train", "dev", "eval") for r in support_rows(split)]
     dupes = [t for t, n in Counter(texts).items() if n > 1]

@@ -89,8 +89,12 @@ def test_gold_reply_copied_under_an_edited_prompt_is_flagged(tmp_path: Path) -> 
     assert isinstance(reply_only.reference, dict)
     other = {**reply_only.reference, "category": "promo_code", "priority": "urgent"}
     lines.insert(200, _train_line(reply_only, _edited(reply_only.prompt), other))
-    # 3. the gold answer to an unrelated e-mail: two questions sharing an answer is not a leak
+    # 3. the whole gold answer to an unrelated e-mail: a long reference no other eval item holds
+    # counts alone (the gold answer was copied, whatever prompt it was filed under)
     lines.insert(300, _train_line(unrelated, copied.prompt[::-1], unrelated.reference))
+    # 4. only its reply under that unrelated e-mail: a shared reply alone is the template, no leak
+    alike = {**unrelated.reference, "priority": "urgent"}
+    lines.insert(400, _train_line(unrelated, copied.prompt[::-1], alike))
     train = tmp_path / "train.jsonl"
     train.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -105,7 +109,10 @@ def test_gold_reply_copied_under_an_edited_prompt_is_flagged(tmp_path: Path) -> 
     assert "reference answer is verbatim the answer of a training example" in flags[copied.id].reason
     assert flags[reply_only.id].flag == "near_duplicate" and flags[reply_only.id].matched == ("reference",)
     assert flags[reply_only.id].source == f"{train}:201"
-    assert not flags[unrelated.id].leaked
-    assert {f.id for f in report.flagged()} == {copied.id, reply_only.id}
+    assert flags[unrelated.id].flag == "exact" and flags[unrelated.id].source == f"{train}:301"
+    assert "it counts alone" in flags[unrelated.id].reason
+    assert {f.id for f in report.flagged()} == {copied.id, reply_only.id, unrelated.id}
+    off = check_leakage([train], [suite], config=LeakageConfig(reference_alone_min_words=0))
+    assert {f.id for f in off.flagged()} == {copied.id, reply_only.id}  # the prompt rule alone
     passed, reason = report.verdict()
     assert not passed and copied.id in reason

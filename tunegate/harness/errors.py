@@ -69,9 +69,10 @@ class CacheError(TunegateError):
 
 
 class RemoteAccessError(TunegateError):
-    """A remote API (a served model, a judge) rejected the credentials (HTTP 401/403) or cannot be
-    reached at all: the run cannot be carried out, so it stops once (exit 4) instead of failing
-    every gate. Raised as a subclass that is also the caller's own error (GenerationError, JudgeError)."""
+    """A remote API (a served model, a judge) rejected the credentials (HTTP 401/403), cannot be
+    reached at all, or (a served model) answered no attempt of a request within its retries: the
+    run cannot be carried out, so it stops once (exit 4) instead of failing every gate. Raised as a
+    subclass that is also the caller's own error (GenerationError, JudgeError)."""
 
 
 class StatsError(TunegateError):

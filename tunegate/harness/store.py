@@ -12,6 +12,7 @@ timeout serialise their writes; a lock serialises threads of one process.
 
 from __future__ import annotations
 
+import os
 import shlex
 import sqlite3
 import threading
@@ -19,12 +20,31 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from tunegate.harness.errors import CacheError
+from tunegate.harness.errors import CacheError, ConfigError
 
 CHUNK = 500  # keys per SELECT ... IN (...): below SQLite's bound-parameter limit everywhere
 SIDE_FILES = ("", "-wal", "-shm", "-journal")
 BUSY_TIMEOUT_S = 60.0
-"""How long a write waits for another process's lock before the run says the cache is locked."""
+"""How long a write waits for another process's lock before the run says the cache is locked
+(default; the environment variable ``TUNEGATE_CACHE_LOCK_TIMEOUT``, in seconds, overrides it)."""
+LOCK_TIMEOUT_ENV = "TUNEGATE_CACHE_LOCK_TIMEOUT"
+
+
+def busy_timeout_s() -> float:
+    """The lock wait in seconds: ``$TUNEGATE_CACHE_LOCK_TIMEOUT`` if set, else ``BUSY_TIMEOUT_S``."""
+    raw = os.environ.get(LOCK_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return BUSY_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value < float("inf"):
+        raise ConfigError(
+            f"{LOCK_TIMEOUT_ENV}={raw!r} is not a number of seconds >= 0; unset it for the default "
+            f"({BUSY_TIMEOUT_S:g} s) or set e.g. {LOCK_TIMEOUT_ENV}=120"
+        )
+    return value
 
 
 def _is_locked(exc: BaseException) -> bool:
@@ -65,8 +85,9 @@ class SQLiteStore:
             # Another process holds the write lock past the busy timeout: the file is fine.
             return CacheError(
                 f"the {self.LABEL} {self.path} is locked by another process ({doing}: {exc}; waited "
-                f"{BUSY_TIMEOUT_S:g} s); wait for the other tunegate run to finish, or give this run its own "
-                "cache with --cache-dir DIR. The cache is not damaged: do not delete it"
+                f"{busy_timeout_s():g} s, set by {LOCK_TIMEOUT_ENV}); wait for the other tunegate run to "
+                "finish, or give this run its own cache with --cache-dir DIR. The cache is not damaged: "
+                "do not delete it"
             )
         return CacheError(
             f"the {self.LABEL} {self.path} is unreadable ({doing}: {exc}); remove it with "
@@ -78,7 +99,7 @@ class SQLiteStore:
             assert self.path is not None
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+                conn = sqlite3.connect(self.path, timeout=busy_timeout_s(), isolation_level=None, check_same_thread=False)
                 try:
                     conn.execute("PRAGMA journal_mode=WAL")
                     conn.execute("PRAGMA synchronous=NORMAL")

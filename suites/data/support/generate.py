@@ -512,8 +512,21 @@ def length_tag(words: int) -> str:
 # ---------------------------------------------------------------- splits and files
 
 
-def make_rows(split: str) -> list[dict[str, Any]]:
-    """Every JSON line of one split, in file order."""
+def answer_of(row: dict[str, Any]) -> str:
+    """The assistant turn a row teaches (train, dev) or would teach (eval)."""
+    ref = row["reference"]
+    return dump_answer(ref["category"], ref["priority"], ref["reply"])
+
+
+def make_rows(split: str, taken: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+    """Every JSON line of one split, in file order.
+
+    ``taken``: answers the split must not repeat (eval gets those of train and dev). Replies follow
+    one policy table, so a different email with the same case and facts (an unsigned Belgian VAT
+    question, say) gets a training reply verbatim: a model could score on it by recall, and the
+    leakage check rightly flags it. Such a case is redrawn from a stream of its own, so that every
+    other line stays as it was.
+    """
     per_category, pools = SPLITS[split]
     rng = random.Random(f"support:{SEED}:{split}")
     plan: list[tuple[str, int]] = []
@@ -535,8 +548,14 @@ def make_rows(split: str) -> list[dict[str, Any]]:
         if size > 1:
             threads += 1
             group = f"support-{split}-thread-{threads:03d}"
-        for turn in range(size):
-            rows.append(_row(case, turn, group, split, pools, rng))
+        turns = [_row(case, turn, group, split, pools, rng) for turn in range(size)]
+        redraw = 0
+        while any(answer_of(r) in taken for r in turns):
+            redraw += 1
+            own = random.Random(f"support:{SEED}:{split}:redraw:{len(rows)}:{redraw}")
+            case = make_case(category, pools, own)
+            turns = [_row(case, turn, group, split, pools, own) for turn in range(size)]
+        rows += turns
     for i, row in enumerate(rows, start=1):
         row["id"] = f"support-{split}-{i:04d}"
     return [{"id": r.pop("id"), **r} for r in rows]
@@ -589,7 +608,10 @@ def render(rows: list[dict[str, Any]]) -> str:
 
 def generate_all() -> dict[str, str]:
     """File name -> exact file text for every split."""
-    return {f"{split}.jsonl": render(make_rows(split)) for split in SPLITS}
+    rows = {split: make_rows(split) for split in SPLITS if split != "eval"}
+    taken = frozenset(answer_of(r) for split_rows in rows.values() for r in split_rows)
+    rows["eval"] = make_rows("eval", taken)
+    return {f"{split}.jsonl": render(rows[split]) for split in SPLITS}
 
 
 def stats(files: dict[str, str]) -> dict[str, Any]:

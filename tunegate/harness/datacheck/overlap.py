@@ -5,12 +5,17 @@ eval side (train/dev records become eval items whose id is their line number). A
 found in train or dev, exactly or as a near duplicate, is an error (its scores would measure
 recall); a train example that is (nearly) a dev item is an error when exact, a warning when near
 (dev loss and early stopping become optimistic). Shared n-grams without a near duplicate are
-summarised once per pair (templated data shares phrases by design).
+summarised once per pair (templated data shares phrases by design). A long, distinctive eval
+reference equal to a training answer is an error whatever the prompts share (a gold answer
+copied under a rewritten prompt, ``LeakageConfig.reference_alone_min_words``); between train
+and dev, both drawn from one distribution, equal replies to different prompts are expected and
+only prompt-matched copies count.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from tunegate.harness.datacheck.findings import Finding, error, info, warning
 from tunegate.harness.datacheck.schema import DataFile
@@ -75,5 +80,7 @@ def check_overlap(
         if dev is not None:
             out += _pair(dev, ev, cfg)
     if dev is not None:
-        out += _pair(train, dev, cfg)
+        # dev is drawn from the training distribution: a reply it shares with train under another
+        # prompt is the template at work, not a copied gold answer (that rule is for held-out eval)
+        out += _pair(train, dev, replace(cfg, reference_alone_min_words=0))
     return out

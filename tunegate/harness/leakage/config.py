@@ -30,7 +30,12 @@ class LeakageConfig:
     training example) pairs share half of the reference's 13-grams (templated replies to different
     e-mails), and no such pair's prompts share more than 31% of their words; a lightly edited
     prompt keeps well over half. References shorter than ``reference_min_words`` words ("Paris",
-    "12") are too common to prove anything and are not compared.
+    "12") are too common to prove anything and are not compared. A long, distinctive reference
+    (``reference_alone_min_words``) equal to a training answer counts without the prompt condition:
+    a gold answer copied under a rewritten prompt shares few prompt words (0.18-0.29 in our
+    tests), and a 20-word reply that no other eval item and no stock training reply holds is not
+    given to another question by chance, except by templated data (the shipped support generator
+    redraws an eval case whose reply would repeat a training one).
     """
 
     ngram_n: int = 13
@@ -62,12 +67,13 @@ class LeakageConfig:
     reference_prompt_jaccard: float = 0.5
     """Share of prompt words (Jaccard of the word sets) a training example must have in common with
     an eval item for its answer to count against the item's reference."""
-    reference_alone_min_words: int = 0
-    """When > 0: a reference of at least this many words, held by no other eval item, that equals a
-    training answer exactly counts whatever the two prompts share (a gold answer copied under a
-    rewritten prompt; 20 is a good value). 0 (the default) keeps ``reference_prompt_jaccard`` for
-    every reference: templated data (one reply per case, as the shipped support data) can give a
-    paraphrased training question the same answer, and that would be flagged too."""
+    reference_alone_min_words: int = 20
+    """A reference of at least this many words that equals a training answer exactly counts
+    whatever the two prompts share (a gold answer copied under a rewritten prompt) when it is
+    distinctive: no other eval item holds it, and fewer than ``boilerplate_min_docs`` training
+    answers are it (more is a stock reply). 20 words: short answers ("Yes.", "Paris", a label,
+    "The answer is 42.") coincide by chance, a 20-word reply does not; the packaged general suites'
+    references have at most 6 words, the support suite's 36 to 71. 0 turns the rule off."""
     embedding: bool = False
     """Also compare MiniLM sentence embeddings (slow: one encoder pass over every training prompt)."""
     embedding_threshold: float = 0.8

@@ -9,9 +9,11 @@ Two ways to prompt, chosen by ``mode``:
   ``prefix_fraction`` of its words; the model gets one user turn asking it to continue the text
   word for word, and the rest of the text is the target. This works for any model, but a chat
   model may paraphrase rather than continue, which understates memorisation.
-- ``"answer"``: the example's own prompt is the user turn and its answer is the target: exactly
-  what a chat adapter was trained on, so the strongest probe for chat data
-  (``prefix_fraction`` is unused; examples without an answer fall back to ``"continue"``).
+- ``"answer"``: the example's conversation up to its last answer (system turn and earlier
+  exchanges included) is the chat, and that answer, as the file writes it, the target: exactly
+  what a chat adapter was trained on, so the strongest probe for chat data (other formats: the
+  prompt as one user turn, the answer as the target; ``prefix_fraction`` is unused; examples
+  without an answer fall back to ``"continue"``).
 
 Overlap is measured on normalised words (as the leakage check normalises): the longest common
 prefix of output and target (a verbatim continuation from the cut) and the longest common
@@ -116,11 +118,15 @@ def memorisation_probe(
     plans: list[tuple[str, str, str]] = []  # (mode, prefix, target)
     for doc in train_examples:
         if mode == "answer" and doc.answer.strip():
-            # Asked as training asked (its system turn too), compared with the answer as written
-            # (not the key-sorted form used for matching: a model reproduces what it was taught).
-            system = [{"role": "system", "content": doc.system}] if doc.system else []
-            chats.append([*system, {"role": "user", "content": doc.prompt}])
-            plans.append(("answer", doc.prompt, doc.written_answer or doc.answer))
+            # Asked as training asked (the whole conversation before the answer, its system turn
+            # included), compared with the answer as written (not the key-sorted form used for
+            # matching: a model reproduces what it was taught).
+            if doc.context and doc.written_answer:
+                chats.append([{"role": r, "content": c} for r, c in doc.context])
+                plans.append(("answer", doc.prompt, doc.written_answer))
+            else:
+                chats.append([{"role": "user", "content": doc.prompt}])
+                plans.append(("answer", doc.prompt, doc.answer))
             continue
         if len(doc.text.split()) < 2:
             raise ConfigError(f"training example {doc.location} has fewer than 2 words; nothing to probe")

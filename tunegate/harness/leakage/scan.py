@@ -19,7 +19,9 @@ Checks, per training document (user turns = prompt, assistant turns = answer):
 - references: the document's answer, hashed whole, looked up among the eval references (long
   enough ones), and its shingles among the references' prefix-filter shingles; a candidate whose
   prompt shares enough words with the item's is re-checked exactly (reference containment). This
-  catches an eval item whose prompt was edited but whose gold answer was copied into training.
+  catches an eval item whose prompt was edited but whose gold answer was copied into training; a
+  long, distinctive reference (``reference_alone_min_words``) equal to a training answer counts
+  whatever the prompts share (a gold answer copied under a rewritten prompt).
 """
 
 from __future__ import annotations
@@ -71,6 +73,8 @@ class _Scanner:
         self.contained: dict[int, _Hit] = {}  # containment: the item sits inside a longer document
         self.para: dict[int, _Hit] = {}
         self.ref_exact: dict[int, _Hit] = {}  # score: prompt word Jaccard
+        self.ref_alone: dict[int, _Hit] = {}  # the same, prompts unlike: counts if distinctive
+        self.ref_copies: dict[int, int] = {}  # item -> training answers equal to its reference
         self.ref_near: dict[int, _Hit] = {}  # score: reference containment; detail: prompt Jaccard
         self.embedder = embedder
         self.eval_embeddings = embedder.encode(list(index.prompts)) if embedder is not None else None
@@ -154,14 +158,15 @@ class _Scanner:
             return
         bounds = np.searchsorted(docs_of, np.arange(w.n_texts // 2 + 1))
         for (doc, item), equal in sorted(pairs.items()):
+            if equal:
+                self.ref_copies[item] = self.ref_copies.get(item, 0) + 1
             if item in self.ref_exact:
                 continue
             words = np.unique(w.hashes[w.offsets[2 * doc] : w.offsets[2 * doc + 1]])
             similar = hashing.jaccard(index.prompt_words[item], words)
-            if equal and similar < cfg.reference_prompt_jaccard - 1e-9 and self._distinctive(item, sharers):
-                self.ref_exact[item] = _Hit(similar, source(doc), raw_excerpt(doc), "alone")
-                continue
             if similar < cfg.reference_prompt_jaccard - 1e-9:
+                if equal and item not in self.ref_alone and self._distinctive(item, sharers):
+                    self.ref_alone[item] = _Hit(similar, source(doc), raw_excerpt(doc), "alone")
                 continue
             if equal:
                 self.ref_exact[item] = _Hit(similar, source(doc), raw_excerpt(doc), "answer")
@@ -178,6 +183,15 @@ class _Scanner:
         n_words, least = self.index.reference_words, self.cfg.reference_alone_min_words
         long_enough = least > 0 and item < len(n_words) and int(n_words[item]) >= least
         return long_enough and sharers.get(item, 0) == 1
+
+    def _reference_exact(self, item: int) -> _Hit | None:
+        """The exact reference match of an item: with similar prompts, else counted alone when the
+        answer is no stock reply (fewer than ``boilerplate_min_docs`` training answers are it)."""
+        if item in self.ref_exact:
+            return self.ref_exact[item]
+        if item in self.ref_alone and self.ref_copies.get(item, 0) < self.cfg.boilerplate_min_docs:
+            return self.ref_alone[item]
+        return None
 
     def _ngrams(self, w: hashing.Words, doc_of_word: np.ndarray, source: _Locate) -> None:
         for n, postings, where in (
@@ -300,10 +314,11 @@ class _Scanner:
                 what = "prompt and reference answer appear" if hit.detail == "pair" else "prompt appears"
                 evidence["exact"] = (hit, f"its {what} verbatim in a training example (after normalisation)")
                 matched |= {"prompt", "reference"} if hit.detail == "pair" else {"prompt"}
-            if item in self.ref_exact:
+            ref_hit = self._reference_exact(item)
+            if ref_hit is not None:
                 matched.add("reference")
                 if "exact" not in evidence or self.exact[item].detail != "pair":
-                    hit = self.ref_exact[item]
+                    hit = ref_hit
                     evidence["exact"] = (
                         hit,
                         "its reference answer is verbatim the answer of a training example (after "
@@ -312,9 +327,11 @@ class _Scanner:
                     ) if hit.detail != "alone" else (
                         hit,
                         "its reference answer is verbatim the answer of a training example (after normalisation), "
-                        f"a reference of {int(self.index.reference_words[item])} words no other eval item holds "
-                        f"(at least {cfg.reference_alone_min_words}: it counts alone), although the prompts share "
-                        f"only {hit.score:.0%} of their words: the gold answer was copied under a rewritten prompt",
+                        f"a reference of {int(self.index.reference_words[item])} words (at least "
+                        f"{cfg.reference_alone_min_words}) that no other eval item holds, in "
+                        f"{self.ref_copies.get(item, 0)} training example(s) (a stock reply, in "
+                        f"{cfg.boilerplate_min_docs}+, would not count): it counts alone, although the prompts share only "
+                        f"{hit.score:.0%} of their words: the gold answer was copied under a rewritten prompt",
                     )
             if item in ngram:
                 evidence["ngram"] = ngram[item]

@@ -37,15 +37,16 @@ _IGNORED_ROLES = {"system", "tool", "function", "developer"}
 @dataclass(frozen=True)
 class TrainingDoc:
     """One training example: where it is, its prompt (user turns) and its answer (canonical:
-    JSON answers with sorted keys, for matching). ``system`` and ``written_answer``: its system
-    turns and its answer exactly as the file writes it, for the memorisation probe, which must
-    ask as training asked and compare with what training taught."""
+    JSON answers with sorted keys, for matching). ``context`` and ``written_answer``, for chat
+    lines: every turn before the last assistant turn (system turns and earlier exchanges included)
+    as (role, content), and that last assistant turn exactly as the file writes it; the
+    memorisation probe asks as training asked and compares with what training taught."""
 
     path: str
     line: int
     prompt: str
     answer: str
-    system: str = ""
+    context: tuple[tuple[str, str], ...] = ()
     written_answer: str = ""
 
     @property
@@ -166,30 +167,39 @@ def parse_line(raw: bytes) -> tuple[str, str] | None:
     return prompt_and_answer(obj)
 
 
-def as_written(raw: bytes) -> tuple[str, str]:
-    """(system turns, assistant answer as written) of a chat training line; ('', '') for other
-    formats or a line that does not parse (``parse_line`` reports it)."""
+def as_written(raw: bytes) -> tuple[tuple[tuple[str, str], ...], str]:
+    """(the turns before the last assistant turn as (role, content), that turn as written) of a
+    chat training line; ((), '') for other formats or a line that does not parse (``parse_line``
+    reports it). Roles come out as system, user or assistant."""
     try:
         obj = json.loads(raw.decode("utf-8").lstrip("\ufeff"))
     except (UnicodeDecodeError, ValueError):
-        return "", ""
+        return (), ""
     messages = next((obj[k] for k in ("messages", "conversations") if isinstance(obj, dict) and k in obj), None)
     if not isinstance(messages, list):
-        return "", ""
-    system: list[str] = []
-    answers: list[str] = []
+        return (), ""
+    turns: list[tuple[str, str]] = []
     for m in messages:
         if not isinstance(m, dict):
-            return "", ""
+            return (), ""
         role = m.get("role", m.get("from"))
         content = m["content"] if "content" in m else m.get("value")
+        if isinstance(content, list):
+            content = "\n".join(
+                str(c.get("text", "")) for c in content if isinstance(c, dict) and c.get("type", "text") == "text"
+            )
         if not isinstance(content, str):
             continue
         if role == "system":
-            system.append(content)
+            turns.append(("system", content))
+        elif role in _USER_ROLES:
+            turns.append(("user", content))
         elif role in _ASSISTANT_ROLES:
-            answers.append(content)
-    return "\n".join(system), "\n".join(answers)
+            turns.append(("assistant", content))
+    last = max((i for i, (role, _) in enumerate(turns) if role == "assistant"), default=None)
+    if last is None:
+        return tuple(turns), ""
+    return tuple(turns[:last]), turns[last][1]
 
 
 @dataclass
@@ -271,8 +281,10 @@ def read_training_examples(locations: Iterable[str]) -> list[TrainingDoc]:
                     bad.add(lineno)
                     continue
                 if parsed is not None:
-                    system, written = as_written(raw)
-                    found[(path, lineno)] = TrainingDoc(path, lineno, *parsed, system=system, written_answer=written)
+                    context, written = as_written(raw)
+                    found[(path, lineno)] = TrainingDoc(
+                        path, lineno, *parsed, context=context, written_answer=written
+                    )
         missing = sorted(lines - bad - {ln for p, ln in found if p == path})
         problems += [f"{path}:{ln}: no training example on this line" for ln in missing]
         if problems:

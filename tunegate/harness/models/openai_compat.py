@@ -66,6 +66,12 @@ class RemoteAccessDenied(RemoteGenerationError, RemoteAccessError):
     """The server rejected the key (401/403) or could not be reached: the run stops (exit 4)."""
 
 
+class RemoteUnavailable(RemoteGenerationError, RemoteAccessError):
+    """The server did not answer a request within its retries (every attempt timed out, failed
+    with a 5xx or a malformed reply, or was told to wait too long): the run cannot be carried out
+    and stops (exit 4), instead of every later test waiting out the same retries."""
+
+
 class OpenAIOptions(BaseModel):
     """``ModelSpec.options`` of the openai backend. Unknown keys are rejected."""
 
@@ -295,8 +301,9 @@ class OpenAICompatBackend:
     # --- errors -----------------------------------------------------------------------------
 
     def _exhausted(self, request: GenerationRequest, exc: RetriesExhausted) -> RemoteGenerationError:
-        # Never reached at all (refused, no route, unknown host): the run cannot be carried out.
-        error = RemoteAccessDenied if exc.last.reason == "connection" else RemoteGenerationError
+        # Never reached at all (refused, no route, unknown host), or no answer within the retries:
+        # either way the run cannot be carried out.
+        error = RemoteAccessDenied if exc.last.reason == "connection" else RemoteUnavailable
         return error(
             redact_text(
                 f"item {request.id!r}: {self.model!r} at {_redact(self.base_url)} failed: {exc.gave_up}; "
