@@ -70,7 +70,6 @@ def test_key_value_options_are_json_parsed() -> None:
         ({"dtype": "fp8"}, "--dtype='fp8': unknown dtype; use one of ['auto', 'bf16', 'fp32', 'fp16']"),
         ({"quantization": "int4"}, "--quantization='int4': unknown quantization; use one of ['auto', 'none', 'nf4']"),
         ({"backend": "tgi"}, "--backend='tgi': unknown backend; known: ['hf', 'openai', 'vllm']"),
-        ({"judge": "gpt"}, "--judge='gpt': unknown judge provider; known: ["),
         ({"backend_option": ["=3"]}, "--backend-option=['=3']: '=3' is not KEY=VALUE"),
     ],
 )

@@ -220,13 +220,9 @@ def compare(request: pytest.FixtureRequest, tunegate_run: RunState, candidate: M
 @pytest.fixture(scope="session")
 def judge(tunegate_run: RunState) -> Any:
     """The LLM judge (``--judge``): ``judge.rubric(name)`` and ``judge.pairwise(name)`` are metrics."""
-    import tunegate.judges as judges
+    from tunegate.judges import Judge
 
-    o = tunegate_run.options
-    options = o.judge_options()
-    if o.judge_base_url:
-        options["base_url"] = o.judge_base_url
-    return judges.Judge(o.judge, o.judge_model or None, cache_dir=str(o.cache_path), options=options or None)
+    return Judge.from_options(tunegate_run.options)
 
 
 @pytest.fixture(scope="session")

@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tunegate.harness.data import Message
 from tunegate.harness.errors import ConfigError, GenerationError, ModelLoadError, RemoteAccessError
 from tunegate.harness.fingerprint import digest
-from tunegate.harness.models.base import BACKENDS, Completion, GenerationRequest, ModelSpec
+from tunegate.harness.models.base import Completion, GenerationRequest, ModelSpec, register_backend
 from tunegate.harness.redact import install_log_redaction, learn, learn_url, redact_text, strip_userinfo
 from tunegate.harness.retry import (
     MalformedReply,
@@ -332,8 +332,6 @@ class OpenAICompatBackend:
         return error(redact_text(f"{where}: {detail}; {fix}"))
 
 
+@register_backend("openai", loggers=("openai", "httpx", "httpcore"))
 def create(spec: ModelSpec, *, cache_dir: str) -> OpenAICompatBackend:
     return OpenAICompatBackend(spec, cache_dir=cache_dir)
-
-
-BACKENDS.register("openai", create)

@@ -118,11 +118,23 @@ class OpenAIProvider(SDKProvider):
         return {**super().describe(), "structured_output": self.opts.response_format}
 
 
-@register_provider("openai")
+OPENAI_PRICES = {
+    "gpt-4.1": (2.0, 8.0),
+    "gpt-4.1-mini": (0.4, 1.6),
+    "gpt-4.1-nano": (0.1, 0.4),
+    "gpt-4o": (2.5, 10.0),
+    "gpt-4o-mini": (0.15, 0.6),
+}
+"""USD per million tokens (input, output), as published when this table was written."""
+
+
+@register_provider("openai", key_env="OPENAI_API_KEY", prices=OPENAI_PRICES, loggers=("openai", "httpx", "httpcore"))
 def make_openai(model: str | None = None, **options: Any) -> OpenAIProvider:
     return OpenAIProvider(model, **options)
 
 
-@register_provider("openai-compatible")
+@register_provider(
+    "openai-compatible", needs_base_url=True, needs_model=True, prices=OPENAI_PRICES, loggers=("openai", "httpx", "httpcore")
+)
 def make_compatible(model: str | None = None, **options: Any) -> OpenAIProvider:
     return OpenAIProvider(model, compatible=True, **options)
