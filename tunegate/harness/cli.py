@@ -1,4 +1,5 @@
-"""The ``tunegate`` command: train, report, judge, cache. Each subcommand lives in its package."""
+"""The ``tunegate`` command: train, report, judge, cache, data, replay, plugins. Each subcommand
+lives in its package."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ SUBCOMMANDS = {
     "report": ("tunegate.reports.cli", "render results.json as HTML/Markdown, compare two runs, stamp a model card"),
     "judge": ("tunegate.judges.cli", "judge tools: calibrate a judge against gold labels"),
     "cache": ("tunegate.harness.cli", "show or clear the response and judge caches"),
+    "plugins": ("tunegate.harness.cli", "list the registered backends, judge providers and metrics, and who added them"),
     "data": ("tunegate.harness.datacheck.cli", "check training data: schema, duplicates, overlap, giveaways, PII"),
     "replay": ("tunegate.trainers.replay_cli", "build replay data (the base's answers to general prompts) for training"),
 }
@@ -62,6 +64,32 @@ def cache_main(argv: list[str]) -> int:
     return 0
 
 
+def plugins_main(argv: list[str]) -> int:
+    from tunegate.harness.metrics import METRICS
+    from tunegate.harness.models import BACKENDS
+    from tunegate.judges.providers import PROVIDERS
+
+    argparse.ArgumentParser(
+        prog="tunegate plugins",
+        description="List every registered backend, judge provider and metric with its traits and origin "
+        "('tunegate' for built-ins, else the distribution whose tunegate.plugins entry point added it).",
+    ).parse_args(argv)
+    print("backends:")
+    for name, b in BACKENDS.items():
+        traits = ["local weights" if b.local_weights else "served models", *sorted(b.capabilities)]
+        print(f"  {name}  ({BACKENDS.origin(name)}): {', '.join(traits)}")
+    print("judge providers:")
+    for name, p in PROVIDERS.items():
+        traits = [f"key in ${p.key_env}" if p.key_env else "no key"]
+        traits += [t for t, on in (("needs --judge-base-url", p.needs_base_url),
+                                   ("needs --judge-model", p.needs_model), ("free", p.free)) if on]
+        print(f"  {name}  ({PROVIDERS.origin(name)}): {', '.join(traits)}")
+    print("metrics:")
+    for name in METRICS.names():
+        print(f"  {name}  ({METRICS.origin(name)})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         return _main(argv)
@@ -82,6 +110,8 @@ def _main(argv: list[str] | None) -> int:
     try:
         if name == "cache":
             return cache_main(rest)
+        if name == "plugins":
+            return plugins_main(rest)
         module = importlib.import_module(SUBCOMMANDS[name][0])
         return int(module.main(rest))
     except TunegateError as exc:
