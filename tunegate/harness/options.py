@@ -284,11 +284,6 @@ def read_tunegate_table(path: Path) -> dict[str, Any] | None:
     return {k.replace("-", "_"): v for k, v in section.items()}
 
 
-def read_pyproject(rootdir: Path) -> dict[str, Any]:
-    """``[tool.tunegate]`` of ``rootdir/pyproject.toml`` ({} when absent)."""
-    path = rootdir / "pyproject.toml"
-    return (read_tunegate_table(path) or {}) if path.is_file() else {}
-
 
 # -- merging the sources -----------------------------------------------------------------------
 def _unset(v: Any) -> bool:

@@ -23,7 +23,6 @@ class Active:
     project_dir: Path
     reason: str
     items: dict[str, dict[str, Any]] = field(default_factory=dict)
-    gate_failures: set[str] = field(default_factory=set)
     results: dict[str, Any] | None = None
     report_error: str = ""
 

@@ -3,7 +3,7 @@
 Works with ``vllm serve --enable-lora`` (an adapter is addressed by its served model name),
 Hugging Face TGI, and hosted fine-tunes. ``spec.base`` is the base model's served name,
 ``spec.adapter`` the adapter's served name; ``spec.options`` holds the connection settings
-(see ``OpenAIOptions``). Example::
+(see ``OpenAIBackendOptions``). Example::
 
     ModelSpec(base="Qwen/Qwen2.5-0.5B-Instruct", adapter="support-lora", backend="openai",
               options={"base_url": "http://gpu-box:8000/v1", "concurrency": 16})
@@ -66,7 +66,7 @@ class RemoteAccessDenied(RemoteGenerationError, RemoteAccessError):
     """The server rejected the key (401/403) or could not be reached: the run stops (exit 4)."""
 
 
-class OpenAIOptions(BaseModel):
+class OpenAIBackendOptions(BaseModel):
     """``ModelSpec.options`` of the openai backend. Unknown keys are rejected."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -96,14 +96,14 @@ class OpenAIOptions(BaseModel):
     )
 
 
-def _options(spec: ModelSpec) -> OpenAIOptions:
+def _options(spec: ModelSpec) -> OpenAIBackendOptions:
     try:
-        return OpenAIOptions(**spec.options)
+        return OpenAIBackendOptions(**spec.options)
     except ValidationError as exc:
         where = f"invalid options for the openai backend ({spec.name})"
         problems = "; ".join(p[len(where) + 2 :] for p in pydantic_problems(exc, where))
         raise ConfigError(
-            redact_text(f"{where}: {problems}; allowed keys: {sorted(OpenAIOptions.model_fields)}")
+            redact_text(f"{where}: {problems}; allowed keys: {sorted(OpenAIBackendOptions.model_fields)}")
         ) from None
 
 

@@ -19,7 +19,7 @@ from tunegate.judges.providers.sdk import HTTPOptions, SDKProvider
 ResponseFormat = Literal["json_schema", "json_object", "none"]
 
 
-class OpenAIOptions(HTTPOptions):
+class OpenAIJudgeOptions(HTTPOptions):
     api_key_env: str | None = "OPENAI_API_KEY"
     temperature: float | None = 0.0
     """None leaves it to the server (some reasoning models accept no temperature)."""
@@ -27,7 +27,7 @@ class OpenAIOptions(HTTPOptions):
     """json_schema: structured outputs; json_object: JSON mode; none: plain text, parsed strictly."""
 
 
-class CompatibleOptions(OpenAIOptions):
+class CompatibleJudgeOptions(OpenAIJudgeOptions):
     base_url: str  # type: ignore[assignment]  # required here: where the server listens
     api_key_env: str | None = None
     """Local servers usually need no key; name a variable when yours does."""
@@ -48,7 +48,7 @@ class OpenAIProvider(SDKProvider):
             )
         self.compatible = compatible
         name = "openai-compatible" if compatible else "openai"
-        super().__init__(name, model, CompatibleOptions if compatible else OpenAIOptions, options)
+        super().__init__(name, model, CompatibleJudgeOptions if compatible else OpenAIJudgeOptions, options)
         self.default_concurrency = 16 if compatible else 8
 
     def _new_client(self) -> Any:
