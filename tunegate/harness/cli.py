@@ -4,22 +4,46 @@ lives in its package."""
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from tunegate.harness.errors import ConfigError, TunegateError
 
-SUBCOMMANDS = {
-    "train": ("tunegate.trainers.cli", "train a LoRA/QLoRA adapter from a YAML config"),
-    "report": ("tunegate.reports.cli", "render results.json as HTML/Markdown, compare two runs, stamp a model card"),
-    "judge": ("tunegate.judges.cli", "judge tools: calibrate a judge against gold labels"),
-    "cache": ("tunegate.harness.cli", "show or clear the response and judge caches"),
-    "plugins": ("tunegate.harness.cli", "list the registered backends, judge providers and metrics, and who added them"),
-    "data": ("tunegate.harness.datacheck.cli", "check training data: schema, duplicates, overlap, giveaways, PII"),
-    "replay": ("tunegate.trainers.replay_cli", "build replay data (the base's answers to general prompts) for training"),
-}
+Main = Callable[[list[str]], int]
+
+
+# Each subcommand's module is imported only when it runs; the imports are spelled out (not a
+# table of module names) so the dependency is visible to readers and tests/test_architecture.py.
+def _train(argv: list[str]) -> int:
+    from tunegate.trainers.cli import main
+
+    return int(main(argv))
+
+
+def _report(argv: list[str]) -> int:
+    from tunegate.reports.cli import main
+
+    return int(main(argv))
+
+
+def _judge(argv: list[str]) -> int:
+    from tunegate.judges.cli import main
+
+    return int(main(argv))
+
+
+def _data(argv: list[str]) -> int:
+    from tunegate.harness.datacheck.cli import main
+
+    return int(main(argv))
+
+
+def _replay(argv: list[str]) -> int:
+    from tunegate.trainers.replay_cli import main
+
+    return int(main(argv))
 
 
 def _usage() -> str:
@@ -90,6 +114,17 @@ def plugins_main(argv: list[str]) -> int:
     return 0
 
 
+SUBCOMMANDS: dict[str, tuple[Main, str]] = {
+    "train": (_train, "train a LoRA/QLoRA adapter from a YAML config"),
+    "report": (_report, "render results.json as HTML/Markdown, compare two runs, stamp a model card"),
+    "judge": (_judge, "judge tools: calibrate a judge against gold labels"),
+    "cache": (cache_main, "show or clear the response and judge caches"),
+    "data": (_data, "check training data: schema, duplicates, overlap, giveaways, PII"),
+    "replay": (_replay, "build replay data (the base's answers to general prompts) for training"),
+    "plugins": (plugins_main, "list the registered backends, judge providers and metrics, and who added them"),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         return _main(argv)
@@ -108,12 +143,7 @@ def _main(argv: list[str] | None) -> int:
         print(f"tunegate: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
         return 2
     try:
-        if name == "cache":
-            return cache_main(rest)
-        if name == "plugins":
-            return plugins_main(rest)
-        module = importlib.import_module(SUBCOMMANDS[name][0])
-        return int(module.main(rest))
+        return SUBCOMMANDS[name][0](rest)
     except TunegateError as exc:
         print(f"tunegate {name}: {exc}", file=sys.stderr)
         return 2
