@@ -1,4 +1,5 @@
-"""The shape of the code: no import cycles, modules of one idea (<= ~500 lines), layers respected."""
+"""The shape of the code: no import cycles, modules of one idea (<= ~500 lines), layers respected
+(lazy imports included)."""
 
 from __future__ import annotations
 
@@ -119,13 +120,39 @@ def test_no_import_cycles() -> None:
     assert found == [], f"import cycles: {found}"
 
 
-def test_harness_does_not_import_the_layers_above_it() -> None:
-    # At import time. The edges that drive a run (the CLI, the pytest run, the option check of
-    # judge names) reach tunegate/judges/ and tunegate/reports/ lazily, through their registries and writers.
-    above = ("judges", "reports", "trainers")
-    bad = {m: sorted(d for d in deps if d.split(".")[1] in above)
-           for m, deps in graph(lazy=False).items() if m.split(".")[1] == "harness"}
-    assert {m: d for m, d in bad.items() if d} == {}
+# The shell: pytest's hooks and fixtures and the command line. It drives a run and so is the one
+# part of tunegate.harness that imports the layers above it (judges, reports, trainers).
+SHELL = frozenset(
+    f"tunegate.harness.{m}" for m in ("plugin", "pytest_run", "pytest_gates", "pytest_state", "preflight", "cli")
+)
+ABOVE = ("judges", "reports", "trainers")
+
+
+def upward_imports(g: dict[str, set[str]]) -> dict[str, list[str]]:
+    """Library modules (tunegate.harness outside the shell) importing judges, reports, trainers or the
+    shell, and modules of judges, reports and trainers importing the shell."""
+    bad: dict[str, list[str]] = {}
+    for m, deps in g.items():
+        if m in SHELL:
+            continue
+        layer = m.split(".")[1]
+        up = {d for d in deps if d in SHELL or (layer == "harness" and d.split(".")[1] in ABOVE)}
+        if up:
+            bad[m] = sorted(up)
+    return bad
+
+
+def test_the_library_does_not_import_the_layers_above_it() -> None:
+    # Lazy (function-level) imports count: a dependency deferred to run time is still one.
+    assert upward_imports(graph(lazy=True)) == {}
+
+
+def test_a_lazy_upward_import_is_caught(tmp_path: Path) -> None:
+    planted = tmp_path / "planted.py"
+    planted.write_text("def later():\n    from tunegate.judges import Judge\n    return Judge\n", encoding="utf-8")
+    found = _imports(planted, "tunegate.harness.planted", set(_modules()))
+    assert upward_imports({"tunegate.harness.planted": found}) == {"tunegate.harness.planted": ["tunegate.judges"]}
+    assert _imports(planted, "tunegate.harness.planted", set(_modules()), lazy=False) == set()
 
 
 def test_modules_hold_one_idea() -> None:

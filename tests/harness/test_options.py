@@ -13,7 +13,6 @@ from tunegate.harness.options import (
     flag,
     help_text,
     option_fields,
-    read_pyproject,
     read_tunegate_table,
     resolve_options,
 )
@@ -70,7 +69,6 @@ def test_key_value_options_are_json_parsed() -> None:
         ({"dtype": "fp8"}, "--dtype='fp8': unknown dtype; use one of ['auto', 'bf16', 'fp32', 'fp16']"),
         ({"quantization": "int4"}, "--quantization='int4': unknown quantization; use one of ['auto', 'none', 'nf4']"),
         ({"backend": "tgi"}, "--backend='tgi': unknown backend; known: ['hf', 'openai', 'vllm']"),
-        ({"judge": "gpt"}, "--judge='gpt': unknown judge provider; known: ["),
         ({"backend_option": ["=3"]}, "--backend-option=['=3']: '=3' is not KEY=VALUE"),
     ],
 )
@@ -98,14 +96,14 @@ def test_options_are_frozen_and_strict() -> None:
 def test_pyproject_unknown_keys_are_refused(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[tool.tunegate]\nbase = "m"\ngates = []\n')
     with pytest.raises(ConfigError, match=r"unknown key\(s\) in \[tool.tunegate\]: \['gates'\]"):
-        read_pyproject(tmp_path)
+        read_tunegate_table(tmp_path / "pyproject.toml")
     (tmp_path / "pyproject.toml").write_text('[tool.tunegate]\nbatch-size = 8\njudge_base_url = "http://h/v1"\n')
-    assert read_pyproject(tmp_path) == {"batch_size": 8, "judge_base_url": "http://h/v1"}
+    assert read_tunegate_table(tmp_path / "pyproject.toml") == {"batch_size": 8, "judge_base_url": "http://h/v1"}
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n')
     assert read_tunegate_table(tmp_path / "pyproject.toml") is None
     (tmp_path / "pyproject.toml").write_text("[tool.tunegate\n")
     with pytest.raises(ConfigError, match="cannot read TOML"):
-        read_pyproject(tmp_path)
+        read_tunegate_table(tmp_path / "pyproject.toml")
 
 
 def test_find_pyproject_walks_up_from_a_path(tmp_path: Path) -> None:

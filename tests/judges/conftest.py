@@ -15,7 +15,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from tunegate.harness.data import EvalItem, Message  # noqa: E402
 from tunegate.harness.retry import RetryPolicy, Transient  # noqa: E402
-from tunegate.judges.fence import unfence  # noqa: E402
+from tunegate.judges.fence import begin_line, end_line  # noqa: E402
 from tunegate.judges.prompts import JudgePrompt, Output  # noqa: E402
 from tunegate.judges.providers import PROVIDERS, ProviderReply  # noqa: E402
 
@@ -89,6 +89,17 @@ def _make_scripted(model: str | None = None, **options: Any) -> ScriptedProvider
 
 
 PROVIDERS.register("scripted", _make_scripted, replace=True)
+
+
+def unfence(prompt: str, label: str, tag: str) -> str | None:
+    """The (escaped) text inside the ``label`` fence of a rendered prompt, or None if absent."""
+    begin, end = begin_line(label, tag) + "\n", "\n" + end_line(label, tag)
+    start = prompt.find(begin)
+    if start < 0:
+        return None
+    start += len(begin)
+    stop = prompt.find(end, start)
+    return None if stop < 0 else prompt[start:stop]
 
 
 def response_of(prompt: JudgePrompt, label: str = "RESPONSE") -> str:

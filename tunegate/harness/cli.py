@@ -1,23 +1,49 @@
-"""The ``tunegate`` command: train, report, judge, cache. Each subcommand lives in its package."""
+"""The ``tunegate`` command: train, report, judge, cache, data, replay, plugins. Each subcommand
+lives in its package."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from tunegate.harness.errors import ConfigError, TunegateError
 
-SUBCOMMANDS = {
-    "train": ("tunegate.trainers.cli", "train a LoRA/QLoRA adapter from a YAML config"),
-    "report": ("tunegate.reports.cli", "render results.json as HTML/Markdown, compare two runs, stamp a model card"),
-    "judge": ("tunegate.judges.cli", "judge tools: calibrate a judge against gold labels"),
-    "cache": ("tunegate.harness.cli", "show or clear the response and judge caches"),
-    "data": ("tunegate.harness.datacheck.cli", "check training data: schema, duplicates, overlap, giveaways, PII"),
-    "replay": ("tunegate.trainers.replay_cli", "build replay data (the base's answers to general prompts) for training"),
-}
+Main = Callable[[list[str]], int]
+
+
+# Each subcommand's module is imported only when it runs; the imports are spelled out (not a
+# table of module names) so the dependency is visible to readers and tests/test_architecture.py.
+def _train(argv: list[str]) -> int:
+    from tunegate.trainers.cli import main
+
+    return int(main(argv))
+
+
+def _report(argv: list[str]) -> int:
+    from tunegate.reports.cli import main
+
+    return int(main(argv))
+
+
+def _judge(argv: list[str]) -> int:
+    from tunegate.judges.cli import main
+
+    return int(main(argv))
+
+
+def _data(argv: list[str]) -> int:
+    from tunegate.harness.datacheck.cli import main
+
+    return int(main(argv))
+
+
+def _replay(argv: list[str]) -> int:
+    from tunegate.trainers.replay_cli import main
+
+    return int(main(argv))
 
 
 def _usage() -> str:
@@ -62,6 +88,43 @@ def cache_main(argv: list[str]) -> int:
     return 0
 
 
+def plugins_main(argv: list[str]) -> int:
+    from tunegate.harness.metrics import METRICS
+    from tunegate.harness.models import BACKENDS
+    from tunegate.judges.providers import PROVIDERS
+
+    argparse.ArgumentParser(
+        prog="tunegate plugins",
+        description="List every registered backend, judge provider and metric with its traits and origin "
+        "('tunegate' for built-ins, else the distribution whose tunegate.plugins entry point added it).",
+    ).parse_args(argv)
+    print("backends:")
+    for name, b in BACKENDS.items():
+        traits = ["local weights" if b.local_weights else "served models", *sorted(b.capabilities)]
+        print(f"  {name}  ({BACKENDS.origin(name)}): {', '.join(traits)}")
+    print("judge providers:")
+    for name, p in PROVIDERS.items():
+        traits = [f"key in ${p.key_env}" if p.key_env else "no key"]
+        traits += [t for t, on in (("needs --judge-base-url", p.needs_base_url),
+                                   ("needs --judge-model", p.needs_model), ("free", p.free)) if on]
+        print(f"  {name}  ({PROVIDERS.origin(name)}): {', '.join(traits)}")
+    print("metrics:")
+    for name in METRICS.names():
+        print(f"  {name}  ({METRICS.origin(name)})")
+    return 0
+
+
+SUBCOMMANDS: dict[str, tuple[Main, str]] = {
+    "train": (_train, "train a LoRA/QLoRA adapter from a YAML config"),
+    "report": (_report, "render results.json as HTML/Markdown, compare two runs, stamp a model card"),
+    "judge": (_judge, "judge tools: calibrate a judge against gold labels"),
+    "cache": (cache_main, "show or clear the response and judge caches"),
+    "data": (_data, "check training data: schema, duplicates, overlap, giveaways, PII"),
+    "replay": (_replay, "build replay data (the base's answers to general prompts) for training"),
+    "plugins": (plugins_main, "list the registered backends, judge providers and metrics, and who added them"),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         return _main(argv)
@@ -80,10 +143,7 @@ def _main(argv: list[str] | None) -> int:
         print(f"tunegate: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
         return 2
     try:
-        if name == "cache":
-            return cache_main(rest)
-        module = importlib.import_module(SUBCOMMANDS[name][0])
-        return int(module.main(rest))
+        return SUBCOMMANDS[name][0](rest)
     except TunegateError as exc:
         print(f"tunegate {name}: {exc}", file=sys.stderr)
         return 2

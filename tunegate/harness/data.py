@@ -65,9 +65,6 @@ class EvalItem:
             return self.reference
         return json.dumps(self.reference, ensure_ascii=False, sort_keys=True)
 
-    def slice_keys(self) -> list[str]:
-        return [f"{k}={v}" for k, v in sorted(self.tags.items())]
-
 
 @dataclass(frozen=True)
 class Suite:

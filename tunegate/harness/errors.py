@@ -85,7 +85,3 @@ class GateFailure(AssertionError):
 
 class JudgeError(TunegateError):
     """A judge provider or rubric problem (unknown provider, missing key, invalid rubric)."""
-
-
-class BudgetExceeded(TunegateError):
-    """A judge token/cost budget ran out; finished work is kept."""

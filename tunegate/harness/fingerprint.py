@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from filelock import FileLock
+
+from tunegate.harness.atomic import write_atomic
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".joblib")
 """Weight formats read through pickle: loading one can run arbitrary code."""
@@ -39,9 +39,6 @@ WEIGHT_FORMAT_SUFFIXES = OTHER_WEIGHT_SUFFIXES + PICKLE_SUFFIXES
 
 METADATA_SUFFIXES = (".json", ".model", ".txt", ".jinja", ".tiktoken", ".vocab", ".spm", ".py", ".yaml")
 """Configs, sharded-weight index files (``*.index.json``), tokenizers, chat templates, code."""
-
-WEIGHT_SUFFIXES = WEIGHT_FORMAT_SUFFIXES + METADATA_SUFFIXES
-"""Suffixes ``dir_digest`` hashes by default."""
 
 # TensorFlow checkpoint shards: model.ckpt.data-00000-of-00001 (no usable suffix).
 _TF_SHARD = re.compile(r"\.data-\d+-of-\d+$")
@@ -105,10 +102,7 @@ class HashMemo:
                     except (OSError, ValueError):
                         current = {}
                 current[key] = self._memo[key]
-                fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".hashes-")
-                with os.fdopen(fd, "w") as fh:
-                    json.dump(current, fh)
-                os.replace(tmp, self.path)
+                write_atomic(self.path, json.dumps(current))
         except OSError:
             return  # a memo that cannot be written only costs re-hashing next time
 
@@ -117,7 +111,9 @@ def _hidden(rel: Path) -> bool:
     return any(part.startswith(".") for part in rel.parts)
 
 
-PROVENANCE_FILES = frozenset({"tunegate.json"})
+MANIFEST = "tunegate.json"
+"""The trainer's provenance manifest in an adapter dir (written by tunegate.trainers.manifest)."""
+PROVENANCE_FILES = frozenset({MANIFEST})
 """The trainer's provenance manifest: how an adapter was made (paths, times, commit), not what it
 computes. Skipped, so byte-identical weights trained twice have one fingerprint."""
 

@@ -67,7 +67,9 @@ class NoRegression(BaseModel):
     alpha: Alpha | None = Field(None, description="significance level in (0, 0.5); default: the run's --alpha")
 
 
-class GateSpec(BaseModel):
+class GateEntry(BaseModel):
+    """One entry of a gate file's ``gates:`` list: a metric and its gate."""
+
     model_config = ConfigDict(extra="forbid")
     metric: str = Field(..., description="a registered metric name, e.g. exact_match, rouge_l, bertscore_f1")
     options: dict[str, Any] = Field(default_factory=dict, description="keyword options of the metric factory")
@@ -76,7 +78,7 @@ class GateSpec(BaseModel):
     no_regression: NoRegression | None = None
 
     @model_validator(mode="after")
-    def _one_gate(self) -> GateSpec:
+    def _one_gate(self) -> GateEntry:
         if (self.improves is None) == (self.no_regression is None):
             raise ValueError("give exactly one of 'improves' or 'no_regression'")
         return self
@@ -88,7 +90,7 @@ class GateFile(BaseModel):
     name: str | None = Field(None, description="suite name in reports; default from the path")
     max_new_tokens: Count = Field(256, gt=0, description="generation budget per item")
     stop: list[str] = Field(default_factory=list, description="stop strings")
-    gates: list[GateSpec] = Field(..., min_length=1)
+    gates: list[GateEntry] = Field(..., min_length=1)
 
 
 def load_gatefile(path: Path, *, check_suite: bool = True, check_metrics: bool = True) -> GateFile:

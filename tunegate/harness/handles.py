@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tunegate.harness.data import Suite
+from tunegate.harness.fingerprint import MANIFEST
 from tunegate.harness.models.base import BACKENDS, Backend, ModelSpec
 
 
@@ -19,7 +20,7 @@ class AdapterHasNoEffect(UserWarning):
 def read_provenance(adapter: str | None) -> dict[str, Any] | None:
     if not adapter:
         return None
-    path = Path(adapter) / "tunegate.json"
+    path = Path(adapter) / MANIFEST
     if not path.is_file():
         return None
     try:

@@ -43,7 +43,11 @@ class RunOptions(BaseModel):
         description="candidate adapter dir or full model dir (repeat for several candidates)",
         json_schema_extra=_meta("DIR"),
     )
-    backend: str = Field("hf", description="model backend: hf, vllm, openai", json_schema_extra=_meta("NAME"))
+    backend: str = Field(
+        "hf",
+        description="model backend: a registered name (built-ins and plugins; `tunegate plugins` lists them)",
+        json_schema_extra=_meta("NAME"),
+    )
     dtype: str = Field(
         "auto",
         description="compute dtype: auto (bf16 where the hardware has it), bf16, fp32, fp16",
@@ -56,12 +60,14 @@ class RunOptions(BaseModel):
     )
     judge: str = Field(
         "local",
-        description="judge provider for judge metrics: local, anthropic, openai, openai-compatible",
+        description="judge provider for judge metrics: a registered name (`tunegate plugins` lists them)",
         json_schema_extra=_meta("PROVIDER"),
     )
     judge_model: str = Field("", description="judge model name (provider default when empty)", json_schema_extra=_meta("NAME"))
     judge_base_url: str = Field(
-        "", description="server URL of the judge (required by openai-compatible)", json_schema_extra=_meta("URL")
+        "",
+        description="server URL of the judge (required by providers that serve no fixed API, e.g. openai-compatible)",
+        json_schema_extra=_meta("URL"),
     )
     judge_option: tuple[str, ...] = Field(
         (),
@@ -181,14 +187,6 @@ class RunOptions(BaseModel):
             raise ValueError(f"unknown backend; known: {known}")
         return v
 
-    @field_validator("judge")
-    @classmethod
-    def _judge(cls, v: str) -> str:
-        known = judge_names()
-        if known and v not in known:
-            raise ValueError(f"unknown judge provider; known: {known}")
-        return v
-
     # -- derived values -------------------------------------------------------------------------
     def backend_options(self) -> dict[str, Any]:
         """--backend-option KEY=VALUE pairs; values that parse as JSON are converted (16 -> int)."""
@@ -197,6 +195,10 @@ class RunOptions(BaseModel):
     def judge_options(self) -> dict[str, Any]:
         """--judge-option KEY=VALUE pairs, parsed as backend_options()."""
         return _parse_pairs(self.judge_option)
+
+    def given(self, name: str) -> str:
+        """How the option ``name`` was given, for messages: ``--judge='x'``, ``ini key ...``."""
+        return _where(name, self.sources.get(name, "default"), getattr(self, name))
 
     @property
     def cache_path(self) -> Path:
@@ -215,18 +217,9 @@ def _parse_pairs(pairs: tuple[str, ...]) -> dict[str, Any]:
 
 
 def backend_names() -> list[str]:
-    import tunegate.harness.models  # noqa: F401  (registers the built-in backends)
-    from tunegate.harness.models.base import BACKENDS
+    from tunegate.harness.models import BACKENDS  # the package registers the built-in backends
 
     return BACKENDS.names()
-
-
-def judge_names() -> list[str]:
-    try:
-        from tunegate.judges.providers import PROVIDERS
-    except ImportError:  # judges ships with tunegate; a broken install still gets a message later
-        return []
-    return PROVIDERS.names()
 
 
 def option_fields() -> Iterator[tuple[str, FieldInfo]]:
@@ -290,11 +283,6 @@ def read_tunegate_table(path: Path) -> dict[str, Any] | None:
         raise ConfigError(f"{path}: unknown key(s) in [tool.tunegate]: {unknown}; known: {known}")
     return {k.replace("-", "_"): v for k, v in section.items()}
 
-
-def read_pyproject(rootdir: Path) -> dict[str, Any]:
-    """``[tool.tunegate]`` of ``rootdir/pyproject.toml`` ({} when absent)."""
-    path = rootdir / "pyproject.toml"
-    return (read_tunegate_table(path) or {}) if path.is_file() else {}
 
 
 # -- merging the sources -----------------------------------------------------------------------

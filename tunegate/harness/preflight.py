@@ -16,9 +16,12 @@ from tunegate.harness.errors import ConfigError, ModelLoadError, TunegateError
 from tunegate.harness.options import RunOptions
 from tunegate.harness.redact import redact_text
 
-# provider -> environment variable its key is read from by default
-JUDGE_KEY_VARS = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
-LOCAL_BACKENDS = ("hf", "vllm")
+
+def _local_weights(options: RunOptions) -> bool:
+    """The backend loads the base and candidates from files here (else they are names a server knows)."""
+    from tunegate.harness.models import backend_info
+
+    return backend_info(options.backend).local_weights
 
 
 def writable_dir(path: Path, *, option: str, what: str) -> Path:
@@ -55,7 +58,7 @@ def check_cache_dir(options: RunOptions) -> None:
 
 def check_base(options: RunOptions, environ: Mapping[str, str] | None = None) -> None:
     """The base exists where it is looked for (nothing is loaded or converted here)."""
-    if options.backend not in LOCAL_BACKENDS:
+    if not _local_weights(options):
         return  # a served model's name: only the server knows it
     from tunegate.harness.models.resolve import _ALIASES, alias_gguf
 
@@ -101,7 +104,7 @@ def _in_hub_cache(repo_id: str) -> bool:
 
 def check_candidates(options: RunOptions) -> None:
     """Each candidate is an adapter or model dir with safe weights."""
-    if options.backend not in LOCAL_BACKENDS:
+    if not _local_weights(options):
         return
     from tunegate.harness.models.adapters import classify_adapter
 
@@ -122,44 +125,52 @@ def check_train_data(options: RunOptions) -> None:
             raise ConfigError(f"--train-data={p!r}: no such file; pass the training JSONL the adapter was trained on")
 
 
+def check_judge_name(options: RunOptions) -> None:
+    """``--judge`` names a registered provider (a built-in or a plugin's)."""
+    from tunegate.judges import PROVIDERS
+
+    if options.judge not in PROVIDERS:
+        raise ConfigError(f"{options.given('judge')}: unknown judge provider; known: {PROVIDERS.names()}")
+
+
 def check_judge(options: RunOptions, environ: Mapping[str, str] | None = None) -> None:
-    """Credentials and URL of the judge: called when tests using the ``judge`` fixture are collected."""
+    """Credentials and URL of the judge: called when tests using the ``judge`` fixture are collected.
+
+    What to check comes from the provider's registration (``ProviderInfo``: ``key_env``,
+    ``needs_base_url``, ``needs_model``); the judge is then built as the ``judge`` fixture builds
+    it (``Judge.from_options``), so the provider validates its own options now.
+    """
+    from tunegate.judges import Judge, provider_info
+
     env = os.environ if environ is None else environ
     provider = options.judge
     opts = options.judge_options()
-    if provider == "openai-compatible":
-        if not (options.judge_base_url or opts.get("base_url")):
-            raise ConfigError(
-                "--judge=openai-compatible needs the server's URL: pass --judge-base-url http://HOST:PORT/v1"
-            )
-        if not options.judge_model:
-            raise ConfigError(
-                "--judge=openai-compatible needs --judge-model: the model name the server serves "
-                "(list them with: curl BASE_URL/models)"
-            )
+    try:
+        info = provider_info(provider)
+    except TunegateError as exc:
+        raise ConfigError(str(exc)) from None
     url = options.judge_base_url or str(opts.get("base_url") or "")
+    if info.needs_base_url and not url:
+        raise ConfigError(f"--judge={provider} needs the server's URL: pass --judge-base-url http://HOST:PORT/v1")
+    if info.needs_model and not options.judge_model:
+        raise ConfigError(
+            f"--judge={provider} needs --judge-model: the model name the server serves "
+            "(list them with: curl BASE_URL/models)"
+        )
     if url and urlsplit(url).scheme not in ("http", "https"):
         raise ConfigError(
             f"--judge-base-url={redact_text(url)!r}: not an http(s) URL; write it in full, e.g. http://127.0.0.1:8000/v1"
         )
-    var = opts.get("api_key_env", JUDGE_KEY_VARS.get(provider))
+    var = opts.get("api_key_env", info.key_env)
     if var and not env.get(str(var)):
         raise ConfigError(
             f"--judge={provider}: judged tests were collected but ${var} is not set; "
             f"export {var}=<your key>, or pick another judge with --judge local"
         )
-    if provider != "local":
-        # The provider validates its own options (types, known keys): a bad one is a setup error
-        # found now, not an error in every judged test.
-        import tunegate.judges as judges
-
-        try:
-            judges.Judge(
-                provider, options.judge_model or None, cache_dir=str(options.cache_path),
-                base_url=options.judge_base_url or None, options=opts,
-            )
-        except TunegateError as exc:
-            raise ConfigError(redact_text(str(exc))) from None
+    try:
+        Judge.from_options(options)
+    except TunegateError as exc:
+        raise ConfigError(redact_text(str(exc))) from None
 
 
 def configure_checks(options: RunOptions, *, controller: bool) -> None:
@@ -167,6 +178,7 @@ def configure_checks(options: RunOptions, *, controller: bool) -> None:
     if controller:
         check_report_dir(options)
     check_cache_dir(options)
+    check_judge_name(options)
     check_train_data(options)
     check_base(options)
     check_candidates(options)

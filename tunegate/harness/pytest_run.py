@@ -41,10 +41,8 @@ STOP_ERRORS = (ConfigError, ModelLoadError, CacheError, RemoteAccessError)
 
 
 def _redact(value: Any) -> Any:
-    try:
-        from tunegate.harness.redact import redact
-    except ImportError:  # pragma: no cover - shipped with harness
-        return value
+    from tunegate.harness.redact import redact
+
     return redact(value)
 
 
@@ -60,10 +58,8 @@ def _is_worker(config: pytest.Config) -> bool:
 def started(config: pytest.Config, active: Active) -> None:
     """Route tunegate.harness.progress through pytest's terminal, with output capture suspended."""
     _crashes.clear()
-    try:
-        from tunegate.harness import progress
-    except ImportError:
-        return
+    from tunegate.harness import progress
+
     state = {"open": False}
 
     def write(text: str, in_place: bool) -> None:
@@ -91,10 +87,9 @@ def started(config: pytest.Config, active: Active) -> None:
 
 
 def stopped(config: pytest.Config, active: Active) -> None:
-    with contextlib.suppress(ImportError):
-        from tunegate.harness import progress
+    from tunegate.harness import progress
 
-        progress.set_writer(None)
+    progress.set_writer(None)
     active.run.cache.close()
 
 
@@ -221,13 +216,9 @@ def compare(request: pytest.FixtureRequest, tunegate_run: RunState, candidate: M
 @pytest.fixture(scope="session")
 def judge(tunegate_run: RunState) -> Any:
     """The LLM judge (``--judge``): ``judge.rubric(name)`` and ``judge.pairwise(name)`` are metrics."""
-    import tunegate.judges as judges
+    from tunegate.judges import Judge
 
-    o = tunegate_run.options
-    options = o.judge_options()
-    if o.judge_base_url:
-        options["base_url"] = o.judge_base_url
-    return judges.Judge(o.judge, o.judge_model or None, cache_dir=str(o.cache_path), options=options or None)
+    return Judge.from_options(tunegate_run.options)
 
 
 @pytest.fixture(scope="session")
@@ -434,20 +425,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         active.report_error = write_report(Path(run.options.report), results)
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def write_report(out: Path, results: RunRecord) -> str:
     """results.json first, then the rendered files; returns a one-line problem or ''.
 
     Every file gets the same permissions (0666 minus the umask), as any file the user writes.
     """
+    from tunegate.harness.atomic import current_umask
     from tunegate.harness.results import write_json_atomic
 
-    mode = 0o666 & ~_umask()
+    mode = 0o666 & ~current_umask()
     target = out / "results.json"
     try:
         write_json_atomic(target, results.to_json())

@@ -24,7 +24,6 @@ class Active:
     project_dir: Path
     reason: str
     items: dict[str, dict[str, Any]] = field(default_factory=dict)
-    gate_failures: set[str] = field(default_factory=set)
     results: RunRecord | None = None
     report_error: str = ""
 

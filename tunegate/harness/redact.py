@@ -4,9 +4,10 @@
 secrets replaced by ``***``:
 
 - URL userinfo: ``http://user:PW@host/v1`` -> ``http://***@host/v1``;
-- the values of key variables present in the environment: ``OPENAI_API_KEY``,
-  ``ANTHROPIC_API_KEY``, ``TUNEGATE_JUDGE_API_KEY``, ``HF_TOKEN`` and any variable whose name ends
-  with ``_API_KEY`` or ``_TOKEN`` (values of 8 characters or more);
+- the values of key variables present in the environment: ``TUNEGATE_JUDGE_API_KEY``,
+  ``HF_TOKEN``, each registered judge provider's ``key_env`` (``OPENAI_API_KEY``,
+  ``ANTHROPIC_API_KEY``...) and any variable whose name ends with ``_API_KEY`` or ``_TOKEN``
+  (values of 8 characters or more);
 - ``Authorization: Bearer ...`` / ``x-api-key: ...`` echoes (header lines, JSON or repr form);
 - ``sk-...`` / ``sk-ant-...`` style keys;
 - ``Basic <base64>`` credentials (an echoed HTTP Basic header, with or without its header name);
@@ -17,8 +18,9 @@ secrets replaced by ``***``:
 
 ``learn_from_options(options)`` learns every secret a run's options carry, once, at start-up.
 
-``install_log_redaction()`` does the same to every log record of tunegate and of the HTTP stack
-(openai, anthropic, httpx, httpcore), so a DEBUG log never shows a key either;
+``install_log_redaction()`` does the same to every log record of tunegate and of the loggers each
+registered backend and judge provider names (openai, anthropic, httpx, httpcore for the built-ins),
+so a DEBUG log never shows a key either;
 ``RedactingFilter`` is the same as a ``logging.Filter`` for a handler of your own.
 """
 
@@ -34,11 +36,13 @@ from typing import Any, TypeVar
 from urllib.parse import quote, quote_plus, unquote, urlsplit, urlunsplit
 
 MASK = "***"
-KNOWN_KEY_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "TUNEGATE_JUDGE_API_KEY", "HF_TOKEN")
+KNOWN_KEY_VARS: tuple[str, ...] = ("TUNEGATE_JUDGE_API_KEY", "HF_TOKEN")
+"""Key variables always masked; each judge provider adds its own ``key_env`` (``watch_key_var``)."""
 KEY_VAR_SUFFIXES = ("_API_KEY", "_TOKEN")
 MIN_SECRET_LEN = 8
 MIN_LEARNED_LEN = 6  # a shorter learned secret is masked only in its URL form (else every "test" goes)
-LOGGER_PREFIXES = ("tunegate", "openai", "anthropic", "httpx", "httpcore")
+LOGGER_PREFIXES: tuple[str, ...] = ("tunegate",)
+"""Loggers whose records are redacted; backends and judge providers add their SDKs' (``watch_loggers``)."""
 
 T = TypeVar("T")
 
@@ -212,6 +216,19 @@ class RedactingFilter(logging.Filter):
 
 _FILTER = RedactingFilter()
 _installed = False
+
+
+def watch_key_var(name: str) -> None:
+    """Mask the value of the environment variable ``name`` wherever it appears (a provider's key)."""
+    global KNOWN_KEY_VARS
+    if name not in KNOWN_KEY_VARS:
+        KNOWN_KEY_VARS = (*KNOWN_KEY_VARS, name)
+
+
+def watch_loggers(*prefixes: str) -> None:
+    """Redact the records of loggers named ``prefix...`` too (an SDK's; called on registration)."""
+    global LOGGER_PREFIXES
+    LOGGER_PREFIXES = tuple(dict.fromkeys((*LOGGER_PREFIXES, *(p for p in prefixes if p))))
 
 
 def _redacted_here(name: str) -> bool:

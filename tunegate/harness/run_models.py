@@ -11,7 +11,7 @@ from typing import Any
 from tunegate.harness.data import Suite
 from tunegate.harness.errors import ConfigError
 from tunegate.harness.handles import AdapterHasNoEffect, ModelHandle, candidate_labels
-from tunegate.harness.models.base import ModelSpec, SupportsAdapterProbe
+from tunegate.harness.models.base import ModelSpec, SupportsAdapterProbe, backend_info
 from tunegate.harness.options import RunOptions
 
 Outputs = Callable[[ModelHandle, Suite], list[str]]
@@ -55,7 +55,7 @@ class RunModels:
         """
         o = self.options
         asked = getattr(o, "quantization", "none")
-        if o.backend not in ("hf", "vllm") or not o.candidate:
+        if not o.candidate or not backend_info(o.backend).local_weights:
             return "none" if asked == "auto" else asked
         from tunegate.harness.models.adapters import check_adapter_base, check_model_dir
         from tunegate.harness.models.resolve import resolve_base

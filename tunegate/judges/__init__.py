@@ -10,24 +10,26 @@ a cache, budgets, fenced prompts and calibration against gold labels.
 
 from __future__ import annotations
 
+from tunegate.harness.metrics.base import PairwiseMetric
 from tunegate.judges.agreement import cohen_kappa, confusion_matrix
-from tunegate.judges.budget import DEFAULT_PRICES, Budget
+from tunegate.judges.budget import Budget
 from tunegate.judges.engine import Judgment
 from tunegate.judges.health import MIN_KAPPA, CalibrationRecord, JudgeHealth
 from tunegate.judges.judge import Judge
-from tunegate.judges.metric import PairwiseJudgeMetric, PairwiseMetric, RubricMetric
+from tunegate.judges.metric import PairwiseJudgeMetric, RubricMetric
 from tunegate.judges.prompts import PROMPT_VERSION
 from tunegate.judges.providers import (
     PROVIDERS,
     JudgeProvider,
+    ProviderInfo,
     ProviderReply,
     make_provider,
+    provider_info,
     register_provider,
 )
 from tunegate.judges.rubric import Rubric, known_rubrics, load_rubric
 
 __all__ = [
-    "DEFAULT_PRICES",
     "MIN_KAPPA",
     "PROMPT_VERSION",
     "PROVIDERS",
@@ -39,6 +41,7 @@ __all__ = [
     "Judgment",
     "PairwiseJudgeMetric",
     "PairwiseMetric",
+    "ProviderInfo",
     "ProviderReply",
     "Rubric",
     "RubricMetric",
@@ -47,5 +50,6 @@ __all__ = [
     "known_rubrics",
     "load_rubric",
     "make_provider",
+    "provider_info",
     "register_provider",
 ]

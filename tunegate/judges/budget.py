@@ -5,9 +5,10 @@ max_tokens) still fits under both limits, counting what is in flight, so concurr
 overshoots a budget. Once a request does not fit, no further request is sent: the judgments
 still pending are recorded as failures "budget exhausted", the finished ones stay cached.
 
-Prices are USD per million tokens (input, output), as published by the providers when this
-table was written; they change, so pass your own with ``Budget(prices={...})`` (or the CLI's
-``--prices FILE``). Matching is by exact model name, then by the longest known prefix
+Prices are USD per million tokens (input, output); each provider declares those of its models
+(``register_provider(..., prices=...)``, as published when its table was written) and a free one
+(``local``) costs nothing. Prices change, so pass your own with ``Budget(prices={...})`` (or the
+CLI's ``--prices FILE``). Matching is by exact model name, then by the longest known prefix
 (``claude-sonnet-4-5-20250929`` uses ``claude-sonnet-4-5``).
 """
 
@@ -19,24 +20,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from tunegate.harness.errors import ConfigError, JudgeError
+from tunegate.judges.providers.base import PROVIDERS
 
-DEFAULT_PRICES: dict[str, tuple[float, float]] = {
-    "claude-opus-4-1": (15.0, 75.0),
-    "claude-sonnet-4-5": (3.0, 15.0),
-    "claude-haiku-4-5": (1.0, 5.0),
-    "gpt-4.1": (2.0, 8.0),
-    "gpt-4.1-mini": (0.4, 1.6),
-    "gpt-4.1-nano": (0.1, 0.4),
-    "gpt-4o": (2.5, 10.0),
-    "gpt-4o-mini": (0.15, 0.6),
-}
-FREE_PROVIDERS = ("local",)
 CHARS_PER_TOKEN = 3.0  # conservative for English prose: over-estimates tokens, never under
 
 
 @dataclass(frozen=True)
 class Budget:
-    """Limits for one Judge. None means unlimited. ``prices`` override or extend DEFAULT_PRICES."""
+    """Limits for one Judge. None means unlimited. ``prices`` override or extend the provider's own."""
 
     max_tokens_total: int | None = None
     max_cost_usd: float | None = None
@@ -60,9 +51,10 @@ class Budget:
         return self.max_tokens_total is not None or self.max_cost_usd is not None
 
     def price(self, provider: str, model: str) -> tuple[float, float] | None:
-        if provider in FREE_PROVIDERS:
+        info = PROVIDERS.get(provider) if provider in PROVIDERS else None
+        if info is not None and info.free:
             return (0.0, 0.0)
-        table = {**DEFAULT_PRICES, **dict(self.prices)}
+        table = {**(info.prices if info is not None else {}), **dict(self.prices)}
         if model in table:
             return table[model]
         prefixes = [m for m in table if model.startswith(m)]

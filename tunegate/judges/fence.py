@@ -81,14 +81,3 @@ def end_line(label: str, tag: str) -> str:
 def fence(label: str, text: str, tag: str) -> str:
     """The escaped ``text`` between its BEGIN and END lines."""
     return f"{begin_line(label, tag)}\n{escape(text)}\n{end_line(label, tag)}"
-
-
-def unfence(prompt: str, label: str, tag: str) -> str | None:
-    """The (escaped) text inside the ``label`` fence of a rendered prompt, or None if absent."""
-    begin, end = begin_line(label, tag) + "\n", "\n" + end_line(label, tag)
-    start = prompt.find(begin)
-    if start < 0:
-        return None
-    start += len(begin)
-    stop = prompt.find(end, start)
-    return None if stop < 0 else prompt[start:stop]

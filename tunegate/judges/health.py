@@ -12,13 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tunegate.harness.atomic import write_atomic
 from tunegate.harness.errors import CacheError
 
 MIN_KAPPA = 0.6
@@ -72,12 +71,7 @@ def record_path(cache_dir: Path, settings: str, rubric_hash: str, prompt_version
 
 def save_record(cache_dir: Path, record: CalibrationRecord) -> Path:
     path = record_path(cache_dir, record.settings, record.rubric_hash, record.prompt_version)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(record.to_dict(), fh, indent=2, sort_keys=True)
-    os.replace(tmp, path)
-    return path
+    return write_atomic(path, json.dumps(record.to_dict(), indent=2, sort_keys=True))
 
 
 def load_record(

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tunegate.harness.data import EvalItem
 from tunegate.harness.errors import JudgeError
 from tunegate.harness.models.resolve import default_cache_dir
+from tunegate.harness.options import RunOptions
 from tunegate.harness.redact import redact_text
 from tunegate.harness.retry import RetryPolicy
 from tunegate.harness.validation import pydantic_problems
@@ -34,7 +35,7 @@ from tunegate.judges.providers import make_provider
 from tunegate.judges.rubric import RUBRIC_DIR, Rubric, load_rubric
 
 
-class RunOptions(BaseModel):
+class EngineOptions(BaseModel):
     """Options every provider accepts, used by the engine rather than the provider."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -46,7 +47,7 @@ class RunOptions(BaseModel):
 
 def split_options(
     provider: str, options: Mapping[str, Any] | None, base_url: str | None
-) -> tuple[dict[str, Any], RunOptions]:
+) -> tuple[dict[str, Any], EngineOptions]:
     """(the provider's own options, the engine's options) from one mapping, ``base_url`` merged in."""
     opts = dict(options or {})
     if base_url is not None:
@@ -59,11 +60,11 @@ def split_options(
             )
         opts["base_url"] = base_url
     try:
-        run = RunOptions.model_validate(opts)
+        run = EngineOptions.model_validate(opts)
     except ValidationError as exc:
         where = f"invalid options for the {provider} judge"
         raise JudgeError(redact_text("; ".join(pydantic_problems(exc, where)))) from None
-    return {k: v for k, v in opts.items() if k not in RunOptions.model_fields}, run
+    return {k: v for k, v in opts.items() if k not in EngineOptions.model_fields}, run
 
 
 @dataclass
@@ -124,6 +125,18 @@ class Judge:
         self.min_kappa = min_kappa
         self._rubrics: dict[str, Rubric] = {}
         self._usage: dict[str, _Usage] = {}
+
+    @classmethod
+    def from_options(cls, options: RunOptions) -> Judge:
+        """The judge a run's options name (``--judge``, ``--judge-model``, ``--judge-base-url``,
+        ``--judge-option``, the cache dir): the one the ``judge`` fixture gives and preflight checks."""
+        return cls(
+            options.judge,
+            options.judge_model or None,
+            cache_dir=str(options.cache_path),
+            base_url=options.judge_base_url or None,
+            options=options.judge_options() or None,
+        )
 
     # -- rubrics and metrics ----------------------------------------------------------------
     def load(self, name: str) -> Rubric:

@@ -1,8 +1,9 @@
 """Judge metrics: single-answer rubric grading (continuous) and pairwise comparison (binary).
 
-``RubricMetric`` satisfies tunegate.harness.metrics.base.Metric. ``PairwiseMetric`` scores two systems at
-once: each item is judged in both orders (base as A, then candidate as A); when the two orders
-disagree the item is a tie, and the rate of agreement is reported as position consistency.
+``RubricMetric`` satisfies tunegate.harness.metrics.base.Metric. ``PairwiseJudgeMetric`` (a
+tunegate.harness.metrics.base.PairwiseMetric) scores two systems at once: each item is judged in
+both orders (base as A, then candidate as A); when the two orders disagree the item is a tie,
+and the rate of agreement is reported as position consistency.
 Its two MetricScores are 0/1 wins (base won / candidate won, both 0 on a tie), so the paired
 McNemar test on them is the sign test on wins vs losses.
 """
@@ -10,7 +11,7 @@ McNemar test on them is the sign test on wins vs losses.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,19 +27,6 @@ if TYPE_CHECKING:
 
 NAN = float("nan")
 EMPTY_OUTPUT = "the output is empty: nothing to judge (counted against the system that produced it)"
-
-
-@runtime_checkable
-class PairwiseMetric(Protocol):
-    name: str
-    kind: Kind
-    higher_is_better: bool
-
-    def score_pair(
-        self, items: Sequence[EvalItem], base_outputs: Sequence[str], candidate_outputs: Sequence[str]
-    ) -> tuple[MetricScores, MetricScores]: ...
-
-    def describe(self) -> dict[str, Any]: ...
 
 
 def _check_lengths(items: Sequence[EvalItem], *outputs: Sequence[str]) -> None:

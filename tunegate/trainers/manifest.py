@@ -24,7 +24,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from tunegate.harness.atomic import write_atomic
 from tunegate.harness.fingerprint import (
+    MANIFEST,
     HashMemo,
     content_fingerprint,
     digest,
@@ -121,13 +123,11 @@ def build_manifest(
 
 def write_manifest(folder: str | Path, manifest: dict[str, Any]) -> Path:
     """Write ``manifest`` as ``folder/tunegate.json`` (the trainer writes into a temp dir it renames)."""
-    path = Path(folder) / "tunegate.json"
-    path.write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    return path
+    return write_atomic(Path(folder) / MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
 
 
 def read_manifest(adapter_dir: str | Path) -> dict[str, Any] | None:
-    path = Path(adapter_dir) / "tunegate.json"
+    path = Path(adapter_dir) / MANIFEST
     if not path.is_file() or not (Path(adapter_dir) / "adapter_model.safetensors").is_file():
         return None
     try:

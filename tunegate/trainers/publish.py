@@ -13,25 +13,7 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-
-
-def current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def apply_umask_modes(root: Path) -> None:
-    """Give ``root`` and everything under it the modes a plain write would have had."""
-    mask = current_umask()
-    os.chmod(root, 0o777 & ~mask)
-    for folder, dirs, files in os.walk(root):
-        for d in dirs:
-            os.chmod(Path(folder) / d, 0o777 & ~mask)
-        for f in files:
-            os.chmod(Path(folder) / f, 0o666 & ~mask)
 
 
 def portable_card(card: Path, base: str) -> None:

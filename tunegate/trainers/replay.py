@@ -35,22 +35,20 @@ shipped pool). ``tunegate replay build CONFIG.yaml`` builds it by hand.
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from tunegate.harness.atomic import write_atomic
 from tunegate.harness.data import Message, parse_jsonl
 from tunegate.harness.errors import ConfigError, DataError
 from tunegate.harness.fingerprint import digest, sha256_file
 from tunegate.harness.general.checks import answer_contained, check_instruction
 from tunegate.trainers.config import ReplayConfig, TrainConfig
-from tunegate.trainers.publish import current_umask
 
 REPLAY_VERSION = "3"
 """Bump when the way replay files are built changes (drop rule, row shape).
@@ -293,19 +291,6 @@ def _read_counts(value: Any) -> dict[str, dict[str, int]]:
     }
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp made it 0600; a plain write would not
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def build_replay(
     cfg: TrainConfig,
     *,
@@ -363,7 +348,7 @@ def build_replay(
             )
         raise DataError(str(replay.pool), [message])
     text = "".join(rows)
-    _write_atomic(path, text)
+    write_atomic(path, text)
     sha = sha256_file(path)
     pool_sha = sha256_file(Path(replay.pool))
     meta = {
@@ -382,7 +367,7 @@ def build_replay(
         "n_wrong": wrong,
         "counts": counts,
     }
-    _write_atomic(meta_path(path), json.dumps(meta, indent=1) + "\n")
+    write_atomic(meta_path(path), json.dumps(meta, indent=1) + "\n")
     return ReplayData(
         path=path,
         fingerprint=fp,

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tunegate.harness import progress
+from tunegate.harness.atomic import plain_modes
 from tunegate.harness.errors import ConfigError
 from tunegate.harness.models.quiet import quiet
 from tunegate.harness.models.resolve import resolve_base
@@ -43,8 +44,8 @@ from tunegate.trainers.distributed import (
     sum_scalar,
     world_from_env,
 )
-from tunegate.trainers.manifest import build_manifest, inputs_fingerprint
-from tunegate.trainers.publish import apply_umask_modes, portable_card
+from tunegate.trainers.manifest import build_manifest, inputs_fingerprint, write_manifest
+from tunegate.trainers.publish import portable_card
 
 
 def seed_everything(seed: int) -> None:
@@ -333,11 +334,10 @@ def save_adapter(
     try:
         model.save_pretrained(tmp, safe_serialization=True)
         manifest = build_manifest(cfg, model_dir, stats, config_path)
-        import json
 
-        (tmp / "tunegate.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
+        write_manifest(tmp, manifest)
         portable_card(tmp / "README.md", cfg.base)
-        apply_umask_modes(tmp)  # mkdtemp made it 0700: the adapter is meant to be shared
+        plain_modes(tmp)  # mkdtemp made it 0700: the adapter is meant to be shared
         old = None
         if out.exists():
             old = out.parent / f".{out.name}.old-{os.getpid()}"

@@ -11,7 +11,7 @@ non-inferiority gate per task (margin 0.10: a suite of ~110 items cannot show a 
 and one on their union ``general/all`` (margin 0.05: four times the items, power for half the
 margin). Any project can run them:
 
->>> from harness import general
+>>> from tunegate.harness import general
 >>> for suite, margin in general.gates():  # doctest: +SKIP
 ...     compare(suite, general.correct()).assert_no_regression(margin=margin)
 """

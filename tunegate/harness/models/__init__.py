@@ -1,23 +1,29 @@
-"""Model backends. Importing this package registers the built-in ones (hf, openai, vllm)."""
+"""Model backends. Importing this package registers the built-in ones (hf, openai, vllm); each
+module registers itself with ``register_backend`` as a plugin's backend would."""
 
 from __future__ import annotations
 
-import importlib
-
+from tunegate.harness.models import hf, openai_compat, vllm  # noqa: F401  (registration)
 from tunegate.harness.models.base import (
     BACKENDS,
     Backend,
+    BackendInfo,
     Completion,
     GenerationParams,
     GenerationRequest,
     ModelSpec,
+    backend_info,
+    register_backend,
 )
 
-for _name in ("hf", "openai_compat", "vllm"):
-    try:
-        importlib.import_module(f"tunegate.harness.models.{_name}")
-    except ModuleNotFoundError as _exc:  # a module not shipped yet; SDKs themselves import lazily
-        if _exc.name != f"tunegate.harness.models.{_name}":
-            raise
-
-__all__ = ["BACKENDS", "Backend", "Completion", "GenerationParams", "GenerationRequest", "ModelSpec"]
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "BackendInfo",
+    "Completion",
+    "GenerationParams",
+    "GenerationRequest",
+    "ModelSpec",
+    "backend_info",
+    "register_backend",
+]

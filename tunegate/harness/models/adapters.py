@@ -35,6 +35,7 @@ from typing import Any
 
 from tunegate.harness.errors import ConfigError, ModelLoadError, UnsafeAdapterError
 from tunegate.harness.fingerprint import (
+    MANIFEST,
     PICKLE_SUFFIXES,
     HashMemo,
     content_fingerprint,
@@ -56,7 +57,6 @@ __all__ = [
 
 ROLES = ("base", "candidate")
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
-MANIFEST = "tunegate.json"
 # Written by transformers' Trainer next to the weights; never read by from_pretrained/peft/vLLM.
 TRAINER_STATE = re.compile(r"^(training_args\.bin|optimizer\.pt|scheduler\.pt|scaler\.pt|rng_state(_\d+)?\.pth)$")
 # What the tunegate trainer's base fingerprint hashed before every weight format was included.

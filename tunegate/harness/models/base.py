@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from tunegate.harness.data import Message
 from tunegate.harness.errors import ConfigError
+from tunegate.harness.redact import watch_loggers
 from tunegate.harness.registry import Registry
 
 
@@ -116,11 +117,9 @@ def require(backend: object, capability: str, backend_name: str) -> Any:
     protocol, feature = CAPABILITIES[capability]
     if isinstance(backend, protocol):
         return backend
-    able = ", ".join(sorted(name for name in BACKENDS.names() if name == "hf")) or "hf"
-    raise ConfigError(
-        f"the {backend_name!r} backend does not support {feature}; run this check with --backend {able}, "
-        "or leave it out for this backend"
-    )
+    able = " or ".join(name for name, info in BACKENDS.items() if capability in info.capabilities)
+    fix = f"run this check with --backend {able}, or leave it out" if able else "leave it out"
+    raise ConfigError(f"the {backend_name!r} backend does not support {feature}; {fix} for this backend")
 
 
 def supports(backend: object, capability: str) -> bool:
@@ -131,4 +130,60 @@ class BackendFactory(Protocol):
     def __call__(self, spec: ModelSpec, *, cache_dir: str) -> Backend: ...
 
 
-BACKENDS: Registry[BackendFactory] = Registry("backend")
+@dataclass(frozen=True)
+class BackendInfo:
+    """A registered backend: its factory and the traits checked before anything is loaded.
+
+    ``local_weights``: the base and the candidates are files this process loads (preflight checks
+    them; candidates are adapter or model dirs); else they are names a server knows.
+    ``capabilities``: the names in ``CAPABILITIES`` its backends implement (the hint of ``require``).
+    ``loggers``: logger names its SDK logs under, redacted like tunegate's own.
+    """
+
+    factory: BackendFactory
+    local_weights: bool = False
+    capabilities: frozenset[str] = frozenset()
+    loggers: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.capabilities) - set(CAPABILITIES))
+        if unknown:
+            raise ConfigError(f"unknown backend capabilities {unknown}; known: {sorted(CAPABILITIES)}")
+        watch_loggers(*self.loggers)
+
+    def __call__(self, spec: ModelSpec, *, cache_dir: str) -> Backend:
+        return self.factory(spec, cache_dir=cache_dir)
+
+    @classmethod
+    def of(cls, obj: BackendInfo | BackendFactory) -> BackendInfo:
+        return obj if isinstance(obj, BackendInfo) else cls(obj)
+
+
+BACKENDS: Registry[BackendInfo] = Registry("backend", BackendInfo.of)
+
+
+def register_backend(
+    name: str,
+    *,
+    local_weights: bool = False,
+    capabilities: Iterable[str] = (),
+    loggers: Iterable[str] = (),
+) -> Callable[[BackendFactory], BackendFactory]:
+    """Register ``factory(spec, *, cache_dir) -> Backend`` under ``name`` with its traits::
+
+        @register_backend("echo", capabilities=())
+        def make_echo(spec: ModelSpec, *, cache_dir: str) -> Backend:
+            return EchoBackend(spec)
+    """
+
+    def wrap(factory: BackendFactory) -> BackendFactory:
+        info = BackendInfo(factory, local_weights, frozenset(capabilities), tuple(loggers))
+        BACKENDS.register(name, info)
+        return factory
+
+    return wrap
+
+
+def backend_info(name: str) -> BackendInfo:
+    """The registered backend ``name`` (ConfigError listing the known ones otherwise)."""
+    return BACKENDS.get(name)

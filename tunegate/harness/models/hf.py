@@ -19,7 +19,13 @@ from tunegate.harness.data import Message
 from tunegate.harness.errors import ModelLoadError
 from tunegate.harness.fingerprint import HashMemo, digest, dir_digest
 from tunegate.harness.models.adapters import PICKLE_SUFFIXES, classify_adapter  # noqa: F401 (re-export)
-from tunegate.harness.models.base import BACKENDS, Completion, GenerationParams, GenerationRequest, ModelSpec
+from tunegate.harness.models.base import (
+    Completion,
+    GenerationParams,
+    GenerationRequest,
+    ModelSpec,
+    register_backend,
+)
 from tunegate.harness.models.chat import render_prompt
 from tunegate.harness.models.context import check_context, context_length
 from tunegate.harness.models.decode import greedy_generate
@@ -258,8 +264,6 @@ class HFBackend:
         }
 
 
-def _factory(spec: ModelSpec, *, cache_dir: str) -> HFBackend:
+@register_backend("hf", local_weights=True, capabilities=("drift", "adapter_probe"))
+def create(spec: ModelSpec, *, cache_dir: str) -> HFBackend:
     return HFBackend(spec, cache_dir=cache_dir)
-
-
-BACKENDS.register("hf", _factory)

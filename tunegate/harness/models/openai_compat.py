@@ -3,7 +3,7 @@
 Works with ``vllm serve --enable-lora`` (an adapter is addressed by its served model name),
 Hugging Face TGI, and hosted fine-tunes. ``spec.base`` is the base model's served name,
 ``spec.adapter`` the adapter's served name; ``spec.options`` holds the connection settings
-(see ``OpenAIOptions``). Example::
+(see ``OpenAIBackendOptions``). Example::
 
     ModelSpec(base="Qwen/Qwen2.5-0.5B-Instruct", adapter="support-lora", backend="openai",
               options={"base_url": "http://gpu-box:8000/v1", "concurrency": 16})
@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tunegate.harness.data import Message
 from tunegate.harness.errors import ConfigError, GenerationError, ModelLoadError, RemoteAccessError
 from tunegate.harness.fingerprint import digest
-from tunegate.harness.models.base import BACKENDS, Completion, GenerationRequest, ModelSpec
+from tunegate.harness.models.base import Completion, GenerationRequest, ModelSpec, register_backend
 from tunegate.harness.redact import install_log_redaction, learn, learn_url, redact_text, strip_userinfo
 from tunegate.harness.retry import (
     MalformedReply,
@@ -72,7 +72,7 @@ class RemoteUnavailable(RemoteGenerationError, RemoteAccessError):
     and stops (exit 4), instead of every later test waiting out the same retries."""
 
 
-class OpenAIOptions(BaseModel):
+class OpenAIBackendOptions(BaseModel):
     """``ModelSpec.options`` of the openai backend. Unknown keys are rejected."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -102,14 +102,14 @@ class OpenAIOptions(BaseModel):
     )
 
 
-def _options(spec: ModelSpec) -> OpenAIOptions:
+def _options(spec: ModelSpec) -> OpenAIBackendOptions:
     try:
-        return OpenAIOptions(**spec.options)
+        return OpenAIBackendOptions(**spec.options)
     except ValidationError as exc:
         where = f"invalid options for the openai backend ({spec.name})"
         problems = "; ".join(p[len(where) + 2 :] for p in pydantic_problems(exc, where))
         raise ConfigError(
-            redact_text(f"{where}: {problems}; allowed keys: {sorted(OpenAIOptions.model_fields)}")
+            redact_text(f"{where}: {problems}; allowed keys: {sorted(OpenAIBackendOptions.model_fields)}")
         ) from None
 
 
@@ -339,8 +339,6 @@ class OpenAICompatBackend:
         return error(redact_text(f"{where}: {detail}; {fix}"))
 
 
+@register_backend("openai", loggers=("openai", "httpx", "httpcore"))
 def create(spec: ModelSpec, *, cache_dir: str) -> OpenAICompatBackend:
     return OpenAICompatBackend(spec, cache_dir=cache_dir)
-
-
-BACKENDS.register("openai", create)

@@ -33,7 +33,13 @@ from tunegate.harness.data import Message
 from tunegate.harness.errors import ConfigError, ModelLoadError
 from tunegate.harness.fingerprint import HashMemo, digest, dir_digest
 from tunegate.harness.models.adapters import classify_adapter
-from tunegate.harness.models.base import BACKENDS, Completion, GenerationParams, GenerationRequest, ModelSpec
+from tunegate.harness.models.base import (
+    Completion,
+    GenerationParams,
+    GenerationRequest,
+    ModelSpec,
+    register_backend,
+)
 from tunegate.harness.models.chat import render_prompt
 from tunegate.harness.models.resolve import resolve_base
 from tunegate.harness.models.runtime import TORCH_DTYPE_NAMES
@@ -400,8 +406,6 @@ class VLLMBackend:
         return completions
 
 
+@register_backend("vllm", local_weights=True, loggers=("vllm",))
 def create(spec: ModelSpec, *, cache_dir: str) -> VLLMBackend:
     return VLLMBackend(spec, cache_dir=cache_dir)
-
-
-BACKENDS.register("vllm", create)

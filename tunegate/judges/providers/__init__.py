@@ -1,6 +1,8 @@
 """Judge providers behind one protocol, registered by name.
 
-Built-ins register exactly as third-party providers would (``register_provider``); importing
+Built-ins register exactly as third-party providers would (``register_provider``, with the
+traits preflight, budgets and redaction ask about; a plugin's module is named in the
+``tunegate.plugins`` entry-point group); importing
 this package registers ``anthropic``, ``openai``, ``openai-compatible`` and ``local``. Their SDKs
 (and torch for ``local``) are imported only when a provider is created.
 """
@@ -13,10 +15,12 @@ from tunegate.judges.providers.base import (
     PROVIDERS,
     JudgeProvider,
     ProviderFactory,
+    ProviderInfo,
     ProviderReply,
     api_key_from_env,
     import_sdk,
     make_provider,
+    provider_info,
     register_provider,
 )
 
@@ -25,9 +29,11 @@ __all__ = [
     "PROVIDERS",
     "JudgeProvider",
     "ProviderFactory",
+    "ProviderInfo",
     "ProviderReply",
     "api_key_from_env",
     "import_sdk",
     "make_provider",
+    "provider_info",
     "register_provider",
 ]

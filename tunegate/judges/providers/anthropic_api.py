@@ -88,6 +88,11 @@ class AnthropicProvider(SDKProvider):
         return {**super().describe(), "structured_output": "tool_use"}
 
 
-@register_provider("anthropic")
+@register_provider(
+    "anthropic",
+    key_env="ANTHROPIC_API_KEY",
+    prices={"claude-opus-4-1": (15.0, 75.0), "claude-sonnet-4-5": (3.0, 15.0), "claude-haiku-4-5": (1.0, 5.0)},
+    loggers=("anthropic", "httpx", "httpcore"),
+)
 def make_anthropic(model: str | None = None, **options: Any) -> AnthropicProvider:
     return AnthropicProvider(model, **options)

@@ -2,9 +2,10 @@
 
 A provider turns rendered judge prompts into raw answers; it does no caching, retrying, budget
 keeping or verdict parsing (tunegate/judges/engine.py does, once, for all providers). A new provider is
-one module and one ``register_provider`` call::
+one module and one ``register_provider`` call, which declares the traits preflight, budgets and
+redaction ask about (docs/plugins.md shows the whole module and how a distribution installs it)::
 
-    @register_provider("my-api")
+    @register_provider("my-api", key_env="MY_API_KEY", loggers=("my_sdk",))
     def make(model: str | None = None, **options: Any) -> JudgeProvider:
         return MyProvider(model, **options)
 """
@@ -14,14 +15,14 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tunegate.harness.errors import ConfigError, JudgeError, RemoteAccessError
-from tunegate.harness.redact import learn, redact_text
+from tunegate.harness.redact import learn, redact_text, watch_key_var, watch_loggers
 from tunegate.harness.registry import Registry
 from tunegate.harness.retry import Transient, server_message
 from tunegate.harness.validation import pydantic_problems
@@ -79,26 +80,79 @@ class JudgeProvider(Protocol):
 
 
 ProviderFactory = Callable[..., JudgeProvider]
-PROVIDERS: Registry[ProviderFactory] = Registry("judge provider")
 
 
-def register_provider(name: str) -> Callable[[ProviderFactory], ProviderFactory]:
-    """Register a provider factory ``factory(model=None, **options)`` under ``name``."""
-    return PROVIDERS.decorator(name)
+@dataclass(frozen=True)
+class ProviderInfo:
+    """A registered judge provider: its factory and the traits checked before any judge is built.
+
+    ``key_env``: the environment variable its API key is read from by default (the option
+    ``api_key_env`` names another); ``needs_base_url`` / ``needs_model``: it cannot run without
+    ``--judge-base-url`` / ``--judge-model``; ``free``: judging costs nothing (a budget in USD
+    does not need prices); ``prices``: USD per million tokens (input, output) of its models, by
+    name or name prefix; ``loggers``: logger names its SDK logs under, redacted like tunegate's.
+    """
+
+    factory: ProviderFactory
+    key_env: str | None = None
+    needs_base_url: bool = False
+    needs_model: bool = False
+    free: bool = False
+    prices: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    loggers: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        watch_loggers(*self.loggers)
+        if self.key_env:
+            watch_key_var(self.key_env)
+
+    def __call__(self, model: str | None = None, **options: Any) -> JudgeProvider:
+        return self.factory(model=model, **options)
+
+    @classmethod
+    def of(cls, obj: ProviderInfo | ProviderFactory) -> ProviderInfo:
+        return obj if isinstance(obj, ProviderInfo) else cls(obj)
+
+
+PROVIDERS: Registry[ProviderInfo] = Registry("judge provider", ProviderInfo.of)
+
+
+def register_provider(
+    name: str,
+    *,
+    key_env: str | None = None,
+    needs_base_url: bool = False,
+    needs_model: bool = False,
+    free: bool = False,
+    prices: Mapping[str, tuple[float, float]] | None = None,
+    loggers: Sequence[str] = (),
+) -> Callable[[ProviderFactory], ProviderFactory]:
+    """Register a provider factory ``factory(model=None, **options)`` under ``name``, with its traits."""
+
+    def wrap(factory: ProviderFactory) -> ProviderFactory:
+        info = ProviderInfo(factory, key_env, needs_base_url, needs_model, free, dict(prices or {}), tuple(loggers))
+        PROVIDERS.register(name, info)
+        return factory
+
+    return wrap
+
+
+def provider_info(name: str) -> ProviderInfo:
+    """The registered provider ``name``, or a JudgeError listing the known ones."""
+    try:
+        return PROVIDERS.get(name)
+    except ConfigError:
+        known = ", ".join(PROVIDERS.names()) or "(none)"
+        raise JudgeError(
+            f"unknown judge provider {name!r}; known providers: {known}. Pick one of them (e.g. --judge local) "
+            "or register your own with tunegate.judges.register_provider (docs/plugins.md)"
+        ) from None
 
 
 def make_provider(
     name: str, model: str | None = None, options: Mapping[str, Any] | None = None
 ) -> JudgeProvider:
-    try:
-        factory = PROVIDERS.get(name)
-    except ConfigError:
-        known = ", ".join(PROVIDERS.names()) or "(none)"
-        raise JudgeError(
-            f"unknown judge provider {name!r}; known providers: {known}. "
-            "Pick one of them (e.g. --judge local) or register your own with tunegate.judges.register_provider"
-        ) from None
-    return factory(model=model, **dict(options or {}))
+    return provider_info(name)(model, **dict(options or {}))
 
 
 # -- helpers shared by providers ------------------------------------------------------------

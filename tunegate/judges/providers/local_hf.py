@@ -229,6 +229,6 @@ class LocalProvider:
         }
 
 
-@register_provider("local")
+@register_provider("local", free=True)
 def make_local(model: str | None = None, **options: Any) -> LocalProvider:
     return LocalProvider(model, **options)

@@ -19,7 +19,7 @@ from tunegate.judges.providers.sdk import HTTPOptions, SDKProvider
 ResponseFormat = Literal["json_schema", "json_object", "none"]
 
 
-class OpenAIOptions(HTTPOptions):
+class OpenAIJudgeOptions(HTTPOptions):
     api_key_env: str | None = "OPENAI_API_KEY"
     temperature: float | None = 0.0
     """None leaves it to the server (some reasoning models accept no temperature)."""
@@ -27,7 +27,7 @@ class OpenAIOptions(HTTPOptions):
     """json_schema: structured outputs; json_object: JSON mode; none: plain text, parsed strictly."""
 
 
-class CompatibleOptions(OpenAIOptions):
+class CompatibleJudgeOptions(OpenAIJudgeOptions):
     base_url: str  # type: ignore[assignment]  # required here: where the server listens
     api_key_env: str | None = None
     """Local servers usually need no key; name a variable when yours does."""
@@ -48,7 +48,7 @@ class OpenAIProvider(SDKProvider):
             )
         self.compatible = compatible
         name = "openai-compatible" if compatible else "openai"
-        super().__init__(name, model, CompatibleOptions if compatible else OpenAIOptions, options)
+        super().__init__(name, model, CompatibleJudgeOptions if compatible else OpenAIJudgeOptions, options)
         self.default_concurrency = 16 if compatible else 8
 
     def _new_client(self) -> Any:
@@ -118,11 +118,23 @@ class OpenAIProvider(SDKProvider):
         return {**super().describe(), "structured_output": self.opts.response_format}
 
 
-@register_provider("openai")
+OPENAI_PRICES = {
+    "gpt-4.1": (2.0, 8.0),
+    "gpt-4.1-mini": (0.4, 1.6),
+    "gpt-4.1-nano": (0.1, 0.4),
+    "gpt-4o": (2.5, 10.0),
+    "gpt-4o-mini": (0.15, 0.6),
+}
+"""USD per million tokens (input, output), as published when this table was written."""
+
+
+@register_provider("openai", key_env="OPENAI_API_KEY", prices=OPENAI_PRICES, loggers=("openai", "httpx", "httpcore"))
 def make_openai(model: str | None = None, **options: Any) -> OpenAIProvider:
     return OpenAIProvider(model, **options)
 
 
-@register_provider("openai-compatible")
+@register_provider(
+    "openai-compatible", needs_base_url=True, needs_model=True, prices=OPENAI_PRICES, loggers=("openai", "httpx", "httpcore")
+)
 def make_compatible(model: str | None = None, **options: Any) -> OpenAIProvider:
     return OpenAIProvider(model, compatible=True, **options)
