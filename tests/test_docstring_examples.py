@@ -18,9 +18,7 @@ FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 PROMPT = re.compile(r"^\s*>>> ", re.MULTILINE)  # an example line, not a fence's "<<<END X>>>"
 
 # Examples in files another change owns; strict, so the mark goes as soon as the example is fixed.
-KNOWN_WRONG = {
-    "tunegate.reports": "the example imports `reports`, the package's name before the tunegate namespace",
-}
+KNOWN_WRONG: dict[str, str] = {}
 
 
 def _modules_with_examples() -> list[str]:

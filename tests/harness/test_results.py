@@ -175,7 +175,7 @@ def test_advisory_collapse_is_not_hidden_by_allow_advisory() -> None:
 def test_a_setup_error_that_stopped_the_run_is_error_not_fail() -> None:
     tests = [_test("t::test_rouge", "error", None, stopped=True, message="unknown metric 'rougeL'")]
     r = _build(_partial([_claim("s", 40)], tests), exitstatus=4)
-    assert r["verdict"]["status"] == "ERROR" and "setup error" in r["verdict"]["reason"]
+    assert r["verdict"]["status"] == "ERROR" and "the run stopped in" in r["verdict"]["reason"]
     assert "check(s) failed" not in r["verdict"]["reason"]
 
 

@@ -391,7 +391,7 @@ def test_each_problem_fails_only_its_candidate_in_every_output(
     if case == "leakage_failed":
         assert "tunegate::leakage[leaky]" in reason, reason
     if case == "setup_error":
-        assert "rougeL" in reason and "setup error" in reason, reason
+        assert "rougeL" in reason and "the run stopped in" in reason, reason
         assert "check(s) failed" not in out.summary and "check(s) failed" not in out.terminal
     RENDERED[case] = out
 

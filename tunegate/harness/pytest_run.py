@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 import sys
 from collections.abc import Callable, Generator
@@ -428,16 +427,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def write_report(out: Path, results: RunRecord) -> str:
     """results.json first, then the rendered files; returns a one-line problem or ''.
 
-    Every file gets the same permissions (0666 minus the umask), as any file the user writes.
+    Every file gets the same permissions (0666 minus the umask), as any file the user writes
+    (the one atomic writer, tunegate.harness.atomic, gives them).
     """
-    from tunegate.harness.atomic import current_umask
     from tunegate.harness.results import write_json_atomic
 
-    mode = 0o666 & ~current_umask()
     target = out / "results.json"
     try:
         write_json_atomic(target, results.to_json())
-        os.chmod(target, mode)
     except OSError as exc:
         return f"tunegate: could not write {target}: {exc.strerror or exc}"
     problem = ""
@@ -450,9 +447,6 @@ def write_report(out: Path, results: RunRecord) -> str:
             f"tunegate: the HTML report could not be rendered ({type(exc).__name__}: {exc}); {target} is "
             f"complete, render it again with: tunegate report {target} -o {out}"
         )
-    for name in ("report.html", "summary.md"):
-        with contextlib.suppress(OSError):
-            os.chmod(out / name, mode)
     return problem
 
 

@@ -139,7 +139,7 @@ class TestRecord(_Frozen):
     candidate: str | None = None
     gate_failure: bool = Field(False, description="failed through a comparison gate (GateFailure)")
     kind: TestKind = "custom"
-    stopped: bool = Field(False, description="a setup error inside the test that stopped the run (exit 4)")
+    stopped: bool = Field(False, description="this test stopped the run (exit 4): a setup error, a rejected key, an unreachable server")
 
 
 class CandidateVerdict(_Frozen):

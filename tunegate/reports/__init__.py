@@ -1,7 +1,11 @@
 """Reports rendered from the run record (results.json): a self-contained HTML page and a Markdown summary.
 
->>> from tunegate.reports import load_results, write_reports
->>> paths = write_reports(load_results("out/results.json"), Path("reports/out"))   # {"html": ..., "markdown": ...}
+Render a saved run again (``tunegate report`` does the same)::
+
+    from pathlib import Path
+    from tunegate.reports import load_results, write_reports
+
+    paths = write_reports(load_results("out/results.json"), Path("reports/out"))  # {"html": ..., "markdown": ...}
 """
 
 from __future__ import annotations

@@ -3,13 +3,11 @@ older versions and the one validation) and writing report files atomically."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
+from tunegate.harness.atomic import write_atomic
 from tunegate.harness.errors import DataError
 from tunegate.harness.record import SCHEMA_VERSION, RunRecord
 
@@ -61,31 +59,3 @@ def sha256_of(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def write_atomic(path: Path, data: str | bytes, *, mode: int | None = None) -> Path:
-    """Write ``data`` to ``path`` via a temp file in the same directory and ``os.replace``.
-
-    A reader (a browser, CI uploading the artifact) never sees a half-written file, and a crash
-    leaves the previous version intact.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
-        else:
-            # mkstemp creates 0600; reports are meant to be read by others (CI artifact, web server).
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return path

@@ -242,7 +242,7 @@ def candidate_verdict(
 
     if stopped:
         t = stopped[0]
-        return out("ERROR", f"the run stopped on a setup error in {t.nodeid}: {_clip(t.message)}")
+        return out("ERROR", f"the run stopped in {t.nodeid} (it could not be carried out): {_clip(t.message)}")
     if model is not None and model.adapter_effect is not None and model.adapter_effect.no_effect:
         also = f" Also {len(problems)} check(s) failed; first: {problems[0]}" if problems else ""
         return out("NO_EFFECT", no_effect_text(label, adapter) + also)
