@@ -142,7 +142,10 @@ def test_skewed_or_small_samples_leave_the_t() -> None:
     res = continuous_test(np.zeros(100), skewed, rng=0)
     assert res.test == "sign_flip+bootstrap_t" and res.notes
     small = continuous_test(np.zeros(8), normal[:8], rng=0)
-    assert small.test == "sign_flip_exact+bootstrap_t"
+    # Below 60 items the betting test (valid for any bounded d) must reject too.
+    assert small.test == "sign_flip_exact+bootstrap_t+betting"
+    mid = continuous_test(np.zeros(40), rng.normal(0.02, 0.1, 40), rng=0)
+    assert mid.test in ("paired_t+betting", "sign_flip+bootstrap_t+betting")
 
 
 def test_bootstrap_t_interval_inverts_its_pvalue() -> None:
@@ -161,7 +164,7 @@ def test_bootstrap_t_interval_inverts_its_pvalue() -> None:
 def test_exact_sign_flip_matches_scipy_and_inverts() -> None:
     b, c = _data(10, seed=6)
     res = continuous_test(b, c, rng=0)
-    flip = res.inference.parts[0]  # type: ignore[attr-defined]
+    flip = res.inference.inner.parts[0].parts[0]  # type: ignore[attr-defined]
     ref = permutation_test(
         (c - b + 0.03,),
         np.mean,
@@ -172,4 +175,7 @@ def test_exact_sign_flip_matches_scipy_and_inverts() -> None:
     assert flip.pvalue(-0.03, "greater") == pytest.approx(ref.pvalue)
     low, _ = flip.interval(0.9)
     assert flip.pvalue(low, "greater") >= 0.05 > flip.pvalue(low - 1e-6, "greater")
-    assert continuous_test(b[:4], c[:4], rng=0).confidence_interval(0.9) == (-math.inf, math.inf)
+    # 4 items cannot show anything; the interval stops at the scores' range instead of infinity.
+    four = continuous_test(b[:4], c[:4], rng=0)
+    low4, high4 = four.confidence_interval(0.9, "two-sided")
+    assert four.pvalue_at(-0.2, "greater") > 0.05 and -1.0 <= low4 < -0.2 and 0.2 < high4 <= 1.0

@@ -23,7 +23,7 @@ SHOWN_IDS = 3
 TEST_NAMES = {
     "mcnemar_exact": "exact McNemar",
     "paired_t": "paired t",
-    "paired_t_clustered": "clustered paired t",
+    "paired_t_clustered": "clustered (CR2) paired t",
     "paired_bootstrap": "paired bootstrap",
     "cluster_bootstrap": "cluster bootstrap",
     "approx_randomization": "approximate randomization",
@@ -33,6 +33,11 @@ TEST_NAMES = {
     "sign_flip+bootstrap_t": "sign-flip permutation and studentised bootstrap",
     "sign_flip_exact+bootstrap_t": "exact sign-flip permutation and studentised bootstrap",
     "cluster_jackknife_t": "cluster jackknife t",
+    "hoeffding": "Hoeffding bound",
+    "paired_t+betting": "paired t and betting test",
+    "bootstrap_t+betting": "studentised bootstrap and betting test",
+    "sign_flip+bootstrap_t+betting": "sign-flip permutation, studentised bootstrap and betting test",
+    "sign_flip_exact+bootstrap_t+betting": "exact sign-flip permutation, studentised bootstrap and betting test",
 }
 
 
