@@ -429,8 +429,8 @@ def test_groups_choose_the_clustered_test() -> None:
     alone = continuous(base, cand, groups=[None] * 200)
     # 20 groups: never the pairs cluster bootstrap (badly calibrated with few groups).
     assert few.result.test != "cluster_bootstrap" and few.to_dict()["clustered"] is True
-    assert many.result.test == "paired_t_clustered" and many.result.n_groups == 50
-    assert alone.result.test == "paired_t" and alone.to_dict()["clustered"] is False
+    assert many.result.test == "paired_t_clustered+skew_t" and many.result.n_groups == 50
+    assert alone.result.test == "paired_t+skew_t" and alone.to_dict()["clustered"] is False
 
 
 def test_corpus_comparison_records_the_randomization_check() -> None:

@@ -73,6 +73,17 @@ def test_equal_differences_from_few_items_are_no_evidence(n: int) -> None:
     assert any("groups: the interval is unreliable" in note for note in grouped.notes)
 
 
+def test_two_groups_make_no_claim_and_say_why() -> None:
+    rng = np.random.default_rng(4)
+    base = rng.uniform(0.2, 0.8, 40)
+    cand = base + 0.3 + rng.normal(0, 0.05, 40)
+    res = paired_t(base, cand, groups=[i // 20 for i in range(40)])
+    assert res.pvalue_at(0.0, "greater") == 1.0 and res.confidence_interval(0.9, "two-sided") == (-math.inf, math.inf)
+    assert res.n_groups == 2 and "only 2 groups" in res.note and "no claim is made either way" in res.note
+    three = paired_t(base, cand, groups=[i // 14 for i in range(40)])
+    assert three.pvalue_at(0.0, "greater") < 0.05 and "unreliable" in three.note
+
+
 def test_many_equal_differences_do_bound_the_mean() -> None:
     x = np.linspace(0, 1, 500)
     res = continuous_test(x, x + 0.1)
@@ -97,7 +108,7 @@ def test_clustered_se_matches_statsmodels_cluster_robust_ols() -> None:
     # statsmodels' default small-sample factor G/(G-1) * (N-1)/(N-K) is G/(G-1) for K = 1.
     assert clustered_se(d, codes, n_groups) == pytest.approx(float(fit.bse[0]), rel=1e-9)
     res = paired_t(np.zeros(200), d, groups=groups.tolist())
-    assert res.test == "paired_t_clustered" and res.clustered and res.n_groups == 40
+    assert res.test == "paired_t_clustered+skew_t" and res.clustered and res.n_groups == 40
     assert res.details["df"] == 39
     assert res.se > paired_t(np.zeros(200), d).se  # correlated items carry less information
 
@@ -136,16 +147,14 @@ def test_skewed_or_small_samples_leave_the_t() -> None:
     normal = rng.normal(0.02, 0.1, 200)
     assert t_is_calibrated(normal)
     res = continuous_test(np.zeros(200), normal, rng=0)
-    assert res.test == "paired_t" and res.df == 199
+    # The skewness-corrected t is checked beside every test of a continuous mean.
+    assert res.test == "paired_t+skew_t" and res.df == 199
     skewed = np.where(rng.random(100) < 0.1, -0.9, 0.1)
     assert not t_is_calibrated(skewed)
     res = continuous_test(np.zeros(100), skewed, rng=0)
-    assert res.test == "sign_flip+bootstrap_t" and res.notes
+    assert res.test == "sign_flip+bootstrap_t+skew_t" and res.notes
     small = continuous_test(np.zeros(8), normal[:8], rng=0)
-    # Below 60 items the betting test (valid for any bounded d) must reject too.
-    assert small.test == "sign_flip_exact+bootstrap_t+betting"
-    mid = continuous_test(np.zeros(40), rng.normal(0.02, 0.1, 40), rng=0)
-    assert mid.test in ("paired_t+betting", "sign_flip+bootstrap_t+betting")
+    assert small.test == "sign_flip_exact+bootstrap_t+skew_t"
 
 
 def test_bootstrap_t_interval_inverts_its_pvalue() -> None:

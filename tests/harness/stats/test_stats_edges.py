@@ -73,14 +73,16 @@ def test_unequal_groups_hold_their_size_where_the_plain_t_did_not() -> None:
     assert claims / 600 <= mc_bound(600)  # CR1 with G - 1 df: about 0.074 per side here
 
 
-def test_five_unequal_groups_make_no_claim_and_say_why() -> None:
+def test_five_unequal_groups_claim_a_clear_gain_with_few_df() -> None:
+    # CR2 with Imbens-Kolesar df (about 1.4 here, not G - 1 = 4) holds its size with sizes
+    # 120/40/20/12/8 (edge table: 0.02-0.06), so no blanket floor: a clear gain is shown.
     codes = _codes(UNEQUAL)
     rng = np.random.default_rng(4)
     base = rng.uniform(0.2, 0.8, codes.size)
     cand = base + 0.3 + rng.normal(0, 0.05, codes.size)
     res = paired_t(base, cand, groups=list(codes))
-    assert res.pvalue_at(0.0, "greater") == 1.0 and res.confidence_interval(0.9, "two-sided") == (-math.inf, math.inf)
-    assert res.n_groups == 5 and "only 5 groups" in res.note and "no claim is made either way" in res.note
+    assert res.pvalue_at(0.0, "greater") < 0.05 and res.df is not None and res.df < 2
+    assert res.n_groups == 5 and "5 groups carry 1.4 degrees of freedom" in res.note
 
 
 @pytest.mark.parametrize(("n", "null"), [(41, 0.05), (41, -0.05)])
@@ -129,16 +131,19 @@ def test_missing_candidate_scores_count_against_it() -> None:
         base=MetricScores(base),
         candidate=MetricScores(cand, failures=["unparseable"] * 3 + [None] * 37),
         n_resamples=1000,
+        worst=0.0,
     )
-    assert comp.result.statistic < -0.01  # 3 items at the lowest score seen, not dropped
+    assert comp.result.statistic < -0.01  # 3 items at the declared worst score, not dropped
     assert comp.evaluate("no_regression", 0.02, 0.05).verdict != "NON_INFERIOR"
 
 
-KNOWN = {"skewed_group_effect_G10", "skewed_group_effect_G20"}  # ~0.10 false REGRESSED: docs/statistics.md 2.3
+# Open cells, docs/statistics.md 2.2-2.3: skewed group effects at G = 5 (~0.12 false REGRESSED)
+# and lognormal deltas at n = 10 (~0.09-0.10 in the tail's opposite direction).
+KNOWN = {("skewed_group_effect_G5", 40), ("lognormal_deltas", 10), ("lognormal_deltas_left", 10)}
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("cell", [c for c in cells() if c.name not in KNOWN], ids=lambda c: f"{c.name}-{c.kind}-{c.n}")
+@pytest.mark.parametrize("cell", [c for c in cells() if (c.name, c.n) not in KNOWN], ids=lambda c: f"{c.name}-{c.kind}-{c.n}")
 def test_edge_cell_holds_its_size(cell) -> None:  # type: ignore[no-untyped-def]
     row = calibrate_cell(cell, 300)
     assert row["ok"], row

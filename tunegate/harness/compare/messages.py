@@ -34,10 +34,11 @@ TEST_NAMES = {
     "sign_flip_exact+bootstrap_t": "exact sign-flip permutation and studentised bootstrap",
     "cluster_jackknife_t": "cluster jackknife t",
     "hoeffding": "Hoeffding bound",
-    "paired_t+betting": "paired t and betting test",
-    "bootstrap_t+betting": "studentised bootstrap and betting test",
-    "sign_flip+bootstrap_t+betting": "sign-flip permutation, studentised bootstrap and betting test",
-    "sign_flip_exact+bootstrap_t+betting": "exact sign-flip permutation, studentised bootstrap and betting test",
+    "paired_t+skew_t": "paired t and skewness-corrected t",
+    "bootstrap_t+skew_t": "studentised bootstrap and skewness-corrected t",
+    "sign_flip+bootstrap_t+skew_t": "sign-flip permutation, studentised bootstrap and skewness-corrected t",
+    "sign_flip_exact+bootstrap_t+skew_t": "exact sign-flip permutation, studentised bootstrap and skewness-corrected t",
+    "paired_t_clustered+skew_t": "clustered (CR2) paired t and skewness-corrected t",
 }
 
 

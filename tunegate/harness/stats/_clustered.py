@@ -40,6 +40,13 @@ def cr2_se_df(d: np.ndarray, codes: np.ndarray, n_groups: int) -> tuple[float, f
     return se, ik_df(d, codes, sizes)
 
 
+def cr2_units(d: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
+    """The group residual sums S_g scaled by (1 - n_g / n)^(-1/2): SE^2 = sum(units^2) / n^2."""
+    sizes = np.bincount(codes, minlength=n_groups).astype(float)
+    sums = np.bincount(codes, weights=d - d.mean(), minlength=n_groups)
+    return np.asarray(sums / np.sqrt(1.0 - sizes / d.size))
+
+
 def between_within_ratio(d: np.ndarray, codes: np.ndarray, sizes: np.ndarray) -> float:
     """rho = sigma_between^2 / sigma_within^2 from a one-way ANOVA (floored at 0)."""
     n, g = d.size, sizes.size

@@ -18,9 +18,8 @@ from dataclasses import replace
 import numpy as np
 
 from tunegate.harness.errors import StatsError
-from tunegate.harness.stats._betting import BETTING_MAX_N, BettingInference
 from tunegate.harness.stats._bootstrap import BootstrapInference, group_codes
-from tunegate.harness.stats._clustered import cr2_se_df
+from tunegate.harness.stats._clustered import cr2_se_df, cr2_units
 from tunegate.harness.stats._resample import swap_sums
 from tunegate.harness.stats._results import (
     ONE_UNIT,
@@ -48,13 +47,13 @@ from tunegate.harness.stats._robust import (
     sign_flip,
     zero_spread_width,
 )
+from tunegate.harness.stats._skew import SKEW_MIN_UNITS, SkewCorrectedInference, kappa
 
 ALL_ZERO = "every paired difference is zero: no difference"
 FEW_GROUPS = 5
-# Below this many groups no test of the mean holds its size when group effects may be skewed
-# (5 equal groups with exponential effects: 13% false claims with any t, and 5 group means
-# cannot reveal the skew); the clustered result refuses to claim (UNDERPOWERED) and says why.
-MIN_GROUPS = 6
+# Two groups: one degree of freedom, and two group means are always symmetric about their mean,
+# so nothing can show whether the group effects are skewed; no claim is made (UNDERPOWERED).
+MIN_GROUPS = 3
 T_MIN_ITEMS = 30
 T_MAX_SKEW_PER_ROOT_N = 0.1
 MIN_BOOTSTRAP_T_RESAMPLES = 2_000
@@ -120,7 +119,8 @@ def paired_t(
     notes: list[str] = []
     details: dict[str, float] = {}
     df: float | None = None
-    inference: NormalInference | Uninformative | ZeroSpreadInference
+    inference: NormalInference | Uninformative | ZeroSpreadInference | EitherInference
+    test = "paired_t_clustered" if clustered else "paired_t"
     if units < 2:
         inference = Uninformative()
         se = math.nan
@@ -139,12 +139,24 @@ def paired_t(
         elif clustered and units < MIN_GROUPS:
             details = {"df": df, "cr2_se": se}
             inference, se = Uninformative(), math.inf
-            notes.append(too_few_effective_groups_note(units, df))
+            notes.append(two_groups_note(units))
         else:
             inference = NormalInference(mean, se, df=df)
             details = {"df": df, "t": mean / se}
+            if clustered and n_groups is not None:
+                skew = SkewCorrectedInference(mean, se, df, kappa(cr2_units(d, codes, n_groups)))
+                inference = EitherInference((inference, skew))
+                details["kappa"] = skew.kappa
+                test = "paired_t_clustered+skew_t"
+            if clustered and units < FEW_GROUPS:
+                notes.append(few_groups_note(units))
+            elif clustered and df < FEW_GROUPS - 1:
+                notes.append(
+                    f"groups of unequal size: {units} groups carry {df:.1f} degrees of freedom "
+                    "(Imbens-Kolesar), as few as the largest groups; add or split groups"
+                )
     return PairedTestResult(
-        test="paired_t_clustered" if clustered else "paired_t",
+        test=test,
         statistic=mean,
         pvalue=inference.pvalue(0.0, alternative),
         alternative=alternative,
@@ -161,11 +173,11 @@ def paired_t(
     )
 
 
-def too_few_effective_groups_note(n_groups: int, df: float) -> str:
+def two_groups_note(n_groups: int) -> str:
     return (
-        f"only {n_groups} groups: below {MIN_GROUPS} no test of the mean holds its size if group "
-        "effects are skewed (and so few group means cannot show whether they are), so no claim "
-        f"is made either way (CR2 t would have {df:.1f} df); add groups"
+        f"only {n_groups} groups: one degree of freedom, and {n_groups} group means cannot show "
+        "whether the group effects are skewed (with skewed effects no test of the mean holds its "
+        f"size), so no claim is made either way; at least {MIN_GROUPS} groups are needed"
     )
 
 
@@ -228,10 +240,7 @@ def continuous_test(
         return _hoeffding_result(b, c, d, width, movers, alternative)
     gen = as_rng(rng)
     if t_is_calibrated(d):
-        res = paired_t(b, c, alternative=alternative)
-        if n >= BETTING_MAX_N:
-            return res
-        return _with_betting(res, d, width, gen, alternative)
+        return _with_skew_check(paired_t(b, c, alternative=alternative), d, width, alternative)
     resamples = max(int(n_resamples), MIN_BOOTSTRAP_T_RESAMPLES)
     boot = bootstrap_t(d, resamples, gen)
     skew = skewness(d)
@@ -264,27 +273,26 @@ def continuous_test(
             ),
         ),
     )
-    return result if n >= BETTING_MAX_N else _with_betting(result, d, width, gen, alternative)
+    return _with_skew_check(result, d, width, alternative)
 
 
-def _with_betting(
-    res: PairedTestResult, d: np.ndarray, width: float, gen: np.random.Generator, alternative: Alternative
-) -> PairedTestResult:
-    """Below BETTING_MAX_N items the betting test must reject too: valid for any distribution of
-    d on [-W, W], where the t and the bootstrap-t miss heavy tails the sample does not show."""
+def _with_skew_check(res: PairedTestResult, d: np.ndarray, width: float, alternative: Alternative) -> PairedTestResult:
+    """The skewness-corrected t (``_skew``) must reject too: the t and the bootstrap-t miss the
+    skew a heavy tail puts into T when the sample shows little of that tail."""
+    n = d.size
+    if n < SKEW_MIN_UNITS:
+        return res
+    mean = float(d.mean())
+    se = float(d.std(ddof=1)) / math.sqrt(n)
+    skew = SkewCorrectedInference(mean, se, float(n - 1), kappa(d - mean))
     inner = res.inference.inner if isinstance(res.inference, BoundedInference) else res.inference
-    both = BoundedInference(EitherInference((inner, BettingInference.build(d, width, gen))), width)
-    note = (
-        f"n={d.size} < {BETTING_MAX_N}: the betting test (valid for any distribution of the "
-        f"differences within +-{width:.4g}) must reject too"
-    )
+    both = BoundedInference(EitherInference((inner, skew)), width)
     return replace(
         res,
-        test=res.test + "+betting",
+        test=res.test + "+skew_t",
         pvalue=both.pvalue(0.0, alternative),
         inference=both,
-        notes=(*res.notes, note),
-        note="",
+        details={**res.details, "kappa": skew.kappa},
     )
 
 

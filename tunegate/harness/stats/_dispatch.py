@@ -13,7 +13,8 @@ from tunegate.harness.stats._corpus import approximate_randomization, corpus_boo
 from tunegate.harness.stats._results import Alternative, PairedTestResult, RngLike, as_rng
 
 # Kept for callers that imported it: groups are handled by the CR2 clustered t (Imbens-Kolesar
-# df) from 6 groups; below that the result makes no claim and says why.
+# df) from 3 groups; below FEW_GROUPS the result notes that the interval is unreliable, and
+# with 2 groups it makes no claim and says why.
 MIN_GROUPS_FOR_CLT = FEW_GROUPS
 
 
@@ -41,8 +42,9 @@ def paired_test(
     """Run the test the metric kind (and groups) call for; see the package docstring.
 
     binary: the exact unconditional Tango-ordered test; continuous: ``continuous_test``; corpus:
-    paired bootstrap; with groups (fewer groups than items): the CR2 clustered t for binary and
-    continuous, the delete-one-group jackknife t for corpus. Deterministic given ``rng``.
+    paired bootstrap; with groups (fewer groups than items): the CR2 clustered t and the
+    skewness-corrected t on group level for binary and continuous, the delete-one-group
+    jackknife t for corpus. Deterministic given ``rng``.
     """
     gen = as_rng(rng)
     if kind == "corpus":

@@ -332,11 +332,14 @@ def power_cell(cell: Cell, effect: float, runs: int, *, n_resamples: int = 1_000
     """Share of runs with a planted ``effect`` called IMPROVED, ours against the textbook test."""
     rng = np.random.default_rng([seed, cell.n, len(cell.name)])
     b, c = cell.draw(rng, runs, effect)
-    ours = textbook = 0
+    b0, c0 = cell.draw(rng, runs, 0.0)
+    ours = textbook = textbook_false = 0
     for r in range(runs):
         comp = _compare(cell, b[r], c[r], r, n_resamples)
         ours += comp.evaluate("improves", 0.0, ALPHA).verdict == "IMPROVED"
         textbook += _textbook_p(cell, b[r], c[r]) < ALPHA
+        # The textbook test's own size on A/A data of the cell, worse direction of the two.
+        textbook_false += max(_textbook_p(cell, b0[r], c0[r]) < ALPHA, _textbook_p(cell, c0[r], b0[r]) < ALPHA)
     return {
         "cell": cell.name,
         "kind": cell.kind,
@@ -346,15 +349,27 @@ def power_cell(cell: Cell, effect: float, runs: int, *, n_resamples: int = 1_000
         "runs": runs,
         "power": ours / runs,
         "textbook_power": textbook / runs,
+        # Either direction's false claims at delta 0 (2 alpha when the textbook test holds).
+        "textbook_aa_claims": textbook_false / runs,
+        "textbook_holds": textbook_false / runs <= 2 * ALPHA + 3.0 * math.sqrt(2 * ALPHA * (1 - 2 * ALPHA) / runs),
     }
 
 
 def power_cells() -> list[tuple[Cell, float]]:
+    """Planted effects: the textbook test's own cells (normal deltas at 30 and 50 items, equal
+    groups, binary at 300 items) and the edge cells, +15 points for groups."""
     eq10, eq20 = (20,) * 10, (20,) * 20
     geo10 = tuple(3 * s for s in geometric_sizes(10))
     return [
         (Cell("binary", "binary", 300, None, 0.05, binary_items(300)), 0.10),
         (Cell("normal", "continuous", 100, None, 0.05, normal_items(100, 1.0)), 0.3),
+        (Cell("normal_small", "continuous", 10, None, 0.05, normal_items(10)), 0.15),
+        (Cell("normal_small", "continuous", 30, None, 0.05, normal_items(30)), 0.1),
+        (Cell("normal_small", "continuous", 50, None, 0.05, normal_items(50)), 0.1),
+        (Cell("equal_groups_G2", "continuous", 16, (8,) * 2, 0.05, continuous_clusters((8,) * 2)), 0.15),
+        (Cell("equal_groups_G3", "continuous", 24, (8,) * 3, 0.05, continuous_clusters((8,) * 3)), 0.15),
+        (Cell("equal_groups_G5", "continuous", 40, (8,) * 5, 0.05, continuous_clusters((8,) * 5)), 0.15),
+        (Cell("equal_groups_G10", "continuous", 80, (8,) * 10, 0.05, continuous_clusters((8,) * 10)), 0.1),
         (Cell("equal_groups_G10", "binary", 200, eq10, 0.05, binary_clusters(eq10)), 0.15),
         (Cell("equal_groups_G20", "binary", 400, eq20, 0.05, binary_clusters(eq20)), 0.15),
         (Cell("geometric_groups_G10", "binary", sum(geo10), geo10, 0.05, binary_clusters(geo10)), 0.15),
@@ -362,7 +377,4 @@ def power_cells() -> list[tuple[Cell, float]]:
         (Cell("skewed_group_effect_G20", "continuous", 160, (8,) * 20, 0.05, continuous_clusters((8,) * 20, "skewed")), 0.1),
         (Cell("lognormal_deltas", "continuous", 50, None, 0.05, heavy_tailed(50, "lognormal")), 0.1),
         (Cell("exponential_deltas", "continuous", 10, None, 0.05, heavy_tailed(10, "exponential")), 0.1),
-        # The price of the betting test below 60 items, on normal deltas (0.5 SD):
-        (Cell("normal_small", "continuous", 30, None, 0.05, normal_items(30)), 0.1),
-        (Cell("normal_small", "continuous", 50, None, 0.05, normal_items(50)), 0.1),
     ]
