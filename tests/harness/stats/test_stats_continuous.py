@@ -73,15 +73,17 @@ def test_equal_differences_from_few_items_are_no_evidence(n: int) -> None:
     assert any("groups: the interval is unreliable" in note for note in grouped.notes)
 
 
-def test_two_groups_make_no_claim_and_say_why() -> None:
+def test_two_groups_keep_the_t_on_one_df_with_a_warning() -> None:
+    # No floor on G: the t on 1 df holds its size with 2 normal groups (0.051 per side), and
+    # refusing there would not fix skewed group effects, which fail alike at G = 2-5.
     rng = np.random.default_rng(4)
     base = rng.uniform(0.2, 0.8, 40)
     cand = base + 0.3 + rng.normal(0, 0.05, 40)
     res = paired_t(base, cand, groups=[i // 20 for i in range(40)])
-    assert res.pvalue_at(0.0, "greater") == 1.0 and res.confidence_interval(0.9, "two-sided") == (-math.inf, math.inf)
-    assert res.n_groups == 2 and "only 2 groups" in res.note and "no claim is made either way" in res.note
-    three = paired_t(base, cand, groups=[i // 14 for i in range(40)])
-    assert three.pvalue_at(0.0, "greater") < 0.05 and "unreliable" in three.note
+    assert res.n_groups == 2 and res.df == pytest.approx(1.0) and "only 2 groups" in res.note
+    low, high = res.confidence_interval(0.9, "two-sided")
+    assert math.isfinite(low) and low < 0.3 < high
+    assert res.test == "paired_t_clustered"  # the skewness check needs 5 units
 
 
 def test_many_equal_differences_do_bound_the_mean() -> None:

@@ -51,9 +51,6 @@ from tunegate.harness.stats._skew import SKEW_MIN_UNITS, SkewCorrectedInference,
 
 ALL_ZERO = "every paired difference is zero: no difference"
 FEW_GROUPS = 5
-# Two groups: one degree of freedom, and two group means are always symmetric about their mean,
-# so nothing can show whether the group effects are skewed; no claim is made (UNDERPOWERED).
-MIN_GROUPS = 3
 T_MIN_ITEMS = 30
 T_MAX_SKEW_PER_ROOT_N = 0.1
 MIN_BOOTSTRAP_T_RESAMPLES = 2_000
@@ -136,14 +133,10 @@ def paired_t(
             notes.append(note)
             if clustered and units < FEW_GROUPS:
                 notes.append(few_groups_note(units))
-        elif clustered and units < MIN_GROUPS:
-            details = {"df": df, "cr2_se": se}
-            inference, se = Uninformative(), math.inf
-            notes.append(two_groups_note(units))
         else:
             inference = NormalInference(mean, se, df=df)
             details = {"df": df, "t": mean / se}
-            if clustered and n_groups is not None:
+            if clustered and n_groups is not None and units >= SKEW_MIN_UNITS:
                 skew = SkewCorrectedInference(mean, se, df, kappa(cr2_units(d, codes, n_groups)))
                 inference = EitherInference((inference, skew))
                 details["kappa"] = skew.kappa
@@ -170,14 +163,6 @@ def paired_t(
         details=details,
         df=df,
         notes=tuple(notes),
-    )
-
-
-def two_groups_note(n_groups: int) -> str:
-    return (
-        f"only {n_groups} groups: one degree of freedom, and {n_groups} group means cannot show "
-        "whether the group effects are skewed (with skewed effects no test of the mean holds its "
-        f"size), so no claim is made either way; at least {MIN_GROUPS} groups are needed"
     )
 
 
@@ -239,6 +224,7 @@ def continuous_test(
     if movers < MIN_CARRIERS:
         return _hoeffding_result(b, c, d, width, movers, alternative)
     gen = as_rng(rng)
+    discrete = np.unique(d).size <= MAX_DISTINCT_FOR_FLIPS
     if t_is_calibrated(d):
         return _with_skew_check(paired_t(b, c, alternative=alternative), d, width, alternative)
     resamples = max(int(n_resamples), MIN_BOOTSTRAP_T_RESAMPLES)
@@ -246,7 +232,7 @@ def continuous_test(
     skew = skewness(d)
     inference: EitherInference | BootstrapTInference = boot
     test = "bootstrap_t"
-    if n <= EXACT_FLIP_MAX or np.unique(d).size <= MAX_DISTINCT_FOR_FLIPS:
+    if n <= EXACT_FLIP_MAX or discrete:
         flip = sign_flip(d, max(int(n_resamples), MIN_FLIP_RESAMPLES), gen)
         inference = EitherInference((flip, boot))
         test = "sign_flip_exact+bootstrap_t" if flip.exact else "sign_flip+bootstrap_t"
