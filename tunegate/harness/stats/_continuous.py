@@ -2,7 +2,9 @@
 
 ``continuous_test`` picks the paired t only where it is calibrated (n >= 30 and d not skewed for
 its n) and the studentised bootstrap otherwise, with the exact sign-flip test at n <= 16 (see
-``tunegate.harness.stats._robust``). With groups the clustered t on G - 1 df (``paired_t(groups=...)``).
+``tunegate.harness.stats._robust``), and beside either the skewness-corrected t (``_skew``).
+With groups the CR2 clustered t on Imbens-Kolesar df (``paired_t(groups=...)``), and from 5
+groups the skewness-corrected t on group level beside it.
 d without spread gives the zero-spread bound, never a zero-width interval; a single item (or
 group) gives an uninformative result (p = 1, infinite interval), never NaN or an exception.
 ``wilcoxon_check`` and ``sign_flip_test`` remain as plain tools; neither decides a gate (the
