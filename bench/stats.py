@@ -14,6 +14,10 @@ with sign flips, clustered t, group jackknife). With ``--runs R`` (R > 0) it add
 calibration table of ``tunegate.harness.stats.calibration``: per scenario, the false IMPROVED and false
 REGRESSED rates at true delta 0 and the false NON_INFERIOR rate at true delta -margin over R
 simulated comparisons, the Monte-Carlo bound alpha + 3 sqrt(alpha (1 - alpha) / R) and ``ok``.
+With ``--edges R`` it adds the edge cells of issue 22 (``tunegate.harness.stats.edge_cases``):
+unequal, geometric and skewed groups, heavy-tailed and sparse deltas, R simulated runs each
+through ``compare_scores`` and the gates; binary margins at n = 41-300 and sparse Likert
+deltas by exact enumeration; and the power table (R runs per cell) beside the textbook test.
 Prints one JSON object.
 """
 
@@ -44,6 +48,14 @@ from tunegate.harness.stats import (  # noqa: E402
     sign_flip_test,
 )
 from tunegate.harness.stats.calibration import calibrate, ratio, scenarios  # noqa: E402
+from tunegate.harness.stats.edge_cases import (  # noqa: E402
+    binary_exact_size,
+    calibrate_cell,
+    cells,
+    likert_exact_size,
+    power_cell,
+    power_cells,
+)
 
 
 def bleu_like(sums: np.ndarray) -> np.ndarray:
@@ -120,6 +132,27 @@ def bench_calibration(runs: int) -> dict[str, Any]:
         "all_ok": all(row["ok"] for row in table),
         "seconds": round(time.perf_counter() - start, 1),
         "table": table,
+    }
+
+
+BINARY_EXACT_N = (41, 60, 100, 200, 300)
+LIKERT_EXACT_N = (10, 30)
+
+
+def bench_edges(runs: int) -> dict[str, Any]:
+    """Issue 22's cells: simulated (``runs`` each), exact by enumeration, and power."""
+    start = time.perf_counter()
+    simulated = [calibrate_cell(c, runs) for c in cells()]
+    exact = [binary_exact_size(n, null) for n in BINARY_EXACT_N for null in (0.05, -0.05)]
+    exact += [likert_exact_size(n) for n in LIKERT_EXACT_N]
+    power = [power_cell(c, effect, runs) for c, effect in power_cells()]
+    return {
+        "runs": runs,
+        "all_ok": all(r["ok"] for r in simulated + exact),
+        "seconds": round(time.perf_counter() - start, 1),
+        "simulated": simulated,
+        "exact": exact,
+        "power": power,
     }
 
 
@@ -234,7 +267,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--score-items", type=int, default=1_000)
     ap.add_argument("--no-metrics", action="store_true", help="skip the metric scoring section")
     ap.add_argument("--runs", type=int, default=0, help="calibration table with this many runs per scenario")
+    ap.add_argument("--edges", type=int, default=0, help="issue 22's edge cells and power table, this many runs each")
+    ap.add_argument("--only-edges", action="store_true", help="print only the edge cells (no timings)")
     args = ap.parse_args(argv)
+    if args.only_edges:
+        print(json.dumps({"edges": bench_edges(args.edges or 1000)}, indent=2))
+        return 0
     report: dict[str, Any] = {
         "python": platform.python_version(),
         "numpy": np.__version__,
@@ -248,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
         report["metrics"] = bench_metrics(args.score_items)
     if args.runs > 0:
         report["calibration"] = bench_calibration(args.runs)
+    if args.edges > 0:
+        report["edges"] = bench_edges(args.edges)
     print(json.dumps(report, indent=2))
     return 0
 

@@ -12,6 +12,7 @@ from tunegate.harness.compare import AdvisoryGateWarning, Comparison, apply_holm
 from tunegate.harness.errors import GateFailure, StatsError
 from tunegate.harness.metrics.base import MetricScores
 from tunegate.harness.record import GateResult
+from tunegate.harness.stats._binary import McNemarInference
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -126,7 +127,7 @@ def test_regression_message_is_one_paragraph_with_the_facts(regressed: Compariso
         "REGRESSED: exact_match[category] on support/eval, base -> candidate: 0.75 -> 0.6467, delta -0.103 [90% CI "
     )
     # The p shown is the p of the drop (the claim that decided REGRESSED), named as such.
-    assert re.search(r"exact McNemar p = 4\.7e-10 for drop: H0 delta >= 0, n=300, MDE 0\.0\d+ \(80% power, alpha 0\.05\)\.", text)
+    assert re.search(r"exact McNemar p = \d\.\de-(0[89]|1\d) for drop: H0 delta >= 0, n=300, MDE 0\.0\d+ \(80% power, alpha 0\.05\)\.", text)
     assert "The candidate is worse: the whole interval is below 0." in text
     assert "Worst slice: category=refund (delta -0.417, n=60, regressed, 25 items worse, e.g. s-001, s-003, s-005)." in text
     assert text.endswith("31 items went from right to wrong (e.g. s-001, s-003, s-005), 0 from wrong to right.")
@@ -189,7 +190,9 @@ def test_superiority_at_zero_uses_exact_mcnemar() -> None:
     cand[:9] = 1.0
     base[9:11] = 1.0
     comp = binary(base, cand).assert_improves()
-    assert comp.gates[0].p_value == pytest.approx(binomtest(9, 11, 0.5, alternative="greater").pvalue)
+    # The exact unconditional McNemar p (one test for p and interval): here below the conditional.
+    assert comp.gates[0].p_value == pytest.approx(McNemarInference(9, 2, 50).pvalue(0.0, "greater"))
+    assert comp.gates[0].p_value < binomtest(9, 11, 0.5, alternative="greater").pvalue
     assert comp.to_dict()["test"] == "mcnemar_exact"
 
 
@@ -427,8 +430,8 @@ def test_groups_choose_the_clustered_test() -> None:
     alone = continuous(base, cand, groups=[None] * 200)
     # 20 groups: never the pairs cluster bootstrap (badly calibrated with few groups).
     assert few.result.test != "cluster_bootstrap" and few.to_dict()["clustered"] is True
-    assert many.result.test == "paired_t_clustered" and many.result.n_groups == 50
-    assert alone.result.test == "paired_t" and alone.to_dict()["clustered"] is False
+    assert many.result.test == "paired_t_clustered+skew_t" and many.result.n_groups == 50
+    assert alone.result.test == "paired_t+skew_t" and alone.to_dict()["clustered"] is False
 
 
 def test_corpus_comparison_records_the_randomization_check() -> None:
@@ -471,9 +474,9 @@ def test_apply_holm_adjusts_claims_and_returns_lost_improvements() -> None:
         comp.assert_improves()
         return comp
 
-    strong, weak, other = claim(15, "a"), claim(9, "b"), claim(9, "c")
+    strong, weak, other = claim(15, "a"), claim(8, "b"), claim(8, "c")
     raw = [c.gates[0].p_null for c in (strong, weak, other)]
-    assert raw[1] == pytest.approx(binomtest(9, 11, 0.5, alternative="greater").pvalue) and raw[1] < 0.05
+    assert raw[1] == pytest.approx(McNemarInference(8, 2, 100).pvalue(0.0, "greater")) and raw[1] < 0.05
     entries = [GateResult.model_validate(c.to_dict()["gates"][0]) for c in (strong, weak, other)]
     adjusted = apply_holm(entries)
     assert [e.verdict for e in entries] == ["IMPROVED", "IMPROVED", "IMPROVED"]  # the inputs are not changed

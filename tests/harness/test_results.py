@@ -34,10 +34,11 @@ def _comparison(suite: str, base: np.ndarray, cand: np.ndarray, gates: list[tupl
 
 
 def _claim(suite: str, discordant_wins: int, *, n: int = 200, label: str = "candidate",
-           gates: list[tuple[str, float]] | None = None) -> dict[str, Any]:
-    """A binary comparison where the candidate wins ``discordant_wins`` items and loses none."""
+           gates: list[tuple[str, float]] | None = None, losses: int = 0) -> dict[str, Any]:
+    """A binary comparison where the candidate wins ``discordant_wins`` items and loses ``losses``."""
     base = np.zeros(n)
-    cand = base.copy()
+    base[n - losses:] = 1.0
+    cand = np.zeros(n)
     cand[:discordant_wins] = 1.0
     return _comparison(suite, base, cand, gates or [("improves", 0.0)], label=label)
 
@@ -57,16 +58,17 @@ def _build(part: dict[str, Any], exitstatus: int = 0, **options: Any) -> dict[st
 
 
 def test_holm_covers_every_claim_whatever_the_call_order() -> None:
-    # Two suites whose improvement claims have p = 2^-5 = 0.03125 each: significant alone, not after Holm.
-    order_a = [_claim("s1", 5, gates=[("improves", 0.0), ("no_regression", 0.05)]),
-               _claim("s2", 5, gates=[("improves", 0.0), ("no_regression", 0.05)])]
-    order_b = [_claim("s1", 5, gates=[("no_regression", 0.05), ("improves", 0.0)]),
-               _claim("s2", 5, gates=[("no_regression", 0.05), ("improves", 0.0)])]
+    # Two suites whose improvement claims (6 wins, 1 loss of 200) have the exact unconditional
+    # McNemar p = 0.0355 each: significant alone, not after Holm (0.0711).
+    order_a = [_claim("s1", 6, losses=1, gates=[("improves", 0.0), ("no_regression", 0.05)]),
+               _claim("s2", 6, losses=1, gates=[("improves", 0.0), ("no_regression", 0.05)])]
+    order_b = [_claim("s1", 6, losses=1, gates=[("no_regression", 0.05), ("improves", 0.0)]),
+               _claim("s2", 6, losses=1, gates=[("no_regression", 0.05), ("improves", 0.0)])]
     verdicts = []
     for comps in (order_a, order_b):
         r = _build(_partial(comps), exitstatus=0)
         claims = [g for c in r["comparisons"] for g in c["gates"] if g["type"] == "improves"]
-        assert [round(g["p_adjusted"], 5) for g in claims] == [0.0625, 0.0625]
+        assert [round(g["p_adjusted"], 5) for g in claims] == [0.07107, 0.07107]
         assert all(g["verdict"] != "IMPROVED" and g["holm_family"] == 2 for g in claims)
         assert all("Holm" in g["message"] for g in claims)
         verdicts.append(r["verdict"]["status"])
@@ -180,7 +182,7 @@ def test_a_setup_error_that_stopped_the_run_is_error_not_fail() -> None:
 
 
 def test_holm_loss_is_listed_for_junit() -> None:
-    r = _build(_partial([_claim("s1", 5), _claim("s2", 5)]))
+    r = _build(_partial([_claim("s1", 6, losses=1), _claim("s2", 6, losses=1)]))
     assert r["verdict"]["lost_after_holm"] == ["s1::m::candidate", "s2::m::candidate"]
 
 

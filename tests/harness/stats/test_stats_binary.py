@@ -44,14 +44,33 @@ def _table(b: np.ndarray, c: np.ndarray) -> list[list[int]]:
     ]
 
 
+def _unconditional_bruteforce(x: int, y: int, n: int, greater: bool) -> float:
+    """Exact unconditional p at null 0 by enumerating every outcome and a fine grid of D."""
+    xs, ys = np.meshgrid(np.arange(n + 1), np.arange(n + 1), indexing="ij")
+    keep = xs + ys <= n
+    xs, ys = xs[keep], ys[keep]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(xs + ys > 0, (xs - ys) / np.sqrt(np.maximum(xs + ys, 1)), 0.0)
+    z_obs = (x - y) / math.sqrt(x + y) if x + y else 0.0
+    extreme = z >= z_obs - 1e-9 if greater else z <= z_obs + 1e-9
+    coef = np.array([math.comb(n, int(a)) * math.comb(n - int(a), int(b)) for a, b in zip(xs, ys, strict=True)])
+    worst = 0.0
+    for dis in np.linspace(1e-6, 1.0, 2001):
+        prob = coef * (dis / 2) ** (xs + ys) * (1 - dis) ** (n - xs - ys)
+        worst = max(worst, float(prob[extreme].sum()))
+    return worst
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_mcnemar_exact_matches_statsmodels(seed: int) -> None:
+def test_mcnemar_exact_is_the_exact_unconditional_test(seed: int) -> None:
     rng = np.random.default_rng(seed)
-    b = rng.integers(0, 2, 80).astype(float)
-    c = np.where(rng.random(80) < 0.25, 1 - b, b)
-    res = mcnemar_exact(b, c)
-    # Reference: statsmodels.stats.contingency_tables.mcnemar(table, exact=True)
-    assert res.pvalue == pytest.approx(mcnemar(_table(b, c), exact=True).pvalue, rel=1e-10)
+    b = rng.integers(0, 2, 30).astype(float)
+    c = np.where(rng.random(30) < 0.25, 1 - b, b)
+    res = mcnemar_exact(b, c, alternative="greater")
+    x, y = int(res.details["c"]), int(res.details["b"])
+    # The conditional binomial version stays available and matches statsmodels.
+    assert mcnemar_pvalue(x, y) == pytest.approx(mcnemar(_table(b, c), exact=True).pvalue, rel=1e-10)
+    assert res.pvalue == pytest.approx(_unconditional_bruteforce(x, y, 30, True), rel=2e-3)
     assert res.statistic == pytest.approx(c.mean() - b.mean())
     assert res.details["b"] == np.sum((b == 1) & (c == 0))
     assert res.details["c"] == np.sum((b == 0) & (c == 1))
@@ -63,14 +82,13 @@ def test_no_discordant_pairs_is_no_evidence_not_an_error() -> None:
     assert res.note == NO_DISCORDANT
     assert res.confidence_interval(0.95).high == math.inf  # one-sided, like the test
     low, high = res.confidence_interval(0.90, "two-sided")
-    # Tango with x = y = 0: bounds are -+ z^2 / (n + z^2), a real width, not [0, 0].
+    # A real width, not [0, 0], and symmetric; exact at n <= EXACT_MAX_N, so at least Tango's.
     z2 = 1.6448536269514722**2
-    assert (low, high) == pytest.approx((-z2 / (60 + z2), z2 / (60 + z2)), rel=1e-9)
+    assert low < -z2 / (60 + z2) * 0.9 and high == pytest.approx(-low, abs=1e-5)
+    large = mcnemar_exact(np.ones(2000), np.ones(2000))  # above EXACT_MAX_N: Tango's normal test
+    low, high = large.confidence_interval(0.90, "two-sided")
+    assert (low, high) == pytest.approx((-z2 / (2000 + z2), z2 / (2000 + z2)), rel=1e-6)
     assert res.se > 0
-    # At n <= 40 the exact unconditional version: wider than the normal one, still not [0, 0].
-    small = mcnemar_exact(np.ones(20), np.ones(20))
-    low, high = small.confidence_interval(0.90, "two-sided")
-    assert low < -z2 / (20 + z2) and high == pytest.approx(-low)
 
 
 def _false_non_inferior_worst_case(n: int, margin: float) -> float:
@@ -174,4 +192,6 @@ def test_pairwise_judge_wins_make_mcnemar_the_sign_test() -> None:
     base = (outcome == "base").astype(float)
     cand = (outcome == "cand").astype(float)
     res = mcnemar_exact(base, cand, alternative="greater")
-    assert res.pvalue == pytest.approx(binomtest(14, 19, 0.5, alternative="greater").pvalue)
+    # The exact unconditional McNemar test is at least as powerful as the sign test on the 19.
+    assert res.pvalue <= binomtest(14, 19, 0.5, alternative="greater").pvalue
+    assert res.pvalue == pytest.approx(_unconditional_bruteforce(14, 5, 30, True), rel=2e-3)

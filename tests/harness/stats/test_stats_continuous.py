@@ -73,6 +73,19 @@ def test_equal_differences_from_few_items_are_no_evidence(n: int) -> None:
     assert any("groups: the interval is unreliable" in note for note in grouped.notes)
 
 
+def test_two_groups_keep_the_t_on_one_df_with_a_warning() -> None:
+    # No floor on G: the t on 1 df holds its size with 2 normal groups (0.051 per side), and
+    # refusing there would not fix skewed group effects, which fail alike at G = 2-5.
+    rng = np.random.default_rng(4)
+    base = rng.uniform(0.2, 0.8, 40)
+    cand = base + 0.3 + rng.normal(0, 0.05, 40)
+    res = paired_t(base, cand, groups=[i // 20 for i in range(40)])
+    assert res.n_groups == 2 and res.df == pytest.approx(1.0) and "only 2 groups" in res.note
+    low, high = res.confidence_interval(0.9, "two-sided")
+    assert math.isfinite(low) and low < 0.3 < high
+    assert res.test == "paired_t_clustered"  # the skewness check needs 5 units
+
+
 def test_many_equal_differences_do_bound_the_mean() -> None:
     x = np.linspace(0, 1, 500)
     res = continuous_test(x, x + 0.1)
@@ -97,7 +110,7 @@ def test_clustered_se_matches_statsmodels_cluster_robust_ols() -> None:
     # statsmodels' default small-sample factor G/(G-1) * (N-1)/(N-K) is G/(G-1) for K = 1.
     assert clustered_se(d, codes, n_groups) == pytest.approx(float(fit.bse[0]), rel=1e-9)
     res = paired_t(np.zeros(200), d, groups=groups.tolist())
-    assert res.test == "paired_t_clustered" and res.clustered and res.n_groups == 40
+    assert res.test == "paired_t_clustered+skew_t" and res.clustered and res.n_groups == 40
     assert res.details["df"] == 39
     assert res.se > paired_t(np.zeros(200), d).se  # correlated items carry less information
 
@@ -136,13 +149,14 @@ def test_skewed_or_small_samples_leave_the_t() -> None:
     normal = rng.normal(0.02, 0.1, 200)
     assert t_is_calibrated(normal)
     res = continuous_test(np.zeros(200), normal, rng=0)
-    assert res.test == "paired_t" and res.df == 199
+    # The skewness-corrected t is checked beside every test of a continuous mean.
+    assert res.test == "paired_t+skew_t" and res.df == 199
     skewed = np.where(rng.random(100) < 0.1, -0.9, 0.1)
     assert not t_is_calibrated(skewed)
     res = continuous_test(np.zeros(100), skewed, rng=0)
-    assert res.test == "sign_flip+bootstrap_t" and res.notes
+    assert res.test == "sign_flip+bootstrap_t+skew_t" and res.notes
     small = continuous_test(np.zeros(8), normal[:8], rng=0)
-    assert small.test == "sign_flip_exact+bootstrap_t"
+    assert small.test == "sign_flip_exact+bootstrap_t+skew_t"
 
 
 def test_bootstrap_t_interval_inverts_its_pvalue() -> None:
@@ -161,7 +175,7 @@ def test_bootstrap_t_interval_inverts_its_pvalue() -> None:
 def test_exact_sign_flip_matches_scipy_and_inverts() -> None:
     b, c = _data(10, seed=6)
     res = continuous_test(b, c, rng=0)
-    flip = res.inference.parts[0]  # type: ignore[attr-defined]
+    flip = res.inference.inner.parts[0].parts[0]  # type: ignore[attr-defined]
     ref = permutation_test(
         (c - b + 0.03,),
         np.mean,
@@ -172,4 +186,7 @@ def test_exact_sign_flip_matches_scipy_and_inverts() -> None:
     assert flip.pvalue(-0.03, "greater") == pytest.approx(ref.pvalue)
     low, _ = flip.interval(0.9)
     assert flip.pvalue(low, "greater") >= 0.05 > flip.pvalue(low - 1e-6, "greater")
-    assert continuous_test(b[:4], c[:4], rng=0).confidence_interval(0.9) == (-math.inf, math.inf)
+    # 4 items cannot show anything; the interval stops at the scores' range instead of infinity.
+    four = continuous_test(b[:4], c[:4], rng=0)
+    low4, high4 = four.confidence_interval(0.9, "two-sided")
+    assert four.pvalue_at(-0.2, "greater") > 0.05 and -1.0 <= low4 < -0.2 and 0.2 < high4 <= 1.0

@@ -24,7 +24,7 @@ SHOWN_IDS = 3
 TEST_NAMES = {
     "mcnemar_exact": "exact McNemar",
     "paired_t": "paired t",
-    "paired_t_clustered": "clustered paired t",
+    "paired_t_clustered": "clustered (CR2) paired t",
     "paired_bootstrap": "paired bootstrap",
     "cluster_bootstrap": "cluster bootstrap",
     "approx_randomization": "approximate randomization",
@@ -34,6 +34,12 @@ TEST_NAMES = {
     "sign_flip+bootstrap_t": "sign-flip permutation and studentised bootstrap",
     "sign_flip_exact+bootstrap_t": "exact sign-flip permutation and studentised bootstrap",
     "cluster_jackknife_t": "cluster jackknife t",
+    "hoeffding": "Hoeffding bound",
+    "paired_t+skew_t": "paired t and skewness-corrected t",
+    "bootstrap_t+skew_t": "studentised bootstrap and skewness-corrected t",
+    "sign_flip+bootstrap_t+skew_t": "sign-flip permutation, studentised bootstrap and skewness-corrected t",
+    "sign_flip_exact+bootstrap_t+skew_t": "exact sign-flip permutation, studentised bootstrap and skewness-corrected t",
+    "paired_t_clustered+skew_t": "clustered (CR2) paired t and skewness-corrected t",
 }
 
 

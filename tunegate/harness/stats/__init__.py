@@ -3,25 +3,27 @@
 The unit is the item: d_i = candidate_i - base_i, both systems scored on the same items. Which
 test a comparison gets depends on the metric's kind (``tunegate.harness.metrics.base.Kind``):
 
-- **binary** (0/1 per item) -> exact McNemar (``mcnemar_exact``): only the discordant items carry
-  information, and the binomial test on them is exact at any n. Intervals and shifted nulls
-  (margins) use Tango's score test, which stays honest when no item changed (exact unconditional
-  p-values at n <= 40, where its normal approximation is too liberal); the SE for power
-  is Agresti-Min's adjusted Wald. Pairwise judge wins/losses are binary too (base=1 where base
-  won, candidate=1 where the candidate won, both 0 on ties): McNemar is then the sign test.
+- **binary** (0/1 per item) -> ``mcnemar_exact``: one test at every null, 0 included: Tango's
+  score statistic orders the outcomes, the p-value is exact and unconditional (maximised over
+  the discordance rate; at null 0 the exact unconditional McNemar test) at n <= 1000, made
+  monotone in the null, and the interval inverts it, so p and interval cannot disagree; above
+  1000 items Tango's normal score test. The SE for power is Agresti-Min's adjusted Wald.
+  Pairwise judge wins/losses are binary too (base=1 where base won, candidate=1 where the
+  candidate won, both 0 on ties).
 - **continuous** (ROUGE-L, BERTScore, judge scores) -> ``continuous_test``: the paired t on d
   only where it is calibrated (n >= 30 and |skewness| <= 0.1 sqrt(n)); otherwise the studentised
-  bootstrap (bootstrap-t), and at n <= 16 also the exact sign-flip permutation test (both must
-  reject). Intervals invert the same test.
+  bootstrap (bootstrap-t), and at n <= 16 also the exact sign-flip permutation test; always
+  also the skewness-corrected t (Hall's transformation of Johnson's modified t, ``_skew``); all
+  must reject. Fewer than 5 items differing from the rest: Hoeffding's bound. Intervals invert
+  the same tests and never exceed the score range.
 - **corpus** (BLEU, chrF, TER) -> paired bootstrap over items (``corpus_bootstrap``): a corpus
   score is not a mean of item scores, so items are resampled (one index draw for both systems),
   their sufficient statistics summed and the corpus score recomputed; approximate randomization
   (``approximate_randomization``) is the check. BCa interval, centred p (Berg-Kirkpatrick).
 - **groups** (items sharing a source document; fewer groups than items): binary and continuous
-  -> the clustered t on d (SE with the sqrt(G/(G-1)) correction, G - 1 df) at every G; corpus ->
-  the delete-one-group jackknife t on G - 1 df. Never a bootstrap of whole groups (it is
-  anti-conservative with few groups). Below 5 groups the result carries a note that the
-  interval is unreliable.
+  -> the CR2 (Bell-McCaffrey) clustered t on Imbens-Kolesar degrees of freedom, which holds with
+  unequal group sizes, with the skewness-corrected t on the group level beside it (both must
+  reject); with 2 groups no claim either way (UNDERPOWERED, with the reason); corpus -> the delete-one-group jackknife t on G - 1 df. Never a bootstrap of whole groups.
 - **no spread** (every item or group with the same d): no standard error exists, and a sample
   without spread is not evidence that the population has none. The zero-spread bound
   (``ZeroSpreadInference``) replaces the test: p = ((m + W) / (v + W))^n for "delta > m" with W

@@ -2,14 +2,15 @@
 
 With x = candidate-only-correct and y = base-only-correct items (both-agree items drop out):
 
-- p-value against delta = 0: exact McNemar, a binomial test of x out of x + y at 1/2.
-- interval, and p-values against a shifted null (non-inferiority margins, ``min_delta``):
-  Tango's (1998) score test for paired proportions, inverted by bisection (R: PropCIs'
-  ``scoreci.mp``). Unlike Wald it stays informative when x + y == 0: 20 agreeing items give
-  roughly [-0.12, +0.12] at 90%, not [0, 0].
-- at n <= 40 the same statistic with exact unconditional p-values (``_binary_exact``): Tango's
-  normal p lets non-inferiority pass up to 16% of the time at tiny n (worst case over the
-  discordance rate), the exact version at most alpha.
+- p-values at every null (0, non-inferiority margins, ``min_delta``) and the interval: one
+  test, Tango's (1998) score statistic with exact unconditional p-values (``_binary_exact``:
+  the probability of every outcome at least as extreme, maximised over the discordance rate)
+  at n <= EXACT_MAX_N, inverted by bisection for the interval. At null 0 this is the exact
+  unconditional McNemar test (Suissa & Shuster 1991), usually more powerful than the
+  conditional binomial one (not at every outcome: 31 drops and no gain in 300 give 1.0e-8, not 4.7e-10). Tango's normal p lets margins pass up to 16% of the time at tiny n and
+  7-9% at n = 41-200; the exact version at most alpha. Above EXACT_MAX_N Tango's normal score
+  test serves every null and the interval (PropCIs' ``scoreci.mp``). Unlike Wald it stays
+  informative when x + y == 0: 20 agreeing items give roughly [-0.12, +0.12] at 90%.
 - standard error for power: Agresti-Min's adjusted Wald (add 1/2 to each of the four cells),
   so that a suite with no discordant pair still reports a non-zero MDE.
 
@@ -124,8 +125,9 @@ def adjusted_se(x: int, y: int, n: int) -> float:
 
 @dataclass(frozen=True)
 class McNemarInference:
-    """Exact McNemar at null 0; Tango's score test and interval elsewhere (exact unconditional
-    p-values ordered by Tango's z at n <= EXACT_MAX_N, where the normal p is too small)."""
+    """One test at every null: the exact unconditional test ordered by Tango's z at
+    n <= EXACT_MAX_N (at null 0 the exact unconditional McNemar test), Tango's normal score test
+    above; the interval inverts the same test, so p and interval cannot disagree."""
 
     x: int
     y: int
@@ -142,8 +144,6 @@ class McNemarInference:
         return tuple(tango_interval(self.x, self.y, self.n, confidence_level))  # type: ignore[return-value]
 
     def pvalue(self, null: float, alternative: Alternative) -> float:
-        if null == 0.0:
-            return mcnemar_pvalue(self.x, self.y, alternative)
         if self.exact is not None:
             return self.exact.pvalue(null, alternative)
         z = tango_z(self.x, self.y, self.n, null)
@@ -154,15 +154,8 @@ class McNemarInference:
         return float(min(1.0, 2.0 * (1.0 - ndtr(abs(z)))))
 
 
-def mcnemar_exact(
-    base: object, candidate: object, *, alternative: Alternative = "two-sided"
-) -> PairedTestResult:
-    """Exact McNemar test of paired 0/1 scores; ``statistic`` is the delta in accuracy.
-
-    >>> mcnemar_exact([1, 1, 0, 1], [1, 0, 1, 1]).details["b"]  # base-only-correct items
-    1.0
-    """
-    check_alternative(alternative)
+def check_binary(base: object, candidate: object) -> tuple[np.ndarray, np.ndarray]:
+    """Paired float arrays of 0/1 scores, or a StatsError naming the first bad item."""
     b_arr, c_arr = paired_arrays(base, candidate)
     bad = ~np.isin(b_arr, (0.0, 1.0)) | ~np.isin(c_arr, (0.0, 1.0))
     if bad.any():
@@ -171,6 +164,20 @@ def mcnemar_exact(
             f"binary scores must be 0 or 1; item #{i} has base={float(b_arr[i])!r}, candidate={float(c_arr[i])!r}; "
             "declare the metric kind 'continuous' for fractional scores"
         )
+    return b_arr, c_arr
+
+
+def mcnemar_exact(
+    base: object, candidate: object, *, alternative: Alternative = "two-sided"
+) -> PairedTestResult:
+    """Exact (unconditional) McNemar test of paired 0/1 scores; ``statistic`` is the delta in
+    accuracy. ``mcnemar_pvalue`` keeps the conditional binomial version as a plain tool.
+
+    >>> mcnemar_exact([1, 1, 0, 1], [1, 0, 1, 1]).details["b"]  # base-only-correct items
+    1.0
+    """
+    check_alternative(alternative)
+    b_arr, c_arr = check_binary(base, candidate)
     n = int(b_arr.size)
     if n == 0:
         raise StatsError("no paired items to compare (n == 0)")
@@ -180,7 +187,7 @@ def mcnemar_exact(
     return PairedTestResult(
         test="mcnemar_exact",
         statistic=(x - y) / n,
-        pvalue=mcnemar_pvalue(x, y, alternative),
+        pvalue=inference.pvalue(0.0, alternative),
         alternative=alternative,
         n=n,
         base_mean=float(b_arr.mean()),

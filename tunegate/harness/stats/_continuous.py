@@ -2,7 +2,9 @@
 
 ``continuous_test`` picks the paired t only where it is calibrated (n >= 30 and d not skewed for
 its n) and the studentised bootstrap otherwise, with the exact sign-flip test at n <= 16 (see
-``tunegate.harness.stats._robust``). With groups the clustered t on G - 1 df (``paired_t(groups=...)``).
+``tunegate.harness.stats._robust``), and beside either the skewness-corrected t (``_skew``).
+With groups the CR2 clustered t on Imbens-Kolesar df (``paired_t(groups=...)``), and from 5
+groups the skewness-corrected t on group level beside it.
 d without spread gives the zero-spread bound, never a zero-width interval; a single item (or
 group) gives an uninformative result (p = 1, infinite interval), never NaN or an exception.
 ``wilcoxon_check`` and ``sign_flip_test`` remain as plain tools; neither decides a gate (the
@@ -13,11 +15,13 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import replace
 
 import numpy as np
 
 from tunegate.harness.errors import StatsError
 from tunegate.harness.stats._bootstrap import BootstrapInference, group_codes
+from tunegate.harness.stats._clustered import cr2_se_df, cr2_units
 from tunegate.harness.stats._resample import swap_sums
 from tunegate.harness.stats._results import (
     ONE_UNIT,
@@ -34,13 +38,18 @@ from tunegate.harness.stats._results import (
 )
 from tunegate.harness.stats._robust import (
     EXACT_FLIP_MAX,
+    MIN_CARRIERS,
     BootstrapTInference,
+    BoundedInference,
     EitherInference,
+    HoeffdingInference,
     ZeroSpreadInference,
     bootstrap_t,
+    carriers,
     sign_flip,
     zero_spread_width,
 )
+from tunegate.harness.stats._skew import SKEW_MIN_UNITS, SkewCorrectedInference, kappa
 
 ALL_ZERO = "every paired difference is zero: no difference"
 FEW_GROUPS = 5
@@ -109,27 +118,40 @@ def paired_t(
     notes: list[str] = []
     details: dict[str, float] = {}
     df: float | None = None
-    inference: NormalInference | Uninformative | ZeroSpreadInference
+    inference: NormalInference | Uninformative | ZeroSpreadInference | EitherInference
+    test = "paired_t_clustered" if clustered else "paired_t"
     if units < 2:
         inference = Uninformative()
         se = math.nan
         notes.append(ONE_UNIT)
     else:
+        df = float(units - 1)
         if clustered and n_groups is not None:
-            se = clustered_se(d, codes, n_groups)
+            se, df = cr2_se_df(d, codes, n_groups)
         else:
             se = float(d.std(ddof=1)) / math.sqrt(n)
-        df = float(units - 1)
         if se <= SPREAD_TOL * score_scale(b, c):
             inference, se, note = _zero_spread(d, b, c, units)
             notes.append(note)
+            if clustered and units < FEW_GROUPS:
+                notes.append(few_groups_note(units))
         else:
             inference = NormalInference(mean, se, df=df)
             details = {"df": df, "t": mean / se}
-        if clustered and units < FEW_GROUPS:
-            notes.append(few_groups_note(units))
+            if clustered and n_groups is not None and units >= SKEW_MIN_UNITS:
+                skew = SkewCorrectedInference(mean, se, df, kappa(cr2_units(d, codes, n_groups)))
+                inference = EitherInference((inference, skew))
+                details["kappa"] = skew.kappa
+                test = "paired_t_clustered+skew_t"
+            if clustered and units < FEW_GROUPS:
+                notes.append(few_groups_note(units))
+            elif clustered and df < FEW_GROUPS - 1:
+                notes.append(
+                    f"groups of unequal size: {units} groups carry {df:.1f} degrees of freedom "
+                    "(Imbens-Kolesar), as few as the largest groups; add or split groups"
+                )
     return PairedTestResult(
-        test="paired_t_clustered" if clustered else "paired_t",
+        test=test,
         statistic=mean,
         pvalue=inference.pvalue(0.0, alternative),
         alternative=alternative,
@@ -197,28 +219,36 @@ def continuous_test(
     if n == 0:
         raise StatsError("no paired items to compare (n == 0)")
     d = c - b
-    if n < 2 or float(np.ptp(d)) <= SPREAD_TOL * score_scale(b, c) or t_is_calibrated(d):
+    if n < 2 or float(np.ptp(d)) <= SPREAD_TOL * score_scale(b, c):
         return paired_t(b, c, alternative=alternative)
+    width = zero_spread_width(b, c, float(d.mean()))
+    movers = carriers(d)
+    if movers < MIN_CARRIERS:
+        return _hoeffding_result(b, c, d, width, movers, alternative)
     gen = as_rng(rng)
+    discrete = np.unique(d).size <= MAX_DISTINCT_FOR_FLIPS
+    if t_is_calibrated(d):
+        return _with_skew_check(paired_t(b, c, alternative=alternative), d, width, alternative)
     resamples = max(int(n_resamples), MIN_BOOTSTRAP_T_RESAMPLES)
     boot = bootstrap_t(d, resamples, gen)
     skew = skewness(d)
     inference: EitherInference | BootstrapTInference = boot
     test = "bootstrap_t"
-    if n <= EXACT_FLIP_MAX or np.unique(d).size <= MAX_DISTINCT_FOR_FLIPS:
+    if n <= EXACT_FLIP_MAX or discrete:
         flip = sign_flip(d, max(int(n_resamples), MIN_FLIP_RESAMPLES), gen)
         inference = EitherInference((flip, boot))
         test = "sign_flip_exact+bootstrap_t" if flip.exact else "sign_flip+bootstrap_t"
-    return PairedTestResult(
+    bounded = BoundedInference(inference, width)
+    result = PairedTestResult(
         test=test,
         statistic=boot.mean,
-        pvalue=inference.pvalue(0.0, alternative),
+        pvalue=bounded.pvalue(0.0, alternative),
         alternative=alternative,
         n=n,
         base_mean=float(b.mean()),
         candidate_mean=float(c.mean()),
         se=boot.se,
-        inference=inference,
+        inference=bounded,
         n_resamples=resamples,
         details={"skewness": skew, "t": boot.mean / boot.se},
         df=float(n - 1),
@@ -229,6 +259,52 @@ def continuous_test(
                 if test != "bootstrap_t"
                 else "studentised bootstrap"
             ),
+        ),
+    )
+    return _with_skew_check(result, d, width, alternative)
+
+
+def _with_skew_check(res: PairedTestResult, d: np.ndarray, width: float, alternative: Alternative) -> PairedTestResult:
+    """The skewness-corrected t (``_skew``) must reject too: the t and the bootstrap-t miss the
+    skew a heavy tail puts into T when the sample shows little of that tail."""
+    n = d.size
+    if n < SKEW_MIN_UNITS:
+        return res
+    mean = float(d.mean())
+    se = float(d.std(ddof=1)) / math.sqrt(n)
+    skew = SkewCorrectedInference(mean, se, float(n - 1), kappa(d - mean))
+    inner = res.inference.inner if isinstance(res.inference, BoundedInference) else res.inference
+    both = BoundedInference(EitherInference((inner, skew)), width)
+    return replace(
+        res,
+        test=res.test + "+skew_t",
+        pvalue=both.pvalue(0.0, alternative),
+        inference=both,
+        details={**res.details, "kappa": skew.kappa},
+    )
+
+
+def _hoeffding_result(
+    b: np.ndarray, c: np.ndarray, d: np.ndarray, width: float, movers: int, alternative: Alternative
+) -> PairedTestResult:
+    n = int(d.size)
+    inference = HoeffdingInference(float(d.mean()), n, width)
+    low, _ = inference.interval(0.90)
+    return PairedTestResult(
+        test="hoeffding",
+        statistic=float(d.mean()),
+        pvalue=inference.pvalue(0.0, alternative),
+        alternative=alternative,
+        n=n,
+        base_mean=float(b.mean()),
+        candidate_mean=float(c.mean()),
+        se=(float(d.mean()) - low) / 1.6448536269514722,
+        inference=inference,
+        details={"carriers": float(movers), "width": width},
+        df=None,
+        notes=(
+            f"only {movers} of {n} item(s) differ from the others: nothing to resample, so the "
+            f"bound is Hoeffding's for differences within +-{width:.4g} (valid for any distribution)",
         ),
     )
 

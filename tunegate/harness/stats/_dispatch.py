@@ -6,14 +6,15 @@ import numpy as np
 
 from tunegate.harness.errors import StatsError
 from tunegate.harness.metrics.base import CorpusFn, Kind
-from tunegate.harness.stats._binary import mcnemar_exact
+from tunegate.harness.stats._binary import check_binary, mcnemar_exact
 from tunegate.harness.stats._bootstrap import group_codes
 from tunegate.harness.stats._continuous import FEW_GROUPS, continuous_test, paired_t
 from tunegate.harness.stats._corpus import approximate_randomization, corpus_bootstrap
 from tunegate.harness.stats._results import Alternative, PairedTestResult, RngLike, as_rng
 
-# Kept for callers that imported it: groups are always handled by the clustered t (G - 1 df)
-# now, at any G; below FEW_GROUPS the result carries a note that the interval is unreliable.
+# Kept for callers that imported it: groups are handled by the CR2 clustered t (Imbens-Kolesar
+# df) from 3 groups; below FEW_GROUPS the result notes that the interval is unreliable, and
+# with 2 groups it makes no claim and says why.
 MIN_GROUPS_FOR_CLT = FEW_GROUPS
 
 
@@ -40,10 +41,10 @@ def paired_test(
 ) -> PairedTestResult:
     """Run the test the metric kind (and groups) call for; see the package docstring.
 
-    binary: exact McNemar / Tango; continuous: ``continuous_test`` (paired t where calibrated,
-    else bootstrap-t, with exact sign flips at n <= 16); corpus: paired bootstrap; with groups
-    (fewer groups than items): the clustered t on G - 1 df for binary and continuous, the
-    delete-one-group jackknife t for corpus. Deterministic given ``rng``.
+    binary: the exact unconditional Tango-ordered test; continuous: ``continuous_test``; corpus:
+    paired bootstrap; with groups (fewer groups than items): the CR2 clustered t and the
+    skewness-corrected t on group level for binary and continuous, the delete-one-group
+    jackknife t for corpus. Deterministic given ``rng``.
     """
     gen = as_rng(rng)
     if kind == "corpus":
@@ -65,9 +66,9 @@ def paired_test(
         raise StatsError(f"unknown metric kind {kind!r}; use one of ['binary', 'continuous', 'corpus']")
     if kind == "binary":
         # Validates 0/1 first, so binary scores get the same message with or without groups.
-        result = mcnemar_exact(base, candidate, alternative=alternative)
+        check_binary(base, candidate)
         if cluster_count(groups, len(base)) is None:
-            return result
+            return mcnemar_exact(base, candidate, alternative=alternative)
         return paired_t(base, candidate, alternative=alternative, groups=groups)
     if cluster_count(groups, len(base)) is not None:
         return paired_t(base, candidate, alternative=alternative, groups=groups)

@@ -28,7 +28,7 @@ import numpy as np
 from scipy.special import ndtri
 
 from tunegate.harness.stats._resample import resample_sums
-from tunegate.harness.stats._results import Alternative
+from tunegate.harness.stats._results import Alternative, Inference
 
 EXACT_FLIP_MAX = 16
 _BISECTION_STEPS = 45
@@ -252,7 +252,7 @@ class EitherInference:
     handles skew): used at small n, where each one alone has a known weak spot.
     """
 
-    parts: tuple[SignFlipInference | BootstrapTInference, ...]
+    parts: tuple[Inference, ...]
 
     def pvalue(self, null: float, alternative: Alternative) -> float:
         return max(p.pvalue(null, alternative) for p in self.parts)
@@ -260,3 +260,65 @@ class EitherInference:
     def interval(self, confidence_level: float) -> tuple[float, float]:
         bounds = [p.interval(confidence_level) for p in self.parts]
         return (min(b[0] for b in bounds), max(b[1] for b in bounds))
+
+
+MIN_CARRIERS = 5
+
+
+def carriers(d: np.ndarray) -> int:
+    """Items whose difference is not the most common one: the items that carry the effect."""
+    _, counts = np.unique(d, return_counts=True)
+    return int(d.size - counts.max())
+
+
+@dataclass(frozen=True)
+class HoeffdingInference:
+    """Hoeffding's (1963) bound for a mean of differences confined to [-width, width].
+
+    Valid for any distribution on that range, with no symmetry or variance assumption:
+    p(delta <= m) = exp(-2 n (mean - m)^2 / (2 width)^2) when mean > m. Used when fewer than
+    MIN_CARRIERS items differ from the rest, where resampling has nothing to resample: the
+    bootstrap-t then gave an interval of -713574 on a 0-1 metric (one item moved) or missed a
+    candidate better on every item (p 0.36 with 19 items at +1.0 and one at +0.86).
+    """
+
+    mean: float
+    n: int
+    width: float
+
+    def _p_greater(self, null: float) -> float:
+        gap = self.mean - null
+        return 1.0 if gap <= 0 else float(math.exp(-2.0 * self.n * gap * gap / (2.0 * self.width) ** 2))
+
+    def _p_less(self, null: float) -> float:
+        gap = null - self.mean
+        return 1.0 if gap <= 0 else float(math.exp(-2.0 * self.n * gap * gap / (2.0 * self.width) ** 2))
+
+    def pvalue(self, null: float, alternative: Alternative) -> float:
+        if alternative == "greater":
+            return self._p_greater(null)
+        if alternative == "less":
+            return self._p_less(null)
+        return _two_sided(self._p_greater(null), self._p_less(null))
+
+    def interval(self, confidence_level: float) -> tuple[float, float]:
+        tail = (1.0 - confidence_level) / 2.0
+        half = 2.0 * self.width * math.sqrt(math.log(1.0 / tail) / (2.0 * self.n))
+        return (max(-self.width, self.mean - half), min(self.width, self.mean + half))
+
+
+@dataclass(frozen=True)
+class BoundedInference:
+    """Any inference, its interval clipped to the differences' possible range [-width, width]:
+    no interval is wider than the metric's scale allows (a resample without spread once gave
+    +1.8e+07 on a 0-1 metric). p-values are unchanged."""
+
+    inner: Inference
+    width: float
+
+    def pvalue(self, null: float, alternative: Alternative) -> float:
+        return self.inner.pvalue(null, alternative)
+
+    def interval(self, confidence_level: float) -> tuple[float, float]:
+        low, high = self.inner.interval(confidence_level)
+        return (max(low, -self.width), min(high, self.width))
