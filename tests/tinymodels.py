@@ -1,9 +1,11 @@
-"""Tiny real models for fast tests: a 2-layer Llama (hidden 64) with SmolLM2's real tokenizer."""
+"""Tiny real models for fast tests: a 2-layer Llama (hidden 64) with SmolLM2's real tokenizer, and
+in-memory "wide" decoders of several architectures whose greedy outputs are sensitive to rounding."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -67,3 +69,47 @@ def build_lora_adapter(base_dir: Path, out: Path, *, zero_b: bool = False, scale
                     param.normal_(0.0, scale)
     peft_model.save_pretrained(out, safe_serialization=True)
     return out
+
+
+WIDE_ARCHITECTURES: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "llama": ("LlamaConfig", "LlamaForCausalLM", {}),
+    "qwen2": ("Qwen2Config", "Qwen2ForCausalLM", {}),  # biased q/k/v projections
+    "mistral": ("MistralConfig", "MistralForCausalLM", {"sliding_window": None}),
+}
+"""Decoder families :func:`wide_model` builds: ``(config class, model class, config overrides)``."""
+
+
+def randomize(model: Any, *, seed: int, std: float) -> Any:
+    """Redraw every weight matrix of ``model`` from N(0, std): larger weights than a trained model's,
+    so greedy outputs vary from prompt to prompt and react to any change in rounding."""
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() > 1:
+                p.normal_(0, std)
+    return model
+
+
+def wide_model(tokenizer: Any, *, architecture: str = "llama", seed: int, dtype: torch.dtype) -> Any:
+    """A 2-layer decoder of ``architecture`` (see :data:`WIDE_ARCHITECTURES`) in eval mode, with a
+    1536-wide MLP (K = 1536 in ``down_proj``: where a one-row bf16 GEMM takes another kernel),
+    6 query heads over 2 key/value heads, and large random weights (:func:`randomize`)."""
+    import transformers
+
+    config_class, model_class, extra = WIDE_ARCHITECTURES[architecture]
+    config = getattr(transformers, config_class)(
+        vocab_size=len(tokenizer),
+        hidden_size=96,
+        intermediate_size=1536,
+        num_hidden_layers=2,
+        num_attention_heads=6,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        **extra,
+    )
+    model = getattr(transformers, model_class)(config).eval()
+    return randomize(model, seed=seed, std=0.3).to(dtype)

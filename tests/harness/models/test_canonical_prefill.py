@@ -5,18 +5,20 @@ compute a passage once, in chunks whose boundaries and attention shapes followed
 prompts of the admission; a row's numbers then changed with its company. Here the passages cross
 several canonical blocks, questions differ after one token or many, some prompts are a prefix of
 another's passage, and the compositions vary: alone, several batch sizes, reversed, a subset
-next to new neighbours.
+next to new neighbours; for each decoder family the slot loop serves (Llama, Qwen2 with its biased
+projections, Mistral).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.tinymodels import WIDE_ARCHITECTURES, wide_model
 from tunegate.harness.models.chat import render_prompt
 from tunegate.harness.models.decode import greedy_generate
+from tunegate.harness.models.slots import supports_slots
 
 PASSAGES = [
     "The shop on Hill Street opens at half past nine on weekdays and at ten on Saturdays. "
@@ -36,34 +38,18 @@ QUESTIONS = [
 ]
 
 
-@pytest.fixture(scope="module", params=["bf16", "fp32"])
-def wide_model(request: pytest.FixtureRequest, tiny_model_dir: Path) -> tuple[Any, Any]:
+@pytest.fixture(
+    scope="module",
+    params=[(arch, dtype) for arch in WIDE_ARCHITECTURES for dtype in ("bf16", "fp32")],
+    ids=lambda p: "-".join(p),
+)
+def wide(request: pytest.FixtureRequest, tiny_tokenizer: Any) -> tuple[Any, Any]:
+    """A rounding-sensitive tiny decoder of each family the slot loop serves, in bf16 and fp32."""
     import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
-    tok.padding_side = "left"
-    config = LlamaConfig(
-        vocab_size=len(tok),
-        hidden_size=96,
-        intermediate_size=1536,
-        num_hidden_layers=2,
-        num_attention_heads=6,
-        num_key_value_heads=2,
-        max_position_embeddings=4096,
-        tie_word_embeddings=True,
-        bos_token_id=tok.bos_token_id,
-        eos_token_id=tok.eos_token_id,
-        pad_token_id=tok.pad_token_id,
-    )
-    torch.manual_seed(11)
-    model = LlamaForCausalLM(config).eval()
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.dim() > 1:
-                p.normal_(0, 0.3)
-    dtype = torch.bfloat16 if request.param == "bf16" else torch.float32
-    return model.to(dtype), tok
+    arch, dtype = request.param
+    torch_dtype = torch.bfloat16 if dtype == "bf16" else torch.float32
+    return wide_model(tiny_tokenizer, architecture=arch, seed=11, dtype=torch_dtype), tiny_tokenizer
 
 
 def _prompts(tok: Any) -> list[str]:
@@ -86,8 +72,9 @@ def _texts(model: Any, tok: Any, prompts: list[str], batch_size: int) -> list[st
     return [c.text for c in greedy_generate(model, tok, prompts, max_new_tokens=10, batch_size=batch_size)]
 
 
-def test_shared_passages_give_the_same_text_alone_and_in_any_batch(wide_model: tuple[Any, Any]) -> None:
-    model, tok = wide_model
+def test_shared_passages_give_the_same_text_alone_and_in_any_batch(wide: tuple[Any, Any]) -> None:
+    model, tok = wide
+    assert supports_slots(model)
     prompts = _prompts(tok)
     alone = [_texts(model, tok, [p], 1)[0] for p in prompts]
     assert len(set(alone)) > len(prompts) // 2, "outputs should vary from prompt to prompt"

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tests.tinymodels import randomize
 from tunegate.harness.models.chat import render_prompt
 from tunegate.harness.models.decode import greedy_generate
 from tunegate.harness.models.slots import block_chunks, supports_slots
@@ -18,20 +19,13 @@ SYSTEM = {
 
 
 @pytest.fixture(scope="module")
-def lively_model(tiny_model_dir: Path) -> tuple[Any, Any]:
+def lively_model(tiny_model_dir: Path, tiny_tokenizer: Any) -> tuple[Any, Any]:
     """The tiny Llama with larger random weights, so its greedy outputs vary from prompt to prompt."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
-    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
-    tok.padding_side = "left"
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32).eval()
-    torch.manual_seed(3)
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.dim() > 1:
-                p.normal_(0, 0.5)
-    return model, tok
+    return randomize(model, seed=3, std=0.5), tiny_tokenizer
 
 
 def _prompts(tok: Any, n: int = 11) -> list[str]:

@@ -8,11 +8,11 @@ rounding.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.tinymodels import wide_model
 from tunegate.harness.models.chat import render_prompt
 from tunegate.harness.models.decode import greedy_generate
 from tunegate.harness.models.slots import slot_generate
@@ -24,32 +24,10 @@ SYSTEMS = [
 
 
 @pytest.fixture(scope="module")
-def wide_bf16(tiny_model_dir: Path) -> tuple[Any, Any]:
+def wide_bf16(tiny_tokenizer: Any) -> tuple[Any, Any]:
     import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
-    tok.padding_side = "left"
-    config = LlamaConfig(
-        vocab_size=len(tok),
-        hidden_size=96,
-        intermediate_size=1536,
-        num_hidden_layers=2,
-        num_attention_heads=6,
-        num_key_value_heads=2,
-        max_position_embeddings=2048,
-        tie_word_embeddings=True,
-        bos_token_id=tok.bos_token_id,
-        eos_token_id=tok.eos_token_id,
-        pad_token_id=tok.pad_token_id,
-    )
-    torch.manual_seed(5)
-    model = LlamaForCausalLM(config).eval()
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.dim() > 1:
-                p.normal_(0, 0.3)
-    return model.to(torch.bfloat16), tok
+    return wide_model(tiny_tokenizer, seed=5, dtype=torch.bfloat16), tiny_tokenizer
 
 
 def _prompts(tok: Any, n: int = 12) -> list[str]:

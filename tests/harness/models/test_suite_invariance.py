@@ -9,27 +9,40 @@ size 1; then every item of the suite in one call at the default batch size). Run
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
 import pytest
 
 from tunegate.harness import general
-from tunegate.harness.data import Suite, load_suite
+from tunegate.harness.data import EvalItem, Message, Suite
 from tunegate.harness.models.chat import render_prompt
 from tunegate.harness.models.decode import greedy_generate
 
 DEFAULT_BATCH = 64
 
 
-def shipped_suites() -> list[Suite]:
+def dev_suite() -> Suite:
+    """support/dev.jsonl as prompts: each chat without its final assistant turn (the reference
+    reply a trainer's dev pass scores the generation against)."""
     from suites._support import MAX_NEW_TOKENS, SUPPORT_DATA
 
-    support = [
-        load_suite(SUPPORT_DATA / f"{name}.jsonl", name=f"support/{name}", max_new_tokens=MAX_NEW_TOKENS)
-        for name in ("eval", "dev")
-    ]
-    return support + general.suites()
+    path = SUPPORT_DATA / "dev.jsonl"
+    items = []
+    for line in path.read_text().splitlines():
+        row = json.loads(line)
+        messages = [Message(m["role"], m["content"]) for m in row["messages"]]
+        while messages and messages[-1].role == "assistant":
+            messages.pop()
+        items.append(EvalItem(id=row["id"], messages=tuple(messages)))
+    return Suite(name="support/dev", items=tuple(items), path=str(path), max_new_tokens=MAX_NEW_TOKENS)
+
+
+def shipped_suites() -> list[Suite]:
+    from suites._support import support_eval
+
+    return [support_eval(), dev_suite(), *general.suites()]
 
 
 def _texts(model: Any, tok: Any, suite: Suite, prompts: list[str], batch_size: int) -> list[str]:
