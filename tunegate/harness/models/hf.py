@@ -41,6 +41,7 @@ from tunegate.harness.models.runtime import (  # noqa: F401 (DTYPES, cpu_support
     resolve_dtype,
 )
 from tunegate.harness.models.runtime import torch_dtype as _torch_dtype  # noqa: F401 (re-export)
+from tunegate.harness.models.runtime import unwrap
 from tunegate.harness.models.threads import apply_threads
 
 # Bump when generation code changes in a way that can change outputs: it is part of fingerprints.
@@ -186,13 +187,23 @@ class HFBackend:
             "device": self.engine.device,
             "batch_size": self.batch_size,
             "threads": self.threads.describe() if self.threads else None,
-            "numerics": numerics_tag(self.engine.device),
+            "numerics": numerics_tag(self.engine.device) + self._loop_note(),
             "versions": {
                 "torch": torch.__version__,
                 "transformers": transformers.__version__,
                 "peft": peft.__version__,
             },
         }
+
+    def _loop_note(self) -> str:
+        """Empty where the slot loop generates (texts independent of the batch); otherwise a note
+        for the run header and results.json that this architecture's texts may depend on it."""
+        from tunegate.harness.models.slots import supports_slots
+
+        if supports_slots(self.engine.model):
+            return ""
+        kind = getattr(unwrap(self.engine.model).config, "model_type", "?")
+        return f" · batched loop ({kind}): a text may depend on the other prompts of its batch"
 
     # -- generation -------------------------------------------------------------------------
     def render(self, messages: Sequence[Message]) -> str:
