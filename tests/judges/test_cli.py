@@ -113,7 +113,7 @@ def test_python_dash_m_judges_runs() -> None:
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["anthropic", "local", "openai", "openai-compatible"]
+    assert done.stdout.split() == ["anthropic", "local", "openai", "openai-compatible", "scripted"]
 
 
 def test_the_calibrate_command_an_uncalibrated_judge_recommends_calibrates_it(

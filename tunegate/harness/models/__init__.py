@@ -1,9 +1,9 @@
-"""Model backends. Importing this package registers the built-in ones (hf, openai, vllm); each
+"""Model backends. Importing this package registers the built-in ones (fake, hf, openai, vllm); each
 module registers itself with ``register_backend`` as a plugin's backend would."""
 
 from __future__ import annotations
 
-from tunegate.harness.models import hf, openai_compat, vllm  # noqa: F401  (registration)
+from tunegate.harness.models import fake, hf, openai_compat, vllm  # noqa: F401  (registration)
 from tunegate.harness.models.base import (
     BACKENDS,
     Backend,
