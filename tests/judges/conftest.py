@@ -1,4 +1,4 @@
-"""Fixtures for the judge tests: a scripted provider (registered like any other) and helpers."""
+"""Fixtures for the judge tests: a scripted test double, provider "script-double" (registered like any other; the shipped "scripted" judge is a different, user-facing one) and helpers."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ Script = Callable[[JudgePrompt, int], str | dict[str, Any]]
 class ScriptedProvider:
     """Answers from a script ``(prompt, nth call for this prompt) -> text or verdict dict``."""
 
-    name = "scripted"
+    name = "script-double"
     output: Output = "json"
     max_batch = 1
     default_concurrency = 4
@@ -53,7 +53,7 @@ class ScriptedProvider:
         self.max_output_tokens = max_tokens
 
     def classify(self, exc: BaseException) -> Transient | None:
-        return Transient("scripted") if isinstance(exc, ConnectionError) else None
+        return Transient("script-double") if isinstance(exc, ConnectionError) else None
 
     async def complete(self, prompts: Sequence[JudgePrompt]) -> list[ProviderReply]:
         self.calls += 1
@@ -78,7 +78,7 @@ class ScriptedProvider:
         return None
 
     def settings_key(self) -> str:
-        return f"scripted:{self.model}"
+        return f"script-double:{self.model}"
 
     def describe(self) -> dict[str, Any]:
         return {"provider": self.name, "model": self.model}
@@ -88,7 +88,7 @@ def _make_scripted(model: str | None = None, **options: Any) -> ScriptedProvider
     return ScriptedProvider(model, **options)
 
 
-PROVIDERS.register("scripted", _make_scripted, replace=True)
+PROVIDERS.register("script-double", _make_scripted, replace=True)
 
 
 def unfence(prompt: str, label: str, tag: str) -> str | None:

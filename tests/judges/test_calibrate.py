@@ -83,7 +83,7 @@ def test_pairs_share_an_email_and_differ_in_gold() -> None:
 
 def test_a_perfect_judge_calibrates_as_reliable(tmp_path: Path) -> None:
     judge = Judge(
-        "scripted", "oracle", cache_dir=tmp_path, retry=FAST_RETRY, options={"script": oracle_script()}
+        "script-double", "oracle", cache_dir=tmp_path, retry=FAST_RETRY, options={"script": oracle_script()}
     )
     record, path = calibrate(judge, "support_style", n_pairs=20)
     assert record.kappa == pytest.approx(1.0)
@@ -92,7 +92,7 @@ def test_a_perfect_judge_calibrates_as_reliable(tmp_path: Path) -> None:
     assert (record.n, record.n_failed, record.n_pairs) == (80, 0, 20)
     assert record.position_consistency == 1.0 and record.pair_accuracy == 1.0
     assert path.exists() and path.is_relative_to(tmp_path)
-    health = Judge("scripted", "oracle", cache_dir=tmp_path, options={"script": oracle_script()}).health(
+    health = Judge("script-double", "oracle", cache_dir=tmp_path, options={"script": oracle_script()}).health(
         "support_style"
     )
     assert health.reliable and health.kappa == pytest.approx(1.0)
@@ -107,7 +107,7 @@ def test_a_biased_judge_is_unreliable_and_advisory(tmp_path: Path) -> None:
         return {"reasoning": "", "score": 5 if "Billing" in response_of(p) else 4}
 
     judge = Judge(
-        "scripted", "lenient", cache_dir=tmp_path, retry=FAST_RETRY, options={"script": lenient_and_first}
+        "script-double", "lenient", cache_dir=tmp_path, retry=FAST_RETRY, options={"script": lenient_and_first}
     )
     record, _ = calibrate(judge, "support_style", n_pairs=10)
     assert record.kappa is not None and record.kappa < 0.6

@@ -38,7 +38,7 @@ def test_calibrate_prints_kappa_confusion_and_position_consistency(
 ) -> None:
     assert main(["calibrate", "--provider", "test-oracle", "--cache-dir", str(tmp_path), "--pairs", "6"]) == 0
     out = capsys.readouterr().out
-    assert "judge calibration: scripted oracle, rubric support_style" in out
+    assert "judge calibration: script-double oracle, rubric support_style" in out
     assert "Cohen's kappa (quadratic weights): 1.000   [needs >= 0.60: reliable]" in out
     assert "confusion matrix (rows: gold score, columns: judge score, rounded)" in out
     assert "position consistency 1.000" in out

@@ -22,7 +22,7 @@ def by_length(p: JudgePrompt, n: int) -> dict[str, Any]:
 
 def make_judge(cache_dir: Path, script: Any = by_length, **kw: Any) -> Judge:
     options = {"script": script, **kw.pop("options", {})}
-    return Judge("scripted", cache_dir=cache_dir, retry=FAST_RETRY, options=options, **kw)
+    return Judge("script-double", cache_dir=cache_dir, retry=FAST_RETRY, options=options, **kw)
 
 
 def test_concurrency_limit_is_honoured(cache_dir: Path) -> None:
@@ -70,7 +70,7 @@ def test_transient_errors_are_retried_and_non_transient_ones_stop_the_run(cache_
 
     judge = make_judge(cache_dir, flaky)
     assert judge.rubric("support_style").score(make_items(2), ["a", "b"]).values.tolist() == [3.0, 3.0]
-    assert judge.stats()["retry"]["retries"] == {"scripted": 4}
+    assert judge.stats()["retry"]["retries"] == {"script-double": 4}
 
     def broken(p: JudgePrompt, n: int) -> Any:
         raise JudgeError("the scripted API rejected the API key")
@@ -160,7 +160,7 @@ def test_cache_key_changes_with_every_component(cache_dir: Path) -> None:
     assert judge.single_task(r, changed_ctx, "reply").key != base
     assert judge.single_task(r, other_item, "reply").key == base  # the id is not part of what is judged
     assert judge.pair_task(r, item, "reply", "x").key != judge.pair_task(r, item, "x", "reply").key
-    other_model = Judge("scripted", "other", cache_dir=cache_dir, options={"script": by_length})
+    other_model = Judge("script-double", "other", cache_dir=cache_dir, options={"script": by_length})
     assert other_model.single_task(r, item, "reply").key != base
 
 

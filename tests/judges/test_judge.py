@@ -35,7 +35,7 @@ def first_position_judge(p: JudgePrompt, n: int) -> dict[str, Any]:
 
 
 def judge_with(cache_dir: Path, script: Any) -> Judge:
-    return Judge("scripted", cache_dir=cache_dir, retry=FAST_RETRY, options={"script": script})
+    return Judge("script-double", cache_dir=cache_dir, retry=FAST_RETRY, options={"script": script})
 
 
 def test_rubric_metric_follows_the_metric_protocol(cache_dir: Path) -> None:
@@ -98,7 +98,7 @@ def test_a_failed_order_fails_the_item_with_both_reasons(cache_dir: Path) -> Non
         return "no idea" if response_of(p, "RESPONSE A") == "bad" else {"reasoning": "", "winner": "tie"}
 
     judge = Judge(
-        "scripted", cache_dir=cache_dir, retry=FAST_RETRY, parse_retries=0, options={"script": script}
+        "script-double", cache_dir=cache_dir, retry=FAST_RETRY, parse_retries=0, options={"script": script}
     )
     b, c = judge.pairwise("support_style").score_pair(make_items(2), ["bad", "ok"], ["fine", "ok2"])
     assert math.isnan(b.values[0]) and math.isnan(c.values[0])
@@ -124,7 +124,7 @@ def test_health_reflects_calibration_records(cache_dir: Path) -> None:
 
     def record(kappa: float) -> CalibrationRecord:
         return CalibrationRecord(
-            provider="scripted",
+            provider="script-double",
             model="script",
             settings=judge.provider.settings_key(),
             rubric=r.name,
@@ -168,7 +168,7 @@ def test_health_reflects_calibration_records(cache_dir: Path) -> None:
     assert d["name"] == "judge[support_style]"
     assert [x.rubric for x in judge.healths()] == ["support_style"]
     # Another model has no calibration: unreliable.
-    other = Judge("scripted", "other-model", cache_dir=cache_dir, options={"script": content_judge})
+    other = Judge("script-double", "other-model", cache_dir=cache_dir, options={"script": content_judge})
     assert other.health("support_style").reliable is False
 
 

@@ -30,7 +30,7 @@ def script(p: JudgePrompt, n: int) -> str | dict[str, Any]:
 
 def judge(cache_dir: Path, **kw: Any) -> Judge:
     kw.setdefault("retry", FAST_RETRY)
-    return Judge("scripted", cache_dir=cache_dir, options={"script": script}, **kw)
+    return Judge("script-double", cache_dir=cache_dir, options={"script": script}, **kw)
 
 
 def test_judge_failures_are_infra_and_an_empty_output_is_the_candidates(cache_dir: Path) -> None:

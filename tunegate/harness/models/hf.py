@@ -39,9 +39,9 @@ from tunegate.harness.models.runtime import (  # noqa: F401 (DTYPES, cpu_support
     load,
     release_freed_memory,
     resolve_dtype,
+    unwrap,
 )
 from tunegate.harness.models.runtime import torch_dtype as _torch_dtype  # noqa: F401 (re-export)
-from tunegate.harness.models.runtime import unwrap
 from tunegate.harness.models.threads import apply_threads
 
 # Bump when generation code changes in a way that can change outputs: it is part of fingerprints.
