@@ -68,7 +68,7 @@ def test_key_value_options_are_json_parsed() -> None:
         ({"batch_size": "-1"}, "--batch-size='-1': must be >= 0"),
         ({"dtype": "fp8"}, "--dtype='fp8': unknown dtype; use one of ['auto', 'bf16', 'fp32', 'fp16']"),
         ({"quantization": "int4"}, "--quantization='int4': unknown quantization; use one of ['auto', 'none', 'nf4']"),
-        ({"backend": "tgi"}, "--backend='tgi': unknown backend; known: ['hf', 'openai', 'vllm']"),
+        ({"backend": "tgi"}, "--backend='tgi': unknown backend; known: ['fake', 'hf', 'openai', 'vllm']"),
         ({"backend_option": ["=3"]}, "--backend-option=['=3']: '=3' is not KEY=VALUE"),
     ],
 )
