@@ -87,3 +87,17 @@ def test_skew_corrected_p_and_interval_agree_at_every_null() -> None:
         for m in np.r_[np.linspace(-0.3, 0.5, 161), low - 1e-9, low + 1e-9, high - 1e-9, high + 1e-9]:
             assert (inf.pvalue(m, "greater") < 0.05) == (low > m)
             assert (inf.pvalue(m, "less") < 0.05) == (high < m)
+
+
+@pytest.mark.parametrize("grouped", [False, True])
+def test_a_t_interval_stays_within_the_scores_range(grouped: bool) -> None:
+    """318 of 320 items 0 -> 1: mean +0.994 with a standard error whose t interval reached +1.001."""
+    from tunegate.harness.stats._continuous import paired_t
+
+    c = np.ones(320)
+    c[:2] = 0.0
+    groups = np.repeat(np.arange(80), 4) if grouped else None
+    res = paired_t(np.zeros(320), c, groups=groups, alternative="greater")
+    low, high = res.confidence_interval(0.9, "two-sided")
+    assert 0.9 < low < high <= 1.0, (low, high)
+    assert res.pvalue < 1e-16

@@ -118,7 +118,7 @@ def paired_t(
     notes: list[str] = []
     details: dict[str, float] = {}
     df: float | None = None
-    inference: NormalInference | Uninformative | ZeroSpreadInference | EitherInference
+    inference: NormalInference | Uninformative | ZeroSpreadInference | EitherInference | BoundedInference
     test = "paired_t_clustered" if clustered else "paired_t"
     if units < 2:
         inference = Uninformative()
@@ -150,6 +150,8 @@ def paired_t(
                     f"groups of unequal size: {units} groups carry {df:.1f} degrees of freedom "
                     "(Imbens-Kolesar), as few as the largest groups; add or split groups"
                 )
+            # no interval wider than the scores allow (a t on a 0-1 metric once reached +1.001)
+            inference = BoundedInference(inference, zero_spread_width(b, c, mean))
     return PairedTestResult(
         test=test,
         statistic=mean,
