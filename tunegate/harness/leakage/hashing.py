@@ -25,7 +25,6 @@ import numpy as np
 
 _SEP_RE = re.compile(r"(?:[^\w\x00]|_)+")
 _TEXT_SEP = "\x00"
-_M64 = (1 << 64) - 1
 _P_BYTES = 0x9E3779B97F4A7C15 | 1  # odd multipliers are invertible mod 2^64
 _P_WORDS = 0xC2B2AE3D27D4EB4F | 1
 _MASK32 = np.uint64(0xFFFFFFFF)

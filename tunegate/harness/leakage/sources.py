@@ -25,9 +25,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from tunegate.harness.errors import ConfigError, DataError
-from tunegate.harness.fingerprint import project_root
+from tunegate.harness.fingerprint import MANIFEST, project_root
 
-MANIFEST = "tunegate.json"
 _ANSWER_KEYS = ("completion", "response", "answer", "output", "chosen", "target")
 _USER_ROLES = {"user", "human"}
 _ASSISTANT_ROLES = {"assistant", "gpt", "model", "bot"}

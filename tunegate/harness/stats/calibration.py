@@ -13,7 +13,7 @@ tests/harness/stats/test_stats_calibration*.py assert it.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -266,16 +266,6 @@ def calibrate(
         "mc_bound": round(bound, 4),
         "ok": all(v is None or v <= bound for v in rates.values()),
     }
-
-
-def calibration_table(
-    runs: int, *, alpha: float = 0.05, n_resamples: int = 2_000, only: Sequence[str] | None = None
-) -> list[dict[str, Any]]:
-    return [
-        calibrate(s, runs, alpha=alpha, n_resamples=n_resamples)
-        for s in scenarios()
-        if only is None or s.name in only
-    ]
 
 
 def power(
