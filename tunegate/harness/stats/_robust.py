@@ -38,8 +38,25 @@ def _two_sided(p_greater: float, p_less: float) -> float:
     return min(1.0, 2.0 * min(p_greater, p_less))
 
 
+class OneSidedPair:
+    """An inference given by its two one-sided p-values; ``pvalue`` serves every alternative."""
+
+    def _p_greater(self, null: float) -> float:
+        raise NotImplementedError
+
+    def _p_less(self, null: float) -> float:
+        raise NotImplementedError
+
+    def pvalue(self, null: float, alternative: Alternative) -> float:
+        if alternative == "greater":
+            return self._p_greater(null)
+        if alternative == "less":
+            return self._p_less(null)
+        return _two_sided(self._p_greater(null), self._p_less(null))
+
+
 @dataclass(frozen=True)
-class ZeroSpreadInference:
+class ZeroSpreadInference(OneSidedPair):
     """All ``units`` differences equal ``value``; differences can range over [-width, width]."""
 
     value: float
@@ -61,13 +78,6 @@ class ZeroSpreadInference:
         if null >= w:
             return 0.0
         return float(((w - null) / (w - v)) ** self.units)
-
-    def pvalue(self, null: float, alternative: Alternative) -> float:
-        if alternative == "greater":
-            return self._p_greater(null)
-        if alternative == "less":
-            return self._p_less(null)
-        return _two_sided(self._p_greater(null), self._p_less(null))
 
     def interval(self, confidence_level: float) -> tuple[float, float]:
         shrink = ((1.0 - confidence_level) / 2.0) ** (1.0 / self.units)
@@ -92,7 +102,7 @@ def zero_spread_width(base: np.ndarray, candidate: np.ndarray, value: float) -> 
 
 
 @dataclass(frozen=True)
-class BootstrapTInference:
+class BootstrapTInference(OneSidedPair):
     """Bootstrap-t p-values and the interval that inverts them (closed form)."""
 
     mean: float
@@ -108,13 +118,6 @@ class BootstrapTInference:
         t = (self.mean - null) / self.se
         count = int(np.searchsorted(self.t_sorted, t, side="right"))
         return (count + 1) / (self.t_sorted.size + 1)
-
-    def pvalue(self, null: float, alternative: Alternative) -> float:
-        if alternative == "greater":
-            return self._p_greater(null)
-        if alternative == "less":
-            return self._p_less(null)
-        return _two_sided(self._p_greater(null), self._p_less(null))
 
     def interval(self, confidence_level: float) -> tuple[float, float]:
         # Lower bound: the smallest m with p_greater(m) >= tail, i.e. at least `need` of the T*
@@ -272,7 +275,7 @@ def carriers(d: np.ndarray) -> int:
 
 
 @dataclass(frozen=True)
-class HoeffdingInference:
+class HoeffdingInference(OneSidedPair):
     """Hoeffding's (1963) bound for a mean of differences confined to [-width, width].
 
     Valid for any distribution on that range, with no symmetry or variance assumption:
@@ -293,13 +296,6 @@ class HoeffdingInference:
     def _p_less(self, null: float) -> float:
         gap = null - self.mean
         return 1.0 if gap <= 0 else float(math.exp(-2.0 * self.n * gap * gap / (2.0 * self.width) ** 2))
-
-    def pvalue(self, null: float, alternative: Alternative) -> float:
-        if alternative == "greater":
-            return self._p_greater(null)
-        if alternative == "less":
-            return self._p_less(null)
-        return _two_sided(self._p_greater(null), self._p_less(null))
 
     def interval(self, confidence_level: float) -> tuple[float, float]:
         tail = (1.0 - confidence_level) / 2.0
