@@ -84,7 +84,7 @@ import json, sys, time
 sys.path.insert(0, {root!r})
 t0 = time.perf_counter()
 import tunegate.harness
-import tunegate.harness.plugin
+import tunegate.shell.plugin
 t1 = time.perf_counter()
 import torch, transformers
 t2 = time.perf_counter()

@@ -120,23 +120,20 @@ def test_no_import_cycles() -> None:
     assert found == [], f"import cycles: {found}"
 
 
-# The shell: pytest's hooks and fixtures and the command line. It drives a run and so is the one
-# part of tunegate.harness that imports the layers above it (judges, reports, trainers).
-SHELL = frozenset(
-    f"tunegate.harness.{m}" for m in ("plugin", "pytest_run", "pytest_gates", "pytest_state", "preflight", "cli")
-)
+# The shell (tunegate.shell): pytest's hooks and fixtures and the command line. It drives a run and so
+# is the one layer that imports all the others; nothing imports it.
 ABOVE = ("judges", "reports", "trainers")
 
 
 def upward_imports(g: dict[str, set[str]]) -> dict[str, list[str]]:
-    """Library modules (tunegate.harness outside the shell) importing judges, reports, trainers or the
-    shell, and modules of judges, reports and trainers importing the shell."""
+    """Library modules (tunegate.harness) importing judges, reports, trainers or the shell, and modules
+    of judges, reports and trainers importing the shell."""
     bad: dict[str, list[str]] = {}
     for m, deps in g.items():
-        if m in SHELL:
+        layer = m.split(".")[1] if "." in m else ""
+        if layer in ("shell", ""):
             continue
-        layer = m.split(".")[1]
-        up = {d for d in deps if d in SHELL or (layer == "harness" and d.split(".")[1] in ABOVE)}
+        up = {d for d in deps if d.startswith("tunegate.shell") or (layer == "harness" and d.split(".")[1] in ABOVE)}
         if up:
             bad[m] = sorted(up)
     return bad
@@ -167,7 +164,7 @@ def test_the_way_to_the_first_token_imports_no_heavy_optional_modules() -> None:
     import sys
 
     code = (
-        "import sys; import tunegate.harness.plugin, tunegate.harness.stats, tunegate.harness.session, tunegate.harness.models.hf; "
+        "import sys; import tunegate.shell.plugin, tunegate.harness.stats, tunegate.harness.session, tunegate.harness.models.hf; "
         "print(sorted(m for m in ('scipy.stats', 'peft', 'torch') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)

@@ -30,7 +30,7 @@ def _line(**overrides: Any) -> str:
 
 
 def _tunegate(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-c", "import sys; from tunegate.harness.cli import main; sys.exit(main())", *args]
+    cmd = [sys.executable, "-c", "import sys; from tunegate.shell.cli import main; sys.exit(main())", *args]
     return subprocess.run(cmd, cwd=cwd, env=ENV, capture_output=True, text=True, timeout=timeout, errors="replace")
 
 

@@ -1005,7 +1005,7 @@ def _tunegate() -> list[str]:
     script = Path(sys.executable).with_name("tunegate")
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-c", "import sys; from tunegate.harness.cli import main; sys.exit(main())"]
+    return [sys.executable, "-c", "import sys; from tunegate.shell.cli import main; sys.exit(main())"]
 
 
 def _run_cli(c: Ctx, argv: list[str]) -> subprocess.CompletedProcess[str]:

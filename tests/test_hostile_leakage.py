@@ -40,7 +40,7 @@ def _run(*cmd: str, cwd: Path) -> tuple[int, str]:
 
 
 def _data_check(*args: str, cwd: Path) -> tuple[int, str]:
-    return _run("-m", "tunegate.harness.cli", "data", "check", *args, cwd=cwd)
+    return _run("-m", "tunegate.shell.cli", "data", "check", *args, cwd=cwd)
 
 
 def _leakage_suite(train: list[Path], tmp_path: Path, port: int) -> tuple[int, str, dict[str, Any]]:

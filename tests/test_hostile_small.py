@@ -41,7 +41,7 @@ def _train(path: Path, answer_extra: str = "", n: int = 60) -> Path:
 
 
 def _check(*args: str, cwd: Path) -> tuple[int, str]:
-    cmd = [sys.executable, "-c", "import sys; from tunegate.harness.cli import main; sys.exit(main())", "data", "check", *args]
+    cmd = [sys.executable, "-c", "import sys; from tunegate.shell.cli import main; sys.exit(main())", "data", "check", *args]
     done = subprocess.run(cmd, cwd=cwd, env=ENV, capture_output=True, text=True, timeout=300, errors="replace")
     out = done.stdout + done.stderr
     assert "Traceback" not in out, out[-3000:]

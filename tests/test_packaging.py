@@ -137,7 +137,7 @@ def test_wheel_in_a_fresh_venv_without_extras(
     assert stray == []
     assert "tunegate/reports/templates/report.css" in names and "tunegate/harness/py.typed" in names
     entry_points = zipfile.ZipFile(wheel).read("tunegate-0.1.0.dist-info/entry_points.txt").decode()
-    assert "tunegate = tunegate.harness.plugin" in entry_points
+    assert "tunegate = tunegate.shell.plugin" in entry_points
 
     python = _fresh_venv(tmp_path, wheel)
     env = _env(tmp_path)

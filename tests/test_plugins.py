@@ -144,7 +144,7 @@ def test_a_plugin_distribution_registers_like_a_builtin(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], env=_env(site), capture_output=True, text=True, check=True)
     assert out.stdout.splitlines() == ["tg-canned (canned) tg-canned (canned) tunegate", "False [] CANNED_JUDGE_KEY True (0.0, 0.0)"]
     listing = subprocess.run(
-        [sys.executable, "-m", "tunegate.harness.cli", "plugins"], env=_env(site), capture_output=True, text=True, check=True
+        [sys.executable, "-m", "tunegate.shell.cli", "plugins"], env=_env(site), capture_output=True, text=True, check=True
     ).stdout
     assert "canned  (tg-canned (canned))" in listing and "canned-judge  (tg-canned (canned))" in listing, listing
 

@@ -12,10 +12,11 @@ This module is the suite author's front: everything a suite file needs is import
         compare(SUPPORT, metrics.exact_match(field="category")).assert_improves(min_delta=0.05)
 
 Every metric is listed in docs/metrics.md (``metrics.make_metric(name, **options)`` builds one by
-name). The library lives in four subpackages: ``tunegate.harness`` (data, backends, metrics,
-statistics, gates and the pytest plugin), ``tunegate.judges`` (LLM-as-judge),
-``tunegate.trainers`` (the QLoRA trainer) and ``tunegate.reports`` (results.json -> HTML /
-Markdown); their modules are internal and may change between versions.
+name). The library lives in five subpackages: ``tunegate.harness`` (data, backends, metrics,
+statistics, gates), ``tunegate.judges`` (LLM-as-judge), ``tunegate.trainers`` (the QLoRA
+trainer), ``tunegate.reports`` (results.json -> HTML / Markdown) and ``tunegate.shell`` (the
+pytest plugin and the ``tunegate`` command, on top of the others); their modules are internal
+and may change between versions.
 
 Names load on first use, so ``import tunegate`` (which activates the pytest plugin for a suite
 file) costs nothing until a name is used.

@@ -1,6 +1,6 @@
 """Types of the fixtures a suite receives, for type hints in a user's suite files.
 
-The plugin's fixtures (``tunegate.harness.pytest_run``) return plain callables and objects; these
+The plugin's fixtures (``tunegate.shell.pytest_run``) return plain callables and objects; these
 Protocols say what a suite may rely on, so a suite can write ``def test_x(compare: Compare)``
 instead of ``Any`` and have a type checker catch ``compare(metric, suite)``.
 """

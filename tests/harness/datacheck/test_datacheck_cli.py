@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.harness.datacheck.planted import Planted, build
-from tunegate.harness.cli import main
+from tunegate.shell.cli import main
 
 SUPPORT = Path(__file__).resolve().parents[3] / "suites" / "data" / "support"
 

@@ -1,6 +1,6 @@
 """tunegate's pytest entry point (``pytest11``): options always, everything else only when asked.
 
-Like pytest's junitxml plugin, the run state, fixtures and hooks (``tunegate.harness.pytest_run``) are
+Like pytest's junitxml plugin, the run state, fixtures and hooks (``tunegate.shell.pytest_run``) are
 registered only when the session is configured for tunegate: a tunegate option on the command
 line, a ``[tool.tunegate]`` table, a ``tunegate_*`` ini key, or a collected tunegate suite (a
 ``tunegate_*.yaml`` gate file, or a test module importing the ``tunegate`` package). Any other
@@ -21,7 +21,7 @@ import pytest
 from tunegate.harness import options as opts
 from tunegate.harness.errors import TunegateError
 from tunegate.harness.gatefile import is_gatefile
-from tunegate.harness.pytest_state import ACTIVE_KEY, PARTIALS_KEY, Active
+from tunegate.shell.pytest_state import ACTIVE_KEY, PARTIALS_KEY, Active
 
 if TYPE_CHECKING:
     pass
@@ -129,7 +129,7 @@ def activate(config: pytest.Config, reason: str) -> Active:
     active = config.stash.get(ACTIVE_KEY, None)
     if active is not None:
         return active
-    from tunegate.harness import preflight
+    from tunegate.shell import preflight
 
     pyproject = project_pyproject(config)
     table = _tunegate_table(pyproject) or {}
@@ -140,8 +140,8 @@ def activate(config: pytest.Config, reason: str) -> Active:
 
     learn_from_options(options)  # every secret the run was given is masked in all it writes
     preflight.configure_checks(options, controller=not hasattr(config, "workerinput"))
-    from tunegate.harness import pytest_run
     from tunegate.harness.session import RunState
+    from tunegate.shell import pytest_run
 
     project_dir = pyproject.parent if pyproject is not None else Path(config.invocation_params.dir)
     if table and pyproject is not None and Path(config.rootpath).resolve() != project_dir.resolve():
@@ -184,7 +184,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     active = config.stash.get(ACTIVE_KEY, None)
     if active is None:
         return
-    from tunegate.harness import pytest_run
+    from tunegate.shell import pytest_run
 
     pytest_run.stopped(config, active)
     del config.stash[ACTIVE_KEY]
@@ -215,7 +215,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     config = parent.config
     if is_gatefile(file_path):
         _activate_or_exit(config, f"gate file {file_path.name}")
-        from tunegate.harness.pytest_gates import GateFileCollector
+        from tunegate.shell.pytest_gates import GateFileCollector
 
         return GateFileCollector.from_parent(parent, path=file_path)
     if file_path.suffix == ".py" and ACTIVE_KEY not in config.stash and imports_tunegate(file_path, config):

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tunegate.harness.cli import main
 from tunegate.harness.errors import CacheError
+from tunegate.shell.cli import main
 
 
 def test_help_lists_commands(capsys: pytest.CaptureFixture[str]) -> None:

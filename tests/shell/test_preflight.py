@@ -11,8 +11,8 @@ import pytest
 from tunegate.harness.errors import ConfigError
 from tunegate.harness.models import BACKENDS, register_backend
 from tunegate.harness.options import resolve_options
-from tunegate.harness.preflight import check_base, check_candidates, check_judge, check_judge_name
 from tunegate.judges.providers import PROVIDERS, register_provider
+from tunegate.shell.preflight import check_base, check_candidates, check_judge, check_judge_name
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
-"""Hooks and fixtures of an active tunegate run. ``tunegate.harness.plugin`` registers this module only
+"""Hooks and fixtures of an active tunegate run. ``tunegate.shell.plugin`` registers this module only
 when the session is configured for tunegate, and unregisters it at ``pytest_unconfigure``.
 
-Run state lives in ``config.stash[ACTIVE_KEY]`` (``tunegate.harness.plugin.Active``); controller-only
+Run state lives in ``config.stash[ACTIVE_KEY]`` (``tunegate.shell.plugin.Active``); controller-only
 work (results, report, summary) is skipped on pytest-xdist workers.
 """
 
@@ -26,8 +26,8 @@ from tunegate.harness.errors import (
     RemoteAccessError,
     TunegateError,
 )
-from tunegate.harness.pytest_state import ACTIVE_KEY, PARTIALS_KEY, Active
 from tunegate.harness.terminal import terminal_line
+from tunegate.shell.pytest_state import ACTIVE_KEY, PARTIALS_KEY, Active
 
 if TYPE_CHECKING:
     from tunegate.harness.record import RunRecord
@@ -53,7 +53,7 @@ def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
-# -- lifecycle (called by tunegate.harness.plugin) ----------------------------------------------------------
+# -- lifecycle (called by tunegate.shell.plugin) ----------------------------------------------------------
 def started(config: pytest.Config, active: Active) -> None:
     """Route tunegate.harness.progress through pytest's terminal, with output capture suspended."""
     _crashes.clear()
@@ -143,7 +143,8 @@ def _candidate_label(item: pytest.Item, run: RunState) -> str | None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    from tunegate.harness import nodeids, preflight
+    from tunegate.harness import nodeids
+    from tunegate.shell import preflight
 
     nodeids.make_readable(items, Path(config.rootpath))  # before any id is recorded
     active = _active(config)

@@ -18,7 +18,7 @@ from tunegate.harness.gatefile import GateFile, load_gatefile
 
 class GateFileCollector(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
-        from tunegate.harness.pytest_state import ACTIVE_KEY
+        from tunegate.shell.pytest_state import ACTIVE_KEY
 
         try:
             spec = load_gatefile(self.path)
@@ -46,7 +46,7 @@ class GateItem(pytest.Item):
         from tunegate.harness.data import load_suite
         from tunegate.harness.gatefile import suite_path
         from tunegate.harness.metrics import make_metric
-        from tunegate.harness.pytest_state import ACTIVE_KEY
+        from tunegate.shell.pytest_state import ACTIVE_KEY
 
         run = self.config.stash[ACTIVE_KEY].run
         if not run.candidates:
