@@ -197,7 +197,7 @@ def test_a_run_on_a_locked_cache_stops_saying_locked(
     assert "cache clear" not in out and "remove it" not in out, out[-4000:]
     assert "Traceback" not in out and "INTERNALERROR" not in out, out[-4000:]
     results = json.loads((tmp_path / "report" / "results.json").read_text())
-    assert [t["nodeid"].split("::")[-1] for t in results["tests"]] == ["test_a"], results["tests"]
+    assert [t["nodeid"].split("::")[-1] for t in results["tests"]] == ["test_first"], results["tests"]
 
 
 def test_a_bad_lock_timeout_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
