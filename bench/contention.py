@@ -35,10 +35,11 @@ from tunegate.harness.models.threads import apply_threads
 if what == "train":
     from tunegate.trainers.config import load_config
     from tunegate.trainers.train import train
+    from tunegate.harness.manifest import read_manifest
     out = tempfile.mkdtemp()
     cfg = load_config({config!r}, output=out, seed=0, max_steps=steps)
     train(cfg, quiet=True, threads=threads)
-    stats = json.load(open(out + "/tunegate.json"))
+    stats = read_manifest(out).to_json()
     stats = stats.get("training", stats)
     print(json.dumps({{"tokens_per_s": stats.get("tokens_per_s"), "threads": apply_threads(threads).describe()}}))
 else:

@@ -24,6 +24,7 @@ TRAIN = ROOT / "suites" / "data" / "support" / "train.jsonl"
 
 
 def ours(base: str, steps: int, quantization: str, out: Path) -> dict[str, float]:
+    from tunegate.harness.manifest import manifest_path
     from tunegate.trainers.config import TrainConfig
     from tunegate.trainers.train import train
 
@@ -41,7 +42,7 @@ def ours(base: str, steps: int, quantization: str, out: Path) -> dict[str, float
         seed=0,
     )
     train(cfg, quiet=True)
-    m = json.loads((out / "tunegate.json").read_text())
+    m = json.loads(manifest_path(out).read_text())
     return {"tokens": m["n_train_tokens"], "seconds": m["train_s"], "tokens_per_s": m["tokens_per_s"]}
 
 

@@ -46,6 +46,17 @@ def _served(port: int, cache: Path) -> list[str]:
     ]  # fmt: skip
 
 
+def _report(results: dict[str, Any], tmp_path: Path, *options: str) -> tuple[int, str]:
+    """``tunegate report`` on ``results`` (written to tmp_path/results.json) into tmp_path/out: the
+    exit code and what it printed, which holds no traceback (``_clean``)."""
+    src = tmp_path / "results.json"
+    src.write_text(json.dumps(results))
+    done = _tunegate("report", str(src), "-o", str(tmp_path / "out"), *options, cwd=tmp_path)
+    out = done.stdout + done.stderr
+    _clean(out)
+    return done.returncode, out
+
+
 def _clean(out: str) -> None:
     shown = out if len(out) < 6000 else out[:3000] + "\n...\n" + out[-3000:]
     assert "Traceback" not in out and "INTERNALERROR" not in out, shown
@@ -126,12 +137,8 @@ def test_report_on_a_ci_of_1e308(served_results: Path, tmp_path: Path) -> None:
     results = json.loads(served_results.read_text())
     for c in results["comparisons"]:
         c.update(ci_low=-1e308, ci_high=1e308, delta=0.0)
-    src = tmp_path / "results.json"
-    src.write_text(json.dumps(results))
-    done = _tunegate("report", str(src), "-o", str(tmp_path / "out"), cwd=tmp_path)
-    out = done.stdout + done.stderr
-    _clean(out)
-    assert done.returncode == 0, out[-3000:]
+    code, out = _report(results, tmp_path)
+    assert code == 0, out[-3000:]
     assert (tmp_path / "out" / "report.html").stat().st_size > 0
 
 
@@ -141,12 +148,8 @@ def test_a_50mb_suite_name_is_clipped_in_every_output(served_results: Path, tmp_
     for c in results["comparisons"]:
         c["suite"] = name
     results["items"] = {name: next(iter(results["items"].values()))}
-    src = tmp_path / "results.json"
-    src.write_text(json.dumps(results))
-    done = _tunegate("report", str(src), "-o", str(tmp_path / "out"), cwd=tmp_path)
-    out = done.stdout + done.stderr
-    _clean(out)
-    assert done.returncode == 0, out[-3000:]
+    code, out = _report(results, tmp_path)
+    assert code == 0, out[-3000:]
     for written in ("report.html", "summary.md"):
         size = (tmp_path / "out" / written).stat().st_size
         assert size < 2_000_000, f"{written}: {size:,} bytes"
@@ -180,11 +183,8 @@ def test_summary_md_neutralises_autolinks_from_data(served_results: Path, tmp_pa
     results = json.loads(served_results.read_text())
     results["verdict"].update(status="ERROR", reason="see www.evil.example or https://evil.example/x for a@evil.example")
     results["comparisons"][0]["suite"] = "www.evil.example"
-    src = tmp_path / "results.json"
-    src.write_text(json.dumps(results))
-    done = _tunegate("report", str(src), "-o", str(tmp_path / "out"), cwd=tmp_path)
-    _clean(done.stdout + done.stderr)
-    assert done.returncode == 0, done.stderr
+    code, out = _report(results, tmp_path)
+    assert code == 0, out[-3000:]
     md = (tmp_path / "out" / "summary.md").read_text()
     assert "evil" in md
     for link in ("www.evil", "https://evil", "a@evil"):
@@ -202,12 +202,8 @@ def test_stamp_respects_a_read_only_readme(served_results: Path, tmp_path: Path)
     card.write_text("# my adapter\n")
     card.chmod(0o444)
     try:
-        src = tmp_path / "results.json"
-        src.write_text(json.dumps(results))
-        done = _tunegate("report", str(src), "-o", str(tmp_path / "out"), "--stamp", str(adapter), cwd=tmp_path)
-        out = done.stdout + done.stderr
-        _clean(out)
-        assert done.returncode == 2, out[-3000:]
+        code, out = _report(results, tmp_path, "--stamp", str(adapter))
+        assert code == 2, out[-3000:]
         assert "read-only" in out and "README.md" in out, out[-3000:]
         assert card.read_text() == "# my adapter\n"
         assert stat.S_IMODE(card.stat().st_mode) == 0o444

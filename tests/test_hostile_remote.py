@@ -30,6 +30,7 @@ import pytest
 
 from tests.fakeserver import FakeServer, Reply, Seen, openai_chat
 from tests.judges.routes import openai_judge
+from tests.projects import served_run, toy_project
 
 pytest_plugins = ["pytester"]
 
@@ -358,38 +359,18 @@ def test_one_dripping_generation_ends_at_its_timeout_per_attempt() -> None:
     assert "options.timeout (now 3s)" in str(err.value)
 
 
-PLAIN_SUITE = """
-from pathlib import Path
-
-from tunegate.harness.data import load_suite
-from tunegate.harness.metrics import make_metric
-
-SUITE = load_suite(Path(__file__).parent / "data" / "toy.jsonl", max_new_tokens=8)
-
-
-def test_first(compare):
-    compare(SUITE, make_metric("exact_match"))
-
-
-def test_second(compare):
-    compare(SUITE, make_metric("exact_match"))
-"""
 
 
 def test_a_run_whose_every_reply_drips_stops_with_4_within_its_bound(
     pytester: pytest.Pytester, tmp_path: Path
 ) -> None:
-    (pytester.path / "data").mkdir()
-    (pytester.path / "data" / "toy.jsonl").write_text("\n".join(json.dumps(x) for x in ITEMS) + "\n")
-    pytester.makepyfile(test_plain=PLAIN_SUITE)
+    toy_project(pytester, ITEMS)
     timeout, attempts = 3.0, 2
     with FakeServer({"/v1/chat/completions": dripping_generation(1.0)}, max_lifetime_s=300) as server:
         started = time.monotonic()
-        res = pytester.runpytest_subprocess(
-            "-p", "no:cacheprovider", "--backend", "openai", "--base", "served-base", "--candidate", "served-adapter",
-            "--base-url", f"http://127.0.0.1:{server.port}/v1", "--backend-option", f"timeout={timeout:g}",
+        res = served_run(
+            pytester, server.port, tmp_path, "--backend-option", f"timeout={timeout:g}",
             "--backend-option", f"max_retries={attempts - 1}", "--backend-option", "backoff_base=0.1",
-            "--cache-dir", str(tmp_path / "cache"), "--report", str(tmp_path / "report"), timeout=300,
         )  # fmt: skip
         took = time.monotonic() - started
     out = res.stdout.str() + "\n" + res.stderr.str()

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.projects import served_run, toy_project
 from tunegate.harness.errors import CacheError
 
 pytest_plugins = ["pytester"]
@@ -162,22 +163,6 @@ def test_the_probe_asks_a_multi_turn_example_with_its_whole_conversation(tmp_pat
     assert asked == [turns[:-1]]  # every turn before the last answer, in order, roles kept
     assert result.target == turns[-1]["content"] and result.memorised, result.to_dict()
 
-LOCK_SUITE = """
-from pathlib import Path
-
-from tunegate.harness.data import load_suite
-from tunegate.harness.metrics import make_metric
-
-SUITE = load_suite(Path(__file__).parent / "data" / "toy.jsonl", max_new_tokens=8)
-
-
-def test_a(compare):
-    compare(SUITE, make_metric("exact_match"))
-
-
-def test_b(compare):
-    compare(SUITE, make_metric("exact_match"))
-"""
 
 
 def test_a_run_on_a_locked_cache_stops_saying_locked(
@@ -191,9 +176,7 @@ def test_a_run_on_a_locked_cache_stops_saying_locked(
     from tunegate.harness.models.base import Completion
 
     items = [{"id": f"q{i}", "messages": [{"role": "user", "content": f"Case {i}"}], "reference": "x"} for i in range(3)]
-    (pytester.path / "data").mkdir()
-    (pytester.path / "data" / "toy.jsonl").write_text("\n".join(json.dumps(x) for x in items) + "\n")
-    pytester.makepyfile(test_suite=LOCK_SUITE)
+    toy_project(pytester, items)
     cache_dir = tmp_path / "cache"
     cache = ResponseCache(cache_dir)
     cache.put_many("fp", [("k0", Completion(text="a"))])  # the file exists, in WAL mode
@@ -203,11 +186,7 @@ def test_a_run_on_a_locked_cache_stops_saying_locked(
     try:
         with FakeServer() as server:
             monkeypatch.setenv("TUNEGATE_CACHE_LOCK_TIMEOUT", "1")
-            res = pytester.runpytest_subprocess(
-                "-p", "no:cacheprovider", "--backend", "openai", "--base", "served-base",
-                "--candidate", "served-adapter", "--base-url", f"http://127.0.0.1:{server.port}/v1",
-                "--cache-dir", str(cache_dir), "--report", str(tmp_path / "report"), timeout=300,
-            )  # fmt: skip
+            res = served_run(pytester, server.port, tmp_path)
     finally:
         holder.execute("ROLLBACK")
         holder.close()
@@ -218,7 +197,7 @@ def test_a_run_on_a_locked_cache_stops_saying_locked(
     assert "cache clear" not in out and "remove it" not in out, out[-4000:]
     assert "Traceback" not in out and "INTERNALERROR" not in out, out[-4000:]
     results = json.loads((tmp_path / "report" / "results.json").read_text())
-    assert [t["nodeid"].split("::")[-1] for t in results["tests"]] == ["test_a"], results["tests"]
+    assert [t["nodeid"].split("::")[-1] for t in results["tests"]] == ["test_first"], results["tests"]
 
 
 def test_a_bad_lock_timeout_is_named(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.projects import faq_project, faq_rows
+
 pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,26 +97,7 @@ def make_judge(model: str | None = None, **options: Any) -> CannedJudge:
     return CannedJudge(model, **options)
 '''
 
-SUITE = '''
-from pathlib import Path
-
-from tunegate import Compare, Judge, load_suite, metrics
-
-FAQ = load_suite(Path(__file__).parent / "faq.jsonl", name="faq", max_new_tokens=4)
-
-
-def test_answers_improve(compare: Compare) -> None:
-    compare(FAQ, metrics.make_metric("exact_match")).assert_improves()
-
-
-def test_style_improves(compare: Compare, judge: Judge) -> None:
-    compare(FAQ, judge.rubric("support_style")).assert_improves()
-'''
-
-ROWS = [
-    {"id": f"q{i}", "messages": [{"role": "user", "content": f"Question {i}?"}], "reference": "ACCURATE-ANSWER"}
-    for i in range(30)
-]
+ROWS = faq_rows(30, reference="ACCURATE-ANSWER")
 
 
 def install_plugin(site: Path) -> Path:
@@ -163,8 +146,7 @@ def test_a_broken_plugin_is_one_message_naming_it(tmp_path: Path) -> None:
 
 def test_a_run_uses_the_plugins_backend_and_judge(pytester: pytest.Pytester, tmp_path: Path) -> None:
     site = install_plugin(tmp_path / "site")
-    (pytester.path / "faq.jsonl").write_text("".join(json.dumps(r) + "\n" for r in ROWS), encoding="utf-8")
-    pytester.makepyfile(test_faq=SUITE)
+    faq_project(pytester, ROWS, max_new_tokens=4)
     report = tmp_path / "report"
     args = ["-p", "no:cacheprovider", "--backend=canned", "--base=canned-base", "--candidate=canned-v2",
             "--judge=canned-judge", f"--cache-dir={tmp_path / 'cache'}", f"--report={report}"]

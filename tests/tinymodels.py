@@ -19,24 +19,33 @@ def smollm2_dir() -> Path:
     return resolve_base(DEFAULT_ALIAS)
 
 
+def decoder_config(
+    config_class: Any, tokenizer: Any, *, hidden: int, mlp: int, heads: int, positions: int, **extra: Any
+) -> Any:
+    """A 2-layer decoder config over ``tokenizer``'s vocabulary and special tokens (2 key/value
+    heads, tied embeddings): the shape of every tiny model here."""
+    return config_class(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden,
+        intermediate_size=mlp,
+        num_hidden_layers=2,
+        num_attention_heads=heads,
+        num_key_value_heads=2,
+        max_position_embeddings=positions,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        **extra,
+    )
+
+
 def build_tiny_llama(out: Path, *, seed: int = 0) -> Path:
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
     src = smollm2_dir()
     tok = AutoTokenizer.from_pretrained(src)
-    config = LlamaConfig(
-        vocab_size=len(tok),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=2048,
-        tie_word_embeddings=True,
-        bos_token_id=tok.bos_token_id,
-        eos_token_id=tok.eos_token_id,
-        pad_token_id=tok.pad_token_id,
-    )
+    config = decoder_config(LlamaConfig, tok, hidden=64, mlp=128, heads=4, positions=2048)
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config)
     out.mkdir(parents=True, exist_ok=True)
@@ -97,19 +106,8 @@ def wide_model(tokenizer: Any, *, architecture: str = "llama", seed: int, dtype:
     import transformers
 
     config_class, model_class, extra = WIDE_ARCHITECTURES[architecture]
-    config = getattr(transformers, config_class)(
-        vocab_size=len(tokenizer),
-        hidden_size=96,
-        intermediate_size=1536,
-        num_hidden_layers=2,
-        num_attention_heads=6,
-        num_key_value_heads=2,
-        max_position_embeddings=4096,
-        tie_word_embeddings=True,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        **extra,
+    config = decoder_config(
+        getattr(transformers, config_class), tokenizer, hidden=96, mlp=1536, heads=6, positions=4096, **extra
     )
     model = getattr(transformers, model_class)(config).eval()
     return randomize(model, seed=seed, std=0.3).to(dtype)

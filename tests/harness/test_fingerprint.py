@@ -16,6 +16,7 @@ from tunegate.harness.fingerprint import (
     dir_digest,
     is_weight_file,
 )
+from tunegate.harness.manifest import manifest_path
 
 
 def _checkpoint(folder: Path, weights: dict[str, bytes]) -> Path:
@@ -104,7 +105,7 @@ def _adapter(folder: Path, weights: bytes, config: dict[str, object], manifest: 
     (folder / "adapter_model.safetensors").write_bytes(weights)
     (folder / "adapter_config.json").write_text(json.dumps(config, indent=2))
     if manifest is not None:
-        (folder / "tunegate.json").write_text(manifest)
+        manifest_path(folder).write_text(manifest)
     return folder
 
 

@@ -24,6 +24,7 @@ from tunegate.harness.leakage import (  # noqa: E402
     resolve_training_files,
     run_leakage_check,
 )
+from tunegate.harness.manifest import write_manifest
 
 ROOT = Path(__file__).resolve().parents[2]
 RNG = random.Random(99)
@@ -197,9 +198,7 @@ def test_resolve_training_files(tmp_path: Path) -> None:
     assert resolve_training_files([], tmp_path) is None  # an adapter dir without tunegate.json
     adapter = tmp_path / "adapter"
     adapter.mkdir()
-    (adapter / "tunegate.json").write_text(
-        json.dumps({"data": {"train": {"path": str(train)}}}), encoding="utf-8"
-    )
+    write_manifest(adapter, {"data": {"train": {"path": str(train)}}})
     assert resolve_training_files(None, adapter) == [train]
 
 

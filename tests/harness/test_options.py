@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+import tunegate.judges  # noqa: F401  (the judge providers' registry: the shell imports it before resolving)
 from tunegate.harness.errors import ConfigError
 from tunegate.harness.options import (
     RunOptions,
@@ -69,6 +70,7 @@ def test_key_value_options_are_json_parsed() -> None:
         ({"dtype": "fp8"}, "--dtype='fp8': unknown dtype; use one of ['auto', 'bf16', 'fp32', 'fp16']"),
         ({"quantization": "int4"}, "--quantization='int4': unknown quantization; use one of ['auto', 'none', 'nf4']"),
         ({"backend": "tgi"}, "--backend='tgi': unknown backend; known: ['fake', 'hf', 'openai', 'vllm']"),
+        ({"judge": "gpt"}, "--judge='gpt': unknown judge provider; known: ['anthropic', 'local', 'openai'"),
         ({"backend_option": ["=3"]}, "--backend-option=['=3']: '=3' is not KEY=VALUE"),
     ],
 )
@@ -76,6 +78,29 @@ def test_bad_values_name_the_option_and_value(cli: dict[str, object], message: s
     with pytest.raises(ConfigError) as err:
         resolve_options(cli, {}, {})
     assert message in str(err.value)
+
+
+def test_choices_come_from_the_literal_or_the_registry() -> None:
+    """One declaration: the help text lists what the validation accepts, a plugin's name included."""
+    from tunegate.harness.models import BACKENDS, register_backend
+
+    fields = RunOptions.model_fields
+    assert "one of: auto, bf16, fp32, fp16" in help_text("dtype", fields["dtype"])
+    assert "one of: auto, none, nf4" in help_text("quantization", fields["quantization"])
+    assert "one of: fake, hf, openai, vllm" in help_text("backend", fields["backend"])
+    assert "local" in help_text("judge", fields["judge"]) and "scripted" in help_text("judge", fields["judge"])
+
+    @register_backend("options-test")
+    def make(spec: object, *, cache_dir: str) -> object:
+        raise AssertionError("never built here")
+
+    try:
+        assert resolve_options({"backend": "options-test"}, {}, {}).backend == "options-test"
+        assert "options-test" in help_text("backend", fields["backend"])
+    finally:
+        BACKENDS.unregister("options-test")
+    with pytest.raises(ConfigError, match=r"--backend='options-test': unknown backend"):
+        resolve_options({"backend": "options-test"}, {}, {})
 
 
 def test_bad_values_from_pyproject_and_ini_name_their_source() -> None:

@@ -11,8 +11,9 @@ import pytest
 
 from tunegate.harness.errors import DataError
 from tunegate.harness.leakage import training_files_from_manifest
+from tunegate.harness.manifest import manifest_path, write_manifest
 from tunegate.trainers.config import TrainConfig
-from tunegate.trainers.manifest import build_manifest, write_manifest
+from tunegate.trainers.manifest import build_manifest
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_manifest_records_hash_and_project_path(project: Path) -> None:
-    manifest = json.loads((project / "adapters" / "support" / "tunegate.json").read_text())
+    manifest = json.loads(manifest_path(project / "adapters" / "support").read_text())
     train = manifest["data"]["train"]
     assert train["project_path"] == "suites/data/support/train.jsonl"
     assert train["path"] == "train.jsonl"  # the old fields stay
@@ -101,12 +102,10 @@ def test_format_1_manifests_still_resolve(tmp_path: Path, monkeypatch: pytest.Mo
     adapter = tmp_path / "adapter"
     adapter.mkdir()
     sha = hashlib.sha256(train.read_bytes()).hexdigest()
-    (adapter / "tunegate.json").write_text(
-        json.dumps({"format_version": 1, "data": {"train": {"path": "data/train.jsonl", "sha256": sha}}})
-    )
+    write_manifest(adapter, {"format_version": 1, "data": {"train": {"path": "data/train.jsonl", "sha256": sha}}})
     monkeypatch.chdir(tmp_path)
     assert training_files_from_manifest(adapter) == [tmp_path / "data" / "train.jsonl"]
-    (adapter / "tunegate.json").write_text("{not json")
+    manifest_path(adapter).write_text("{not json")
     with pytest.raises(Exception, match="not a readable JSON object") as err:
         training_files_from_manifest(adapter)
     from tunegate.harness.errors import TunegateError

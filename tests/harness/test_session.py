@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tunegate.harness.errors import ConfigError
+from tunegate.harness.manifest import write_manifest
 from tunegate.harness.options import RunOptions
 from tunegate.harness.session import RunState
 
@@ -37,7 +38,7 @@ def test_adapter_trained_on_another_base_is_refused(tiny_model_dir: Path, tiny_a
 def test_qlora_adapter_is_gated_against_the_nf4_base(tiny_model_dir: Path, tiny_adapter_dir: Path, tmp_path: Path) -> None:
     qlora = tmp_path / "qlora"
     shutil.copytree(tiny_adapter_dir, qlora)
-    (qlora / "tunegate.json").write_text(json.dumps({"kind": "qlora", "config": {"quantization": "nf4"}}))
+    write_manifest(qlora, {"kind": "qlora", "config": {"quantization": "nf4"}})
     run = RunState(_options(tiny_model_dir, qlora, tmp_path))
     assert run.base.spec.quantization == "nf4" and run.candidates[0].spec.quantization == "nf4"
     assert any("NF4" in n for n in run.notes)

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from tests.reports.browser import find_chromium, parse_dom, run_chromium
+from tunegate.harness.manifest import write_manifest
 from tunegate.reports.format import STATUS_ICONS, status_text
 
 pytest_plugins = ["pytester"]
@@ -238,7 +239,7 @@ def _manifest(adapter: Path, train: Path, *, base: dict[str, Any] | None = None)
     data: dict[str, Any] = {"data": {"train": entry}}
     if base is not None:
         data["base"] = base
-    (adapter / "tunegate.json").write_text(json.dumps(data), encoding="utf-8")
+    write_manifest(adapter, data)
 
 
 @pytest.fixture(scope="module")

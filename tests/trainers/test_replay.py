@@ -14,6 +14,7 @@ import pytest
 
 from tunegate.harness.cache import ResponseCache, cache_key
 from tunegate.harness.errors import ConfigError, DataError
+from tunegate.harness.manifest import manifest_path
 from tunegate.harness.models import BACKENDS, GenerationParams, ModelSpec
 from tunegate.harness.models.base import Completion
 from tunegate.harness.models.hf import clear_engines
@@ -426,7 +427,7 @@ def test_training_with_replay_records_it_and_the_pool_is_in_the_inputs_fingerpri
 
     out = train(cfg, quiet=True)
 
-    manifest = json.loads((out / "tunegate.json").read_text())
+    manifest = json.loads(manifest_path(out).read_text())
     rec = manifest["replay"]
     assert (rec["count"], rec["task_examples"], rec["available"], rec["ratio"]) == (4, 8, 6, 0.5)
     replay_file = Path(rec["file"]["absolute"])

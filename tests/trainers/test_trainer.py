@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from tunegate.harness.errors import ConfigError, DataError
+from tunegate.harness.manifest import FORMAT_VERSION, MANIFEST, manifest_path
 from tunegate.trainers.config import load_config
 from tunegate.trainers.data import IGNORE, read_chats, tokenize
-from tunegate.trainers.manifest import FORMAT_VERSION, adapter_is_current
+from tunegate.trainers.manifest import adapter_is_current
 from tunegate.trainers.train import save_adapter, train
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,7 +103,7 @@ def test_training_is_bit_identical_and_manifest_complete(
         outs.append(train(cfg, quiet=True))
     a, b = (o / "adapter_model.safetensors" for o in outs)
     assert a.read_bytes() == b.read_bytes()
-    manifest = json.loads((outs[0] / "tunegate.json").read_text())
+    manifest = json.loads(manifest_path(outs[0]).read_text())
     assert manifest["format_version"] == FORMAT_VERSION and manifest["kind"] == "lora"
     assert manifest["data"]["train"]["sha256"] and Path(manifest["data"]["train"]["absolute"]).exists()
     assert manifest["base"]["fingerprint"] and manifest["inputs_fingerprint"]
@@ -146,7 +147,7 @@ def test_qlora_nf4_on_cpu(tmp_path: Path, tiny_model_dir: Path, small_data: Path
         _config(tmp_path, tiny_model_dir, small_data, quantization="nf4", dtype="bf16", max_steps=1)
     )
     out = train(cfg, quiet=True)
-    assert json.loads((out / "tunegate.json").read_text())["kind"] == "qlora"
+    assert json.loads(manifest_path(out).read_text())["kind"] == "qlora"
 
 
 def test_shared_prompt_prefix_gives_the_same_loss_and_gradients(
@@ -228,7 +229,7 @@ def test_two_processes_train_the_same_adapter_as_one(
     assert a.keys() == b.keys()
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-6)
-    manifest = json.loads((tmp_path / "two-out" / "tunegate.json").read_text())
+    manifest = json.loads(manifest_path(tmp_path / "two-out").read_text())
     assert manifest["processes"] == 2
 
 
@@ -263,7 +264,7 @@ def test_saved_adapter_is_readable_by_others_and_names_its_base_portably(
         os.umask(old)
     assert stat.S_IMODE(out.stat().st_mode) == 0o755
     assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in out.iterdir()} == {
-        "adapter_model.safetensors": 0o644, "README.md": 0o644, "tunegate.json": 0o644
+        "adapter_model.safetensors": 0o644, "README.md": 0o644, MANIFEST: 0o644
     }
     card = (out / "README.md").read_text()
     assert "base_model: smollm2-135m-instruct\n" in card and "- base_model:adapter:smollm2-135m-instruct\n" in card

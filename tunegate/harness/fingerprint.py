@@ -26,6 +26,7 @@ from typing import Any
 from filelock import FileLock
 
 from tunegate.harness.atomic import write_atomic
+from tunegate.harness.manifest import MANIFEST
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".joblib")
 """Weight formats read through pickle: loading one can run arbitrary code."""
@@ -111,8 +112,6 @@ def _hidden(rel: Path) -> bool:
     return any(part.startswith(".") for part in rel.parts)
 
 
-MANIFEST = "tunegate.json"
-"""The trainer's provenance manifest in an adapter dir (written by tunegate.trainers.manifest)."""
 PROVENANCE_FILES = frozenset({MANIFEST})
 """The trainer's provenance manifest: how an adapter was made (paths, times, commit), not what it
 computes. Skipped, so byte-identical weights trained twice have one fingerprint."""

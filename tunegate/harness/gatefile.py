@@ -33,6 +33,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from tunegate.harness.errors import ConfigError, DataError
+from tunegate.harness.levels import Alpha
 from tunegate.harness.validation import pydantic_problems
 
 
@@ -51,20 +52,20 @@ def _strict_int(value: Any) -> Any:
 
 
 Number = Annotated[float, BeforeValidator(_strict_number)]
-Alpha = Annotated[float, BeforeValidator(_strict_number), Field(gt=0, lt=0.5)]
+GateAlpha = Annotated[Alpha, BeforeValidator(_strict_number)]
 Count = Annotated[int, BeforeValidator(_strict_int)]
 
 
 class Improves(BaseModel):
     model_config = ConfigDict(extra="forbid")
     min_delta: Number = Field(0.0, description="smallest improvement that counts (superiority margin)")
-    alpha: Alpha | None = Field(None, description="significance level in (0, 0.5); default: the run's --alpha")
+    alpha: GateAlpha | None = Field(None, description="significance level in (0, 0.5); default: the run's --alpha")
 
 
 class NoRegression(BaseModel):
     model_config = ConfigDict(extra="forbid")
     margin: Number = Field(..., gt=0, description="largest drop tolerated (non-inferiority margin)")
-    alpha: Alpha | None = Field(None, description="significance level in (0, 0.5); default: the run's --alpha")
+    alpha: GateAlpha | None = Field(None, description="significance level in (0, 0.5); default: the run's --alpha")
 
 
 class GateEntry(BaseModel):

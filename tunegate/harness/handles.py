@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tunegate.harness.data import Suite
-from tunegate.harness.fingerprint import MANIFEST
+from tunegate.harness.errors import ConfigError
+from tunegate.harness.manifest import read_manifest
 from tunegate.harness.models.base import BACKENDS, Backend, ModelSpec
 
 
@@ -18,16 +18,14 @@ class AdapterHasNoEffect(UserWarning):
 
 
 def read_provenance(adapter: str | None) -> dict[str, Any] | None:
+    """The adapter's manifest as written, for the record (``{"error": ...}`` when it cannot be read)."""
     if not adapter:
         return None
-    path = Path(adapter) / MANIFEST
-    if not path.is_file():
-        return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        return {"error": f"unreadable {path}: {exc}"}
-    return data if isinstance(data, dict) else None
+        manifest = read_manifest(adapter)
+    except ConfigError as exc:
+        return {"error": str(exc)}
+    return None if manifest is None else manifest.to_json()
 
 
 @dataclass

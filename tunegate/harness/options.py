@@ -2,7 +2,9 @@
 ``[tool.tunegate]`` key, with its help, default and validation.
 
 Precedence: command line > ``[tool.tunegate]`` > ``tunegate_*`` ini keys > defaults. A bad value
-raises ``ConfigError`` naming the option, where it came from and the value.
+raises ``ConfigError`` naming the option, where it came from and the value. An option with a fixed
+set of values is a ``Literal``; one naming a backend or judge provider is checked against its
+registry (``Registered``); either way the help text lists the choices (``choices``).
 """
 
 from __future__ import annotations
@@ -11,17 +13,44 @@ import json
 import tomllib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 
 from tunegate.harness.errors import ConfigError
+from tunegate.harness.levels import DEFAULT_ALPHA, DEFAULT_COVERAGE_FLOOR, Alpha, CoverageFloor
 from tunegate.harness.models.resolve import DEFAULT_ALIAS, default_cache_dir
-from tunegate.harness.models.runtime import DTYPES
+from tunegate.harness.models.runtime import Dtype
+from tunegate.harness.registry import registry_of
 
-QUANTIZATIONS = ("auto", "none", "nf4")
+Quantization = Literal["auto", "none", "nf4"]
 NOT_OPTIONS = frozenset({"sources"})
+
+
+class Registered:
+    """A name in the registry of ``kind`` ("backend", "judge provider"), checked when the options
+    are validated, so a plugin's name is as good as a built-in's. The judge providers' registry
+    lives above the library: the shell imports it before it resolves the options; until then (the
+    library used on its own) the name is checked where the judge is built."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def names(self, *, plugins: bool = True) -> list[str] | None:
+        # The backends' registry is tunegate.harness.models', imported above (models.resolve).
+        registry = registry_of(self.kind)
+        return None if registry is None else registry.names(plugins=plugins)
+
+    def __call__(self, value: str) -> str:
+        known = self.names()
+        if known is not None and value not in known:
+            raise ValueError(f"unknown {self.kind}; known: {known}")
+        return value
+
+
+BackendName = Annotated[str, AfterValidator(Registered("backend"))]
+JudgeName = Annotated[str, AfterValidator(Registered("judge provider"))]
 
 
 def _meta(metavar: str) -> dict[str, Any]:
@@ -43,24 +72,24 @@ class RunOptions(BaseModel):
         description="candidate adapter dir or full model dir (repeat for several candidates)",
         json_schema_extra=_meta("DIR"),
     )
-    backend: str = Field(
+    backend: BackendName = Field(
         "hf",
-        description="model backend: a registered name (built-ins and plugins; `tunegate plugins` lists them)",
+        description="model backend: a built-in or a plugin's (`tunegate plugins` describes each)",
         json_schema_extra=_meta("NAME"),
     )
-    dtype: str = Field(
+    dtype: Dtype = Field(
         "auto",
-        description="compute dtype: auto (bf16 where the hardware has it), bf16, fp32, fp16",
+        description="compute dtype (auto: bf16 where the hardware has it)",
         json_schema_extra=_meta("DTYPE"),
     )
-    quantization: str = Field(
+    quantization: Quantization = Field(
         "auto",
-        description="base quantization: auto (nf4 for an adapter trained on an NF4 base, else none), none, nf4",
+        description="base quantization (auto: nf4 for an adapter trained on an NF4 base, else none)",
         json_schema_extra=_meta("Q"),
     )
-    judge: str = Field(
+    judge: JudgeName = Field(
         "local",
-        description="judge provider for judge metrics: a registered name (`tunegate plugins` lists them)",
+        description="judge provider for judge metrics: a built-in or a plugin's (`tunegate plugins` describes each)",
         json_schema_extra=_meta("PROVIDER"),
     )
     judge_model: str = Field("", description="judge model name (provider default when empty)", json_schema_extra=_meta("NAME"))
@@ -77,9 +106,9 @@ class RunOptions(BaseModel):
     report: str = Field(
         "", description="write results.json, report.html and summary.md into this directory", json_schema_extra=_meta("DIR")
     )
-    alpha: float = Field(0.05, description="significance level of every gate, 0 < alpha < 0.5", json_schema_extra=_meta("A"))
-    coverage_floor: float = Field(
-        0.95,
+    alpha: Alpha = Field(DEFAULT_ALPHA, description="significance level of every gate, 0 < alpha < 0.5", json_schema_extra=_meta("A"))
+    coverage_floor: CoverageFloor = Field(
+        DEFAULT_COVERAGE_FLOOR,
         description="a gate scoring fewer than this share of its items is INCOMPLETE (fails), 0 < floor <= 1",
         json_schema_extra=_meta("SHARE"),
     )
@@ -144,47 +173,11 @@ class RunOptions(BaseModel):
                 raise ValueError(f"{pair!r} is not KEY=VALUE, e.g. timeout=30")
         return v
 
-    @field_validator("alpha")
-    @classmethod
-    def _alpha(cls, v: float) -> float:
-        if not 0 < v < 0.5:
-            raise ValueError("alpha must be in (0, 0.5); use e.g. --alpha 0.05")
-        return v
-
-    @field_validator("coverage_floor")
-    @classmethod
-    def _floor(cls, v: float) -> float:
-        if not 0 < v <= 1:
-            raise ValueError("the coverage floor must be in (0, 1]; use e.g. --coverage-floor 0.95")
-        return v
-
     @field_validator("sample", "seed", "batch_size", "threads")
     @classmethod
     def _non_negative(cls, v: int) -> int:
         if v < 0:
             raise ValueError("must be >= 0")
-        return v
-
-    @field_validator("dtype")
-    @classmethod
-    def _dtype(cls, v: str) -> str:
-        if v not in DTYPES:
-            raise ValueError(f"unknown dtype; use one of {list(DTYPES)}")
-        return v
-
-    @field_validator("quantization")
-    @classmethod
-    def _quantization(cls, v: str) -> str:
-        if v not in QUANTIZATIONS:
-            raise ValueError(f"unknown quantization; use one of {list(QUANTIZATIONS)}")
-        return v
-
-    @field_validator("backend")
-    @classmethod
-    def _backend(cls, v: str) -> str:
-        known = backend_names()
-        if v not in known:
-            raise ValueError(f"unknown backend; known: {known}")
         return v
 
     # -- derived values -------------------------------------------------------------------------
@@ -216,12 +209,6 @@ def _parse_pairs(pairs: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
-def backend_names() -> list[str]:
-    from tunegate.harness.models import BACKENDS  # the package registers the built-in backends
-
-    return BACKENDS.names()
-
-
 def option_fields() -> Iterator[tuple[str, FieldInfo]]:
     """(name, field) of every user-facing option, in declaration order."""
     for name, f in RunOptions.model_fields.items():
@@ -242,8 +229,20 @@ def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def choices(f: FieldInfo) -> list[str] | None:
+    """The values an option takes: a ``Literal``'s, or the names registered so far (plugins are
+    not loaded for help text); None for a free value."""
+    if get_origin(f.annotation) is Literal:
+        return [str(a) for a in get_args(f.annotation)]
+    registered = [m.func for m in f.metadata if isinstance(m, AfterValidator) and isinstance(m.func, Registered)]
+    return registered[0].names(plugins=False) if registered else None
+
+
 def help_text(name: str, f: FieldInfo) -> str:
     text = f.description or name
+    known = choices(f)
+    if known:
+        text += f"; one of: {', '.join(known)}"
     if option_kind(f) == "value" and not _unset(f.default) and f.default != 0:
         text += f" (default: {f.default})"
     return text
@@ -333,5 +332,7 @@ def resolve_options(
         for err in exc.errors():
             name = str(err["loc"][0]) if err["loc"] else "?"
             why = _PYDANTIC_MESSAGES.get(err["type"]) or str(err["msg"]).removeprefix("Value error, ")
+            if err["type"] == "literal_error":
+                why = f"unknown {name}; use one of {choices(RunOptions.model_fields[name])}"
             problems.append(f"{_where(name, sources.get(name, 'default'), values.get(name))}: {why}")
         raise ConfigError("; ".join(problems)) from None

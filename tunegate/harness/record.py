@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from tunegate.harness.errors import DataError
 from tunegate.harness.record_sections import (
@@ -39,7 +39,8 @@ MAX_PROBLEMS = 20
 """Validation problems named when a results.json is refused (the rest are counted)."""
 
 TestOutcomeName = Literal["passed", "failed", "error", "skipped"]
-TestKind = Literal["gate", "leakage", "drift", "custom"]
+TestRole = Literal["gate", "leakage", "drift", "custom"]
+"""What a test did in the run (results.json's ``kind`` of a test; a metric's kind is another thing)."""
 
 
 class GateSpec(_Frozen):
@@ -133,12 +134,14 @@ class ComparisonRecord(_Frozen):
 class TestRecord(_Frozen):
     """A collected tunegate test: its outcome is part of the run verdict."""
 
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, serialize_by_alias=True)
+
     nodeid: str
     outcome: TestOutcomeName
     message: str = ""
     candidate: str | None = None
     gate_failure: bool = Field(False, description="failed through a comparison gate (GateFailure)")
-    kind: TestKind = "custom"
+    role: TestRole = Field("custom", alias="kind", description="what the test did: a comparison, a leakage check, a drift measurement")
     stopped: bool = Field(False, description="this test stopped the run (exit 4): a setup error, a rejected key, an unreachable server")
 
 

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 @dataclass
 class RunRecorder:
     """What a run found, by test: ``current_test`` is the node id of the test running now, and
-    what it does (a comparison, a leakage check, a drift measurement) sets its kind."""
+    what it does (a comparison, a leakage check, a drift measurement) sets its role."""
 
     options: RunOptions
     comparisons: list[tuple[str, Comparison]] = field(default_factory=list)
@@ -29,18 +29,18 @@ class RunRecorder:
     notes: list[str] = field(default_factory=list)
     leakage_checked: set[str] = field(default_factory=set)
     current_test: str = ""
-    test_kinds: dict[str, str] = field(default_factory=dict)
+    test_roles: dict[str, str] = field(default_factory=dict)
     _selection_seen: set[tuple[str, str]] = field(default_factory=set)
 
-    def doing(self, kind: str) -> None:
-        """The running test's kind is what it does: a leakage check or a drift measurement outranks
+    def doing(self, role: str) -> None:
+        """The running test's role is what it does: a leakage check or a drift measurement outranks
         a comparison (a test named anything may do any of them)."""
         if not self.current_test:
             return
         order = ("custom", "gate", "drift", "leakage")
-        now = self.test_kinds.get(self.current_test, "custom")
-        if order.index(kind) > order.index(now):
-            self.test_kinds[self.current_test] = kind
+        now = self.test_roles.get(self.current_test, "custom")
+        if order.index(role) > order.index(now):
+            self.test_roles[self.current_test] = role
 
     def record_judge(self, info: dict[str, Any]) -> None:
         """A judge's health (one entry per rubric, the latest)."""
@@ -85,7 +85,7 @@ class RunRecorder:
         message: str = "",
         candidate: str | None = None,
         gate_failure: bool = False,
-        kind: str = "custom",
+        role: str = "custom",
         stopped: bool = False,
     ) -> None:
         """Record the outcome of one collected tunegate test (passed, failed, error, skipped).
@@ -100,7 +100,7 @@ class RunRecorder:
                 "message": message,
                 "candidate": candidate,
                 "gate_failure": gate_failure,
-                "kind": kind,
+                "kind": role,  # results.json's key (TestRecord.role)
                 "stopped": stopped,
             }
         )

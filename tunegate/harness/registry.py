@@ -17,18 +17,22 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from importlib import metadata
 from types import ModuleType
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 from tunegate.harness.errors import ConfigError
+from tunegate.harness.redact import watch_loggers
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 PLUGIN_GROUP = "tunegate.plugins"
 BUILTIN = "tunegate"
 
 _loaded = False
+_by_kind: dict[str, Registry[Any]] = {}  # every registry, by what it holds ("backend", "judge provider")
 _loading: list[str] = []  # the plugin being imported (where its registrations come from)
 _lock = threading.RLock()
 
@@ -58,6 +62,27 @@ def load_plugins() -> None:
                 _loading.pop()
 
 
+@dataclass(frozen=True)
+class Entry(Generic[R]):
+    """What every descriptor shares: the factory (calling the entry calls it) and ``loggers``, the
+    logger names its SDK logs under, redacted like tunegate's own from registration on. An extension
+    point subclasses it with the traits the rest of tunegate asks about (``BackendInfo``,
+    ``ProviderInfo``); its registry takes the descriptor or a bare factory (``of``)."""
+
+    factory: Callable[..., R]
+    loggers: tuple[str, ...] = field(default=(), kw_only=True)
+
+    def __post_init__(self) -> None:
+        watch_loggers(*self.loggers)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> R:
+        return self.factory(*args, **kwargs)
+
+    @classmethod
+    def of(cls, obj: Self | Callable[..., R]) -> Self:
+        return obj if isinstance(obj, cls) else cls(obj)
+
+
 class Registry(Generic[T]):
     """Maps names to descriptors. Duplicate names are rejected; failed lookups list known names.
 
@@ -69,6 +94,7 @@ class Registry(Generic[T]):
         self._coerce = coerce
         self._items: dict[str, T] = {}
         self._origins: dict[str, str] = {}
+        _by_kind.setdefault(kind, self)  # the package's own (a second one of a kind is a private one)
 
     def register(self, name: str, obj: Any, *, replace: bool = False) -> T:
         if name in self._items and not replace:
@@ -112,10 +138,19 @@ class Registry(Generic[T]):
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
 
-    def names(self) -> list[str]:
-        load_plugins()
+    def names(self, *, plugins: bool = True) -> list[str]:
+        """The registered names; ``plugins=False``: without loading the plugins first (those
+        registered so far, e.g. for help text built before any plugin is imported)."""
+        if plugins:
+            load_plugins()
         return sorted(self._items)
 
     def items(self) -> list[tuple[str, T]]:
         load_plugins()
         return sorted(self._items.items())
+
+
+def registry_of(kind: str) -> Registry[Any] | None:
+    """The registry of ``kind`` ("backend", "judge provider", "metric"), None while the package
+    that declares it has not been imported (a registry above the library: the shell imports it)."""
+    return _by_kind.get(kind)

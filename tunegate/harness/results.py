@@ -37,6 +37,7 @@ from tunegate.harness.record import (
     ModelRecord,
     RunRecord,
 )
+from tunegate.harness.redact import redact
 
 LIBRARIES = (
     "torch",
@@ -155,18 +156,10 @@ def build_results(
             "judges": [j.model_dump() for j in merged.judges],
         }
     )
-    record = RunRecord.from_json(_redact(raw), where="the run record")
+    record = RunRecord.from_json(redact(raw), where="the run record")
     return decide_run(
         with_clean_subsets(record), exitstatus, list(extra_failures or []), allow_advisory=bool(options.get("allow_advisory"))
     )
-
-
-def _redact(obj: Any) -> Any:
-    try:
-        from tunegate.harness.redact import redact
-    except ImportError:  # pragma: no cover - ships with tunegate
-        return obj
-    return redact(obj)
 
 
 def with_clean_subsets(record: RunRecord) -> RunRecord:

@@ -179,10 +179,6 @@ class RetryStats:
             self.waited_s += waited
             self.failed += failed
 
-    @property
-    def n_retries(self) -> int:
-        return sum(self.retries.values())
-
     def as_dict(self) -> dict[str, Any]:
         with self._lock:
             return {

@@ -223,7 +223,7 @@ class RunState:
             try:
                 section = self.leakage(cand)
             except TunegateError as exc:
-                self.recorder.record_test(nodeid=nodeid, outcome="error", message=str(exc), candidate=cand.label, kind="leakage")
+                self.recorder.record_test(nodeid=nodeid, outcome="error", message=str(exc), candidate=cand.label, role="leakage")
                 continue
             if section is None:
                 continue
@@ -232,7 +232,7 @@ class RunState:
                 outcome="passed" if section.passed else "failed",
                 message=str(section.reason),
                 candidate=cand.label,
-                kind="leakage",
+                role="leakage",
             )
 
 

@@ -46,10 +46,6 @@ class Budget:
                     f"price for {model!r} must be (input_usd_per_mtok, output_usd_per_mtok), got {price!r}"
                 )
 
-    @property
-    def limited(self) -> bool:
-        return self.max_tokens_total is not None or self.max_cost_usd is not None
-
     def price(self, provider: str, model: str) -> tuple[float, float] | None:
         info = PROVIDERS.get(provider) if provider in PROVIDERS else None
         if info is not None and info.free:

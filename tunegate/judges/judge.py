@@ -258,10 +258,6 @@ class Judge:
                 argv += ["--option", f"{key}={value}"]
         return redact_text(shlex.join(argv))
 
-    def healths(self) -> list[JudgeHealth]:
-        """One JudgeHealth per rubric used, for results.json ``judges``."""
-        return [self.health(name) for name in self._usage]
-
     def describe(self) -> dict[str, Any]:
         return {
             **self.provider.describe(),

@@ -173,7 +173,7 @@ def banner(record: RunRecord, ordered: Ordered, multi: bool) -> Html:
             " ",
             status_badge(t.outcome.upper()),
             " ",
-            t.kind,
+            t.role,
             h("div", t.message or "(no message)", class_="note"),
         )
         for t in bad_tests

@@ -312,15 +312,15 @@ def run_tests(record: RunRecord) -> list[TestRecord]:
     """The run's tests that are not comparison gates (leakage, drift, custom), failed and errored
     ones first; gate tests are shown as their comparisons."""
     order = {"error": 0, "failed": 1}
-    return sorted((t for t in record.tests if t.kind != "gate"), key=lambda t: order.get(t.outcome, 2))
+    return sorted((t for t in record.tests if t.role != "gate"), key=lambda t: order.get(t.outcome, 2))
 
 
 def is_bad_test(test: TestRecord) -> bool:
     """A check that failed or errored by itself; a test that failed through a comparison gate is
     shown with its comparison, not twice."""
-    return test.outcome in ("failed", "error") and not (test.gate_failure and test.kind == "gate")
+    return test.outcome in ("failed", "error") and not (test.gate_failure and test.role == "gate")
 
 
 def bad_gate_tests(record: RunRecord) -> list[TestRecord]:
     """Comparison tests that failed or errored by themselves (not through their gate)."""
-    return [t for t in record.tests if t.kind == "gate" and is_bad_test(t)]
+    return [t for t in record.tests if t.role == "gate" and is_bad_test(t)]

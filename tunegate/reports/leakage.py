@@ -19,6 +19,7 @@ from __future__ import annotations
 from tunegate.harness.record import LeakageCheck, LeakageRecord
 from tunegate.reports.format import DASH, STATUS_COLOURS, as_float, num, pct
 from tunegate.reports.markup import Html, frag, h
+from tunegate.reports.sections import data_table, kv_table
 
 FLAG_TEXT = {
     "exact": "exact duplicate",
@@ -53,14 +54,6 @@ def _short(text: object, limit: int = EXCERPT) -> str:
     return s if len(s) <= limit else s[: limit - 1] + "…"
 
 
-def _table(head: tuple[str, ...], rows: list[Html], class_: str = "data") -> Html:
-    return h(
-        "div",
-        h("table", h("thead", h("tr", *(h("th", c) for c in head))), h("tbody", rows), class_=class_),
-        class_="table-wrap",
-    )
-
-
 def _verdict(data: LeakageCheck) -> Html:
     status = data.status
     if status is None:
@@ -92,7 +85,7 @@ def _counts(data: LeakageCheck) -> Html:
             )
             for name, info in data.suites.items()
         ]
-        out.append(_table(("suite", "items", "clean", *FLAG_TEXT.values()), rows))
+        out.append(data_table(("suite", "items", "clean", *FLAG_TEXT.values()), rows))
     return frag(out)
 
 
@@ -116,7 +109,7 @@ def _flagged(data: LeakageCheck) -> Html:
     more = len(items) - MAX_ITEMS
     return frag(
         h("h4", "Flagged items"),
-        _table(("suite", "item", "evidence", "matched", "training line", "shared text", "score"), rows),
+        data_table(("suite", "item", "evidence", "matched", "training line", "shared text", "score"), rows),
         h("p", f"… and {more} more flagged item(s) in results.json.", class_="muted") if more > 0 else None,
     )
 
@@ -145,14 +138,14 @@ def _probe(data: LeakageCheck) -> Html:
     return frag(
         h("h4", "Memorisation probe"),
         h("p", lead, h("br"), note or "", class_=None),
-        _table(("training line", "reproduced", "longest verbatim run", "the candidate's continuation"), rows) if rows else None,
+        data_table(("training line", "reproduced", "longest verbatim run", "the candidate's continuation"), rows) if rows else None,
     )
 
 
 def _settings(data: LeakageCheck) -> Html:
-    rows = [h("tr", h("th", str(k).replace("_", " ")), h("td", _text(v))) for k, v in data.config.items()]
+    rows: list[tuple[str, object]] = [(str(k).replace("_", " "), _text(v)) for k, v in data.config.items()]
     if data.elapsed_s is not None:
-        rows.append(h("tr", h("th", "time taken"), h("td", f"{data.elapsed_s:.1f} s")))
+        rows.append(("time taken", f"{data.elapsed_s:.1f} s"))
     file_rows = [
         h(
             "tr",
@@ -166,8 +159,8 @@ def _settings(data: LeakageCheck) -> Html:
     return h(
         "details",
         h("summary", "Check settings and training files"),
-        h("table", h("tbody", rows), class_="kv") if rows else None,
-        _table(("training file", "lines", "examples", "unreadable lines"), file_rows) if file_rows else None,
+        kv_table(rows) if rows else None,
+        data_table(("training file", "lines", "examples", "unreadable lines"), file_rows) if file_rows else None,
         h("ul", *(h("li", p) for p in data.problems)) if data.problems else None,
         class_="block",
     )

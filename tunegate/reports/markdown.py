@@ -181,7 +181,7 @@ def tests_lines(record: RunRecord) -> list[str]:
     lines = [f"**Failed tests (not comparisons): {len(bad)} of {len(tests) + len(bad_gate_tests(record))}**", ""]
     for t in bad[:MAX_ROWS]:
         lines.append(
-            f"- {'🛑' if t.outcome == 'error' else '❌'} {md_name(t.outcome.upper())} {md_name(t.kind)} "
+            f"- {'🛑' if t.outcome == 'error' else '❌'} {md_name(t.outcome.upper())} {md_name(t.role)} "
             f"{md_name(t.nodeid or '?')}: {md_text(t.message or '(no message)')}"
         )
     return [*lines, ""]

@@ -7,6 +7,7 @@ templates that would silently drop fields they did not expect.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from tunegate.harness.record import (
@@ -82,8 +83,7 @@ def _render_dict(value: dict[Any, Any], depth: int) -> Html:
         (flat if simple else nested).append((k, v))
     out: list[Html] = []
     if flat:
-        rows = [h("tr", h("th", str(k)), h("td", _kv_value(str(k), v, depth))) for k, v in flat]
-        out.append(h("table", rows, class_="kv"))
+        out.append(kv_table((str(k), _kv_value(str(k), v, depth)) for k, v in flat))
     for k, v in nested:
         body = h("code", str(v)) if depth >= 3 else render_value(v, depth + 1)
         out.append(frag(h("h4", str(k)), body))
@@ -115,10 +115,19 @@ def _render_list(value: list[Any], depth: int) -> Html:
             if len(value) > MAX_ROWS
             else None
         )
-        return frag(
-            h("div", h("table", h("thead", head), h("tbody", body), class_="data"), class_="table-wrap"), more
-        )
+        return frag(data_table(head, body), more)
     return h("ul", [h("li", render_value(v, depth + 1)) for v in value[:MAX_ROWS]])
+
+
+def kv_table(pairs: Iterable[tuple[str, object]]) -> Html:
+    """A two-column table of names and values (already rendered, or text to escape)."""
+    return h("table", [h("tr", h("th", k), h("td", v)) for k, v in pairs], class_="kv")
+
+
+def data_table(head: Sequence[str] | Html, rows: Sequence[Html] | Html, class_: str = "data") -> Html:
+    """A scrollable table: ``head`` as column titles (or a ready ``<tr>``), then the rows."""
+    titles = head if isinstance(head, Html) else h("tr", *(h("th", t) for t in head))
+    return h("div", h("table", h("thead", titles), h("tbody", rows), class_=class_), class_="table-wrap")
 
 
 def _cell(value: object) -> Html:
@@ -152,7 +161,7 @@ def tests_section(tests: list[TestRecord]) -> Html:
         h(
             "tr",
             h("td", status_badge(t.outcome.upper())),
-            h("td", t.kind),
+            h("td", t.role),
             h("td", h("code", t.nodeid or DASH)),
             h("td", h("div", t.message or DASH, class_="cell-text")),
             class_="failing" if is_bad_test(t) else None,
@@ -167,7 +176,7 @@ def tests_section(tests: list[TestRecord]) -> Html:
     head = h("tr", *(h("th", t) for t in ("outcome", "kind", "test", "reason")))
     return frag(
         h("p", lead, class_="lead"),
-        h("div", h("table", h("thead", head), h("tbody", rows), class_="data tests"), class_="table-wrap"),
+        data_table(head, rows, "data tests"),
     )
 
 
@@ -204,7 +213,7 @@ def forgetting_section(
         out.append(
             frag(
                 h("h3", "General suites"),
-                h("div", h("table", h("thead", head), h("tbody", rows), class_="data"), class_="table-wrap"),
+                data_table(head, rows),
             )
         )
     titles = {"kl": "KL divergence (base ‖ candidate) per token", "perplexity": "Perplexity shift"}
@@ -253,7 +262,7 @@ def judges_section(judges: list[JudgeRecord]) -> Html:
             "score in the Items browser.",
             class_="lead",
         ),
-        h("div", h("table", h("thead", head), h("tbody", rows), class_="data"), class_="table-wrap"),
+        data_table(head, rows),
     )
 
 
@@ -277,7 +286,7 @@ def provenance_section(record: RunRecord) -> Html:
     head = h("tr", *(h("th", t) for t in ("role", "label", "base", "adapter", "backend", "dtype", "fingerprint")))
     out: list[Html] = [
         h("h3", "Models"),
-        h("div", h("table", h("thead", head), h("tbody", rows), class_="data"), class_="table-wrap"),
+        data_table(head, rows),
     ]
     for c in cands:
         body = (
@@ -320,7 +329,7 @@ def provenance_section(record: RunRecord) -> Html:
         out.append(
             frag(
                 h("h3", "Suites"),
-                h("div", h("table", h("thead", shead), h("tbody", srows), class_="data"), class_="table-wrap"),
+                data_table(shead, srows),
             )
         )
     return frag(out)

@@ -129,6 +129,7 @@ def activate(config: pytest.Config, reason: str) -> Active:
     active = config.stash.get(ACTIVE_KEY, None)
     if active is not None:
         return active
+    import tunegate.judges  # noqa: F401  (registers the judge providers --judge is checked against)
     from tunegate.shell import preflight
 
     pyproject = project_pyproject(config)

@@ -125,14 +125,6 @@ def check_train_data(options: RunOptions) -> None:
             raise ConfigError(f"--train-data={p!r}: no such file; pass the training JSONL the adapter was trained on")
 
 
-def check_judge_name(options: RunOptions) -> None:
-    """``--judge`` names a registered provider (a built-in or a plugin's)."""
-    from tunegate.judges import PROVIDERS
-
-    if options.judge not in PROVIDERS:
-        raise ConfigError(f"{options.given('judge')}: unknown judge provider; known: {PROVIDERS.names()}")
-
-
 def check_judge(options: RunOptions, environ: Mapping[str, str] | None = None) -> None:
     """Credentials and URL of the judge: called when tests using the ``judge`` fixture are collected.
 
@@ -178,7 +170,6 @@ def configure_checks(options: RunOptions, *, controller: bool) -> None:
     if controller:
         check_report_dir(options)
     check_cache_dir(options)
-    check_judge_name(options)
     check_train_data(options)
     check_base(options)
     check_candidates(options)

@@ -124,9 +124,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         )
 
 
-def _kind(item: pytest.Item, fixtures: set[str]) -> str:
-    """The kind a test starts with; a leakage check or drift measurement it runs sets its own
-    (``RunState.test_kinds``). Never guessed from the test's name."""
+def _role(item: pytest.Item, fixtures: set[str]) -> str:
+    """The role a test starts with; a leakage check or drift measurement it runs sets its own
+    (``RunRecorder.test_roles``). Never guessed from the test's name."""
     if "compare" in fixtures or type(item).__name__ == "GateItem":
         return "gate"
     return "custom"
@@ -155,7 +155,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if SUITE_FIXTURES & fixtures or it.get_closest_marker("tunegate") is not None:
             it.add_marker("tunegate")
             ours.append((it, fixtures))
-            active.items[it.nodeid] = {"candidate": _candidate_label(it, run), "kind": _kind(it, fixtures)}
+            active.items[it.nodeid] = {"candidate": _candidate_label(it, run), "role": _role(it, fixtures)}
     if not ours:
         return
     comparing = [it for it, fx in ours if "compare" in fx or type(it).__name__ == "GateItem"]
@@ -248,7 +248,7 @@ def _stop(item: pytest.Item, when: str, message: str) -> None:
         message=message,
         candidate=info.get("candidate"),
         gate_failure=False,
-        kind=active.run.recorder.test_kinds.get(item.nodeid, info.get("kind", "custom")),
+        role=active.run.recorder.test_roles.get(item.nodeid, info.get("role", "custom")),
         stopped=True,
     )
     pytest.exit(f"{item.nodeid} ({when}): {_printable(message)}", returncode=pytest.ExitCode.USAGE_ERROR)
@@ -341,14 +341,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     info = active.items.get(item.nodeid)
     outcome = _outcome(report)
     if info is not None and outcome is not None:
-        kind = active.run.recorder.test_kinds.get(item.nodeid, info["kind"])
+        role = active.run.recorder.test_roles.get(item.nodeid, info["role"])
         active.run.recorder.record_test(
             nodeid=item.nodeid,
             outcome=outcome,
             message=_redact(_message(report)),
             candidate=info["candidate"],
-            gate_failure=gate_failure and outcome == "failed" and kind == "gate",
-            kind=kind,
+            gate_failure=gate_failure and outcome == "failed" and role == "gate",
+            role=role,
         )
     return report
 

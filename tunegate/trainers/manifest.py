@@ -18,15 +18,13 @@ resolve.
 
 from __future__ import annotations
 
-import json
 import subprocess
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from tunegate.harness.atomic import write_atomic
+from tunegate.harness.errors import ConfigError
 from tunegate.harness.fingerprint import (
-    MANIFEST,
     HashMemo,
     content_fingerprint,
     digest,
@@ -34,10 +32,10 @@ from tunegate.harness.fingerprint import (
     project_root,
     sha256_file,
 )
+from tunegate.harness.manifest import FORMAT_VERSION, read_manifest
 from tunegate.harness.models.resolve import default_cache_dir, resolve_base
 from tunegate.trainers.config import TrainConfig
 
-FORMAT_VERSION = 2
 LIBRARIES = ("torch", "transformers", "peft", "bitsandbytes", "accelerate", "tunegate")
 # Bump when the training code changes in a way that changes the adapter for the same inputs.
 TRAINER_VERSION = "1"
@@ -121,23 +119,13 @@ def build_manifest(
     }
 
 
-def write_manifest(folder: str | Path, manifest: dict[str, Any]) -> Path:
-    """Write ``manifest`` as ``folder/tunegate.json`` (the trainer writes into a temp dir it renames)."""
-    return write_atomic(Path(folder) / MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
-
-
-def read_manifest(adapter_dir: str | Path) -> dict[str, Any] | None:
-    path = Path(adapter_dir) / MANIFEST
-    if not path.is_file() or not (Path(adapter_dir) / "adapter_model.safetensors").is_file():
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def adapter_is_current(cfg: TrainConfig) -> bool:
-    """True when ``cfg.output`` holds an adapter trained from exactly these inputs."""
-    manifest = read_manifest(cfg.output)
-    return manifest is not None and manifest.get("inputs_fingerprint") == inputs_fingerprint(cfg)
+    """True when ``cfg.output`` holds an adapter trained from exactly these inputs (an adapter
+    whose manifest cannot be read is not current: it is trained again)."""
+    if not (Path(cfg.output) / "adapter_model.safetensors").is_file():
+        return False
+    try:
+        manifest = read_manifest(cfg.output)
+    except ConfigError:
+        return False
+    return manifest is not None and manifest.inputs_fingerprint == inputs_fingerprint(cfg)

@@ -20,6 +20,7 @@ from typing import Any
 from tunegate.harness import progress
 from tunegate.harness.atomic import plain_modes
 from tunegate.harness.errors import ConfigError
+from tunegate.harness.manifest import write_manifest
 from tunegate.harness.models.quiet import quiet
 from tunegate.harness.models.resolve import resolve_base
 from tunegate.harness.models.runtime import (
@@ -44,7 +45,7 @@ from tunegate.trainers.distributed import (
     sum_scalar,
     world_from_env,
 )
-from tunegate.trainers.manifest import build_manifest, inputs_fingerprint, write_manifest
+from tunegate.trainers.manifest import build_manifest, inputs_fingerprint
 from tunegate.trainers.publish import portable_card
 
 

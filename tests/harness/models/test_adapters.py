@@ -12,6 +12,7 @@ import pytest
 from tests.tinymodels import build_lora_adapter, build_tiny_llama
 from tunegate.harness.errors import ConfigError, ModelLoadError, TunegateError, UnsafeAdapterError
 from tunegate.harness.fingerprint import HashMemo, content_fingerprint, digest, dir_digest
+from tunegate.harness.manifest import manifest_path, write_manifest
 from tunegate.harness.models.adapters import (
     check_adapter_base,
     check_model_dir,
@@ -133,7 +134,7 @@ def test_same_shape_adapter_of_another_base_is_refused(
 
 def _manifest(adapter: Path, base: Path, **extra: object) -> None:
     record = {"spec": str(base), "path": str(base), "fingerprint": content_fingerprint(base, HashMemo(None))}
-    (adapter / "tunegate.json").write_text(json.dumps({"format_version": 2, "base": record, **extra}))
+    write_manifest(adapter, {"format_version": 2, "base": record, **extra})
 
 
 def test_recorded_fingerprint_beats_names(
@@ -164,7 +165,7 @@ def test_manifest_fingerprint_of_older_format_is_understood(
     (base / "modeling_extra.py").write_text("# custom code\n")  # hashed now, not by format-1 manifests
     adapter = build_lora_adapter(tiny_model_dir, tmp_path / "adapter")
     legacy = digest(dir_digest(base, HashMemo(None), (".safetensors", ".gguf", ".json", ".model", ".txt", ".jinja")))
-    (adapter / "tunegate.json").write_text(json.dumps({"base": {"spec": str(tiny_model_dir), "fingerprint": legacy}}))
+    write_manifest(adapter, {"base": {"spec": str(tiny_model_dir), "fingerprint": legacy}})
     assert check_adapter_base(adapter, base_spec=str(base), base_dir=base, quantization="none").ok
 
 
@@ -208,7 +209,7 @@ def test_qlora_adapter_recommends_the_nf4_base(tiny_model_dir: Path, tmp_path: P
 
 def test_damaged_manifest_is_one_clear_error(tiny_adapter_dir: Path, tiny_model_dir: Path, tmp_path: Path) -> None:
     adapter = _copy(tiny_adapter_dir, tmp_path / "a")
-    (adapter / "tunegate.json").write_text("{oops")
+    manifest_path(adapter).write_text("{oops")
     with pytest.raises(TunegateError, match=r"tunegate.json: cannot read the training manifest"):
         check_adapter_base(adapter, base_spec=str(tiny_model_dir), base_dir=tiny_model_dir)
     full = check_adapter_base(tiny_model_dir, base_spec=str(tiny_model_dir), base_dir=tiny_model_dir)

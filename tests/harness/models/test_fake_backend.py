@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.projects import faq_project, faq_rows
 from tunegate.harness.data import Message
 from tunegate.harness.errors import ConfigError
 from tunegate.harness.models import BACKENDS, GenerationParams, GenerationRequest, ModelSpec
@@ -19,26 +20,7 @@ from tunegate.harness.models.fake import FakeBackend, picked
 
 pytest_plugins = ["pytester"]
 
-ROWS = [
-    {"id": f"q{i}", "messages": [{"role": "user", "content": f"Question {i}?"}], "reference": f"ACCURATE answer {i}"}
-    for i in range(40)
-]
-
-SUITE = '''
-from pathlib import Path
-
-from tunegate import Compare, Judge, load_suite, metrics
-
-FAQ = load_suite(Path(__file__).parent / "faq.jsonl", name="faq", max_new_tokens=8)
-
-
-def test_answers(compare: Compare) -> None:
-    compare(FAQ, metrics.make_metric("exact_match")).assert_improves()
-
-
-def test_style(compare: Compare, judge: Judge) -> None:
-    compare(FAQ, judge.rubric("support_style")).assert_improves()
-'''
+ROWS = faq_rows(40)
 
 
 def _request(item: str) -> GenerationRequest:
@@ -46,10 +28,7 @@ def _request(item: str) -> GenerationRequest:
 
 
 def _project(pytester: pytest.Pytester) -> Path:
-    suite = pytester.path / "faq.jsonl"
-    suite.write_text("".join(json.dumps(r) + "\n" for r in ROWS), encoding="utf-8")
-    pytester.makepyfile(test_faq=SUITE)
-    return suite
+    return faq_project(pytester, ROWS)
 
 
 def _run(pytester: pytest.Pytester, tmp_path: Path, *options: str) -> tuple[pytest.RunResult, Path]:

@@ -262,7 +262,7 @@ def candidate_verdict(
             return out("PASS", f"all {len(ran)} check(s) passed (no comparison gates).")
         return out("ERROR", "no gate was applied: the run has no evidence to pass on.")
     extra = f"; {len(advisory_failed)} advisory gate(s) did not pass" if advisory_failed else ""
-    checks = [t for t in ours if t.outcome == "passed" and t.kind != "gate"]
+    checks = [t for t in ours if t.outcome == "passed" and t.role != "gate"]
     more = f" and {len(checks)} other check(s)" if checks else ""
     return out("PASS", f"all {len(binding)} binding gate(s){more} passed{extra}.")
 

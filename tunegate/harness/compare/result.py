@@ -18,6 +18,7 @@ from tunegate.harness.compare.alignment import Coverage
 from tunegate.harness.compare.decision import PASSING, GateType, Verdict, claim_text, decide, shown_p
 from tunegate.harness.compare.messages import Facts, gate_message, summary_sentence
 from tunegate.harness.errors import GateFailure, StatsError
+from tunegate.harness.levels import DEFAULT_ALPHA, check_alpha
 from tunegate.harness.metrics.base import CorpusFn, Kind
 from tunegate.harness.stats import (
     PairedTestResult,
@@ -151,7 +152,7 @@ class Comparison:
     ids: tuple[str, ...]
     result: PairedTestResult
     coverage: Coverage
-    alpha: float = 0.05
+    alpha: float = DEFAULT_ALPHA
     higher_is_better: bool = True
     advisory: bool = False
     failed_ids: tuple[str, ...] = ()
@@ -347,12 +348,6 @@ class Comparison:
             "slices": [s.to_dict() for s in self.ordered_slices()],
             "flips": None if self.flips is None else {k: list(v) for k, v in self.flips.items()},
         }
-
-
-def check_alpha(alpha: float) -> float:
-    if isinstance(alpha, bool) or not (isinstance(alpha, int | float) and 0.0 < alpha < 0.5):
-        raise StatsError(f"alpha must be in (0, 0.5), got {alpha!r}; the usual choice is 0.05")
-    return float(alpha)
 
 
 def _df(res: PairedTestResult) -> dict[str, Any]:

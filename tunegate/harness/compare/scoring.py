@@ -9,12 +9,12 @@ import numpy as np
 from tunegate.harness.compare.alignment import align, check_unique, pair
 from tunegate.harness.compare.result import Comparison, check_alpha
 from tunegate.harness.errors import StatsError
+from tunegate.harness.levels import DEFAULT_ALPHA, DEFAULT_COVERAGE_FLOOR, check_coverage_floor
 from tunegate.harness.metrics.base import KINDS, Kind, MetricScores
 from tunegate.harness.stats import SliceResult, flips, paired_test, slice_tests
 
 # Resampling tests re-run once per slice; this many resamples keeps their p down to ~5e-4.
 SLICE_RESAMPLES = 2_000
-DEFAULT_COVERAGE_FLOOR = 0.95
 
 
 def compare_scores(
@@ -29,7 +29,7 @@ def compare_scores(
     groups: Sequence[str | None] | None = None,
     tags: Sequence[Mapping[str, str]] | None = None,
     metric_info: dict | None = None,
-    alpha: float = 0.05,
+    alpha: float = DEFAULT_ALPHA,
     seed: int = 0,
     n_resamples: int = 10_000,
     higher_is_better: bool = True,
@@ -53,8 +53,7 @@ def compare_scores(
     alpha = check_alpha(alpha)
     if int(n_resamples) < 1:
         raise StatsError(f"{where}: n_resamples must be >= 1, got {n_resamples!r}")
-    if isinstance(coverage_floor, bool) or not (0.0 < float(coverage_floor) <= 1.0):
-        raise StatsError(f"{where}: coverage_floor must be in (0, 1], got {coverage_floor!r}; e.g. 0.95")
+    coverage_floor = check_coverage_floor(coverage_floor)
     ids = [str(i) for i in ids]
     check_unique(ids, where)
     base = align(base, ids, base_ids, "base", where)
@@ -72,7 +71,7 @@ def compare_scores(
         where=where,
         higher_is_better=higher_is_better,
         worst=worst,
-        coverage_floor=float(coverage_floor),
+        coverage_floor=coverage_floor,
     )
     b, c, keep = paired.base, paired.candidate, list(paired.keep)
     if kind == "binary":

@@ -137,11 +137,6 @@ class LeakageReport:
         name = self._suite_name(suite)
         return {it.id: it for it in self.items if it.suite == name}
 
-    def clean_suite(self, suite: Suite) -> Suite:
-        """``suite`` restricted to its clean items (to score the clean subset next to the full set)."""
-        keep = set(self.clean_ids(suite))
-        return suite.with_options(items=tuple(it for it in suite.items if it.id in keep))
-
     def verdict(self) -> tuple[bool, str]:
         """(passed, one-sentence reason): fail on any exact duplicate or a rate above its limit."""
         cfg = self.config

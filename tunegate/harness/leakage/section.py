@@ -26,7 +26,8 @@ from tunegate.harness.leakage.paraphrase import Embedder
 from tunegate.harness.leakage.probe import Chat, ProbeResult, memorisation_probe, probe_summary
 from tunegate.harness.leakage.report import ItemFlag, LeakageReport
 from tunegate.harness.leakage.scan import check_leakage
-from tunegate.harness.leakage.sources import MANIFEST, read_training_examples, training_files_from_manifest
+from tunegate.harness.leakage.sources import read_training_examples, training_files_from_manifest
+from tunegate.harness.manifest import manifest_path
 
 if TYPE_CHECKING:
     from tunegate.harness.cache import ResponseCache
@@ -146,7 +147,7 @@ def resolve_training_files(
     """
     if train_data:
         return [Path(p) for p in train_data]
-    if adapter is None or not (Path(adapter) / MANIFEST).is_file():
+    if adapter is None or not manifest_path(adapter).is_file():
         return None
     return training_files_from_manifest(adapter)
 

@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from tunegate.harness.errors import ConfigError, DataError
-from tunegate.harness.fingerprint import MANIFEST, project_root
+from tunegate.harness.fingerprint import project_root
+from tunegate.harness.manifest import MANIFEST, manifest_path, read_manifest
 
 _ANSWER_KEYS = ("completion", "response", "answer", "output", "chosen", "target")
 _USER_ROLES = {"user", "human"}
@@ -342,16 +343,13 @@ def training_files_from_manifest(
     training is refused by name, because the check would no longer describe what the adapter saw.
     """
     adapter = Path(adapter_dir)
-    manifest = adapter / MANIFEST
-    if not manifest.is_file():
+    manifest, recorded = manifest_path(adapter), read_manifest(adapter)
+    if recorded is None:
         raise ConfigError(
             f"{adapter} has no {MANIFEST} (the tunegate trainer writes it next to the adapter); "
             "pass the training files to the leakage check explicitly (--train-data)"
         )
-    try:
-        data = json.loads(manifest.read_text(encoding="utf-8")).get("data")
-    except (OSError, UnicodeDecodeError, ValueError, AttributeError) as exc:
-        raise ConfigError(f"{manifest} is not a readable JSON object ({exc}); restore it from the training run") from None
+    data = recorded.data
     if not isinstance(data, dict) or not isinstance(data.get("train"), dict):
         raise ConfigError(
             f'{manifest} has no "data": {{"train": {{"path", "sha256"}}}} section; it cannot name the training data'

@@ -35,7 +35,6 @@ from typing import Any
 
 from tunegate.harness.errors import ConfigError, ModelLoadError, UnsafeAdapterError
 from tunegate.harness.fingerprint import (
-    MANIFEST,
     PICKLE_SUFFIXES,
     HashMemo,
     content_fingerprint,
@@ -44,6 +43,7 @@ from tunegate.harness.fingerprint import (
     is_pickle_file,
     is_weight_file,
 )
+from tunegate.harness.manifest import MANIFEST, AdapterManifest, BaseEntry, read_manifest
 from tunegate.harness.models.resolve import _ALIASES, default_cache_dir
 
 __all__ = [
@@ -322,16 +322,15 @@ def check_adapter_base(
     peft_cfg = _read_json(adapter_dir / "adapter_config.json", "adapter config (adapter_config.json)")
     if peft_cfg is None:  # a full model: it is its own base
         return AdapterBaseCheck(True, (), quantization)
-    manifest = _read_json(adapter_dir / MANIFEST, f"training manifest ({MANIFEST})") or {}
-    base_entry = manifest.get("base")
-    recorded: dict[str, Any] = base_entry if isinstance(base_entry, dict) else {}
+    manifest = read_manifest(adapter_dir) or AdapterManifest()
+    recorded = manifest.base or BaseEntry()
     ok = True
-    fingerprint = _str(recorded.get("fingerprint"))
+    fingerprint = _str(recorded.fingerprint)
     names = [
         (src, n)
         for src, n in (
-            (f"{MANIFEST} base.spec", _str(recorded.get("spec"))),
-            (f"{MANIFEST} base.path", _str(recorded.get("path"))),
+            (f"{MANIFEST} base.spec", _str(recorded.spec)),
+            (f"{MANIFEST} base.path", _str(recorded.path)),
             ("adapter_config.json base_model_name_or_path", _str(peft_cfg.get("base_model_name_or_path"))),
         )
         if n is not None
@@ -362,9 +361,7 @@ def check_adapter_base(
     else:
         notes.append(f"adapter {adapter_dir} records no base model; its base could not be checked")
     recommended = "none" if quantization == "auto" else quantization
-    trained_nf4 = manifest.get("kind") == "qlora" or (
-        isinstance(manifest.get("config"), dict) and manifest["config"].get("quantization") == "nf4"
-    )
+    trained_nf4 = manifest.trained_nf4
     if trained_nf4 and quantization == "auto":
         recommended = "nf4"  # the caller says which base it chose: one note, the true one
     elif trained_nf4 and quantization != "nf4":
@@ -373,6 +370,6 @@ def check_adapter_base(
             f"adapter {adapter_dir} was trained as QLoRA on the NF4-quantized base ({MANIFEST}); "
             "gate it against the NF4 base (--quantization nf4), as it will be deployed"
         )
-    elif manifest.get("kind") == "lora" and quantization == "nf4":
+    elif manifest.kind == "lora" and quantization == "nf4":
         notes.append(f"adapter {adapter_dir} was trained on the unquantized base; gated against NF4 as asked")
     return AdapterBaseCheck(ok, tuple(notes), recommended)

@@ -9,8 +9,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from tunegate.harness.data import Message
 from tunegate.harness.errors import ConfigError
-from tunegate.harness.redact import watch_loggers
-from tunegate.harness.registry import Registry
+from tunegate.harness.registry import Entry, Registry
 
 
 @dataclass(frozen=True)
@@ -131,32 +130,24 @@ class BackendFactory(Protocol):
 
 
 @dataclass(frozen=True)
-class BackendInfo:
-    """A registered backend: its factory and the traits checked before anything is loaded.
+class BackendInfo(Entry[Backend]):
+    """A registered backend: its factory ``factory(spec, *, cache_dir) -> Backend`` and the traits
+    checked before anything is loaded.
 
     ``local_weights``: the base and the candidates are files this process loads (preflight checks
     them; candidates are adapter or model dirs); else they are names a server knows.
     ``capabilities``: the names in ``CAPABILITIES`` its backends implement (the hint of ``require``).
-    ``loggers``: logger names its SDK logs under, redacted like tunegate's own.
+    ``loggers`` (``Entry``): logger names its SDK logs under, redacted like tunegate's own.
     """
 
-    factory: BackendFactory
     local_weights: bool = False
     capabilities: frozenset[str] = frozenset()
-    loggers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.capabilities) - set(CAPABILITIES))
         if unknown:
             raise ConfigError(f"unknown backend capabilities {unknown}; known: {sorted(CAPABILITIES)}")
-        watch_loggers(*self.loggers)
-
-    def __call__(self, spec: ModelSpec, *, cache_dir: str) -> Backend:
-        return self.factory(spec, cache_dir=cache_dir)
-
-    @classmethod
-    def of(cls, obj: BackendInfo | BackendFactory) -> BackendInfo:
-        return obj if isinstance(obj, BackendInfo) else cls(obj)
+        super().__post_init__()
 
 
 BACKENDS: Registry[BackendInfo] = Registry("backend", BackendInfo.of)
@@ -177,7 +168,7 @@ def register_backend(
     """
 
     def wrap(factory: BackendFactory) -> BackendFactory:
-        info = BackendInfo(factory, local_weights, frozenset(capabilities), tuple(loggers))
+        info = BackendInfo(factory, local_weights, frozenset(capabilities), loggers=tuple(loggers))
         BACKENDS.register(name, info)
         return factory
 

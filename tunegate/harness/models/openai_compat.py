@@ -113,7 +113,7 @@ def _options(spec: ModelSpec) -> OpenAIBackendOptions:
         ) from None
 
 
-def _redact(url: str) -> str:
+def _shown_url(url: str) -> str:
     """The URL without user:password, so it can be logged, fingerprinted and reported."""
     return strip_userinfo(url).rstrip("/")
 
@@ -180,7 +180,7 @@ class OpenAICompatBackend:
             {
                 "backend": "openai",
                 "version": FINGERPRINT_VERSION,
-                "base_url": _redact(self.base_url),
+                "base_url": _shown_url(self.base_url),
                 "model": self.model,
                 "decoding": {"temperature": 0.0, "seed": self.options.seed},
             }
@@ -194,7 +194,7 @@ class OpenAICompatBackend:
     def describe(self) -> dict[str, Any]:
         return {
             "backend": "openai",
-            "base_url": _redact(self.base_url),
+            "base_url": _shown_url(self.base_url),
             "model": self.model,
             "api_key_env": self.options.api_key_env,
             "concurrency": self.options.concurrency,
@@ -306,7 +306,7 @@ class OpenAICompatBackend:
         error = RemoteAccessDenied if exc.last.reason == "connection" else RemoteUnavailable
         return error(
             redact_text(
-                f"item {request.id!r}: {self.model!r} at {_redact(self.base_url)} failed: {exc.gave_up}; "
+                f"item {request.id!r}: {self.model!r} at {_shown_url(self.base_url)} failed: {exc.gave_up}; "
                 f"last failure: {describe(exc.last)}. Check that the server is up and not overloaded, then raise "
                 f"options.max_retries (now {self.options.max_retries}) or options.timeout (now {self.options.timeout:g}s), "
                 f"or lower options.concurrency (now {self.options.concurrency})"
@@ -315,7 +315,7 @@ class OpenAICompatBackend:
 
     def _rejected(self, request: GenerationRequest, exc: Any) -> RemoteGenerationError:
         status = int(exc.status_code)
-        where = f"item {request.id!r}: {self.model!r} at {_redact(self.base_url)} answered HTTP {status}"
+        where = f"item {request.id!r}: {self.model!r} at {_shown_url(self.base_url)} answered HTTP {status}"
         detail = server_message(exc)
         if status in (401, 403):
             fix = (
@@ -325,7 +325,7 @@ class OpenAICompatBackend:
         elif status == 404:
             fix = (
                 f"no model named {self.model!r} is served there; list the served names with "
-                f"GET {_redact(self.base_url)}/models (for vllm serve, add the adapter with "
+                f"GET {_shown_url(self.base_url)}/models (for vllm serve, add the adapter with "
                 f"--enable-lora --lora-modules {self.model}=/path/to/adapter)"
             )
         elif status in (400, 422):

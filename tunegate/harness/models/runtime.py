@@ -17,7 +17,7 @@ same :func:`common_prefix`, but computes a prefix's keys/values through its own 
 into the slot buffers: its outputs must not depend on the batch (:mod:`tunegate.harness.models.attention`),
 so it never runs a forward through the stock attention.
 
-Nothing here imports torch or transformers at module level: option parsing imports ``DTYPES``.
+Nothing here imports torch or transformers at module level: option parsing imports ``Dtype``.
 """
 
 from __future__ import annotations
@@ -25,11 +25,12 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from tunegate.harness.errors import ModelLoadError
 
-DTYPES = ("auto", "bf16", "fp32", "fp16")
+Dtype = Literal["auto", "bf16", "fp32", "fp16"]
+DTYPES: tuple[str, ...] = get_args(Dtype)
 # tunegate's dtype names -> torch's (also vLLM's ``dtype=`` strings).
 TORCH_DTYPE_NAMES = {"bf16": "bfloat16", "fp32": "float32", "fp16": "float16"}
 # A shared prefix shorter than this is not worth a separate pass.

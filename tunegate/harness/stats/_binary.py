@@ -34,7 +34,7 @@ from tunegate.harness.stats._results import (
     PairedTestResult,
     check_alternative,
     check_level,
-    paired_arrays,
+    paired_sample,
 )
 
 _BISECTION_STEPS = 48
@@ -154,9 +154,10 @@ class McNemarInference:
         return float(min(1.0, 2.0 * (1.0 - ndtr(abs(z)))))
 
 
-def check_binary(base: object, candidate: object) -> tuple[np.ndarray, np.ndarray]:
-    """Paired float arrays of 0/1 scores, or a StatsError naming the first bad item."""
-    b_arr, c_arr = paired_arrays(base, candidate)
+def check_binary(base: object, candidate: object, alternative: str = "two-sided") -> tuple[np.ndarray, np.ndarray]:
+    """Paired float arrays of 0/1 scores (``paired_sample``'s checks), or a StatsError naming the
+    first bad item."""
+    b_arr, c_arr = paired_sample(base, candidate, alternative)
     bad = ~np.isin(b_arr, (0.0, 1.0)) | ~np.isin(c_arr, (0.0, 1.0))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
@@ -176,11 +177,8 @@ def mcnemar_exact(
     >>> mcnemar_exact([1, 1, 0, 1], [1, 0, 1, 1]).details["b"]  # base-only-correct items
     1.0
     """
-    check_alternative(alternative)
-    b_arr, c_arr = check_binary(base, candidate)
+    b_arr, c_arr = check_binary(base, candidate, alternative)
     n = int(b_arr.size)
-    if n == 0:
-        raise StatsError("no paired items to compare (n == 0)")
     x = int(np.count_nonzero((c_arr == 1) & (b_arr == 0)))
     y = int(np.count_nonzero((b_arr == 1) & (c_arr == 0)))
     inference = McNemarInference(x, y, n)

@@ -26,10 +26,8 @@ from tunegate.harness.stats._results import (
     PairedTestResult,
     RngLike,
     as_rng,
-    check_alternative,
-    check_resamples,
     one_sided_from_counts,
-    paired_arrays,
+    paired_sample,
 )
 
 # Maps summed unit statistics (..., q) to the statistic (...); must be vectorised.
@@ -143,12 +141,8 @@ def paired_bootstrap(
     >>> round(res.statistic, 2)
     0.25
     """
-    check_alternative(alternative)
-    check_resamples(n_resamples)
-    b, c = paired_arrays(base, candidate)
+    b, c = paired_sample(base, candidate, alternative, n_resamples)
     n = int(b.size)
-    if n == 0:
-        raise StatsError("no paired items to compare (n == 0)")
     inf = bootstrap_units((c - b)[:, None], _mean_fn(n), n_resamples=int(n_resamples), rng=as_rng(rng))
     return bootstrap_result(
         "paired_bootstrap",
@@ -184,12 +178,8 @@ def cluster_bootstrap(
     alternative: Alternative = "two-sided",
 ) -> PairedTestResult:
     """Bootstrap whole groups (items sharing a source document) for the mean delta."""
-    check_alternative(alternative)
-    check_resamples(n_resamples)
-    b, c = paired_arrays(base, candidate)
+    b, c = paired_sample(base, candidate, alternative, n_resamples)
     n = int(b.size)
-    if n == 0:
-        raise StatsError("no paired items to compare (n == 0)")
     codes, n_groups = group_codes(groups, n)
     units = np.zeros((n_groups, 2))
     np.add.at(units[:, 0], codes, c - b)

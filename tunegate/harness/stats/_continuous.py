@@ -19,7 +19,6 @@ from dataclasses import replace
 
 import numpy as np
 
-from tunegate.harness.errors import StatsError
 from tunegate.harness.stats._bootstrap import BootstrapInference, group_codes
 from tunegate.harness.stats._clustered import cr2_se_df, cr2_units
 from tunegate.harness.stats._resample import swap_sums
@@ -32,9 +31,8 @@ from tunegate.harness.stats._results import (
     Uninformative,
     as_rng,
     check_alternative,
-    check_resamples,
     one_sided_from_counts,
-    paired_arrays,
+    paired_sample,
 )
 from tunegate.harness.stats._robust import (
     EXACT_FLIP_MAX,
@@ -103,11 +101,8 @@ def paired_t(
     >>> round(paired_t([0.1, 0.2, 0.3], [0.2, 0.4, 0.3]).statistic, 3)
     0.1
     """
-    check_alternative(alternative)
-    b, c = paired_arrays(base, candidate)
+    b, c = paired_sample(base, candidate, alternative)
     n = int(b.size)
-    if n == 0:
-        raise StatsError("no paired items to compare (n == 0)")
     d = c - b
     mean = float(d.mean())
     clustered, n_groups = False, None
@@ -214,12 +209,8 @@ def continuous_test(
       both must reject (p = the larger, interval = the hull of the two).
     Intervals invert the same test, so the gate's p-value and interval agree.
     """
-    check_alternative(alternative)
-    check_resamples(n_resamples)
-    b, c = paired_arrays(base, candidate)
+    b, c = paired_sample(base, candidate, alternative, n_resamples)
     n = int(b.size)
-    if n == 0:
-        raise StatsError("no paired items to compare (n == 0)")
     d = c - b
     if n < 2 or float(np.ptp(d)) <= SPREAD_TOL * score_scale(b, c):
         return paired_t(b, c, alternative=alternative)
@@ -341,12 +332,8 @@ def sign_flip_test(
     p = (count + 1) / (R + 1); the interval is the percentile interval of the flipped means
     shifted onto the estimate, good only as a check (use ``paired_t`` for the interval).
     """
-    check_alternative(alternative)
-    check_resamples(n_resamples)
-    b, c = paired_arrays(base, candidate)
+    b, c = paired_sample(base, candidate, alternative, n_resamples)
     n = int(b.size)
-    if n == 0:
-        raise StatsError("no paired items to compare (n == 0)")
     a_sums, b_sums = swap_sums(b[:, None], c[:, None], int(n_resamples), as_rng(rng))
     null_dist = (b_sums[:, 0] - a_sums[:, 0]) / n
     observed = float((c - b).mean())

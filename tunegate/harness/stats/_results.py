@@ -134,6 +134,21 @@ def paired_arrays(base: object, candidate: object) -> tuple[np.ndarray, np.ndarr
     return b, c
 
 
+def paired_sample(
+    base: object, candidate: object, alternative: str, n_resamples: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The checks a paired test starts with, in one place: ``alternative`` (and ``n_resamples``
+    for a resampling test) are valid, the scores pair up without NaN (``paired_arrays``), and
+    there is at least one pair."""
+    check_alternative(alternative)
+    if n_resamples is not None:
+        check_resamples(n_resamples)
+    b, c = paired_arrays(base, candidate)
+    if b.size == 0:
+        raise StatsError("no paired items to compare (n == 0)")
+    return b, c
+
+
 @dataclass(frozen=True)
 class NormalInference:
     """Intervals and p-values from (estimate - null) / se ~ t(df) (df=None: standard normal)."""

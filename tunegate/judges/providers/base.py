@@ -22,8 +22,8 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tunegate.harness.errors import ConfigError, JudgeError, RemoteAccessError
-from tunegate.harness.redact import learn, redact_text, watch_key_var, watch_loggers
-from tunegate.harness.registry import Registry
+from tunegate.harness.redact import learn, redact_text, watch_key_var
+from tunegate.harness.registry import Entry, Registry
 from tunegate.harness.retry import Transient, server_message
 from tunegate.harness.validation import pydantic_problems
 from tunegate.judges.prompts import JudgePrompt, Output
@@ -83,35 +83,27 @@ ProviderFactory = Callable[..., JudgeProvider]
 
 
 @dataclass(frozen=True)
-class ProviderInfo:
-    """A registered judge provider: its factory and the traits checked before any judge is built.
+class ProviderInfo(Entry[JudgeProvider]):
+    """A registered judge provider: its factory ``factory(model=None, **options)`` and the traits
+    checked before any judge is built.
 
     ``key_env``: the environment variable its API key is read from by default (the option
     ``api_key_env`` names another); ``needs_base_url`` / ``needs_model``: it cannot run without
     ``--judge-base-url`` / ``--judge-model``; ``free``: judging costs nothing (a budget in USD
     does not need prices); ``prices``: USD per million tokens (input, output) of its models, by
-    name or name prefix; ``loggers``: logger names its SDK logs under, redacted like tunegate's.
+    name or name prefix; ``loggers`` (``Entry``): logger names its SDK logs under, redacted.
     """
 
-    factory: ProviderFactory
     key_env: str | None = None
     needs_base_url: bool = False
     needs_model: bool = False
     free: bool = False
     prices: Mapping[str, tuple[float, float]] = field(default_factory=dict)
-    loggers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        watch_loggers(*self.loggers)
+        super().__post_init__()
         if self.key_env:
             watch_key_var(self.key_env)
-
-    def __call__(self, model: str | None = None, **options: Any) -> JudgeProvider:
-        return self.factory(model=model, **options)
-
-    @classmethod
-    def of(cls, obj: ProviderInfo | ProviderFactory) -> ProviderInfo:
-        return obj if isinstance(obj, ProviderInfo) else cls(obj)
 
 
 PROVIDERS: Registry[ProviderInfo] = Registry("judge provider", ProviderInfo.of)
@@ -130,7 +122,7 @@ def register_provider(
     """Register a provider factory ``factory(model=None, **options)`` under ``name``, with its traits."""
 
     def wrap(factory: ProviderFactory) -> ProviderFactory:
-        info = ProviderInfo(factory, key_env, needs_base_url, needs_model, free, dict(prices or {}), tuple(loggers))
+        info = ProviderInfo(factory, key_env, needs_base_url, needs_model, free, dict(prices or {}), loggers=tuple(loggers))
         PROVIDERS.register(name, info)
         return factory
 
@@ -152,7 +144,7 @@ def provider_info(name: str) -> ProviderInfo:
 def make_provider(
     name: str, model: str | None = None, options: Mapping[str, Any] | None = None
 ) -> JudgeProvider:
-    return provider_info(name)(model, **dict(options or {}))
+    return provider_info(name)(model=model, **dict(options or {}))
 
 
 # -- helpers shared by providers ------------------------------------------------------------
