@@ -102,3 +102,15 @@ def test_summary_md_and_terminal_name_the_pair(tmp_path: Path) -> None:
     header = next(line for line in lines if line.startswith("suite"))
     assert header.split()[:8] == ["suite", "metric", "gate", "n", "vs", "base", "ref", "cand"]
     assert lines[-1].startswith("verdict: FAIL - 1 check(s) failed; first: faq exact_match vs reference (v1): REGRESSED")
+
+
+def test_report_compare_keeps_a_gate_against_production_apart_from_the_same_gate_against_the_base(
+    tmp_path: Path,
+) -> None:
+    from tunegate.reports.compare_runs import compare_runs
+
+    record = _record(tmp_path)
+    changes = compare_runs(record, record).changes
+    assert sorted((ch.metric, ch.status) for ch in changes) == [
+        ("exact_match", "same"), ("exact_match vs reference (v1)", "same"),
+    ]  # fmt: skip
