@@ -1,6 +1,7 @@
 # tunegate: the README's commands. Each target bootstraps .venv on a fresh machine.
 #   make demo   check the support data, train the two demo adapters (task-only, and with replay)
-#               if their inputs changed, and gate both against one base pass
+#               if their inputs changed, gate both against one base pass, then each against the
+#               other as the adapter in production (--reference)
 #   make test   the project's own tests (fast; slow/gpu tests: make test-slow, make test-gpu)
 # GPU users: make demo TORCH_SPEC='torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128'
 
@@ -41,8 +42,14 @@ adapter: setup
 # 1. The data check on the shipped support data: warnings are printed and the demo goes on; an error
 #    (exit 1) or a usage error stops it before any training.
 # 2. Both adapters (see adapter). 3. One pytest run gates both against one base pass (Holm across them).
+# 4. Gate against production (--reference): the replay adapter against the task-only one as the
+#    adapter in production (expected PASS: better on forgetting, no worse on the task), then the
+#    reverse (expected FAIL). Forgetting, leakage and KL stay against the base; every generation of
+#    step 3 comes from the response cache. Reports in $(REPORT_DIR)/vs-production and /reverse.
 # pytest exit 1 means gates failed: that is the demo's verdict, printed above, not a broken demo.
 # Any other non-zero exit (interrupted, usage error, nothing collected) fails make.
+DEMO_VERDICT = if [ $$s -eq 1 ]; then echo "demo: the verdicts above are the gate's (a FAIL blocks that adapter in CI)"; exit 0; fi; \
+  if [ $$s -eq 5 ]; then echo "error: no tests collected" >&2; exit 1; fi; exit $$s
 demo: setup
 	$(BIN)/tunegate data check $(SUPPORT_DATA)/train.jsonl --dev $(SUPPORT_DATA)/dev.jsonl \
 	  --eval $(SUPPORT_DATA)/eval.jsonl --report $(REPORT_DIR)/datacheck; s=$$?; \
@@ -52,6 +59,10 @@ demo: setup
 	  --report $(REPORT_DIR); s=$$?; \
 	  if [ $$s -eq 1 ]; then echo "demo: the verdicts above are the gate's (a FAIL blocks that adapter in CI); report in $(REPORT_DIR)"; exit 0; fi; \
 	  if [ $$s -eq 5 ]; then echo "error: no tests collected" >&2; exit 1; fi; exit $$s
+	$(BIN)/pytest suites/ -p no:cacheprovider --candidate $(DEMO_REPLAY_ADAPTER) --reference $(DEMO_ADAPTER) \
+	  --report $(REPORT_DIR)/vs-production; s=$$?; $(DEMO_VERDICT)
+	$(BIN)/pytest suites/ -p no:cacheprovider --candidate $(DEMO_ADAPTER) --reference $(DEMO_REPLAY_ADAPTER) \
+	  --report $(REPORT_DIR)/reverse; s=$$?; $(DEMO_VERDICT)
 
 # pytest exits 5 when it collects no test: that is a failure here, never a silent pass.
 test: setup

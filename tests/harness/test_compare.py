@@ -9,7 +9,9 @@ import pytest
 from scipy.stats import binomtest
 
 from tunegate.harness.compare import AdvisoryGateWarning, Comparison, apply_holm, compare_scores
-from tunegate.harness.errors import GateFailure, StatsError
+from tunegate.harness.compare.result import check_against
+from tunegate.harness.compare.scoring import side_mean
+from tunegate.harness.errors import ConfigError, GateFailure, StatsError
 from tunegate.harness.metrics.base import MetricScores
 from tunegate.harness.record import GateResult
 from tunegate.harness.stats._binary import McNemarInference
@@ -20,7 +22,7 @@ SCHEMA_KEYS = {
     "id", "suite", "metric", "kind", "candidate", "test", "n", "n_failed", "base_mean", "candidate_mean",
     "delta", "ci_low", "ci_high", "ci_level", "se", "clustered", "p_value", "p_adjusted", "alternative",
     "gate", "verdict", "passed", "advisory", "mde", "n_needed", "message", "metric_info", "slices", "flips",
-    "p_claim", "gates", "binding", "higher_is_better", "coverage", "notes",
+    "p_claim", "gates", "binding", "higher_is_better", "coverage", "notes", "against", "reference", "reference_mean",
 }  # fmt: skip
 SLICE_KEYS = {
     "slice", "n", "base_mean", "candidate_mean", "delta", "ci_low", "ci_high", "p_value", "p_adjusted",
@@ -483,3 +485,28 @@ def test_apply_holm_adjusts_claims_and_returns_lost_improvements() -> None:
     assert [e.verdict for e in adjusted] == ["IMPROVED", "INCONCLUSIVE", "INCONCLUSIVE"]
     assert adjusted[1].p_adjusted == pytest.approx(2 * raw[1])
     assert adjusted[0].p_adjusted == pytest.approx(3 * raw[0])
+
+
+def test_a_comparison_against_the_reference_names_the_pair() -> None:
+    ids = ids_for(60)
+    ref = MetricScores(np.array([1.0] * 54 + [0.0] * 6))
+    cand = MetricScores(np.array([1.0] * 36 + [0.0] * 24))
+    comp = compare_scores(suite="s", metric_name="m", kind="binary", ids=ids, base=ref, candidate=cand,
+                          candidate_label="v2", against="reference", reference="v1")  # fmt: skip
+    d = comp.to_dict()
+    assert (d["id"], d["against"], d["reference"]) == ("s::m::v2::vs-reference", "reference", "v1")
+    assert (d["base_mean"], d["reference_mean"], d["candidate_mean"]) == (None, 0.9, 0.6)
+    assert comp.summary().startswith("m on s, reference (v1) -> v2: 0.9 -> 0.6, delta -0.3")
+    with pytest.raises(GateFailure, match=r"^REGRESSED: m on s, reference \(v1\) -> v2: 0.9 -> 0.6"):
+        comp.assert_no_regression(margin=0.05)
+    with pytest.raises(ConfigError, match=r"^compare\(...\): against='prod' is not a pair; use 'base'"):
+        check_against("prod", reference="v1")
+    with pytest.raises(ConfigError, match=r"against='reference' but this run has no reference"):
+        check_against("reference", reference=None)
+
+
+def test_the_third_models_mean_is_taken_on_the_items_the_pair_used() -> None:
+    scores = MetricScores(np.array([1.0, np.nan, 0.0, 1.0]))
+    assert side_mean(scores, ["a", "b", "c", "d"], ["a", "b", "c"], kind="binary", worst=0.0) == pytest.approx(1 / 3)
+    assert side_mean(scores, ["a", "b", "c", "d"], ["a", "b", "c"], kind="continuous", worst=None) == 0.5
+    assert side_mean(scores, ["a", "b"], [], kind="binary", worst=0.0) is None

@@ -50,3 +50,31 @@ def test_schema_doc_lists_exactly_the_record_fields(section: str) -> None:
 
 def test_schema_version_is_the_documented_one() -> None:
     assert f"schema version {record.SCHEMA_VERSION}" in SCHEMA.read_text(encoding="utf-8")
+
+
+def _as_version_2(data: dict) -> dict:
+    """A results.json as version 2 wrote it: no pair, no reference."""
+    old = {**data, "schema_version": 2}
+    old["run"] = {k: v for k, v in data["run"].items() if k != "reference"}
+    old["models"] = {k: v for k, v in data["models"].items() if k != "reference"}
+    old["comparisons"] = [
+        {k: v for k, v in c.items() if k not in ("against", "reference", "reference_mean")} for c in data["comparisons"]
+    ]
+    return old
+
+
+def test_older_files_load_with_every_comparison_against_the_base() -> None:
+    from tests.reports.built import built_results
+
+    data = built_results().to_json()
+    old = _as_version_2(data)
+    assert all("against" not in c for c in old["comparisons"])
+    loaded = record.RunRecord.from_json(old)
+    assert loaded.schema_version == record.SCHEMA_VERSION == 3
+    assert {c.against for c in loaded.comparisons} == {"base"}
+    assert all(c.reference is None and c.reference_mean is None for c in loaded.comparisons)
+    assert all(c.against_mean == c.base_mean and c.pair == "base" for c in loaded.comparisons)
+    assert loaded.run.reference is None and loaded.models.reference is None and loaded.reference_label is None
+    assert loaded.comparisons == record.RunRecord.from_json(data).comparisons  # nothing else changed
+    with pytest.raises(record.DataError, match=r"comparisons.0.against: Input should be 'base' or 'reference'"):
+        record.RunRecord.from_json({**data, "comparisons": [{**data["comparisons"][0], "against": "production"}]})

@@ -7,7 +7,7 @@ instead of ``Any`` and have a type checker catch ``compare(metric, suite)``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:
     from tunegate.harness.compare import Comparison
@@ -16,13 +16,17 @@ if TYPE_CHECKING:
 
 
 class Compare(Protocol):
-    """The ``compare`` fixture: ``compare(suite, metric)`` scores base and candidate on ``suite``.
+    """The ``compare`` fixture: ``compare(suite, metric)`` scores the candidate and the model it is
+    paired with on ``suite``: the reference in production when the run has one (``--reference``),
+    else the base; ``against="base"`` or ``against="reference"`` picks the pair.
 
     The returned ``Comparison`` is gated with ``.assert_improves(min_delta=...)`` or
     ``.assert_no_regression(margin=...)``.
     """
 
-    def __call__(self, suite: Suite, metric: Metric | PairwiseMetric, /) -> Comparison: ...
+    def __call__(
+        self, suite: Suite, metric: Metric | PairwiseMetric, /, *, against: Literal["base", "reference"] | None = None
+    ) -> Comparison: ...
 
 
 class Judge(Protocol):

@@ -15,6 +15,11 @@ pytest test per gate::
       - metric: rouge_l
         options: {field: reply}
         no_regression: {margin: 0.02}
+        against: base                   # optional: base or reference (see below)
+
+``against`` (at the top, for every gate, or on one gate) names the pair a gate is about: ``base``
+(candidate vs base) or ``reference`` (candidate vs the ``--reference`` model in production). Left
+out, a gate is about the reference when the run has one, else the base.
 
 Every key is validated (unknown keys rejected) and a problem names the file and the gate. Numbers
 are strict (``margin: true`` or ``margin: "0.1"`` is an error, not 1.0 or 0.1) and finite; the
@@ -26,14 +31,16 @@ from __future__ import annotations
 
 import inspect
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from tunegate.harness.errors import ConfigError, DataError
 from tunegate.harness.levels import Alpha
+from tunegate.harness.record_sections import AGAINST, AGAINST_HELP
 from tunegate.harness.validation import pydantic_problems
 
 
@@ -68,6 +75,15 @@ class NoRegression(BaseModel):
     alpha: GateAlpha | None = Field(None, description="significance level in (0, 0.5); default: the run's --alpha")
 
 
+def _against(value: Any) -> Any:
+    if value is not None and value not in AGAINST:
+        raise ValueError(f"against={value!r} is not a pair; {AGAINST_HELP}")
+    return value
+
+
+AgainstKey = Annotated[Literal["base", "reference"] | None, BeforeValidator(_against)]
+
+
 class GateEntry(BaseModel):
     """One entry of a gate file's ``gates:`` list: a metric and its gate."""
 
@@ -77,6 +93,7 @@ class GateEntry(BaseModel):
     name: str | None = Field(None, description="test name; default: the metric's name")
     improves: Improves | None = None
     no_regression: NoRegression | None = None
+    against: AgainstKey = Field(None, description="the pair: base or reference; default: the file's")
 
     @model_validator(mode="after")
     def _one_gate(self) -> GateEntry:
@@ -91,7 +108,14 @@ class GateFile(BaseModel):
     name: str | None = Field(None, description="suite name in reports; default from the path")
     max_new_tokens: Count = Field(256, gt=0, description="generation budget per item")
     stop: list[str] = Field(default_factory=list, description="stop strings")
+    against: AgainstKey = Field(
+        None, description="the pair of every gate: base or reference; default: the reference when the run has one"
+    )
     gates: list[GateEntry] = Field(..., min_length=1)
+
+    def pair(self, k: int) -> str | None:
+        """The pair gate ``k`` asks for (its own ``against``, else the file's; None: the run's default)."""
+        return self.gates[k].against or self.against
 
 
 def load_gatefile(path: Path, *, check_suite: bool = True, check_metrics: bool = True) -> GateFile:
@@ -115,7 +139,7 @@ def load_gatefile(path: Path, *, check_suite: bool = True, check_metrics: bool =
     try:
         spec = GateFile.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError("; ".join(pydantic_problems(exc, str(path)))) from None
+        raise ConfigError("; ".join(pydantic_problems(exc, str(path), line_of=_lines(path)))) from None
     except RecursionError:
         raise ConfigError(f"{path}: the YAML is nested too deeply to be a gate file") from None
     if check_metrics:
@@ -123,6 +147,31 @@ def load_gatefile(path: Path, *, check_suite: bool = True, check_metrics: bool =
     if check_suite:
         _check_suite(path, spec)
     return spec
+
+
+def _lines(path: Path) -> Callable[[tuple[Any, ...]], int | None]:
+    """The 1-based line of a key path (``("gates", 0, "against")``) in the YAML file, for messages."""
+    try:
+        root = yaml.compose(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, OSError, UnicodeDecodeError, RecursionError):
+        root = None
+
+    def line_of(loc: tuple[Any, ...]) -> int | None:
+        node, line = root, None
+        for key in loc:
+            if isinstance(node, yaml.MappingNode):
+                hit = next(((k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == str(key)), None)
+                if hit is None:
+                    return line
+                line, node = hit[0].start_mark.line + 1, hit[1]
+            elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and 0 <= key < len(node.value):
+                node = node.value[key]
+                line = node.start_mark.line + 1
+            else:
+                return line
+        return line
+
+    return line_of
 
 
 def _check_metrics(path: Path, spec: GateFile) -> None:

@@ -1,4 +1,4 @@
-"""The models of a run: the base and each candidate, loaded on first use, and their labels."""
+"""The models of a run: the base, each candidate and the reference, loaded on first use, and their labels."""
 
 from __future__ import annotations
 
@@ -100,3 +100,17 @@ def candidate_labels(candidates: Sequence[str]) -> list[str]:
             label, k = f"{name}-{k}", k + 1
         labels.append(label)
     return labels
+
+
+def reference_label(reference: str, candidates: Sequence[str]) -> str:
+    """The reference's label: its dir's (or model's) name, never ``base`` nor a candidate's label.
+
+    >>> reference_label("prod/support-v1", ["support-v2"]), reference_label("out/adapter", ["adapter"])
+    ('support-v1', 'adapter-reference')
+    """
+    name = Path(reference.rstrip("/")).name or reference
+    label = name if name not in (*candidates, "base") else f"{name}-reference"
+    k = 2
+    while label in candidates or label == "base":
+        label, k = f"{name}-reference-{k}", k + 1
+    return label

@@ -72,6 +72,12 @@ class RunOptions(BaseModel):
         description="candidate adapter dir or full model dir (repeat for several candidates)",
         json_schema_extra=_meta("DIR"),
     )
+    reference: str = Field(
+        "",
+        description="the adapter dir (or full model dir) in production today: task gates then compare each "
+        "candidate with it, paired on the same items (forgetting, leakage and KL stay against the base)",
+        json_schema_extra=_meta("DIR"),
+    )
     backend: BackendName = Field(
         "hf",
         description="model backend: a built-in or a plugin's (`tunegate plugins` describes each)",

@@ -26,6 +26,8 @@ class RunPartial(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    reference: str | None = None
+    """The label of the reference in production (``--reference``) among ``models``, or None."""
     comparisons: list[dict[str, Any]] = []
     items: dict[str, dict[str, dict[str, Any]]] = {}
     """{suite: {item id: {id, messages, reference, tags, group, outputs, scores, rationales}}}."""
@@ -52,6 +54,7 @@ def merge_partials(partials: Iterable[RunPartial | dict[str, Any]]) -> RunPartia
     judges: dict[str, JudgeRecord] = {}
     for raw in partials:
         part = raw if isinstance(raw, RunPartial) else RunPartial.model_validate(raw)
+        merged.reference = merged.reference or part.reference
         merged.comparisons.extend(part.comparisons)
         for suite, rows in part.items.items():
             target = merged.items.setdefault(suite, {})

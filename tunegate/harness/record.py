@@ -16,6 +16,7 @@ from pydantic import ConfigDict, Field, ValidationError
 from tunegate.harness.errors import DataError
 from tunegate.harness.record_sections import (
     AdapterEffect,
+    Against,
     CacheRecord,
     CleanSubset,
     Flips,
@@ -30,11 +31,12 @@ from tunegate.harness.record_sections import (
     SliceRecord,
     SuiteRecord,
     Verdict,
+    pair_name,
 )
 from tunegate.harness.record_sections import Frozen as _Frozen
 
-SCHEMA_VERSION = 2
-KNOWN_VERSIONS = (1, 2)
+SCHEMA_VERSION = 3
+KNOWN_VERSIONS = (1, 2, 3)
 MAX_PROBLEMS = 20
 """Validation problems named when a results.json is refused (the rest are counted)."""
 
@@ -97,10 +99,15 @@ class ComparisonRecord(_Frozen):
     metric: str
     kind: Literal["binary", "continuous", "corpus"]
     candidate: str
+    against: Against = Field(
+        "base", description="the pair: candidate vs base, or candidate vs the reference in production"
+    )
+    reference: str | None = Field(None, description="the reference's label (a comparison against the reference)")
     test: str
     n: int
     n_failed: int
     base_mean: float | None = None
+    reference_mean: float | None = None
     candidate_mean: float | None = None
     delta: float | None = None
     ci_low: float | None = None
@@ -129,6 +136,16 @@ class ComparisonRecord(_Frozen):
     flips: Flips | None = None
     nodeid: str = ""
     clean_subset: CleanSubset | None = None
+
+    @property
+    def pair(self) -> str:
+        """The model the candidate is paired with, in words: ``base`` or ``reference (label)``."""
+        return pair_name(self.against, self.reference)
+
+    @property
+    def against_mean(self) -> float | None:
+        """The mean of the model the candidate is paired with (``delta`` = candidate minus it)."""
+        return self.reference_mean if self.against == "reference" else self.base_mean
 
 
 class TestRecord(_Frozen):
@@ -160,6 +177,14 @@ class RunVerdict(_Frozen):
     lost_after_holm: list[str] = Field([], description="ids of comparisons whose improvement Holm's correction took")
 
 
+class ReferenceInfo(_Frozen):
+    """The reference in production a run gated its candidates against (``--reference``)."""
+
+    path: str
+    label: str
+    fingerprint: str | None = Field(None, description="content fingerprint of the reference's dir")
+
+
 class RunInfo(_Frozen):
     started_at: str
     finished_at: str
@@ -173,6 +198,7 @@ class RunInfo(_Frozen):
     platform: str = ""
     libraries: dict[str, str] = {}
     numerics: str = ""  # what decides a local model's rounding: CPU/GPU kernels, library builds
+    reference: ReferenceInfo | None = None
 
 
 class ModelRecord(_Frozen):
@@ -188,6 +214,7 @@ class ModelRecord(_Frozen):
 class Models(_Frozen):
     base: ModelRecord
     candidates: list[ModelRecord] = []
+    reference: ModelRecord | None = None
 
 
 class Tool(_Frozen):
@@ -211,6 +238,15 @@ class RunRecord(_Frozen):
     leakage: LeakageRecord | None = None
     forgetting: ForgettingRecord | None = None
     judges: list[JudgeRecord] = []
+
+    @property
+    def reference_label(self) -> str | None:
+        """The label of the reference in production the run gated against (``--reference``), or None."""
+        if self.run.reference is not None:
+            return self.run.reference.label
+        if self.models.reference is not None:
+            return self.models.reference.label
+        return next((c.reference for c in self.comparisons if c.against == "reference" and c.reference), None)
 
     def to_json(self) -> dict[str, Any]:
         """The plain dict written as results.json (None for what cannot be computed, never NaN)."""
@@ -252,10 +288,17 @@ class RunRecord(_Frozen):
 
 
 def upgrade(data: dict[str, Any]) -> dict[str, Any]:
-    """A version-1 results.json in version-2 shape (fields that did not exist get their defaults).
-    What is malformed is left as it is, for the validation to name."""
+    """An older results.json in the current shape (fields that did not exist get their defaults).
+    What is malformed is left as it is, for the validation to name.
+
+    Version 2 -> 3: comparisons name their pair (``against``); every older comparison is against
+    the base, which the defaults say (``against: base``, no reference). Version 1 -> 2 below.
+    """
     out = dict(data)
+    version = out.get("schema_version")
     out["schema_version"] = SCHEMA_VERSION
+    if isinstance(version, int) and version >= 2:
+        return out
     verdict = out.get("verdict")
     if verdict is None or isinstance(verdict, dict):
         out["verdict"] = {"status": "ERROR", "reason": "", **(verdict or {})}
@@ -292,6 +335,7 @@ __all__ = [
     "ModelRecord",
     "ModelSpecRecord",
     "Models",
+    "ReferenceInfo",
     "RunInfo",
     "RunRecord",
     "RunStatus",

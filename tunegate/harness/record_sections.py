@@ -8,7 +8,7 @@ keep that detail as written (``extra="allow"``), so results.json round-trips unc
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
 
@@ -19,6 +19,22 @@ Verdict = Literal[
 RunStatus = Literal["PASS", "FAIL", "NO_EFFECT", "NO_BINDING_GATES", "ERROR", "ADVISORY"]
 """A candidate's or the run's verdict. ``ADVISORY`` is read from old results.json files only."""
 GateType = Literal["improves", "no_regression"]
+Against = Literal["base", "reference"]
+"""The pair a comparison is about: candidate vs base, or candidate vs the reference in production."""
+AGAINST: tuple[str, ...] = get_args(Against)
+
+
+def pair_name(against: str, reference: str | None) -> str:
+    """``base``, or ``reference (task-only)``: how messages name the model a candidate is paired with."""
+    if against == "reference":
+        return f"reference ({reference})" if reference else "reference"
+    return "base"
+
+
+AGAINST_HELP = (
+    "use 'base' (candidate vs base) or 'reference' (candidate vs the --reference model in production), "
+    "or leave it out (the reference when the run has one, else the base)"
+)
 
 
 class Frozen(BaseModel):
@@ -195,7 +211,10 @@ class AdapterEffect(Open):
 
 
 __all__ = [
+    "AGAINST",
+    "AGAINST_HELP",
     "AdapterEffect",
+    "Against",
     "CacheRecord",
     "CleanSubset",
     "Flips",
@@ -213,6 +232,7 @@ __all__ = [
     "TrainingFileRecord",
     "ModelSpecRecord",
     "Open",
+    "pair_name",
     "RunStatus",
     "SliceRecord",
     "SuiteRecord",

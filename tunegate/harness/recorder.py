@@ -112,12 +112,14 @@ class RunRecorder:
             d = comp.to_dict()
             d["nodeid"] = nodeid
             comparisons.append(d)
-        handles = [models.base, *models.candidates]
+        handles = [models.base, *models.adapters]
         records = {m.label: m.record() for m in handles if m.loaded or m is models.base}
-        for m in models.candidates:
+        for m in models.adapters:
             rec = records.setdefault(m.label, m.record())
             rec["provenance"] = read_provenance(m.spec.adapter)
+        reference = models.reference
         return {
+            "reference": reference.label if reference is not None else None,
             "comparisons": comparisons,
             "items": outputs.items,
             "models": records,

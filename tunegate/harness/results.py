@@ -113,8 +113,18 @@ def build_results(
     candidates = [
         {**m.model_dump(), "adapter_effect": merged.adapter_checks.get(label)}
         for label, m in merged.models.items()
-        if label != "base"
+        if label not in ("base", merged.reference)
     ]
+    reference = merged.models.get(merged.reference) if merged.reference else None
+    reference_info = (
+        {
+            "path": reference.spec.adapter or "",
+            "label": reference.label,
+            "fingerprint": reference.content_fingerprint or reference.fingerprint,
+        }
+        if reference is not None
+        else None
+    )
     items = {suite: [_clean(row) for row in rows.values()] for suite, rows in sorted(merged.items.items())}
     counts = {k: merged.cache.get(k) or 0 for k in CACHE_COUNTS}
     total = counts["hits"] + counts["misses"]
@@ -142,10 +152,15 @@ def build_results(
                 "platform": f"{platform.system()}-{platform.machine()}",
                 "libraries": library_versions(),
                 "numerics": str((base.describe or {}).get("numerics") or ""),
+                "reference": reference_info,
             },
             # decided below, on the validated record; the run's notes are redacted with the rest
             "verdict": {"status": "ERROR", "reason": "not decided", "notes": merged.notes},
-            "models": {"base": base.model_dump(), "candidates": candidates},
+            "models": {
+                "base": base.model_dump(),
+                "candidates": candidates,
+                "reference": reference.model_dump() if reference is not None else None,
+            },
             "cache": cache,
             "suites": [s.model_dump() for s in merged.suites.values()],
             "comparisons": merged.comparisons,
@@ -173,8 +188,9 @@ def with_clean_subsets(record: RunRecord) -> RunRecord:
     comparisons = []
     for comp in record.comparisons:
         bad = flagged.get(comp.suite, set())
+        other = comp.reference if comp.against == "reference" and comp.reference else "base"
         rows = [row.scores[comp.metric] for row in record.items.get(comp.suite, []) if row.id not in bad and comp.metric in row.scores]
-        pairs = [(cell["base"], cell[comp.candidate]) for cell in rows if cell.get("base") is not None and cell.get(comp.candidate) is not None]
+        pairs = [(cell[other], cell[comp.candidate]) for cell in rows if cell.get(other) is not None and cell.get(comp.candidate) is not None]
         if bad and pairs:
             b_mean = sum(b for b, _ in pairs if b is not None) / len(pairs)
             c_mean = sum(c for _, c in pairs if c is not None) / len(pairs)

@@ -1,5 +1,5 @@
-"""The models of a run, once: the base and each candidate (checked against the base they were
-trained on before anything loads), and each candidate's adapter-effect probe."""
+"""The models of a run, once: the base, each candidate and the reference in production (``--reference``),
+each checked against the base it was trained on before anything loads, and each adapter-effect probe."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from tunegate.harness.data import Suite
-from tunegate.harness.errors import ConfigError
-from tunegate.harness.handles import AdapterHasNoEffect, ModelHandle, candidate_labels
+from tunegate.harness.errors import ConfigError, ModelLoadError
+from tunegate.harness.handles import AdapterHasNoEffect, ModelHandle, candidate_labels, reference_label
 from tunegate.harness.models.base import ModelSpec, SupportsAdapterProbe, backend_info
 from tunegate.harness.options import RunOptions
 
@@ -18,8 +18,9 @@ Outputs = Callable[[ModelHandle, Suite], list[str]]
 
 
 class RunModels:
-    """``base`` and ``candidates`` of a run (``ModelHandle``), the notes their checks wrote, and the
-    adapter-effect probe of each candidate (``adapter_checks``, by label)."""
+    """``base``, ``candidates`` and ``reference`` (None without ``--reference``) of a run
+    (``ModelHandle``), the notes their checks wrote, and the adapter-effect probe of each candidate
+    (``adapter_checks``, by label)."""
 
     def __init__(self, options: RunOptions, outputs: Outputs | None = None) -> None:
         self.options = options
@@ -44,6 +45,18 @@ class RunModels:
             ModelHandle(lab, ModelSpec(o.base, c, o.backend, o.dtype, quantization, lab, extra), o.cache_path, outputs)
             for lab, c in zip(labels, o.candidate, strict=True)
         ]
+        self.reference: ModelHandle | None = None
+        ref = getattr(o, "reference", "")
+        if ref:
+            lab = reference_label(ref, labels)
+            self.reference = ModelHandle(
+                lab, ModelSpec(o.base, ref, o.backend, o.dtype, quantization, lab, extra), o.cache_path, outputs
+            )
+
+    @property
+    def adapters(self) -> list[ModelHandle]:
+        """The candidates, then the reference: every model that is the base plus an adapter."""
+        return [*self.candidates, *([self.reference] if self.reference is not None else [])]
 
     def _check_candidates(self) -> str:
         """Refuse adapters trained on another base; resolve ``--quantization auto``.
@@ -55,7 +68,9 @@ class RunModels:
         """
         o = self.options
         asked = getattr(o, "quantization", "none")
-        if not o.candidate or not backend_info(o.backend).local_weights:
+        reference = getattr(o, "reference", "")
+        dirs = [("--candidate", c) for c in o.candidate] + ([("--reference", reference)] if reference else [])
+        if not dirs or not backend_info(o.backend).local_weights:
             return "none" if asked == "auto" else asked
         from tunegate.harness.models.adapters import check_adapter_base, check_model_dir
         from tunegate.harness.models.resolve import resolve_base
@@ -64,25 +79,30 @@ class RunModels:
         base_dir = resolve_base(o.base, o.cache_path)
         self.notes.extend(check_model_dir(base_dir, role="base", allow_pickle=allow_pickle))
         recommended: set[str] = set()
-        for c in o.candidate:
+        for flag, c in dirs:
             if not Path(c).is_dir():
-                raise ConfigError(f"--candidate={c!r}: no such directory; pass an adapter dir (adapter_config.json) or a full model dir")
-            self.notes.extend(check_model_dir(Path(c), role="candidate", allow_pickle=allow_pickle))
-            check = check_adapter_base(
-                Path(c),
-                base_spec=o.base,
-                base_dir=base_dir,
-                quantization=asked,
-                allow_mismatch=bool(getattr(o, "allow_base_mismatch", False)),
-            )
+                raise ConfigError(f"{flag}={c!r}: no such directory; pass an adapter dir (adapter_config.json) or a full model dir")
+            try:
+                self.notes.extend(check_model_dir(Path(c), role="candidate", allow_pickle=allow_pickle))
+                check = check_adapter_base(
+                    Path(c),
+                    base_spec=o.base,
+                    base_dir=base_dir,
+                    quantization=asked,
+                    allow_mismatch=bool(getattr(o, "allow_base_mismatch", False)),
+                )
+            except (ConfigError, ModelLoadError) as exc:
+                if flag == "--candidate":
+                    raise
+                raise ConfigError(f"--reference={c!r}: {exc}") from None
             self.notes.extend(n for n in check.notes if n.startswith(("BASE MISMATCH", "adapter")))
             recommended.add(check.recommended_quantization)
         if asked != "auto":
             return asked
         if len(recommended) > 1:
             raise ConfigError(
-                "the candidates were trained on differently quantized bases (QLoRA on NF4 and LoRA on the "
-                "full-precision base) and share one base here; gate them in two runs, or pick one with "
+                "the candidates (and the reference) were trained on differently quantized bases (QLoRA on NF4 "
+                "and LoRA on the full-precision base) and share one base here; gate them in two runs, or pick one with "
                 "--quantization nf4 or --quantization none"
             )
         chosen = recommended.pop() if recommended else "none"

@@ -42,7 +42,7 @@ class RunOutputs:
             params = GenerationParams(max_new_tokens=suite.max_new_tokens, stop=suite.stop)
             reqs = [GenerationRequest(it.id, it.messages, params) for it in suite.items]
             backend = model.backend
-            if model is not self.models.base:
+            if any(model is c for c in self.models.candidates):  # the reference is in production: no probe
                 self.models.check_adapter(model, suite)
             done = generate_cached(backend, reqs, self.cache, stats=self.stats, label=model.label, suite=suite.name)
             self._outputs[key] = [c.text for c in done]
@@ -53,18 +53,21 @@ class RunOutputs:
         return self._outputs[key]
 
     def record_scores(
-        self, suite: Suite, metric: str, base: MetricScores, cand: MetricScores, label: str
+        self, suite: Suite, metric: str, base: MetricScores, cand: MetricScores, label: str, *, other: str = "base"
     ) -> None:
+        """Per-item scores of a pair: ``base`` are the scores of ``other`` (the base, or the reference's label)."""
+        self.record_side(suite, metric, base, other)
+        self.record_side(suite, metric, cand, label)
+
+    def record_side(self, suite: Suite, metric: str, scores: MetricScores, label: str) -> None:
+        """One model's per-item scores (and a judge's rationales) in the item rows, under ``label``."""
         rows = self.items.setdefault(suite.name, {})
         for i, it in enumerate(suite.items):
             row = rows.setdefault(it.id, _item_row(it))
-            cell = row["scores"].setdefault(metric, {})
-            cell["base"] = _num(base.values[i])
-            cell[label] = _num(cand.values[i])
-            for who, scores in (("base", base), (label, cand)):
-                why = _rationale(scores, i)
-                if why:
-                    row.setdefault("rationales", {}).setdefault(metric, {})[who] = why
+            row["scores"].setdefault(metric, {})[label] = _num(scores.values[i])
+            why = _rationale(scores, i)
+            if why:
+                row.setdefault("rationales", {}).setdefault(metric, {})[label] = why
 
 
 def _item_row(it: Any) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from tunegate.harness import sides
@@ -18,6 +19,7 @@ from tunegate.harness.handles import ModelHandle
 from tunegate.harness.metrics.base import Metric, PairwiseMetric
 from tunegate.harness.models.base import require
 from tunegate.harness.options import RunOptions
+from tunegate.harness.record_sections import Against
 from tunegate.harness.recorder import RunRecorder
 from tunegate.harness.run_models import RunModels
 from tunegate.harness.run_outputs import RunOutputs
@@ -49,6 +51,21 @@ class RunState:
         return self.models.candidates
 
     @property
+    def reference(self) -> ModelHandle | None:
+        """The reference in production (``--reference``), or None."""
+        return self.models.reference
+
+    def pair(self, against: str | None = None, *, where: str = "compare(...)") -> Against:
+        """The pair a comparison is about: ``against`` checked, or the default (the reference when
+        the run has one, else the base)."""
+        from tunegate.harness.compare.result import check_against
+
+        reference = self.reference.label if self.reference is not None else None
+        if against is None:
+            return "reference" if reference else "base"
+        return check_against(against, reference=reference, where=where)
+
+    @property
     def cache(self) -> ResponseCache:
         return self.store.cache
 
@@ -73,22 +90,36 @@ class RunState:
         return self.recorder.partial(self.models, self.store)
 
     # -- the run's actions -------------------------------------------------------------------
-    def compare(self, suite: Suite, metric: Any, candidate: ModelHandle, *, nodeid: str = "") -> Comparison:
+    def compare(
+        self, suite: Suite, metric: Any, candidate: ModelHandle, *, nodeid: str = "", against: str | None = None
+    ) -> Comparison:
+        """``candidate`` paired with the base or the reference (``against``; default: the reference
+        when the run has one, else the base) on ``suite``, scored with ``metric``. In a run with a
+        reference, the third model is scored too (a plain metric), for the report's three columns."""
         from tunegate.harness.compare import DEFAULT_COVERAGE_FLOOR, compare_scores
+        from tunegate.harness.compare.scoring import side_mean
 
+        pair = self.pair(against)
         self.recorder.doing("gate")
         suite = self.store.prepare(suite)
-        base_out = self.store.outputs(self.base, suite)
+        other = self.reference if pair == "reference" and self.reference is not None else self.base
+        third = self.base if other is not self.base else self.reference
+        other_out = self.store.outputs(other, suite)
         cand_out = self.store.outputs(candidate, suite)
         items = list(suite.items)
+        third_scores = None
         if isinstance(metric, PairwiseMetric):
-            with sides.scoring(f"base vs {candidate.label}"):
-                base_scores, cand_scores = metric.score_pair(items, base_out, cand_out)
+            with sides.scoring(f"{other.label} vs {candidate.label}"):
+                base_scores, cand_scores = metric.score_pair(items, other_out, cand_out)
         elif isinstance(metric, Metric):
-            with sides.scoring("base"):  # named in a judge's progress line
-                base_scores = metric.score(items, base_out)
+            with sides.scoring(other.label):  # named in a judge's progress line
+                base_scores = metric.score(items, other_out)
             with sides.scoring(candidate.label):
                 cand_scores = metric.score(items, cand_out)
+            if third is not None:
+                third_out = self.store.outputs(third, suite)
+                with sides.scoring(third.label):
+                    third_scores = metric.score(items, third_out)
         else:
             raise ConfigError(
                 f"{metric!r} is not a metric: it needs name, kind, higher_is_better and score(items, outputs) "
@@ -118,8 +149,18 @@ class RunState:
             worst=getattr(metric, "worst_score", None),
             coverage_floor=getattr(self.options, "coverage_floor", DEFAULT_COVERAGE_FLOOR),
             advisory=advisory,
+            against=pair,
+            reference=self.reference.label if pair == "reference" and self.reference is not None else None,
         )
-        self.store.record_scores(suite, metric.name, base_scores, cand_scores, candidate.label)
+        if third is not None and third_scores is not None:
+            key = "base" if third is self.base else "reference"
+            mean = side_mean(
+                third_scores, suite.ids, comparison.ids, kind=metric.kind, worst=comparison.coverage.worst
+            )
+            comparison = replace(comparison, means={key: mean})
+        self.store.record_scores(suite, metric.name, base_scores, cand_scores, candidate.label, other=other.label)
+        if third is not None and third_scores is not None:
+            self.store.record_side(suite, metric.name, third_scores, third.label)
         self.recorder.comparisons.append((nodeid, comparison))
         self.recorder.note_selection(candidate, suite)
         return comparison

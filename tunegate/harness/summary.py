@@ -40,7 +40,7 @@ def _n(c: ComparisonRecord) -> str:
     if cov is not None and cov.unscored_candidate:
         gaps.append(f"{cov.unscored_candidate} cand. unscored")
     if cov is not None and cov.unscored_base:
-        gaps.append(f"{cov.unscored_base} base unscored")
+        gaps.append(f"{cov.unscored_base} {'ref.' if c.against == 'reference' else 'base'} unscored")
     if cov is not None and cov.infra:
         gaps.append(f"{cov.infra} not scored")
     return f"{c.n} ({', '.join(gaps)})" if gaps else str(c.n)
@@ -57,7 +57,9 @@ def _gate(c: ComparisonRecord) -> str:
 def format_summary(record: RunRecord, *, report_dir: str = "") -> list[str]:
     comps = record.comparisons
     many = len({c.candidate for c in comps}) > 1
-    header = ["suite", "metric", *(["candidate"] if many else []), "gate", "n", "base", "cand", "delta [CI]", "p (claim)", "verdict"]
+    reference = record.reference_label
+    ref_cols = ["vs", "base", "ref"] if reference else ["base"]
+    header = ["suite", "metric", *(["candidate"] if many else []), "gate", "n", *ref_cols, "cand", "delta [CI]", "p (claim)", "verdict"]
     rows = [
         [
             c.suite,
@@ -65,7 +67,7 @@ def format_summary(record: RunRecord, *, report_dir: str = "") -> list[str]:
             *([c.candidate] if many else []),
             _gate(c),
             _n(c),
-            _f(c.base_mean),
+            *([c.against, _f(c.base_mean), _f(c.reference_mean)] if reference else [_f(c.base_mean)]),
             _f(c.candidate_mean),
             f"{_f(c.delta, '+.3f')} [{_f(c.ci_low, '+.3f')}, {_f(c.ci_high, '+.3f')}]",
             _p(c),
@@ -74,7 +76,10 @@ def format_summary(record: RunRecord, *, report_dir: str = "") -> list[str]:
         for c in comps
     ]
     v = record.verdict
-    lines = ["", "tunegate: base vs candidate".center(60, "=")]
+    title = f"tunegate: candidate vs reference ({reference}) and base" if reference else "tunegate: base vs candidate"
+    lines = ["", title.center(60, "=")]
+    if reference:
+        lines.append("vs: the pair each gate is about (delta = candidate minus it); the other mean is shown, not tested")
     lines += [f"!!! {note}" for note in v.notes if note.startswith("ADAPTER HAS NO EFFECT")]
     lines += format_table(rows, header) if rows else ["(no comparisons)"]
     for t in record.tests:

@@ -61,7 +61,9 @@ def models_line(record: RunRecord) -> Html:
         frag(h("b", c.label), f" ({c.spec.adapter})" if c.spec.adapter else None) for c in record.models.candidates
     ]
     cands = join(", ", names) if names else h("b", "candidate")
-    return frag(cands, " vs base ", h("b", base.spec.base or base.label))
+    ref = record.run.reference
+    production = frag(" vs reference ", h("b", ref.label), f" ({ref.path})" if ref.path else None, " and") if ref else None
+    return frag(cands, production, " vs base ", h("b", base.spec.base or base.label))
 
 
 def took(run: RunInfo) -> str:

@@ -128,6 +128,8 @@ def _warnings(old: RunRecord, new: RunRecord) -> tuple[list[str], list[str]]:
 
 def _key(c: ComparisonRecord, cand: dict[str, str] | None) -> tuple[str, ...]:
     base = (c.suite, c.metric, c.gate.type, num(c.gate.margin, 6), num(c.gate.min_delta, 6))
+    if c.against == "reference":  # a gate against production is another row than the same gate against the base
+        base = (*base, f"vs {c.pair}")
     return base if cand is None else (*base, cand.get(c.candidate, f"label:{c.candidate}"))
 
 
@@ -146,7 +148,8 @@ def compare_runs(old: RunRecord, new: RunRecord) -> RunComparison:
         ref = new_by.get(key) or old_by[key]
         changes.append(
             ComparisonChange(
-                suite=ref.suite, metric=ref.metric, candidate=ref.candidate, old=old_by.get(key), new=new_by.get(key)
+                suite=ref.suite, metric=ref.metric if ref.against == "base" else f"{ref.metric} vs {ref.pair}",
+                candidate=ref.candidate, old=old_by.get(key), new=new_by.get(key),
             )
         )
     order = {"worse": 0, "removed": 1, "better": 2, "added": 3, "same": 4}

@@ -239,8 +239,11 @@ def gate_text(comparison: ComparisonRecord) -> str:
 
 def comparison_label(comparison: ComparisonRecord, *, with_candidate: bool, with_gate: bool = False) -> str:
     """``support/eval · exact_match[category]`` (plus ``· label`` when there are several candidates,
-    plus ``· improves by > +0.050`` when ``with_gate``)."""
+    ``· vs reference (label)`` for a comparison against the reference in production, and
+    ``· improves by > +0.050`` when ``with_gate``)."""
     parts = [comparison.suite, comparison.metric, *([comparison.candidate] if with_candidate else [])]
+    if comparison.against == "reference":
+        parts.append(f"vs {comparison.pair}")
     text = " · ".join(clean_label(p) for p in parts)
     return f"{text} · {gate_text(comparison)}" if with_gate else text
 
@@ -261,7 +264,8 @@ def coverage_text(comparison: ComparisonRecord) -> str:
         return ""
     share = cov.n_scored / cov.n_items if cov.n_items else None
     parts = [f"{cov.n_scored} of {cov.n_items} items scored" + (f" ({pct(share)})" if share is not None else "")]
-    parts.append(f"unscored: base {base}, candidate {cand}" + (f", infrastructure {infra}" if infra else ""))
+    other = "reference" if comparison.against == "reference" else "base"
+    parts.append(f"unscored: {other} {base}, candidate {cand}" + (f", infrastructure {infra}" if infra else ""))
     parts.append(f"floor {pct(cov.floor, 0)}")
     reasons = [clean_text(r) for r in cov.reasons if r]
     text = "; ".join(parts)

@@ -110,9 +110,10 @@ def _comparisons_table(ordered: Ordered, record: RunRecord, multi: bool) -> Html
     if not ordered:
         return h("p", "No comparisons in this run.", class_="muted")
     suites = {s.name: s for s in record.suites}
-    titles = ["metric", *(["candidate"] if multi else []), "gate", "verdict", "delta [CI]", "p (claim)"]
-    titles += ["p adj.", "base", "cand.", "MDE", "n", "test"]
-    numeric = {"delta [CI]", "p (claim)", "p adj.", "base", "cand.", "MDE", "n"}
+    reference = record.reference_label
+    titles = ["metric", *(["candidate"] if multi else []), *(["vs"] if reference else []), "gate", "verdict"]
+    titles += ["delta [CI]", "p (claim)", "p adj.", "base", *(["ref."] if reference else []), "cand.", "MDE", "n", "test"]
+    numeric = {"delta [CI]", "p (claim)", "p adj.", "base", "ref.", "cand.", "MDE", "n"}
     head = h("tr", *(h("th", t, class_="num" if t in numeric else None) for t in titles))
     rows: list[Html] = []
     current = None
@@ -127,13 +128,13 @@ def _comparisons_table(ordered: Ordered, record: RunRecord, multi: bool) -> Html
         cells = [
             h("td", h("code", c.metric), frag(" ", h("span", "advisory", class_="badge soft")) if is_advisory(c) else None),
             *([h("td", c.candidate)] if multi else []),
+            *([h("td", h("b", c.pair), class_="pair")] if reference else []),
             h("td", gate_text(c), class_="gate"),
             h("td", verdict_badge(c.verdict)),
             h("td", h("b", signed(c.delta)), " ", interval(c.ci_low, c.ci_high), class_="num"),
             _p_cell(c),
             h("td", pval(c.p_adjusted), class_="num"),
-            h("td", num(c.base_mean), class_="num"),
-            h("td", num(c.candidate_mean), class_="num"),
+            *_mean_cells(c, bool(reference)),
             _mde_cell(c),
             _n_cell(c),
             h("td", c.test or DASH),
@@ -143,6 +144,15 @@ def _comparisons_table(ordered: Ordered, record: RunRecord, multi: bool) -> Html
         h("div", h("table", h("thead", head), h("tbody", rows), class_="data comparisons"), class_="table-wrap"),
         h(
             "p",
+            *(
+                [
+                    f"vs: the pair the gate is about, the candidate against the reference in production ({reference}) "
+                    "or against the base; delta is the candidate minus that model, whose mean is in bold. The other "
+                    "mean is shown on the same items, not tested. "
+                ]
+                if reference
+                else []
+            ),
             "p (claim): the p-value of the claim that decided the verdict, and that claim. p adj.: Holm-adjusted "
             "across the run's improvement claims. MDE: the smallest change this many items can detect (alpha "
             "one-sided, power 0.8). n: items scored; a red n/N means items went unscored (hover for why). Hover "
@@ -150,6 +160,22 @@ def _comparisons_table(ordered: Ordered, record: RunRecord, multi: bool) -> Html
             class_="note",
         ),
     )
+
+
+def _mean_cells(c: ComparisonRecord, reference: bool) -> list[Html]:
+    """The means of a comparison: base and candidate, or base / reference / candidate in a run with a
+    reference (the three-column view), the model the candidate is paired with in bold."""
+    if not reference:
+        return [h("td", num(c.base_mean), class_="num"), h("td", num(c.candidate_mean), class_="num")]
+
+    def cell(side: str, value: float | None) -> Html:
+        paired = c.against == side
+        return h(
+            "td", h("b", num(value)) if paired else num(value), class_="num paired" if paired else "num",
+            title=f"the pair: candidate vs {c.pair}" if paired else "shown on the same items, not tested",
+        )  # fmt: skip
+
+    return [cell("base", c.base_mean), cell("reference", c.reference_mean), h("td", num(c.candidate_mean), class_="num")]
 
 
 def _coverage_block(ordered: Ordered, multi: bool) -> Html:
@@ -166,7 +192,7 @@ def _coverage_block(ordered: Ordered, multi: bool) -> Html:
                 h("td", h("a", comparison_label(c, with_candidate=multi, with_gate=True), href=f"#cmp-{k}"), class_="col-name"),
                 h("td", verdict_badge(c.verdict)),
                 h("td", f"{scalar(cov.n_scored)} / {scalar(cov.n_items)}", class_="num"),
-                h("td", scalar(cov.unscored_base), class_="num"),
+                h("td", scalar(cov.unscored_base), class_="num", title=f"unscored items of the {c.pair}"),
                 h("td", scalar(cov.unscored_candidate), class_="num"),
                 h("td", scalar(cov.infra), class_="num"),
                 h("td", scalar(cov.floor), class_="num"),
@@ -176,7 +202,7 @@ def _coverage_block(ordered: Ordered, multi: bool) -> Html:
         )
     if not rows:
         return frag("")
-    titles = ("comparison", "verdict", "scored / items", "unscored base", "unscored candidate", "infrastructure", "floor", "why")
+    titles = ("comparison", "verdict", "scored / items", "unscored base (or reference)", "unscored candidate", "infrastructure", "floor", "why")
     return frag(
         h("h3", "Coverage: items that could not be scored", id="coverage"),
         h(
@@ -272,7 +298,7 @@ def _flips(record: RunRecord, flips: list[dict[str, Any]], multi: bool) -> Html:
     for idx, block in enumerate(flips):
         c = comparisons[block["cmp"]]
         summary = (
-            f"{comparison_label(c, with_candidate=multi, with_gate=True)} — {len(block['base_only']):,} base-only "
+            f"{comparison_label(c, with_candidate=multi, with_gate=True)} — {len(block['base_only']):,} {c.pair}-only "
             f"right, {len(block['candidate_only']):,} candidate-only right"
         )
         blocks.append(
@@ -285,13 +311,14 @@ def _flips(record: RunRecord, flips: list[dict[str, Any]], multi: bool) -> Html:
             )
         )
     if not blocks:
-        return h("p", "No item flipped between base and candidate on a binary metric.", class_="muted")
+        return h("p", "No item flipped between a candidate and the model it is paired with on a binary metric.", class_="muted")
     return frag(
         h(
             "p",
-            "Items one model got right and the other got wrong, with the reference and a word-level diff of the "
-            "two outputs (",
-            h("del", "only in base"),
+            "Items one model of a pair got right and the other got wrong (the base, or the reference in production "
+            "in a comparison against it, and the candidate), with the expected answer and a word-level diff of "
+            "the two outputs (",
+            h("del", "only in base or reference"),
             " / ",
             h("ins", "only in candidate"),
             ").",
@@ -302,7 +329,8 @@ def _flips(record: RunRecord, flips: list[dict[str, Any]], multi: bool) -> Html:
 
 
 FOREST_LEAD = (
-    "Each row: candidate minus base with its confidence interval; the dashed tick is the gate's threshold. "
+    "Each row: candidate minus the model it is paired with (the base, or the reference in production) with its "
+    "confidence interval; the dashed tick is the gate's threshold. "
     "Metrics have different scales (a 0-100 chrF, a 1-5 judge, 0-1 proportions), so each metric gets its "
     "own panel and axis (faceted by metric, not standardised): compare rows within a panel, not across."
 )

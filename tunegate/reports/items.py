@@ -15,6 +15,9 @@ Layout (compact, because it is repeated per item)::
           "j": [[judge rationale per label] per metric]  (only when the item has rationales)}]}],
      "flips": [{"cmp": comparison index, "suite": suite index, "labels": [label indexes],
                 "base_only": [ids], "candidate_only": [ids]}]}
+
+A flip block is about its comparison's pair: ``labels[0]`` and ``base_only`` are the base's, or the
+reference's in a comparison against the reference in production.
 """
 
 from __future__ import annotations
@@ -56,9 +59,11 @@ def _text(value: object) -> str:
 
 
 def model_labels(record: RunRecord) -> list[str]:
-    """[base label, candidate labels...] as the items' ``outputs`` and ``scores`` key them."""
-    cands = [c.label for c in record.models.candidates]
-    return [record.models.base.label, *cands] if cands else [record.models.base.label, "candidate"]
+    """[base label, candidate labels..., reference label] as the items' ``outputs`` and ``scores``
+    key them (the reference in production last, when the run has one)."""
+    cands = [c.label for c in record.models.candidates] or ["candidate"]
+    reference = record.reference_label
+    return [record.models.base.label, *cands, *([reference] if reference and reference not in cands else [])]
 
 
 class _Messages:
@@ -127,12 +132,13 @@ def flip_blocks(record: RunRecord, labels: list[str], suite_names: list[str]) ->
         if flips is None or not (flips.base_only or flips.candidate_only):
             continue
         suite, cand = comparison.suite, comparison.candidate
+        other = comparison.reference if comparison.against == "reference" and comparison.reference else labels[0]
         blocks.append(
             {
                 "cmp": k,
                 "suite": suite_names.index(suite) if suite in suite_names else -1,
-                "labels": [0, labels.index(cand) if cand in labels else -1],
-                "names": [clean_text(labels[0]), clean_text(cand)],
+                "labels": [labels.index(other) if other in labels else -1, labels.index(cand) if cand in labels else -1],
+                "names": [clean_text(other), clean_text(cand)],
                 "base_only": [clean_text(i) for i in flips.base_only],
                 "candidate_only": [clean_text(i) for i in flips.candidate_only],
             }

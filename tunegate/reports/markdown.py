@@ -79,9 +79,17 @@ def row_icon(c: ComparisonRecord) -> str:
     return "✅"
 
 
-def _name(c: ComparisonRecord, multi: bool) -> str:
+def _name(c: ComparisonRecord, multi: bool, pairs: bool = False) -> str:
+    """``support/eval exact_match`` (``(candidate)`` with several; ``vs reference (label)`` or ``vs base``
+    in a run with a reference)."""
     text = f"{md_name(c.suite)} {md_name(c.metric)}"
-    return f"{text} ({md_name(c.candidate)})" if multi else text
+    text = f"{text} ({md_name(c.candidate)})" if multi else text
+    return f"{text} vs {md_pair(c)}" if pairs or c.against == "reference" else text
+
+
+def md_pair(c: ComparisonRecord) -> str:
+    """``base`` or ``reference (label)``, the label made safe for GitHub Markdown."""
+    return f"reference ({md_name(c.reference)})" if c.against == "reference" and c.reference else c.pair
 
 
 def headline(record: RunRecord) -> str:
@@ -105,7 +113,8 @@ def verdict_line(record: RunRecord) -> str:
     lead = [by_id[f] for f in verdict.failed if f in by_id]
     if status in ("FAIL", "ADVISORY") and failing and (lead or not verdict.failed):
         first = lead[0] if lead else ([c for c in failing if not is_advisory(c)] or failing)[0]
-        line = f"{icon} {status} — {_name(first, multi)}: {first.verdict}, delta {delta_ci(first)}"
+        pairs = record.reference_label is not None
+        line = f"{icon} {status} — {_name(first, multi, pairs)}: {first.verdict}, delta {delta_ci(first)}"
         if is_advisory(first):
             line += " (advisory)"
         if len(failing) > 1:
@@ -114,13 +123,15 @@ def verdict_line(record: RunRecord) -> str:
     return f"{icon} {status_text(status)} — {md_text(verdict.reason or status)}"
 
 
-def _table(comparisons: list[ComparisonRecord], multi: bool) -> list[str]:
+def _table(comparisons: list[ComparisonRecord], multi: bool, reference: bool = False) -> list[str]:
     head = (
         "| | suite | metric |"
         + (" candidate |" if multi else "")
-        + " gate | base | cand. | delta [CI] | p (claim) | p adj. | n | verdict |"
+        + (" vs | gate | base | ref. |" if reference else " gate | base |")
+        + " cand. | delta [CI] | p (claim) | p adj. | n | verdict |"
     )
-    align = "|---|---|---|" + ("---|" if multi else "") + "---|---:|---:|---:|---:|---:|---:|---|"
+    align = "|---|---|---|" + ("---|" if multi else "") + ("---|---|---:|---:|" if reference else "---|---:|")
+    align += "---:|---:|---:|---:|---:|---|"
     lines = [head, align]
     for c in failing_order(comparisons)[:MAX_ROWS]:
         cov = c.coverage
@@ -128,7 +139,10 @@ def _table(comparisons: list[ComparisonRecord], multi: bool) -> list[str]:
         lines.append(
             f"| {row_icon(c)} | {md_name(c.suite, in_table=True)} | {md_name(c.metric, in_table=True)} |"
             + (f" {md_name(c.candidate, in_table=True)} |" if multi else "")
-            + f" {md_name(gate_text(c), in_table=True)} | {num(c.base_mean)} | {num(c.candidate_mean)} |"
+            + (f" {md_name(c.against, in_table=True)} |" if reference else "")
+            + f" {md_name(gate_text(c), in_table=True)} | {num(c.base_mean)} |"
+            + (f" {num(c.reference_mean)} |" if reference else "")
+            + f" {num(c.candidate_mean)} |"
             f" {delta_ci(c)} | {md_text(p_text(c))} | {pval(c.p_adjusted)} | {md_name(n, in_table=True)} |"
             f" {md_name(c.verdict, in_table=True)}"
             + (" (advisory)" if is_advisory(c) else "")
@@ -143,7 +157,8 @@ def _candidates(record: RunRecord) -> list[str]:
     """One line per candidate with its own verdict (one FAIL never covers a passing candidate)."""
     verdicts = record.verdict.candidates
     labels = [c.label for c in record.models.candidates] or list(verdicts)
-    if not verdicts and len(labels) < 2:
+    reference = record.reference_label
+    if not verdicts and len(labels) < 2 and reference is None:
         return []
     lines = ["**Verdict per candidate**", ""]
     for label in labels:
@@ -151,11 +166,31 @@ def _candidates(record: RunRecord) -> list[str]:
         mine = [c for c in record.comparisons if c.candidate == label]
         failing = [c for c in mine if is_failing(c)]
         head = f"{STATUS_ICONS[v.status]} {status_text(v.status)}" if v is not None else "❔ not recorded"
+        if reference is not None:
+            lines.append(f"- {md_name(label)} — {head} — {pair_line(mine, reference)}")
+            continue
         reason = f": {md_text(v.reason)}" if v is not None and v.reason else ""
         lines.append(
             f"- {md_name(label)} — {head}{reason} ({len(mine) - len(failing)} of {len(mine)} comparisons passed)"
         )
     return [*lines, ""]
+
+
+def pair_line(comparisons: list[ComparisonRecord], reference: str) -> str:
+    """``vs production (task-only): 3 of 3 gates passed; vs base: 1 of 2 passed (REGRESSED: ...)``."""
+    parts = []
+    for pair, name in (("reference", f"vs production ({md_name(reference)})"), ("base", "vs base")):
+        mine = [c for c in comparisons if c.against == pair]
+        if not mine:
+            parts.append(f"{name}: no gates")
+            continue
+        failing = [c for c in mine if is_failing(c)]
+        text = f"{name}: {len(mine) - len(failing)} of {len(mine)} passed"
+        if failing:
+            shown = ", ".join(f"{md_name(c.suite)} {md_name(c.metric)} {c.verdict}" for c in failing[:3])
+            text += f" ({shown}{', ...' if len(failing) > 3 else ''})"
+        parts.append(text)
+    return "; ".join(parts)
 
 
 def _coverage(comparisons: list[ComparisonRecord], multi: bool) -> list[str]:
@@ -206,7 +241,9 @@ def _worst_slices(comparisons: list[ComparisonRecord], multi: bool) -> list[str]
 def _context(record: RunRecord) -> str:
     base = record.models.base
     cands = [md_name(c.spec.adapter or c.label) for c in record.models.candidates]
-    parts = [f"{', '.join(cands) or 'candidate'} vs base {md_name(base.spec.base or base.label)}"]
+    info = record.run.reference
+    production = f"reference {md_name(info.path or info.label)} and " if info is not None else ""
+    parts = [f"{', '.join(cands) or 'candidate'} vs {production}base {md_name(base.spec.base or base.label)}"]
     n_items = sum(s.n_items or 0 for s in record.suites)
     if n_items:
         parts.append(f"{n_items:,} items")
@@ -239,13 +276,14 @@ def render_markdown(record: RunRecord, *, report_href: str | None = "report.html
     lines += _candidates(record)
     lines += tests_lines(record)
     if comparisons:
-        lines += [*_table(comparisons, multi), ""]
+        lines += [*_table(comparisons, multi, record.reference_label is not None), ""]
     lines += _coverage(comparisons, multi)
     slices = _worst_slices(comparisons, multi)
     if slices:
         lines += ["**Worst slices of the failing comparisons**", "", *slices, ""]
     flips = [
-        f"- {_name(c, multi)}: {len(c.flips.base_only):,} items base got right and the candidate got wrong"
+        f"- {_name(c, multi)}: {len(c.flips.base_only):,} items the {md_pair(c)} "
+        "got right and the candidate got wrong"
         for c in failing_order(comparisons)
         if is_failing(c) and c.flips is not None and c.flips.base_only
     ]

@@ -282,7 +282,10 @@ def _model_row(role: str, model: ModelRecord) -> Html:
 
 def provenance_section(record: RunRecord) -> Html:
     base, cands = record.models.base, record.models.candidates
+    reference = record.models.reference
     rows = [_model_row("base", base), *(_model_row("candidate", c) for c in cands)]
+    if reference is not None:
+        rows.append(_model_row("reference (production)", reference))
     head = h("tr", *(h("th", t) for t in ("role", "label", "base", "adapter", "backend", "dtype", "fingerprint")))
     out: list[Html] = [
         h("h3", "Models"),

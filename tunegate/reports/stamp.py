@@ -99,7 +99,9 @@ def _model_index_results(record: RunRecord, label: str) -> list[dict[str, Any]]:
         if c.candidate != label or as_float(c.candidate_mean) is None:
             continue
         args = {
+            "against": c.against if c.against == "reference" else None,
             "base": _round(c.base_mean),
+            "reference": _round(c.reference_mean),
             "delta": _round(c.delta),
             "ci_low": _round(c.ci_low),
             "ci_high": _round(c.ci_high),
@@ -112,7 +114,7 @@ def _model_index_results(record: RunRecord, label: str) -> list[dict[str, Any]]:
         by_suite.setdefault(c.suite, []).append(
             {
                 "type": clean(c.metric),
-                "name": f"{clean(c.metric)} (base {num(c.base_mean)}, {c.verdict})",
+                "name": f"{clean(c.metric)} ({clean(c.pair)} {num(c.against_mean)}, {c.verdict})",
                 "value": _round(c.candidate_mean),
                 "args": {k: v for k, v in args.items() if v is not None},
                 "verified": False,
@@ -149,8 +151,8 @@ def _merge_model_index(existing: object, name: str, new_results: list[dict[str, 
 
 def _section(record: RunRecord, label: str, sha256: str) -> str:
     rows = [
-        f"| {md_name(c.suite, in_table=True)} | {md_name(c.metric, in_table=True)} | "
-        f"{num(c.base_mean)} | {num(c.candidate_mean)} | {delta_ci(c)} | {md_name(c.verdict, in_table=True)} |"
+        f"| {md_name(c.suite, in_table=True)} | {md_name(c.metric if c.against == 'base' else f'{c.metric} vs {c.pair}', in_table=True)} | "
+        f"{num(c.against_mean)} | {num(c.candidate_mean)} | {delta_ci(c)} | {md_name(c.verdict, in_table=True)} |"
         for c in record.comparisons
         if c.candidate == label
     ]
@@ -161,7 +163,7 @@ def _section(record: RunRecord, label: str, sha256: str) -> str:
             "",
             headline(record),
             "",
-            "| suite | metric | base | adapter | delta [CI] | verdict |",
+            f"| suite | metric | {'paired with' if record.reference_label else 'base'} | adapter | delta [CI] | verdict |",
             "|---|---|---:|---:|---:|---|",
             *rows,
             "",

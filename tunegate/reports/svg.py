@@ -148,7 +148,7 @@ def _panel(rows: list[tuple[int, ComparisonRecord]], lo: float, hi: float, with_
         width=WIDTH,
         height=height,
         role="img",
-        aria_label="Forest plot panel: candidate minus base with confidence intervals and gate thresholds",
+        aria_label="Forest plot panel: candidate minus base (or reference) with confidence intervals and gate thresholds",
         xmlns="http://www.w3.org/2000/svg",
     )
 
@@ -167,6 +167,8 @@ def row_label(c: ComparisonRecord, with_candidate: bool) -> str:
     parts = [clean_label(c.suite)]
     if with_candidate:
         parts.append(clean_label(c.candidate))
+    if c.against == "reference":
+        parts.append(f"vs {clean_label(c.pair)}")
     parts.append(gate_text(c))
     return " · ".join(parts)
 

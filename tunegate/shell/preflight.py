@@ -119,6 +119,25 @@ def check_candidates(options: RunOptions) -> None:
             raise ConfigError(f"--candidate={c!r}: {exc}") from None
 
 
+def check_reference(options: RunOptions) -> None:
+    """The reference (``--reference``) is an adapter or model dir with safe weights, as a candidate is;
+    the base it was trained on is checked with the candidates' (``RunModels``)."""
+    ref = getattr(options, "reference", "")
+    if not ref or not _local_weights(options):
+        return
+    from tunegate.harness.models.adapters import classify_adapter
+
+    where = options.given("reference") if options.sources.get("reference") else f"--reference={ref!r}"
+    if not Path(ref).expanduser().is_dir():
+        raise ConfigError(
+            f"{where}: no such directory; pass the adapter dir (adapter_config.json) or model dir in production"
+        )
+    try:
+        classify_adapter(Path(ref).expanduser(), allow_pickle=options.allow_pickle)
+    except ModelLoadError as exc:
+        raise ConfigError(f"{where}: {str(exc).replace('candidate ', 'reference ', 1)}") from None
+
+
 def check_train_data(options: RunOptions) -> None:
     for p in options.train_data:
         if not Path(p).expanduser().is_file():
@@ -173,3 +192,4 @@ def configure_checks(options: RunOptions, *, controller: bool) -> None:
     check_train_data(options)
     check_base(options)
     check_candidates(options)
+    check_reference(options)

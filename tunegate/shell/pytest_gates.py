@@ -27,6 +27,10 @@ class GateFileCollector(pytest.File):
         run = self.config.stash[ACTIVE_KEY].run
         labels = [c.label for c in run.candidates] or ["candidate"]
         for k, gate in enumerate(spec.gates):
+            try:
+                run.pair(spec.pair(k), where=f"{self.path}: gates.{k}")
+            except TunegateError as exc:
+                raise self.CollectError(str(exc)) from None
             opts = ",".join(f"{a}={b}" for a, b in gate.options.items())
             name = gate.name or gate.metric + (f"[{opts}]" if opts else "")
             for idx, label in enumerate(labels):
@@ -39,6 +43,7 @@ class GateItem(pytest.Item):
         super().__init__(**kwargs)
         self.spec = spec
         self.gate = spec.gates[gate_index]
+        self.gate_index = gate_index
         self.candidate_index = candidate_index
         self.add_marker("tunegate")
 
@@ -58,7 +63,9 @@ class GateItem(pytest.Item):
             stop=self.spec.stop,
         )
         metric = make_metric(self.gate.metric, **self.gate.options)
-        comparison = run.compare(suite, metric, run.candidates[self.candidate_index], nodeid=self.nodeid)
+        comparison = run.compare(
+            suite, metric, run.candidates[self.candidate_index], nodeid=self.nodeid, against=self.spec.pair(self.gate_index)
+        )
         if self.gate.improves is not None:
             comparison.assert_improves(min_delta=self.gate.improves.min_delta, alpha=self.gate.improves.alpha)
         elif self.gate.no_regression is not None:

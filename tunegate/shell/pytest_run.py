@@ -201,14 +201,17 @@ def candidate(tunegate_run: RunState, _tunegate_candidate: int) -> ModelHandle:
 
 @pytest.fixture
 def compare(request: pytest.FixtureRequest, tunegate_run: RunState, candidate: ModelHandle) -> Callable[..., Any]:
-    """``compare(suite, metric)`` -> a Comparison of base and candidate with paired statistics.
+    """``compare(suite, metric, against=None)`` -> a Comparison of the candidate with the reference
+    (``--reference``) or the base, with paired statistics. ``against``: ``"base"`` or
+    ``"reference"``; left out, the reference when the run has one, else the base.
 
     Errors propagate unchanged: a TunegateError is shown as its one-paragraph message, and a
-    ConfigError or ModelLoadError stops the run with exit code 4.
+    ConfigError or ModelLoadError (a bad ``against`` included) stops the run with exit code 4.
     """
 
-    def _compare(suite: Any, metric: Any) -> Any:
-        return tunegate_run.compare(suite, metric, candidate, nodeid=request.node.nodeid)
+    def _compare(suite: Any, metric: Any, *, against: str | None = None) -> Any:
+        pair = tunegate_run.pair(against, where="compare(...)")
+        return tunegate_run.compare(suite, metric, candidate, nodeid=request.node.nodeid, against=pair)
 
     return _compare
 

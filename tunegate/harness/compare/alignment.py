@@ -70,14 +70,15 @@ class Coverage:
             "reasons": list(self.reasons),
         }
 
-    def text(self, label: str) -> str:
-        """One sentence for messages; empty when every item was scored."""
+    def text(self, label: str, other: str = "base") -> str:
+        """One sentence for messages; empty when every item was scored. ``other``: the model the
+        candidate is paired with (``base``, or ``reference (label)``)."""
         parts = []
         worst = "n/a" if self.worst is None else f"{self.worst:g}"
         if self.unscored_candidate:
             parts.append(f"{self.unscored_candidate} {label} item(s) could not be scored and count at the worst score ({worst})")
         if self.unscored_base:
-            parts.append(f"{self.unscored_base} base item(s) could not be scored and count at the worst score ({worst})")
+            parts.append(f"{self.unscored_base} {other} item(s) could not be scored and count at the worst score ({worst})")
         if self.infra:
             parts.append(
                 f"{self.infra} item(s) were not scored for reasons outside the models (e.g. the judge failed): "

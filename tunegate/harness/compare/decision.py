@@ -39,7 +39,7 @@ from tunegate.harness.record import (
     RunVerdict,
     TestRecord,
 )
-from tunegate.harness.record_sections import GateType, RunStatus, Verdict
+from tunegate.harness.record_sections import GateType, RunStatus, Verdict, pair_name
 from tunegate.harness.stats import holm
 
 RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
@@ -233,7 +233,9 @@ def candidate_verdict(
     ours = [t for t in tests if t.candidate in (label, None)]
     stopped = [t for t in ours if t.stopped]
     broken = [t for t in ours if t.outcome in ("failed", "error") and not (t.gate_failure and t.nodeid in covered)]
-    problems = [_gate_reason(c) for c in failed] + [_gate_reason(c) + " (advisory, still failing)" for c in collapsed]
+    pairs = any(c.against == "reference" for c in comparisons)  # a run with a reference names every pair
+    problems = [_gate_reason(c, pairs) for c in failed]
+    problems += [_gate_reason(c, pairs) + " (advisory, still failing)" for c in collapsed]
     problems += [_test_reason(t) for t in broken]
     failed_ids = [c.id for c in failed + collapsed] + [t.nodeid for t in broken]
 
@@ -264,7 +266,13 @@ def candidate_verdict(
     extra = f"; {len(advisory_failed)} advisory gate(s) did not pass" if advisory_failed else ""
     checks = [t for t in ours if t.outcome == "passed" and t.role != "gate"]
     more = f" and {len(checks)} other check(s)" if checks else ""
-    return out("PASS", f"all {len(binding)} binding gate(s){more} passed{extra}.")
+    split = ""
+    if pairs:
+        counts = {c.pair: 0 for c in binding}
+        for c in binding:
+            counts[c.pair] += 1
+        split = " (" + ", ".join(f"{n} vs {name}" for name, n in counts.items()) + ")"
+    return out("PASS", f"all {len(binding)} binding gate(s){split}{more} passed{extra}.")
 
 
 def run_verdict(
@@ -316,8 +324,11 @@ def no_effect_text(label: str, adapter: str | None) -> str:
     )
 
 
-def _gate_reason(c: ComparisonRecord) -> str:
-    return f"{c.suite} {c.metric}: {c.verdict}, delta {_signed(c.delta)} [{_signed(c.ci_low)}, {_signed(c.ci_high)}]"
+def _gate_reason(c: ComparisonRecord, pairs: bool = False) -> str:
+    """``support/category exact_match vs reference (task-only): REGRESSED, delta ...`` (the pair named
+    in a run with a reference)."""
+    pair = f" vs {pair_name(c.against, c.reference)}" if pairs or c.against == "reference" else ""
+    return f"{c.suite} {c.metric}{pair}: {c.verdict}, delta {_signed(c.delta)} [{_signed(c.ci_low)}, {_signed(c.ci_high)}]"
 
 
 def _test_reason(t: TestRecord) -> str:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from tunegate.harness.compare.alignment import Coverage
 from tunegate.harness.numbers import fmt_p
+from tunegate.harness.record_sections import pair_name
 
 if TYPE_CHECKING:
     from tunegate.harness.compare.result import Comparison, GateRecord
@@ -82,6 +83,7 @@ class Facts:
     notes: tuple[str, ...] = ()
     worst_slice: dict[str, Any] | None = None
     flips: dict[str, list[str]] | None = None
+    other: str = "base"
 
     @property
     def sign(self) -> float:
@@ -100,7 +102,7 @@ class Facts:
             metric=comp.metric, suite=comp.suite, candidate=comp.candidate, higher_is_better=comp.higher_is_better,
             base_mean=res.base_mean, candidate_mean=res.candidate_mean, delta=res.statistic, test=res.test, n=res.n,
             coverage=comp.coverage, notes=(notes,) if isinstance(notes, str) else tuple(str(n) for n in notes),
-            worst_slice=worst, flips=comp.flips,
+            worst_slice=worst, flips=comp.flips, other=comp.other,
         )  # fmt: skip
 
     @classmethod
@@ -116,10 +118,10 @@ class Facts:
         )  # fmt: skip
         return cls(
             metric=c.metric, suite=c.suite, candidate=c.candidate, higher_is_better=c.higher_is_better,
-            base_mean=_nan(c.base_mean), candidate_mean=_nan(c.candidate_mean), delta=_nan(c.delta), test=c.test,
+            base_mean=_nan(c.against_mean), candidate_mean=_nan(c.candidate_mean), delta=_nan(c.delta), test=c.test,
             n=c.n, coverage=coverage, notes=tuple(c.notes),
             worst_slice=c.slices[0].model_dump() if c.slices else None,
-            flips=c.flips.model_dump() if c.flips is not None else None,
+            flips=c.flips.model_dump() if c.flips is not None else None, other=pair_name(c.against, c.reference),
         )  # fmt: skip
 
 
@@ -128,7 +130,7 @@ def _nan(x: Any) -> float:
 
 
 def _unscored(facts: Facts) -> str:
-    text = facts.coverage.text(facts.candidate)
+    text = facts.coverage.text(facts.candidate, facts.other)
     return f" {text}" if text else ""
 
 
@@ -136,7 +138,7 @@ def summary_sentence(comp: Comparison) -> str:
     res = comp.result
     low, high = res.confidence_interval(1.0 - comp.alpha, "two-sided")
     return (
-        f"{comp.metric} on {comp.suite}, base -> {comp.candidate}: {_g(res.base_mean)} -> "
+        f"{comp.metric} on {comp.suite}, {comp.other} -> {comp.candidate}: {_g(res.base_mean)} -> "
         f"{_g(res.candidate_mean)}, delta {_signed(res.statistic)} [{_pct(1 - comp.alpha)} CI "
         f"{_signed(low)}, {_signed(high)}], {test_name(res.test)} two-sided {_p(res.pvalue)}, "
         f"n={res.n}.{_unscored(Facts.of(comp))}"
@@ -150,7 +152,7 @@ def gate_message(facts: Facts, g: GateRecord) -> str:
         test = "Tango score (paired proportions)"
     mde = f"{g.mde:.3g}" if math.isfinite(g.mde) else "not estimable"
     lead = (
-        f"{g.verdict}: {facts.metric}{lower_better} on {facts.suite}, base -> {facts.candidate}: "
+        f"{g.verdict}: {facts.metric}{lower_better} on {facts.suite}, {facts.other} -> {facts.candidate}: "
         f"{_g(facts.base_mean)} -> {_g(facts.candidate_mean)}, delta {_signed(facts.delta)} "
         f"[{_pct(g.ci_level)} CI {_signed(g.ci_low)}, {_signed(g.ci_high)}], {test} {_p(g.p_value)} "
         f"for {g.claim(facts.higher_is_better)}, n={facts.n}, MDE {mde} (80% power, alpha {g.alpha:g})."
@@ -173,7 +175,7 @@ def explain(facts: Facts, g: GateRecord, gate_text: str) -> str:
         return f"The candidate is better by more than {size:g} at alpha {g.alpha:g}."
     if g.verdict == "NON_INFERIOR":
         if g.low_oriented > 0:
-            return "The candidate is better than the base: no regression."
+            return f"The candidate is better than the {facts.other}: no regression."
         return f"Any drop is smaller than the {gate_text}: no regression."
     if g.verdict == "REGRESSED":
         return (
@@ -240,6 +242,6 @@ def _flip_text(facts: Facts) -> str:
         return ""
     lost, won = facts.flips["base_only"], facts.flips["candidate_only"]
     if not lost and not won:
-        return "No item changed between base and candidate."
+        return f"No item changed between {facts.other} and candidate."
     eg = f" (e.g. {', '.join(lost[:SHOWN_IDS])})" if lost else ""
     return f"{len(lost)} items went from right to wrong{eg}, {len(won)} from wrong to right."

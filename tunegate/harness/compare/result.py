@@ -17,9 +17,10 @@ import numpy as np
 from tunegate.harness.compare.alignment import Coverage
 from tunegate.harness.compare.decision import PASSING, GateType, Verdict, claim_text, decide, shown_p
 from tunegate.harness.compare.messages import Facts, gate_message, summary_sentence
-from tunegate.harness.errors import GateFailure, StatsError
+from tunegate.harness.errors import ConfigError, GateFailure, StatsError
 from tunegate.harness.levels import DEFAULT_ALPHA, check_alpha
 from tunegate.harness.metrics.base import CorpusFn, Kind
+from tunegate.harness.record_sections import AGAINST, AGAINST_HELP, Against, pair_name
 from tunegate.harness.stats import (
     PairedTestResult,
     SliceResult,
@@ -143,6 +144,12 @@ class Comparison:
     ``result`` is the paired test at delta = 0; ``coverage`` says how unscored items were treated;
     ``advisory`` comparisons (an unreliable judge) record failures as warnings and cannot pass or
     fail a run on their own.
+
+    ``against`` names the pair: the candidate is paired with the base, or with the reference in
+    production (``--reference``; ``reference`` is then its label). The ``base`` side of ``result``,
+    ``coverage``, ``slices`` and ``flips`` is that model. ``means`` holds the descriptive means of
+    the run's other models on the same items (``base`` in a comparison against the reference, and
+    the reverse), for the three-column view; they are not tested.
     """
 
     suite: str
@@ -166,10 +173,20 @@ class Comparison:
     corpus: CorpusFn | None = field(default=None, repr=False)
     groups: tuple[str | None, ...] | None = field(default=None, repr=False)
     log: GateLog = field(default_factory=GateLog, repr=False, compare=False)
+    against: Against = "base"
+    reference: str | None = None
+    means: dict[str, float | None] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
-        return f"{self.suite}::{self.metric}::{self.candidate}"
+        """``suite::metric::candidate``, and ``::vs-reference`` for a comparison against the reference."""
+        pair = "::vs-reference" if self.against == "reference" else ""
+        return f"{self.suite}::{self.metric}::{self.candidate}{pair}"
+
+    @property
+    def other(self) -> str:
+        """The model the candidate is paired with, in words: ``base`` or ``reference (label)``."""
+        return pair_name(self.against, self.reference)
 
     @property
     def n(self) -> int:
@@ -320,7 +337,12 @@ class Comparison:
             "test": res.test,
             "n": res.n,
             "n_failed": self.n_failed,
-            "base_mean": finite_or_none(res.base_mean),
+            "against": self.against,
+            "reference": self.reference,
+            "base_mean": finite_or_none(res.base_mean if self.against == "base" else self.means.get("base")),
+            "reference_mean": finite_or_none(
+                res.base_mean if self.against == "reference" else self.means.get("reference")
+            ),
             "candidate_mean": finite_or_none(res.candidate_mean),
             "delta": finite_or_none(res.statistic),
             "ci_low": finite_or_none(low),
@@ -348,6 +370,19 @@ class Comparison:
             "slices": [s.to_dict() for s in self.ordered_slices()],
             "flips": None if self.flips is None else {k: list(v) for k, v in self.flips.items()},
         }
+
+
+def check_against(against: object, *, reference: str | None, where: str = "compare(...)") -> Against:
+    """``against`` checked: ``base`` or ``reference`` (only with a reference in the run); a bad
+    value is one ``ConfigError`` naming ``where`` and the value."""
+    if against not in AGAINST:
+        raise ConfigError(f"{where}: against={against!r} is not a pair; {AGAINST_HELP}")
+    if against == "reference" and not reference:
+        raise ConfigError(
+            f"{where}: against='reference' but this run has no reference; pass --reference DIR (the adapter "
+            "in production) or gate against='base'"
+        )
+    return "reference" if against == "reference" else "base"
 
 
 def _df(res: PairedTestResult) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from tunegate.harness.compare.alignment import align, check_unique, pair
-from tunegate.harness.compare.result import Comparison, check_alpha
+from tunegate.harness.compare.result import Against, Comparison, check_alpha
 from tunegate.harness.errors import StatsError
 from tunegate.harness.levels import DEFAULT_ALPHA, DEFAULT_COVERAGE_FLOOR, check_coverage_floor
 from tunegate.harness.metrics.base import KINDS, Kind, MetricScores
@@ -38,6 +38,8 @@ def compare_scores(
     worst: float | None = None,
     coverage_floor: float = DEFAULT_COVERAGE_FLOOR,
     advisory: bool = False,
+    against: Against = "base",
+    reference: str | None = None,
 ) -> Comparison:
     """Pair base and candidate scores by item id and run the paired test for ``kind``.
 
@@ -46,6 +48,9 @@ def compare_scores(
     differing id sets are refused. Unscored items (NaN/None) count at the metric's ``worst``
     score, or lower the coverage when ``MetricScores.infra`` marks them (see
     ``tunegate.harness.compare.alignment``); below ``coverage_floor`` a gate is INCOMPLETE.
+
+    ``against`` says which model ``base`` holds: the base (default) or the reference in production
+    (``reference``: its label); messages and the record name the pair.
     """
     where = f"{metric_name} on {suite}"
     if kind not in KINDS:
@@ -129,7 +134,31 @@ def compare_scores(
         candidate_stats=paired.candidate_stats,
         corpus=corpus,
         groups=used_groups,
+        against=against,
+        reference=reference,
     )
+
+
+def side_mean(
+    scores: MetricScores, ids: Sequence[str], used: Sequence[str], *, kind: Kind, worst: float | None
+) -> float | None:
+    """A third model's mean on the items a comparison used (``used``, a subset of ``ids``, the order
+    ``scores`` rows are in): descriptive, for the three-column view, never tested. Unscored items
+    count at ``worst`` as in the pair (left out when there is none); a corpus metric's mean is its
+    corpus score of the summed statistics."""
+    pos = {str(i): k for k, i in enumerate(ids)}
+    rows = [pos[i] for i in used if i in pos]
+    if not rows:
+        return None
+    if kind == "corpus" and scores.stats is not None and scores.corpus is not None:
+        stats = np.asarray(scores.stats, dtype=float)[rows]
+        stats = stats[np.isfinite(stats).all(axis=1)]
+        return float(scores.corpus(stats.sum(axis=0))) if len(stats) else None
+    values = np.asarray([np.nan if v is None else float(v) for v in np.asarray(scores.values, dtype=object)[rows]])
+    if worst is not None:
+        values = np.where(np.isfinite(values), values, worst)
+    values = values[np.isfinite(values)]
+    return float(values.mean()) if len(values) else None
 
 
 def _check_binary(b: np.ndarray, c: np.ndarray, ids: tuple[str, ...], where: str) -> None:
@@ -142,4 +171,4 @@ def _check_binary(b: np.ndarray, c: np.ndarray, ids: tuple[str, ...], where: str
         )
 
 
-__all__ = ["DEFAULT_COVERAGE_FLOOR", "SLICE_RESAMPLES", "compare_scores"]
+__all__ = ["DEFAULT_COVERAGE_FLOOR", "SLICE_RESAMPLES", "compare_scores", "side_mean"]

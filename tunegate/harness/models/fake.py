@@ -4,8 +4,8 @@ without a model.
 Options (``--backend-option KEY=VALUE``; unknown keys are refused):
 
 - ``answers``: a JSON object ``{"base": {id: text}, "candidate": {id: text}}`` or a JSONL file of
-  rows ``{"id": ..., "base": ..., "candidate": ...}``; ``candidate`` covers every candidate, a
-  candidate's own label (``candidate``, ``candidate2`` ...) overrides it.
+  rows ``{"id": ..., "base": ..., "candidate": ...}``; ``candidate`` covers every candidate (and a
+  ``--reference``), a model's own label (``candidate``, ``candidate2``, the reference's ...) overrides it.
 - ``references``: the suite's JSONL (``id`` and ``reference`` per row) with ``base_right`` /
   ``candidate_right``: the fraction of items (chosen by a hash of the item id, so the same items
   every run) a model answers with the reference; the others get ``wrong``.
