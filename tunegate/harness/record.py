@@ -18,6 +18,7 @@ from tunegate.harness.record_sections import (
     AdapterEffect,
     CacheRecord,
     CleanSubset,
+    CostRecord,
     Flips,
     ForgettingRecord,
     GateType,
@@ -47,6 +48,7 @@ class GateSpec(_Frozen):
     min_delta: float | None = None
     margin: float | None = None
     alpha: float
+    relative_margin: float | None = Field(None, description="the margin as a share of the base's mean (0.1 for \"10%\")")
 
 
 class GateResult(_Frozen):
@@ -74,6 +76,7 @@ class GateResult(_Frozen):
     n_needed: int | None = None
     coverage_ok: bool = True
     message: str = ""
+    relative_margin: float | None = Field(None, description="the margin as a share of the base's mean; margin is that share of the measured base mean")
 
 
 class CoverageRecord(_Frozen):
@@ -208,6 +211,7 @@ class RunRecord(_Frozen):
     leakage: LeakageRecord | None = None
     forgetting: ForgettingRecord | None = None
     judges: list[JudgeRecord] = []
+    cost: CostRecord | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The plain dict written as results.json (None for what cannot be computed, never NaN)."""
@@ -277,6 +281,7 @@ __all__ = [
     "CandidateVerdict",
     "CleanSubset",
     "ComparisonRecord",
+    "CostRecord",
     "CoverageRecord",
     "Flips",
     "ForgettingRecord",
