@@ -60,12 +60,14 @@ def _margin(value: Any) -> Any:
 
         try:
             parse_margin(value)
-        except StatsError as exc:
-            raise ValueError(str(exc)) from None
+        except StatsError:
+            raise ValueError(
+                f"must be a number, got str {value!r} (a margin relative to the base's mean is a percentage > 0, e.g. 10%)"
+            ) from None
         return value.strip()
     value = _strict_number(value)
     if value <= 0:
-        raise ValueError(f"must be > 0 (or a percentage such as 10%), got {value!r}")
+        raise ValueError("Input should be greater than 0 (or a percentage of the base's mean, e.g. 10%)")
     return value
 
 

@@ -167,3 +167,16 @@ def test_a_candidate_of_equal_length_passes_and_the_cache_keeps_the_counts(pytes
     assert again["cache"]["hits"] == 2 * N and again["cost"]["models"][:2] == [
         {**m, "latency_note": f"not timed in this run: all {N} answers came from the cache"} for m in first["cost"]["models"][:2]
     ]
+
+
+def test_a_yaml_gate_file_gates_cost_the_same_way(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    answers = _project(pytester, [2 * k for k in LENGTHS])
+    (pytester.path / "test_faq.py").unlink()
+    (pytester.path / "tunegate_faq.yaml").write_text(
+        "suite: faq.jsonl\nname: faq\nmax_new_tokens: 64\ngates:\n  - metric: answer_tokens\n    no_regression: {margin: 10%}\n",
+        encoding="utf-8",
+    )
+    result, data = _run(pytester, answers, tmp_path)
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*REGRESSED: answer_tokens (lower is better) on faq, base -> fake-v2: 9.5 -> 19, delta +9.5*"])
+    assert data["comparisons"][0]["gate"]["relative_margin"] == 0.1
