@@ -75,8 +75,8 @@ def cost_section(record: RunRecord) -> CostRecord | None:
         usages = [row.usage[label] for row in rows if label in row.usage]
         if not usages:
             continue
-        name = specs[label].backend if label in specs else backend
-        local = bool(name in BACKENDS and BACKENDS.get(name or "").local_weights)
+        name = (specs[label].backend if label in specs else backend) or ""
+        local = name in BACKENDS and BACKENDS.get(name).local_weights
         models.append(model_cost(label, usages, local=local))
     if not models:
         return None
