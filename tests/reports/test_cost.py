@@ -59,9 +59,9 @@ def test_markdown_and_html_show_the_table_escaped() -> None:
     assert "**Cost**" in md
     assert "| base | 20 | 10.5 | 40.5 | — | — |" in md
     p50, p95 = np.percentile([0.5 + 0.1 * i for i in range(N)], [50, 95])
-    assert f"| v2\\<b> | 20 | 20.5 | — (1 prompts not counted) | {p50:.2f} s | {p95:.2f} s |" in md
-    assert "Latency (base): not timed in this run: all 20 answers came from the cache." in md
-    assert "Latency (v2\\<b>): over 20 requests, send to full reply." in md
+    assert f"| `v2<b>` | 20 | 20.5 | — (1 prompts not counted) | {p50:.2f} s | {p95:.2f} s |" in md
+    assert "- Latency (base): not timed in this run: all 20 answers came from the cache." in md
+    assert "- Latency (v2\\<b>): over 20 requests, send to full reply." in md
     page = render_html(record)
     assert '<section id="cost"><h2>Cost</h2>' in page
     assert "<td>v2&lt;b&gt;</td>" in page and "<td>v2<b>" not in page

@@ -118,7 +118,7 @@ def test_a_pass_run_is_promoted_recorded_and_stamped(project: Path) -> None:
     promotion = meta["tunegate"]["promotion"]
     assert promotion["fingerprint"] == fingerprint and promotion["results_sha256"] == record.results.sha256
     assert promotion["promoted_at"] == record.promoted_at
-    assert f"In production since {record.promoted_at}" in body
+    assert f"In production since `{record.promoted_at}`" in body
     # Stamping the card does not change the adapter: production_reference still accepts it.
     assert production_reference(project) == project / "artifacts" / "replay"
 

@@ -270,8 +270,9 @@ def _cost(record: RunRecord) -> list[str]:
         return []
     rows, notes = table
     lines = ["**Cost**", "", "| " + " | ".join(COST_HEADER) + " |", "|---|" + "---:|" * (len(COST_HEADER) - 1)]
-    lines += ["| " + " | ".join([md_name(r[0], in_table=True), *(md_text(c) for c in r[1:])]) + " |" for r in rows]
-    return [*lines, "", *(md_text(n) for n in notes), ""]
+    # The model's label is untrusted text; the other cells are figures this module formatted.
+    lines += ["| " + " | ".join([md_name(r[0], in_table=True), *r[1:]]) + " |" for r in rows]
+    return [*lines, "", *(f"- {md_text(n)}" for n in notes), ""]
 
 
 def _notes(record: RunRecord) -> list[str]:
