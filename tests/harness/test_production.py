@@ -29,7 +29,7 @@ def _adapter(folder: Path) -> Path:
 
 def _record(adapter: Path, root: Path) -> ProductionRecord:
     return ProductionRecord(
-        adapter=adapter.relative_to(root).as_posix(), label="v1", fingerprint=content_fingerprint(adapter),
+        schema=1, adapter=adapter.relative_to(root).as_posix(), label="v1", fingerprint=content_fingerprint(adapter),
         promoted_at="2026-12-06T17:40:00Z", results=ResultsDigest(path="reports/results.json", sha256="ab" * 32),
         verdict="PASS", base="sha256:" + "3f" * 32,
     )  # fmt: skip

@@ -35,7 +35,7 @@ from tunegate.harness.fingerprint import HashMemo, content_fingerprint
 from tunegate.harness.validation import JSONProblem, pydantic_problems, strict_json
 
 RECORD_NAME = "tunegate-production.json"
-SCHEMA = 1
+SCHEMA: Literal[1] = 1
 
 
 class ResultsDigest(BaseModel):

@@ -24,6 +24,7 @@ from tunegate.harness.errors import ConfigError, DataError, TunegateError
 from tunegate.harness.fingerprint import HashMemo, content_fingerprint
 from tunegate.harness.production import (
     RECORD_NAME,
+    SCHEMA,
     ProductionRecord,
     ResultsDigest,
     project_dir,
@@ -32,7 +33,7 @@ from tunegate.harness.production import (
     relative_to,
     write_record,
 )
-from tunegate.harness.record import ModelRecord, RunRecord
+from tunegate.harness.record import CandidateVerdict, ModelRecord, RunRecord, RunVerdict
 from tunegate.harness.terminal import terminal_line
 from tunegate.reports.files import load_results, sha256_of
 from tunegate.reports.stamp import plan_stamp
@@ -92,7 +93,7 @@ def pick_candidate(record: RunRecord, label: str | None, where: str) -> ModelRec
 def check_verdict(record: RunRecord, label: str, where: str) -> None:
     """Refuse unless the candidate's verdict is PASS in a run that completed."""
     run = record.verdict
-    mine = run.candidates.get(label)
+    mine: CandidateVerdict | RunVerdict | None = run.candidates.get(label)
     if mine is None and len(record.models.candidates) == 1:
         mine = run  # a run of one candidate: its verdict is the run's
     if run.status == "ERROR":
@@ -160,6 +161,7 @@ def promote(
     digest = sha256_of(results)
     base = record.models.base
     entry = ProductionRecord(
+        schema=SCHEMA,
         adapter=relative_to(folder, root),
         label=candidate.label,
         fingerprint=fingerprint,

@@ -42,8 +42,8 @@ def parse_margin(margin: object) -> tuple[float, float | None]:
         return 0.0, ratio
     if isinstance(margin, bool) or not (isinstance(margin, int | float) and math.isfinite(margin) and margin > 0):
         raise StatsError(
-            f"margin must be a number > 0 or a percentage such as \"10%\", got {margin!r}; 'no change at all' "
-            "cannot be shown by any finite suite: pick the largest drop you can accept, e.g. margin=0.02"
+            f"margin must be a number > 0, got {margin!r} (or a share of the base's mean such as \"10%\"); 'no "
+            "change at all' cannot be shown by any finite suite: pick the largest drop you can accept, e.g. margin=0.02"
         )
     return float(margin), None
 
