@@ -84,3 +84,23 @@ def test_killed_writer_keeps_committed_batches(tmp_path: Path) -> None:
     got = ResponseCache(tmp_path).get_many([f"k{i}" for i in range(1000)])
     assert len(got) >= 21
     assert all(got[f"k{i}"].text == f"out{i}" for i in range(21))
+
+
+def test_token_counts_are_kept_and_an_older_cache_gains_the_prompt_column(tmp_path: Path) -> None:
+    """A cache made before prompt counts were kept opens as it is: its entries read 'not known',
+    new entries keep both counts."""
+    import sqlite3
+
+    path = tmp_path / ResponseCache.FILENAME
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            "CREATE TABLE responses (key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, text TEXT NOT NULL, "
+            "n_tokens INTEGER NOT NULL, finish_reason TEXT NOT NULL, created REAL NOT NULL);"
+            "INSERT INTO responses VALUES ('old', 'fp', 'cached text', 3, 'stop', 0);"
+        )
+    cache = ResponseCache(tmp_path)
+    old = cache.get_many(["old"])["old"]
+    assert (old.text, old.n_tokens, old.prompt_tokens, old.cached) == ("cached text", 3, None, True)
+    cache.put_many("fp", [("new", Completion("fresh", n_tokens=2, prompt_tokens=40, latency_s=0.3))])
+    new = ResponseCache(tmp_path).get_many(["new"])["new"]
+    assert (new.n_tokens, new.prompt_tokens, new.latency_s) == (2, 40, None)  # latency is never cached

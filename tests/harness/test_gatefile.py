@@ -75,6 +75,8 @@ def test_a_valid_gate_file_loads(tmp_path: Path) -> None:
     assert spec.gates[0].no_regression is not None and spec.gates[0].no_regression.margin == 0.1
     int_margin = load_gatefile(_gatefile(tmp_path, GOOD.replace("0.1", "1")))
     assert int_margin.gates[0].no_regression is not None and int_margin.gates[0].no_regression.margin == 1.0
+    relative = load_gatefile(_gatefile(tmp_path, GOOD.replace("0.1", "10%")))
+    assert relative.gates[0].no_regression is not None and relative.gates[0].no_regression.margin == "10%"
 
 
 @pytest.mark.parametrize(
@@ -83,6 +85,7 @@ def test_a_valid_gate_file_loads(tmp_path: Path) -> None:
         (GOOD.replace("0.1", "true"), "margin: must be a number, got bool True"),
         (GOOD.replace("0.1", '"0.1"'), "margin: must be a number, got str '0.1'"),
         (GOOD.replace("0.1", ".inf"), "must be a finite number, got inf"),
+        (GOOD.replace("0.1", "0%"), "margin: must be a number, got str '0%' (a margin relative to the base's mean"),
         (GOOD.replace("0.1", ".nan"), "must be a finite number, got nan"),
         (GOOD.replace("margin: 0.1", "margin: 0.1, alpha: 0.5"), "alpha: alpha must be in (0, 0.5), got 0.5"),
         (GOOD.replace("no_regression: {margin: 0.1}", "improves: {min_delta: yes}"), "min_delta: must be"),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tunegate.harness import record
+from tunegate.harness import record, record_sections
 
 SCHEMA = Path(__file__).resolve().parents[2] / "tunegate" / "reports" / "SCHEMA.md"
 MODELS = {
@@ -20,6 +20,8 @@ MODELS = {
     "CoverageRecord": record.CoverageRecord,
     "TestRecord": record.TestRecord,
     "CandidateVerdict": record.CandidateVerdict,
+    "CostRecord": record.CostRecord,
+    "ModelCost": record_sections.ModelCost,
 }
 
 

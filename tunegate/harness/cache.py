@@ -1,6 +1,8 @@
 """Content-addressed response cache in SQLite (WAL).
 
-key = sha256(model fingerprint, rendered prompt, generation params). Two runs with the same
+key = sha256(model fingerprint, rendered prompt, generation params). Each entry keeps the answer's
+token count and the prompt's (``prompt_tokens``, added in place to caches made before it: their
+entries read as "not known"). Two runs with the same
 fingerprint and prompt reuse the stored completion; generations are committed batch by batch, so
 a run killed with SIGKILL resumes with every finished generation reused. Storage, locking and
 error messages come from tunegate.harness.store.SQLiteStore (shared with the judge cache).
@@ -24,7 +26,8 @@ CREATE TABLE IF NOT EXISTS responses (
     text TEXT NOT NULL,
     n_tokens INTEGER NOT NULL,
     finish_reason TEXT NOT NULL,
-    created REAL NOT NULL
+    created REAL NOT NULL,
+    prompt_tokens INTEGER
 );
 CREATE INDEX IF NOT EXISTS responses_fp ON responses(fingerprint);
 """
@@ -57,22 +60,23 @@ class ResponseCache(SQLiteStore):
     TABLE = "responses"
     SCHEMA = SCHEMA
     LABEL = "response cache"
+    COLUMNS = (("prompt_tokens", "INTEGER"),)
 
     def __init__(self, cache_dir: str | Path | None, *, enabled: bool = True) -> None:
         super().__init__(cache_dir, enabled=enabled)
         self.counters = CacheCounters()
 
     def get_many(self, keys: Sequence[str]) -> dict[str, Completion]:
-        rows = self.select_many("text, n_tokens, finish_reason", keys)
+        rows = self.select_many("text, n_tokens, finish_reason, prompt_tokens", keys)
         return {
-            key: Completion(text=text, n_tokens=n_tokens, finish_reason=finish, cached=True)
-            for key, text, n_tokens, finish in rows
+            key: Completion(text=text, n_tokens=n_tokens, finish_reason=finish, cached=True, prompt_tokens=prompt)
+            for key, text, n_tokens, finish, prompt in rows
         }
 
     def put_many(self, fingerprint: str, entries: Iterable[tuple[str, Completion]]) -> None:
         now = time.time()
         self.write(
-            (key, fingerprint, c.text, c.n_tokens, c.finish_reason, now)
+            (key, fingerprint, c.text, c.n_tokens, c.finish_reason, now, c.prompt_tokens)
             for key, c in entries
             if c.finish_reason != "error"
         )

@@ -16,13 +16,16 @@ pytest test per gate::
         options: {field: reply}
         no_regression: {margin: 0.02}
         against: base                   # optional: base or reference (see below)
+      - metric: answer_tokens           # cost: at most 10% longer answers than the base's
+        no_regression: {margin: 10%}
 
 ``against`` (at the top, for every gate, or on one gate) names the pair a gate is about: ``base``
 (candidate vs base) or ``reference`` (candidate vs the ``--reference`` model in production). Left
 out, a gate is about the reference when the run has one, else the base.
 
 Every key is validated (unknown keys rejected) and a problem names the file and the gate. Numbers
-are strict (``margin: true`` or ``margin: "0.1"`` is an error, not 1.0 or 0.1) and finite; the
+are strict (``margin: true`` or ``margin: "0.1"`` is an error, not 1.0 or 0.1) and finite; a
+margin may instead be a percentage of the base's mean (``margin: 10%``); the
 metric names and their options are checked against the metric registry, and the suite file is
 loaded and validated, all when the file is collected: before any model is loaded.
 """
@@ -58,8 +61,27 @@ def _strict_int(value: Any) -> Any:
     return value
 
 
+def _margin(value: Any) -> Any:
+    if isinstance(value, str):
+        from tunegate.harness.compare.relative import parse_margin  # lazy: numpy and the stats
+        from tunegate.harness.errors import StatsError
+
+        try:
+            parse_margin(value)
+        except StatsError:
+            raise ValueError(
+                f"must be a number, got str {value!r} (a margin relative to the base's mean is a percentage > 0, e.g. 10%)"
+            ) from None
+        return value.strip()
+    value = _strict_number(value)
+    if value <= 0:
+        raise ValueError("Input should be greater than 0 (or a percentage of the base's mean, e.g. 10%)")
+    return value
+
+
 Number = Annotated[float, BeforeValidator(_strict_number)]
 GateAlpha = Annotated[Alpha, BeforeValidator(_strict_number)]
+Margin = Annotated[float | str, BeforeValidator(_margin)]
 Count = Annotated[int, BeforeValidator(_strict_int)]
 
 
@@ -71,7 +93,9 @@ class Improves(BaseModel):
 
 class NoRegression(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    margin: Number = Field(..., gt=0, description="largest drop tolerated (non-inferiority margin)")
+    margin: Margin = Field(
+        ..., description="largest drop tolerated (non-inferiority margin): a number, or a share of the base's mean (10%)"
+    )
     alpha: GateAlpha | None = Field(None, description="significance level in (0, 0.5); default: the run's --alpha")
 
 

@@ -30,7 +30,7 @@ class RunPartial(BaseModel):
     """The label of the reference in production (``--reference``) among ``models``, or None."""
     comparisons: list[dict[str, Any]] = []
     items: dict[str, dict[str, dict[str, Any]]] = {}
-    """{suite: {item id: {id, messages, reference, tags, group, outputs, scores, rationales}}}."""
+    """{suite: {item id: {id, messages, reference, tags, group, outputs, usage, scores, rationales}}}."""
     models: dict[str, ModelRecord] = {}
     suites: dict[str, SuiteRecord] = {}
     sections: dict[str, Any] = {}
@@ -59,8 +59,9 @@ def merge_partials(partials: Iterable[RunPartial | dict[str, Any]]) -> RunPartia
         for suite, rows in part.items.items():
             target = merged.items.setdefault(suite, {})
             for item_id, row in rows.items():
-                cur = target.setdefault(item_id, {**row, "outputs": {}, "scores": {}})
+                cur = target.setdefault(item_id, {**row, "outputs": {}, "scores": {}, "usage": {}})
                 cur["outputs"].update(row.get("outputs") or {})
+                cur.setdefault("usage", {}).update(row.get("usage") or {})
                 for metric, cell in (row.get("scores") or {}).items():
                     cur["scores"].setdefault(metric, {}).update(cell)
         for label, model in part.models.items():

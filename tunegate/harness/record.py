@@ -19,6 +19,7 @@ from tunegate.harness.record_sections import (
     Against,
     CacheRecord,
     CleanSubset,
+    CostRecord,
     Flips,
     ForgettingRecord,
     GateType,
@@ -50,6 +51,7 @@ class GateSpec(_Frozen):
     min_delta: float | None = None
     margin: float | None = None
     alpha: float
+    relative_margin: float | None = Field(None, description="the margin as a share of the base's mean (0.1 for \"10%\")")
 
 
 class GateResult(_Frozen):
@@ -77,6 +79,7 @@ class GateResult(_Frozen):
     n_needed: int | None = None
     coverage_ok: bool = True
     message: str = ""
+    relative_margin: float | None = Field(None, description="the margin as a share of the base's mean; margin is that share of the measured base mean")
 
 
 class CoverageRecord(_Frozen):
@@ -238,6 +241,7 @@ class RunRecord(_Frozen):
     leakage: LeakageRecord | None = None
     forgetting: ForgettingRecord | None = None
     judges: list[JudgeRecord] = []
+    cost: CostRecord | None = None
 
     @property
     def reference_label(self) -> str | None:
@@ -323,6 +327,7 @@ __all__ = [
     "CandidateVerdict",
     "CleanSubset",
     "ComparisonRecord",
+    "CostRecord",
     "CoverageRecord",
     "Flips",
     "ForgettingRecord",

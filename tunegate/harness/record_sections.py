@@ -1,5 +1,5 @@
-"""The typed sections of the run record (tunegate/harness/record.py): slices, flips, items, suites,
-the cache, judges, the leakage and forgetting sections, a model's spec and its adapter probe.
+"""The typed sections of the run record (tunegate/harness/record.py): slices, flips, items (with
+what each answer cost), suites, the cache, the cost, judges, the leakage and forgetting sections, a model's spec and its adapter probe.
 
 Fields the renderers and the decision read are typed; sections whose inner detail belongs to
 another module (the leakage report's config, the KL drift measurement, a backend's ``describe()``)
@@ -97,6 +97,15 @@ class SuiteRecord(Frozen):
     sampled: int | None = None
 
 
+class UsageRecord(Frozen):
+    """What one answer cost (``tunegate.harness.usage.Answer``): None where not known."""
+
+    answer_tokens: int | None = None
+    prompt_tokens: int | None = None
+    latency_s: float | None = None
+    cached: bool = False
+
+
 class ItemRecord(Frozen):
     id: str
     messages: list[dict[str, Any]] = []
@@ -104,6 +113,7 @@ class ItemRecord(Frozen):
     tags: dict[str, str] = {}
     group: str | None = None
     outputs: dict[str, str | None] = {}
+    usage: dict[str, UsageRecord] = {}
     scores: dict[str, dict[str, float | None]] = {}
     rationales: dict[str, dict[str, str | None]] | None = None
 
@@ -195,6 +205,29 @@ class ForgettingRecord(Open):
     summary: str = ""
 
 
+class ModelCost(Frozen):
+    """One model's cost over the items it answered (``tunegate.harness.cost``)."""
+
+    model: str
+    n: int
+    answer_tokens_mean: float | None = None
+    request_tokens_mean: float | None = None
+    n_prompt_counted: int = 0
+    latency_p50_s: float | None = None
+    latency_p95_s: float | None = None
+    n_timed: int = 0
+    latency_note: str = ""
+
+
+class CostRecord(Frozen):
+    """The ``cost`` section: per model, mean answer and request tokens and, where the backend
+    times requests, latency percentiles measured on ``measured_on`` (this machine)."""
+
+    models: list[ModelCost] = []
+    token_unit: str = ""
+    measured_on: str = ""
+
+
 class ModelSpecRecord(Open):
     base: str | None = None
     adapter: str | None = None
@@ -217,6 +250,7 @@ __all__ = [
     "Against",
     "CacheRecord",
     "CleanSubset",
+    "CostRecord",
     "Flips",
     "ForgettingRecord",
     "Frozen",
@@ -228,6 +262,7 @@ __all__ = [
     "LeakageRecord",
     "LeakageSuite",
     "Memorisation",
+    "ModelCost",
     "ProbeRow",
     "TrainingFileRecord",
     "ModelSpecRecord",
@@ -236,5 +271,6 @@ __all__ = [
     "RunStatus",
     "SliceRecord",
     "SuiteRecord",
+    "UsageRecord",
     "Verdict",
 ]

@@ -28,6 +28,7 @@ from tunegate.harness.compare.decision import (
 )
 from tunegate.harness.compare.messages import Facts, gate_message
 from tunegate.harness.compare.result import GateRecord
+from tunegate.harness.cost import cost_section
 from tunegate.harness.partial import CACHE_COUNTS, RunPartial
 from tunegate.harness.record import (
     SCHEMA_VERSION,
@@ -172,6 +173,7 @@ def build_results(
         }
     )
     record = RunRecord.from_json(redact(raw), where="the run record")
+    record = record.model_copy(update={"cost": cost_section(record)})
     return decide_run(
         with_clean_subsets(record), exitstatus, list(extra_failures or []), allow_advisory=bool(options.get("allow_advisory"))
     )

@@ -1,5 +1,7 @@
 """What the models of a run said: generations (once per model and suite, through the response
-cache), the suites as sampled, and the per-item rows of results.json (outputs and scores)."""
+cache), the suites as sampled, and the per-item rows of results.json (outputs, what each answer
+cost, and scores). Outputs are ``tunegate.harness.usage.Answer`` values: text with its token
+counts, so the cost metrics score the same generations as every other metric."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from tunegate.harness.metrics.base import MetricScores
 from tunegate.harness.models.base import GenerationParams, GenerationRequest
 from tunegate.harness.options import RunOptions
 from tunegate.harness.run_models import RunModels
+from tunegate.harness.usage import Answer
 
 
 class RunOutputs:
@@ -45,11 +48,13 @@ class RunOutputs:
             if any(model is c for c in self.models.candidates):  # the reference is in production: no probe
                 self.models.check_adapter(model, suite)
             done = generate_cached(backend, reqs, self.cache, stats=self.stats, label=model.label, suite=suite.name)
-            self._outputs[key] = [c.text for c in done]
+            answers = [Answer.of(c) for c in done]  # text, with what producing it cost
+            self._outputs[key] = list(answers)
             rows = self.items.setdefault(suite.name, {})
-            for it, text in zip(suite.items, self._outputs[key], strict=True):
+            for it, answer in zip(suite.items, answers, strict=True):
                 row = rows.setdefault(it.id, _item_row(it))
-                row["outputs"][model.label] = text
+                row["outputs"][model.label] = str(answer)
+                row.setdefault("usage", {})[model.label] = answer.usage()
         return self._outputs[key]
 
     def record_scores(

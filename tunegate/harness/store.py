@@ -70,6 +70,9 @@ class SQLiteStore:
     TABLE: ClassVar[str]
     SCHEMA: ClassVar[str]
     LABEL: ClassVar[str]
+    COLUMNS: ClassVar[tuple[tuple[str, str], ...]] = ()
+    """Nullable columns added after the table's first version, (name, SQL type), in order: a file
+    made before them gets them in place (``ALTER TABLE ... ADD COLUMN``), its rows reading NULL."""
 
     def __init__(self, root: str | Path | None, *, enabled: bool = True) -> None:
         self.root = Path(root).expanduser() if root is not None else None
@@ -104,6 +107,7 @@ class SQLiteStore:
                     conn.execute("PRAGMA journal_mode=WAL")
                     conn.execute("PRAGMA synchronous=NORMAL")
                     conn.executescript(self.SCHEMA)
+                    self._add_columns(conn)
                     conn.execute(f"SELECT count(*) FROM {self.TABLE}").fetchone()
                 except BaseException:
                     conn.close()
@@ -112,6 +116,17 @@ class SQLiteStore:
                 raise self._fail("opening", exc) from None
             self._conn = conn
         return self._conn
+
+    def _add_columns(self, conn: sqlite3.Connection) -> None:
+        have = {row[1] for row in conn.execute(f"PRAGMA table_info({self.TABLE})")}
+        for name, sql_type in self.COLUMNS:
+            if name in have:
+                continue
+            try:
+                conn.execute(f"ALTER TABLE {self.TABLE} ADD COLUMN {name} {sql_type}")
+            except sqlite3.OperationalError as exc:
+                if "duplicate column" not in str(exc).lower():  # another process added it just now
+                    raise
 
     def close(self) -> None:
         with self._lock:

@@ -21,7 +21,7 @@ def _p(c: ComparisonRecord) -> str:
     size = g.min_delta if g.type == "improves" else g.margin
     claim = claim_text(
         g.type, float(size or 0.0), c.verdict, higher_is_better=c.higher_is_better,
-        adjusted=c.p_adjusted is not None, short=True,
+        adjusted=c.p_adjusted is not None, short=True, relative=g.relative_margin,
     )  # fmt: skip
     return f"{fmt_p(c.p_value)} ({claim})"
 
@@ -49,6 +49,8 @@ def _n(c: ComparisonRecord) -> str:
 def _gate(c: ComparisonRecord) -> str:
     if c.gate.type == "improves":
         return f">= +{float(c.gate.min_delta or 0):g}"
+    if c.gate.type == "no_regression" and c.gate.relative_margin is not None:
+        return f"NI {100 * c.gate.relative_margin:g}%"
     if c.gate.type == "no_regression":
         return f"NI {float(c.gate.margin or 0):g}"
     return "-"

@@ -5,7 +5,8 @@
 
 Exit codes: 0 done, 2 usage or input error (missing file, invalid JSON, newer schema_version,
 an adapter that results.json did not gate). ``--stamp`` matches the adapter by content and
-refuses before any file is written.
+refuses before any file is written; when the adapter is the project's production model
+(tunegate-production.json, written by ``tunegate promote``) the card records the promotion too.
 The gate's own verdict does not change the exit code: pytest's exit code is the gate.
 """
 
@@ -16,6 +17,7 @@ import sys
 from pathlib import Path
 
 from tunegate.harness.errors import DataError, TunegateError
+from tunegate.harness.production import ProductionRecord, project_dir, read_record, record_path
 from tunegate.harness.terminal import terminal_line
 from tunegate.reports import write_reports
 from tunegate.reports.compare_runs import compare_runs, render_compare_html, render_compare_markdown
@@ -41,7 +43,8 @@ def _parser() -> argparse.ArgumentParser:
         help="output directory (default: the directory of RESULTS.json)",
     )
     p.add_argument(
-        "--stamp", type=Path, metavar="ADAPTER_DIR", help="write the gate result into ADAPTER_DIR/README.md"
+        "--stamp", type=Path, metavar="ADAPTER_DIR", help="write the gate result into ADAPTER_DIR/README.md (and its promotion, when "
+        "tunegate-production.json names this adapter)"
     )
     p.add_argument(
         "--compare",
@@ -81,10 +84,27 @@ def _compare(old_path: Path, new_path: Path, out: Path | None) -> int:
     return EXIT_OK
 
 
+def _production() -> ProductionRecord | None:
+    """The project's production record, when there is a readable one (a stamp records the
+    promotion of the adapter it names); a malformed record is said, not fatal to the report."""
+    path = record_path(project_dir())
+    if not path.exists():
+        return None
+    try:
+        return read_record(path)
+    except TunegateError as exc:
+        print(terminal_line(f"tunegate report: note: the promotion is not recorded on the card: {_one_line(exc)}"), file=sys.stderr)
+        return None
+
+
 def _report(path: Path, out: Path | None, stamp: Path | None, report_url: str | None) -> int:
     results = load_results(path)
     # Every check of --stamp runs before anything is written: a refusal leaves no partial output.
-    plan = plan_stamp(results, stamp, results_sha256=sha256_of(path)) if stamp is not None else None
+    plan = (
+        plan_stamp(results, stamp, results_sha256=sha256_of(path), promotion=_production())
+        if stamp is not None
+        else None
+    )
     written = write_reports(results, out if out is not None else path.parent, report_href=report_url)
     print(terminal_line(headline(results)))
     print(f"wrote {written['html']} and {written['markdown']}")

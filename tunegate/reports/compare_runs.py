@@ -127,7 +127,9 @@ def _warnings(old: RunRecord, new: RunRecord) -> tuple[list[str], list[str]]:
 
 
 def _key(c: ComparisonRecord, cand: dict[str, str] | None) -> tuple[str, ...]:
-    base = (c.suite, c.metric, c.gate.type, num(c.gate.margin, 6), num(c.gate.min_delta, 6))
+    # A relative margin is matched by its share ("10%"), not by the base mean it came to.
+    margin = f"{c.gate.relative_margin:%}" if c.gate.relative_margin is not None else num(c.gate.margin, 6)
+    base = (c.suite, c.metric, c.gate.type, margin, num(c.gate.min_delta, 6))
     if c.against == "reference":  # a gate against production is another row than the same gate against the base
         base = (*base, f"vs {c.pair}")
     return base if cand is None else (*base, cand.get(c.candidate, f"label:{c.candidate}"))

@@ -17,6 +17,7 @@ from typing import Any
 
 from tunegate.harness.record import ComparisonRecord, RunRecord, SliceRecord
 from tunegate.reports.banner import Ordered, banner, ordered_comparisons, verdict_parts
+from tunegate.reports.cost import cost_html
 from tunegate.reports.format import (
     DASH,
     as_float,
@@ -62,6 +63,7 @@ NAV = (
     ("leakage", "Leakage"),
     ("forgetting", "Forgetting"),
     ("judges", "Judges"),
+    ("cost", "Cost"),
     ("items", "Items"),
     ("provenance", "Provenance"),
 )
@@ -358,6 +360,7 @@ def render_html(record: RunRecord, *, page_size: int = PAGE_SIZE) -> str:
         ("leakage", "Leakage", leakage_section(record.leakage)),
         ("forgetting", "Forgetting", forgetting_section(record.forgetting, comparisons, with_candidate=multi)),
         ("judges", "Judge health", judges_section(record.judges)),
+        ("cost", "Cost", cost_html(record)),
         (
             "items",
             "Items",

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 
 from tunegate.harness.record import ComparisonRecord, RunRecord
+from tunegate.reports.cost import HEADER as COST_HEADER
+from tunegate.reports.cost import cost_table
 from tunegate.reports.format import (
     STATUS_ICONS,
     as_float,
@@ -289,6 +291,7 @@ def render_markdown(record: RunRecord, *, report_href: str | None = "report.html
     ]
     if flips:
         lines += ["**Flips**", "", *flips[:MAX_SLICES], ""]
+    lines += _cost(record)
     notes = _notes(record)
     if notes:
         lines += [*notes, ""]
@@ -296,6 +299,18 @@ def render_markdown(record: RunRecord, *, report_href: str | None = "report.html
         href = report_href.replace(" ", "%20").replace(")", "%29").replace("(", "%28")
         lines.append(f"[Full HTML report]({href}) — forest plot, slices, flips, every item.")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _cost(record: RunRecord) -> list[str]:
+    """The cost table (tunegate/reports/cost.py), escaped for Markdown."""
+    table = cost_table(record)
+    if table is None:
+        return []
+    rows, notes = table
+    lines = ["**Cost**", "", "| " + " | ".join(COST_HEADER) + " |", "|---|" + "---:|" * (len(COST_HEADER) - 1)]
+    # The model's label is untrusted text; the other cells are figures this module formatted.
+    lines += ["| " + " | ".join([md_name(r[0], in_table=True), *r[1:]]) + " |" for r in rows]
+    return [*lines, "", *(f"- {md_text(n)}" for n in notes), ""]
 
 
 def _notes(record: RunRecord) -> list[str]:

@@ -6,7 +6,9 @@ comparison: the candidate's value, with the base value, delta, CI and verdict as
 between ``<!-- tunegate:begin -->`` / ``<!-- tunegate:end -->`` markers. The adapter is matched
 to results.json by content (``models.candidates[].content_fingerprint``), never by path text: a
 byte-identical copy anywhere is accepted, another adapter at the gated path is refused, and the
-refusal comes before anything is written. Everything else in the
+refusal comes before anything is written. When the adapter is the project's production model
+(``tunegate promote``; its record's fingerprint is this adapter's), the card also records the
+promotion: when, the fingerprint, and the digest of the results.json that justified it. Everything else in the
 card (peft's front matter keys, the body text, other evaluations) is kept; stamping twice
 replaces the previous stamp. The file is replaced atomically.
 """
@@ -23,6 +25,7 @@ import yaml
 
 from tunegate.harness.errors import ConfigError, DataError
 from tunegate.harness.fingerprint import content_fingerprint
+from tunegate.harness.production import ProductionRecord
 from tunegate.harness.record import ModelRecord, RunRecord
 from tunegate.reports.files import write_atomic
 from tunegate.reports.format import as_float, clean, clean_label, delta_ci, num, obj, sanitize
@@ -149,7 +152,28 @@ def _merge_model_index(existing: object, name: str, new_results: list[dict[str, 
     return [*entries, {"name": name, "results": new_results}]
 
 
-def _section(record: RunRecord, label: str, sha256: str) -> str:
+def _promotion_line(promotion: ProductionRecord | None) -> list[str]:
+    if promotion is None:
+        return []
+    return [
+        "",
+        f"In production since {md_name(promotion.promoted_at)} (`tunegate promote`): fingerprint "
+        f"`{promotion.fingerprint}`, promoted on the results.json with sha256 `{promotion.results.sha256}`.",
+    ]
+
+
+def _promotion_meta(promotion: ProductionRecord) -> dict[str, Any]:
+    return {
+        "promoted_at": promotion.promoted_at,
+        "label": promotion.label,
+        "fingerprint": promotion.fingerprint,
+        "results_sha256": promotion.results.sha256,
+        "results_path": promotion.results.path,
+        "base": promotion.base,
+    }
+
+
+def _section(record: RunRecord, label: str, sha256: str, promotion: ProductionRecord | None = None) -> str:
     rows = [
         f"| {md_name(c.suite, in_table=True)} | {md_name(c.metric if c.against == 'base' else f'{c.metric} vs {c.pair}', in_table=True)} | "
         f"{num(c.against_mean)} | {num(c.candidate_mean)} | {delta_ci(c)} | {md_name(c.verdict, in_table=True)} |"
@@ -168,6 +192,7 @@ def _section(record: RunRecord, label: str, sha256: str) -> str:
             *rows,
             "",
             f"Evaluated {md_name(record.run.started_at or 'at an unknown time')}; results.json sha256 `{sha256}`.",
+            *_promotion_line(promotion),
             END,
             "",
         ]
@@ -186,8 +211,13 @@ class StampPlan:
         return write_atomic(self.card, self.text, mode=self.mode)
 
 
-def plan_stamp(record: RunRecord, adapter_dir: Path, *, results_sha256: str) -> StampPlan:
+def plan_stamp(
+    record: RunRecord, adapter_dir: Path, *, results_sha256: str, promotion: ProductionRecord | None = None
+) -> StampPlan:
     """Check everything a stamp needs and render the card, writing nothing.
+
+    ``promotion``: the project's production record; recorded on the card (``tunegate.promotion``
+    and a line of the section) when its fingerprint is this adapter's, ignored otherwise.
 
     Raises ``ConfigError`` when ``adapter_dir`` is not a directory or is not, by content, a
     candidate results.json gated; ``DataError`` when its README.md front matter is invalid.
@@ -206,6 +236,8 @@ def plan_stamp(record: RunRecord, adapter_dir: Path, *, results_sha256: str) -> 
         )
     candidate = _pick_candidate(record, adapter_dir)
     label = candidate.label
+    if promotion is not None and promotion.fingerprint != candidate.content_fingerprint:
+        promotion = None  # another adapter is in production: nothing to record on this card
     card = adapter_dir / "README.md"
     try:
         text = card.read_text(encoding="utf-8") if card.exists() else ""
@@ -218,27 +250,28 @@ def plan_stamp(record: RunRecord, adapter_dir: Path, *, results_sha256: str) -> 
         meta.get("model-index"), name, _model_index_results(record, label)
     )
     verdict, base = record.verdict, record.models.base
-    meta["tunegate"] = sanitize(
-        {
-            "verdict": verdict.status,
-            "reason": verdict.reason,
-            "failed": verdict.failed,
-            "results_sha256": results_sha256,
-            "schema_version": record.schema_version,
-            "tool_version": record.tool.version,
-            "evaluated_at": record.run.started_at,
-            "base": {"name": base.spec.base, "fingerprint": base.fingerprint},
-            "candidate": {
-                "label": label,
-                "fingerprint": candidate.fingerprint,
-                "content_fingerprint": candidate.content_fingerprint,
-            },
-        }
-    )
+    block: dict[str, Any] = {
+        "verdict": verdict.status,
+        "reason": verdict.reason,
+        "failed": verdict.failed,
+        "results_sha256": results_sha256,
+        "schema_version": record.schema_version,
+        "tool_version": record.tool.version,
+        "evaluated_at": record.run.started_at,
+        "base": {"name": base.spec.base, "fingerprint": base.fingerprint},
+        "candidate": {
+            "label": label,
+            "fingerprint": candidate.fingerprint,
+            "content_fingerprint": candidate.content_fingerprint,
+        },
+    }
+    if promotion is not None:
+        block["promotion"] = _promotion_meta(promotion)
+    meta["tunegate"] = sanitize(block)
     front = yaml.safe_dump(
         sanitize(meta), sort_keys=False, allow_unicode=True, default_flow_style=False, width=100
     )
-    section = _section(record, label, results_sha256)
+    section = _section(record, label, results_sha256, promotion)
     if _SECTION.search(body):
         body = _SECTION.sub(lambda _: section, body, count=1)
     else:
@@ -247,6 +280,8 @@ def plan_stamp(record: RunRecord, adapter_dir: Path, *, results_sha256: str) -> 
     return StampPlan(card, f"---\n{front}---\n{body}", mode)
 
 
-def stamp_adapter(record: RunRecord, adapter_dir: Path, *, results_sha256: str) -> Path:
+def stamp_adapter(
+    record: RunRecord, adapter_dir: Path, *, results_sha256: str, promotion: ProductionRecord | None = None
+) -> Path:
     """Write the gate result into ``adapter_dir/README.md``; returns the card's path."""
-    return plan_stamp(record, adapter_dir, results_sha256=results_sha256).write()
+    return plan_stamp(record, adapter_dir, results_sha256=results_sha256, promotion=promotion).write()

@@ -1,4 +1,4 @@
-"""The ``tunegate`` command: train, report, judge, cache, data, replay, plugins. Each subcommand
+"""The ``tunegate`` command: train, report, promote, judge, cache, data, replay, plugins. Each subcommand
 lives in its package."""
 
 from __future__ import annotations
@@ -42,6 +42,12 @@ def _data(argv: list[str]) -> int:
 
 def _replay(argv: list[str]) -> int:
     from tunegate.trainers.replay_cli import main
+
+    return int(main(argv))
+
+
+def _promote(argv: list[str]) -> int:
+    from tunegate.shell.promote import main
 
     return int(main(argv))
 
@@ -117,6 +123,7 @@ def plugins_main(argv: list[str]) -> int:
 SUBCOMMANDS: dict[str, tuple[Main, str]] = {
     "train": (_train, "train a LoRA/QLoRA adapter from a YAML config"),
     "report": (_report, "render results.json as HTML/Markdown, compare two runs, stamp a model card"),
+    "promote": (_promote, "record a PASS run's adapter as the project's production model (tunegate-production.json)"),
     "judge": (_judge, "judge tools: calibrate a judge against gold labels"),
     "cache": (cache_main, "show or clear the response and judge caches"),
     "data": (_data, "check training data: schema, duplicates, overlap, giveaways, PII"),

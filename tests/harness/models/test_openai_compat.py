@@ -92,6 +92,17 @@ def test_concurrency_limit_is_respected(fake_server: Callable[..., FakeServer]) 
     assert server.peak_in_flight[CHAT] == 3
 
 
+def test_each_answer_has_its_servers_token_counts_and_its_own_latency(fake_server: Callable[..., FakeServer]) -> None:
+    """Latency is timed per request from send to reply; a request waiting for a concurrency slot
+    is not charged for the wait (6 requests through 1 slot at ~50 ms each: ~50 ms each, not up to 300)."""
+    server = fake_server(faults=Faults(latency_s=0.05))
+    out = make(server, concurrency=1).generate(requests(6))
+    assert [c.prompt_tokens for c in out] == [6] * 6  # "ticket N about a double charge": the server's usage
+    assert all(c.n_tokens > 0 for c in out)
+    latencies = [c.latency_s for c in out]
+    assert all(lat is not None and 0.05 <= lat < 0.25 for lat in latencies), latencies
+
+
 def test_request_payload_is_greedy_with_seed_max_tokens_and_stop(
     fake_server: Callable[..., FakeServer],
 ) -> None:

@@ -98,13 +98,24 @@ def shown_p(verdict: str, p_null: float | None, p_drop: float | None, p_adjusted
 
 
 def claim_text(
-    gate: str, size: float, verdict: str, *, higher_is_better: bool, adjusted: bool, short: bool = False
+    gate: str,
+    size: float,
+    verdict: str,
+    *,
+    higher_is_better: bool,
+    adjusted: bool,
+    short: bool = False,
+    relative: float | None = None,
 ) -> str:
     """The null hypothesis whose p :func:`shown_p` gives, in the measured direction (``short``:
-    the terminal table's form, ``d>= 0``, ``d<= -0.05, Holm``)."""
+    the terminal table's form, ``d>= 0``, ``d<= -0.05, Holm``; ``relative``: a margin as a share
+    of the base's mean, ``c>= 1.1b``)."""
     op_le, op_ge = ("<=", ">=") if higher_is_better else (">=", "<=")
     if verdict == "REGRESSED":
         return f"d{op_ge} 0" if short else f"drop: H0 delta {op_ge} 0"
+    if relative is not None:
+        scale = 1.0 - relative if higher_is_better else 1.0 + relative
+        return f"c{op_le} {scale:.3g}b" if short else f"H0 mean {op_le} {scale:.3g} x base mean"
     sign = 1.0 if higher_is_better else -1.0
     null = sign * (size if gate == "improves" else -size)
     if short:
@@ -192,14 +203,15 @@ def finalise_holm(
         g = d.model_copy(update={
             "p_value": shown_p(d.verdict, d.p_null, d.p_drop, d.p_adjusted),
             "claim": claim_text(d.type, d.size, d.verdict, higher_is_better=c.higher_is_better,
-                                adjusted=d.p_adjusted is not None),
+                                adjusted=d.p_adjusted is not None, relative=d.relative_margin),
         })  # fmt: skip
         gs[k] = g
         out.append(c.model_copy(update={
             "gates": gs, "verdict": g.verdict, "passed": g.passed, "p_value": g.p_value, "p_claim": g.claim,
             "p_adjusted": g.p_adjusted, "ci_low": g.ci_low, "ci_high": g.ci_high, "ci_level": g.ci_level,
             "mde": g.mde, "n_needed": g.n_needed, "message": g.message,
-            "gate": GateSpec(type=g.type, min_delta=g.min_delta, margin=g.margin, alpha=g.alpha),
+            "gate": GateSpec(type=g.type, min_delta=g.min_delta, margin=g.margin, alpha=g.alpha,
+                             relative_margin=g.relative_margin),
         }))  # fmt: skip
     return out, lost
 

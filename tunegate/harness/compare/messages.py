@@ -157,7 +157,12 @@ def gate_message(facts: Facts, g: GateRecord) -> str:
         f"[{_pct(g.ci_level)} CI {_signed(g.ci_low)}, {_signed(g.ci_high)}], {test} {_p(g.p_value)} "
         f"for {g.claim(facts.higher_is_better)}, n={facts.n}, MDE {mde} (80% power, alpha {g.alpha:g})."
     )
-    gate_text = f"min_delta {g.size:g}" if g.type == "improves" else f"margin {g.size:g}"
+    if g.type == "improves":
+        gate_text = f"min_delta {g.size:g}"
+    elif g.relative is not None:
+        gate_text = f"margin of {100 * g.relative:g}% of the base's mean ({g.size:.4g})"
+    else:
+        gate_text = f"margin {g.size:g}"
     parts = [lead, explain(facts, g, gate_text)]
     parts += [s for s in (_unscored(facts).strip(), _notes(facts), _slice_text(facts, g), _flip_text(facts)) if s]
     return " ".join(parts)

@@ -17,6 +17,7 @@ import numpy as np
 from tunegate.harness.compare.alignment import Coverage
 from tunegate.harness.compare.decision import PASSING, GateType, Verdict, claim_text, decide, shown_p
 from tunegate.harness.compare.messages import Facts, gate_message, summary_sentence
+from tunegate.harness.compare.relative import parse_margin, ratio_test
 from tunegate.harness.errors import ConfigError, GateFailure, StatsError
 from tunegate.harness.levels import DEFAULT_ALPHA, check_alpha
 from tunegate.harness.metrics.base import CorpusFn, Kind
@@ -43,7 +44,8 @@ class GateRecord:
     "the candidate is worse at all" (H0 delta >= 0); ``p_adjusted``: Holm-adjusted ``p_null`` of an
     improvement claim once the run is complete. ``low``/``high`` are the two-sided (1 - 2 alpha)
     interval as measured (candidate - base); ``low_oriented``/``high_oriented`` the same in the
-    improvement direction.
+    improvement direction. ``relative``: the margin as a share of the base's mean ("10%" -> 0.1);
+    ``size`` is then that share of the measured base mean (see ``tunegate.harness.compare.relative``).
     """
 
     type: GateType
@@ -62,6 +64,7 @@ class GateRecord:
     n_needed: int | None = None
     p_adjusted: float | None = None
     message: str = ""
+    relative: float | None = None
 
     @property
     def passed(self) -> bool:
@@ -76,7 +79,8 @@ class GateRecord:
     def claim(self, higher_is_better: bool = True) -> str:
         """The null hypothesis whose p is :attr:`p_value`, in the measured direction."""
         return claim_text(
-            self.type, self.size, self.verdict, higher_is_better=higher_is_better, adjusted=self.p_adjusted is not None
+            self.type, self.size, self.verdict, higher_is_better=higher_is_better, adjusted=self.p_adjusted is not None,
+            relative=self.relative,
         )
 
     @classmethod
@@ -95,6 +99,7 @@ class GateRecord:
             coverage_ok=bool(d.get("coverage_ok", True)), n_needed=d.get("n_needed"),
             p_adjusted=None if d.get("p_adjusted") is None else float(d["p_adjusted"]),
             message=str(d.get("message") or ""),
+            relative=None if d.get("relative_margin") is None else float(d["relative_margin"]),
         )  # fmt: skip
 
     def to_dict(self, higher_is_better: bool = True) -> dict[str, Any]:
@@ -120,6 +125,7 @@ class GateRecord:
             "n_needed": self.n_needed,
             "coverage_ok": self.coverage_ok,
             "message": self.message,
+            "relative_margin": self.relative,
         }
 
 
@@ -235,19 +241,20 @@ class Comparison:
                 f"min_delta must be a number >= 0, got {min_delta!r}; for 'not worse by more than x' "
                 "use assert_no_regression(margin=x)"
             )
-        return self._apply("improves", float(min_delta), check_alpha(self.alpha if alpha is None else alpha))
+        alpha = check_alpha(self.alpha if alpha is None else alpha)
+        return self._record(self.evaluate("improves", float(min_delta), alpha))
 
-    def assert_no_regression(self, margin: float, alpha: float | None = None) -> Comparison:
-        """Non-inferiority: passes when the one-sided (1 - alpha) lower bound is above -margin."""
-        if isinstance(margin, bool) or not (isinstance(margin, int | float) and math.isfinite(margin) and margin > 0):
-            raise StatsError(
-                f"margin must be a number > 0, got {margin!r}; 'no change at all' cannot be shown "
-                "by any finite suite: pick the largest drop you can accept, e.g. margin=0.02"
-            )
-        return self._apply("no_regression", float(margin), check_alpha(self.alpha if alpha is None else alpha))
+    def assert_no_regression(self, margin: float | str, alpha: float | None = None) -> Comparison:
+        """Non-inferiority: passes when the one-sided (1 - alpha) lower bound is above -margin.
 
-    def _apply(self, gate: GateType, size: float, alpha: float) -> Comparison:
-        record = self.evaluate(gate, size, alpha)
+        ``margin`` is in the metric's units (0.02), or a share of the base's mean ("10%": the
+        candidate's mean may be at most 10% worse; a paired test of the ratio, see
+        ``tunegate.harness.compare.relative``)."""
+        size, ratio = parse_margin(margin)
+        alpha = check_alpha(self.alpha if alpha is None else alpha)
+        return self._record(self.evaluate("no_regression", size, alpha, relative=ratio))
+
+    def _record(self, record: GateRecord) -> Comparison:
         self.log.append(record)
         if not record.passed:
             if self.advisory:
@@ -258,8 +265,9 @@ class Comparison:
                 raise GateFailure(record.message)
         return self
 
-    def evaluate(self, gate: GateType, size: float, alpha: float) -> GateRecord:
-        """The gate's record without applying it (pure)."""
+    def evaluate(self, gate: GateType, size: float, alpha: float, *, relative: float | None = None) -> GateRecord:
+        """The gate's record without applying it (pure). ``relative``: a non-inferiority margin as
+        a share of the base's mean (``size`` is then ignored; see ``compare.relative``)."""
         res, sign = self.result, self.sign
         level = 1.0 - 2.0 * alpha
         low, high = res.confidence_interval(level, "two-sided")
@@ -270,6 +278,19 @@ class Comparison:
         p_null = res.pvalue_at(null, better)
         p_drop = res.pvalue_at(0.0, worse)
         mde = minimum_detectable_effect(res.se, alpha=alpha, **_df(res))
+        se, df = res.se, getattr(res, "df", None)
+        if relative is not None:
+            where = f"{self.metric} on {self.suite}"
+            if gate != "no_regression" or self.kind == "corpus":
+                raise StatsError(
+                    f"{where}: a relative margin is a non-inferiority margin on a mean of per-item scores; "
+                    "give an absolute margin (a number)"
+                )
+            rt = ratio_test(
+                base=self.base_values, candidate=self.candidate_values, ratio=relative,
+                higher_is_better=self.higher_is_better, alpha=alpha, groups=self.groups, where=where,
+            )  # fmt: skip
+            size, low_o, p_null, se, df = rt.size, rt.low_oriented, rt.p_null, rt.se, rt.df
         verdict = decide(
             gate=gate,
             size=size,
@@ -281,7 +302,7 @@ class Comparison:
             coverage_ok=self.coverage.ok,
         )
         needed = (
-            items_needed(res.se, res.n, size, alpha=alpha, df=getattr(res, "df", None), df_grows=not res.clustered)
+            items_needed(se, res.n, size, alpha=alpha, df=df, df_grows=not res.clustered)
             if verdict in ("UNDERPOWERED", "INCONCLUSIVE")
             else None
         )
@@ -300,6 +321,7 @@ class Comparison:
             mde=mde,
             coverage_ok=self.coverage.ok,
             n_needed=needed,
+            relative=relative,
         )
         return GateRecord(**{**record.__dict__, "message": gate_message(Facts.of(self), record)})
 
@@ -327,6 +349,8 @@ class Comparison:
             low, high, level = gate.ci_low, gate.ci_high, gate.ci_level
             p, claim, p_adj = gate.p_value, gate.claim(self.higher_is_better), gate.p_adjusted
             gate_dict = {"type": gate.type, "min_delta": gate.to_dict()["min_delta"], "margin": gate.to_dict()["margin"], "alpha": gate.alpha}
+            if gate.relative is not None:
+                gate_dict["relative_margin"] = gate.relative
             mde, needed, message = gate.mde, gate.n_needed, gate.message
         return {
             "id": self.id,

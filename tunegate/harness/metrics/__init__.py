@@ -32,6 +32,7 @@ from tunegate.harness.metrics.base import (
 )
 from tunegate.harness.metrics.bertscore import BertScore, bertscore_f1
 from tunegate.harness.metrics.contains import Contains, RegexMatch, contains, regex
+from tunegate.harness.metrics.cost import TokenCount, answer_tokens, request_tokens
 from tunegate.harness.metrics.custom import FunctionMetric, custom_metric
 from tunegate.harness.metrics.exact import ExactMatch, exact_match
 from tunegate.harness.metrics.json_metrics import (
@@ -94,6 +95,8 @@ __all__ = [
     "PairwiseMetric",
     "RegexMatch",
     "Rouge",
+    "TokenCount",
+    "answer_tokens",
     "bertscore_f1",
     "bleu",
     "bleu_corpus_score",
@@ -110,6 +113,7 @@ __all__ = [
     "normalize_text",
     "regex",
     "register_metric",
+    "request_tokens",
     "rouge_1",
     "rouge_2",
     "rouge_l",

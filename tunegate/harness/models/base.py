@@ -34,10 +34,17 @@ class GenerationRequest:
 
 @dataclass(frozen=True)
 class Completion:
+    """One answer. ``n_tokens``: the tokens the model generated for it; ``prompt_tokens``: the
+    prompt's tokens as the model saw them (None: not known, e.g. cached by an older tunegate);
+    ``latency_s``: wall-clock seconds of the request, where the backend measures it honestly (a
+    server's reply time as this machine saw it), else None; never stored in the cache."""
+
     text: str
     n_tokens: int = 0
     finish_reason: str = "stop"  # "stop" | "length" | "error"
     cached: bool = False
+    prompt_tokens: int | None = None
+    latency_s: float | None = None
 
 
 @dataclass(frozen=True)

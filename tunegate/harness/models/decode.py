@@ -96,7 +96,7 @@ def greedy_generate(
             on_finish=finished,
         )
         bar.close()
-        return [_finish(tokenizer, toks, eos, stop) for toks in new]
+        return [_finish(tokenizer, toks, eos, stop, len(seq)) for toks, seq in zip(new, encoded, strict=True)]
     order = sorted(range(len(prompts)), key=lambda i: -len(encoded[i]))
     results: list[Completion | None] = [None] * len(prompts)
     for start in range(0, len(order), batch_size):
@@ -115,13 +115,13 @@ def greedy_generate(
             else:
                 new = _fast_loop(model, tokenizer, ids, mask, max_new_tokens, stop, set(eos))
         for row, i in enumerate(idx):
-            results[i] = _finish(tokenizer, new[row], eos, stop)
+            results[i] = _finish(tokenizer, new[row], eos, stop, len(encoded[i]))
         finished(len(idx))
     bar.close()
     return [c for c in results if c is not None]
 
 
-def _finish(tokenizer: Any, toks: list[int], eos: Sequence[int], stop: Sequence[str]) -> Completion:
+def _finish(tokenizer: Any, toks: list[int], eos: Sequence[int], stop: Sequence[str], prompt_tokens: int) -> Completion:
     n, finish, hit_eos = len(toks), "length", False
     for k, t in enumerate(toks):
         if t in eos:
@@ -131,7 +131,7 @@ def _finish(tokenizer: Any, toks: list[int], eos: Sequence[int], stop: Sequence[
     text, stopped = cut_at_stop(text, stop)
     if stopped:
         finish = "stop"
-    return Completion(text=text, n_tokens=n + (1 if hit_eos else 0), finish_reason=finish)
+    return Completion(text=text, n_tokens=n + (1 if hit_eos else 0), finish_reason=finish, prompt_tokens=prompt_tokens)
 
 
 def _hf_generate(

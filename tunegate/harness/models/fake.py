@@ -148,7 +148,10 @@ class FakeBackend:
             words = text.split()
             limit = r.params.max_new_tokens
             finish = "length" if len(words) > limit else "stop"
-            out.append(Completion(" ".join(words[:limit]) if finish == "length" else text, min(len(words), limit), finish))
+            answer = " ".join(words[:limit]) if finish == "length" else text
+            # A "token" here is a whitespace-separated word, for the answer and the prompt alike.
+            prompt = len(self.render(r.messages).split())
+            out.append(Completion(answer, min(len(words), limit), finish, prompt_tokens=prompt))
         return out
 
     def describe(self) -> dict[str, Any]:

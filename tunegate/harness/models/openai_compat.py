@@ -27,6 +27,7 @@ import concurrent.futures
 import json
 import os
 import random
+import time
 from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -284,7 +285,9 @@ class OpenAICompatBackend:
             kwargs["stop"] = list(params.stop)
         if self.options.seed is not None:
             kwargs["seed"] = self.options.seed
+        started = time.perf_counter()  # the request's own time: not the wait for a slot, not a retry's backoff
         reply = await client.chat.completions.create(**kwargs)
+        latency = time.perf_counter() - started
         choices = getattr(reply, "choices", None)
         if not isinstance(choices, list) or not choices or getattr(choices[0], "message", None) is None:
             # A proxy's HTML page with status 200 parses to a str; JSON of another shape has no choices.
@@ -292,10 +295,13 @@ class OpenAICompatBackend:
         choice = choices[0]
         usage = getattr(reply, "usage", None)
         n_tokens = int(getattr(usage, "completion_tokens", 0) or 0) if usage is not None else 0
+        prompt = getattr(usage, "prompt_tokens", None) if usage is not None else None
         return Completion(
             text=choice.message.content or "",
             n_tokens=n_tokens,
             finish_reason=_FINISH.get(str(choice.finish_reason), "stop"),
+            prompt_tokens=int(prompt) if isinstance(prompt, int) and not isinstance(prompt, bool) else None,
+            latency_s=latency,
         )
 
     # --- errors -----------------------------------------------------------------------------

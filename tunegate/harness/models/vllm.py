@@ -400,6 +400,7 @@ class VLLMBackend:
                 Completion(
                     text=best.text,
                     n_tokens=len(best.token_ids),
+                    prompt_tokens=len(ids) if (ids := getattr(out, "prompt_token_ids", None)) is not None else None,
                     finish_reason="length" if best.finish_reason == "length" else "stop",
                 )
             )
