@@ -370,8 +370,9 @@ def power_cell(cell: Cell, effect: float, runs: int, *, n_resamples: int = 1_000
 
 
 def power_cells() -> list[tuple[Cell, float]]:
-    """Planted effects: the textbook test's own cells (normal deltas at 30 and 50 items, equal
-    groups, binary at 300 items) and the edge cells, +15 points for groups."""
+    """Planted effects: the textbook test's own cells (normal deltas at 10-100 items, equal
+    groups, binary at 300 items, Likert gains at 30 items) and the edge cells, +15 points for
+    groups."""
     eq10, eq20 = (20,) * 10, (20,) * 20
     geo10 = tuple(3 * s for s in geometric_sizes(10))
     return [
