@@ -18,7 +18,7 @@ With ``--edges R`` it adds the edge cells of issue 22 (``tunegate.harness.stats.
 unequal, geometric and skewed groups, heavy-tailed and sparse deltas, R simulated runs each
 through ``compare_scores`` and the gates; binary margins at n = 41-300 and sparse Likert
 deltas by exact enumeration; and the power table (R runs per cell) beside the textbook test.
-Prints one JSON object.
+Prints one JSON object (and, with ``--edges``, each edge row on stderr as it is done).
 """
 
 from __future__ import annotations
@@ -139,13 +139,19 @@ BINARY_EXACT_N = (41, 60, 100, 200, 300)
 LIKERT_EXACT_N = (10, 30)
 
 
+def _progress(row: dict[str, Any]) -> dict[str, Any]:
+    """Each row on stderr as it is done: a long run keeps its figures if it is stopped."""
+    print(json.dumps(row), file=sys.stderr, flush=True)
+    return row
+
+
 def bench_edges(runs: int) -> dict[str, Any]:
     """Issue 22's cells: simulated (``runs`` each), exact by enumeration, and power."""
     start = time.perf_counter()
-    simulated = [calibrate_cell(c, runs) for c in cells()]
-    exact = [binary_exact_size(n, null) for n in BINARY_EXACT_N for null in (0.05, -0.05)]
-    exact += [likert_exact_size(n) for n in LIKERT_EXACT_N]
-    power = [power_cell(c, effect, runs) for c, effect in power_cells()]
+    simulated = [_progress(calibrate_cell(c, runs)) for c in cells()]
+    exact = [_progress(binary_exact_size(n, null)) for n in BINARY_EXACT_N for null in (0.05, -0.05)]
+    exact += [_progress(likert_exact_size(n)) for n in LIKERT_EXACT_N]
+    power = [_progress(power_cell(c, effect, runs)) for c, effect in power_cells()]
     return {
         "runs": runs,
         "all_ok": all(r["ok"] for r in simulated + exact),

@@ -14,8 +14,10 @@ test a comparison gets depends on the metric's kind (``tunegate.harness.metrics.
   only where it is calibrated (n >= 30 and |skewness| <= 0.1 sqrt(n)); otherwise the studentised
   bootstrap (bootstrap-t), and at n <= 16 also the exact sign-flip permutation test; always
   also the skewness-corrected t (Hall's transformation of Johnson's modified t, ``_skew``); all
-  must reject. Fewer than 5 items differing from the rest: Hoeffding's bound. Intervals invert
-  the same tests and never exceed the score range.
+  must reject. Fewer than 5 items differing from the rest: Hoeffding's bound. Differences that
+  take only the values -k, 0 and +k (sparse Likert deltas) -> the exact unconditional test of the
+  paired-binary model (``trinomial_exact``). Intervals invert the same tests and never exceed
+  the score range.
 - **corpus** (BLEU, chrF, TER) -> paired bootstrap over items (``corpus_bootstrap``): a corpus
   score is not a mean of item scores, so items are resampled (one index draw for both systems),
   their sufficient statistics summed and the corpus score recomputed; approximate randomization
@@ -23,7 +25,8 @@ test a comparison gets depends on the metric's kind (``tunegate.harness.metrics.
 - **groups** (items sharing a source document; fewer groups than items): binary and continuous
   -> the CR2 (Bell-McCaffrey) clustered t on Imbens-Kolesar degrees of freedom, which holds with
   unequal group sizes, with the skewness-corrected t on the group level beside it (both must
-  reject); with 2 groups no claim either way (UNDERPOWERED, with the reason); corpus -> the delete-one-group jackknife t on G - 1 df. Never a bootstrap of whole groups.
+  reject; below 5 groups the result notes that the interval is unreliable); corpus -> the
+  delete-one-group jackknife t on G - 1 df. Never a bootstrap of whole groups.
 - **no spread** (every item or group with the same d): no standard error exists, and a sample
   without spread is not evidence that the population has none. The zero-spread bound
   (``ZeroSpreadInference``) replaces the test: p = ((m + W) / (v + W))^n for "delta > m" with W

@@ -3,6 +3,7 @@
 ``continuous_test`` picks the paired t only where it is calibrated (n >= 30 and d not skewed for
 its n) and the studentised bootstrap otherwise, with the exact sign-flip test at n <= 16 (see
 ``tunegate.harness.stats._robust``), and beside either the skewness-corrected t (``_skew``).
+Differences on three points {-k, 0, +k} get the exact test of ``_trinomial`` instead.
 With groups the CR2 clustered t on Imbens-Kolesar df (``paired_t(groups=...)``), and from 5
 groups the skewness-corrected t on group level beside it.
 d without spread gives the zero-spread bound, never a zero-width interval; a single item (or
@@ -47,7 +48,8 @@ from tunegate.harness.stats._robust import (
     sign_flip,
     zero_spread_width,
 )
-from tunegate.harness.stats._skew import SKEW_MIN_UNITS, SkewCorrectedInference, kappa
+from tunegate.harness.stats._skew import SKEW_MIN_UNITS, SkewCorrectedInference, kappa, skew_warning
+from tunegate.harness.stats._trinomial import three_point_step, trinomial_test
 
 ALL_ZERO = "every paired difference is zero: no difference"
 FEW_GROUPS = 5
@@ -133,11 +135,16 @@ def paired_t(
         else:
             inference = NormalInference(mean, se, df=df)
             details = {"df": df, "t": mean / se}
+            width = zero_spread_width(b, c, mean)
             if clustered and n_groups is not None and units >= SKEW_MIN_UNITS:
-                skew = SkewCorrectedInference(mean, se, df, kappa(cr2_units(d, codes, n_groups)))
+                resid = cr2_units(d, codes, n_groups)
+                skew = SkewCorrectedInference(mean, se, df, kappa(resid))
                 inference = EitherInference((inference, skew))
                 details["kappa"] = skew.kappa
                 test = "paired_t_clustered+skew_t"
+                warning = skew_warning(resid, "groups")
+                if warning:
+                    notes.append(warning)
             if clustered and units < FEW_GROUPS:
                 notes.append(few_groups_note(units))
             elif clustered and df < FEW_GROUPS - 1:
@@ -146,7 +153,7 @@ def paired_t(
                     "(Imbens-Kolesar), as few as the largest groups; add or split groups"
                 )
             # no interval wider than the scores allow (a t on a 0-1 metric once reached +1.001)
-            inference = BoundedInference(inference, zero_spread_width(b, c, mean))
+            inference = BoundedInference(inference, width)
     return PairedTestResult(
         test=test,
         statistic=mean,
@@ -201,6 +208,9 @@ def continuous_test(
     """The calibrated test of mean(d) for continuous scores without groups.
 
     - no spread in d (or n = 1): the zero-spread bound (or no test), as ``paired_t``;
+    - fewer than 5 items differ from the rest: Hoeffding's bound;
+    - every difference -k, 0 or +k (sparse Likert deltas): the exact unconditional test of the
+      paired-binary model (``_trinomial``);
     - n >= 30 and d not skewed for its n (``t_is_calibrated``): the paired t;
     - otherwise the studentised bootstrap (bootstrap-t, >= 2000 resamples; right under skew),
       and where n <= 16 or d takes at most 64 distinct values also the sign-flip permutation
@@ -218,6 +228,9 @@ def continuous_test(
     movers = carriers(d)
     if movers < MIN_CARRIERS:
         return _hoeffding_result(b, c, d, width, movers, alternative)
+    step = three_point_step(d)
+    if step is not None:
+        return trinomial_test(b, c, d, step, alternative)
     gen = as_rng(rng)
     discrete = np.unique(d).size <= MAX_DISTINCT_FOR_FLIPS
     if t_is_calibrated(d):
@@ -268,12 +281,16 @@ def _with_skew_check(res: PairedTestResult, d: np.ndarray, width: float, alterna
     skew = SkewCorrectedInference(mean, se, float(n - 1), kappa(d - mean))
     inner = res.inference.inner if isinstance(res.inference, BoundedInference) else res.inference
     both = BoundedInference(EitherInference((inner, skew)), width)
+    warning = skew_warning(d - mean, "items")
+    notes = (*res.notes, warning) if warning else res.notes
     return replace(
         res,
         test=res.test + "+skew_t",
         pvalue=both.pvalue(0.0, alternative),
         inference=both,
         details={**res.details, "kappa": skew.kappa},
+        notes=notes,
+        note=notes[0] if notes else "",
     )
 
 

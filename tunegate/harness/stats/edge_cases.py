@@ -128,6 +128,20 @@ def binary_items(n: int, discordant: float = 0.16) -> Draw:
     return draw
 
 
+def likert_items(n: int, moved: float = 0.35) -> Draw:
+    """Grades 2-4 that move one step up or down on a share ``moved`` of items; delta sets the
+    balance: P(+1) = (moved + delta) / 2, P(-1) = (moved - delta) / 2."""
+
+    def draw(rng: np.random.Generator, runs: int, delta: float) -> tuple[np.ndarray, np.ndarray]:
+        base = rng.integers(2, 5, (runs, n)).astype(float)
+        u = rng.random((runs, n))
+        up = (moved + delta) / 2.0
+        d = np.where(u < up, 1.0, np.where(u < moved, -1.0, 0.0))
+        return base, base + d
+
+    return draw
+
+
 UNEQUAL = (120, 40, 20, 12, 8)
 
 
@@ -356,12 +370,14 @@ def power_cell(cell: Cell, effect: float, runs: int, *, n_resamples: int = 1_000
 
 
 def power_cells() -> list[tuple[Cell, float]]:
-    """Planted effects: the textbook test's own cells (normal deltas at 30 and 50 items, equal
-    groups, binary at 300 items) and the edge cells, +15 points for groups."""
+    """Planted effects: the textbook test's own cells (normal deltas at 10-100 items, equal
+    groups, binary at 300 items, Likert gains at 30 items) and the edge cells, +15 points for
+    groups."""
     eq10, eq20 = (20,) * 10, (20,) * 20
     geo10 = tuple(3 * s for s in geometric_sizes(10))
     return [
         (Cell("binary", "binary", 300, None, 0.05, binary_items(300)), 0.10),
+        (Cell("likert_sparse", "continuous", 30, None, 0.1, likert_items(30)), 0.15),
         (Cell("normal", "continuous", 100, None, 0.05, normal_items(100, 1.0)), 0.3),
         (Cell("normal_small", "continuous", 10, None, 0.05, normal_items(10)), 0.15),
         (Cell("normal_small", "continuous", 30, None, 0.05, normal_items(30)), 0.1),
