@@ -129,7 +129,7 @@ def _warnings(old: RunRecord, new: RunRecord) -> tuple[list[str], list[str]]:
 def _key(c: ComparisonRecord, cand: dict[str, str] | None) -> tuple[str, ...]:
     # A relative margin is matched by its share ("10%"), not by the base mean it came to.
     margin = f"{c.gate.relative_margin:%}" if c.gate.relative_margin is not None else num(c.gate.margin, 6)
-    base = (c.suite, c.metric, c.gate.type, margin, num(c.gate.min_delta, 6))
+    base: tuple[str, ...] = (c.suite, c.metric, c.gate.type, margin, num(c.gate.min_delta, 6))
     if c.against == "reference":  # a gate against production is another row than the same gate against the base
         base = (*base, f"vs {c.pair}")
     return base if cand is None else (*base, cand.get(c.candidate, f"label:{c.candidate}"))
