@@ -187,3 +187,48 @@ def test_a_reference_that_is_no_adapter_is_refused_before_any_model_loads(tmp_pa
     with pytest.raises(ConfigError, match=r"^pyproject.toml \[tool.tunegate\]: reference = '.*nowhere': no such"):
         check_reference(table)
     check_reference(resolve_options({"backend": "fake", "reference": str(missing)}, {}, {}))  # a served name: not checked
+
+
+def _promoted(folder: Path, label: str) -> None:
+    """``label``'s adapter dir in ``folder`` recorded as the project's production model."""
+    from tunegate.harness.fingerprint import content_fingerprint
+    from tunegate.harness.production import ProductionRecord, ResultsDigest, write_record
+
+    adapter = folder / label
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text('{"base_model_name_or_path": "fake-base"}', encoding="utf-8")
+    (adapter / "adapter_model.safetensors").write_bytes(b"weights of " + label.encode())
+    record = ProductionRecord(
+        adapter=label,
+        label=label,
+        fingerprint=content_fingerprint(adapter),
+        promoted_at="2026-12-06T18:00:00Z",
+        results=ResultsDigest(path="reports/v1/results.json", sha256="0" * 64),
+        verdict="PASS",
+        base="fake-base",
+    )
+    write_record(folder, record)
+
+
+def test_reference_production_is_the_promoted_adapter(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    _project(pytester)
+    _promoted(pytester.path, "v1")
+    res, report = _run(pytester, tmp_path, {"base": 6, "v1": 18, "v2": 12}, "--reference=production")
+    out = res.stdout.str()
+    assert res.ret == pytest.ExitCode.TESTS_FAILED, out
+    assert "verdict: FAIL - 1 check(s) failed; first: faq exact_match vs reference (v1): REGRESSED" in out
+    run = _results(report)["run"]["reference"]
+    assert run["label"] == "v1" and Path(run["path"]).resolve() == (pytester.path / "v1").resolve()
+
+
+def test_reference_production_without_a_promotion_says_how(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    _project(pytester)
+    res, _ = _run(pytester, tmp_path, {"base": 6, "v1": 18, "v2": 12}, "--reference=production")
+    assert res.ret == pytest.ExitCode.USAGE_ERROR
+    err = res.stderr.str()
+    assert "tunegate promote" in err and "Traceback" not in err, err
+    _promoted(pytester.path, "v1")
+    (pytester.path / "v1" / "adapter_model.safetensors").write_bytes(b"retrained")
+    res, _ = _run(pytester, tmp_path, {"base": 6, "v1": 18, "v2": 12}, "--reference=production")
+    assert res.ret == pytest.ExitCode.USAGE_ERROR
+    assert "changed since it was promoted" in res.stderr.str()

@@ -57,6 +57,10 @@ def _meta(metavar: str) -> dict[str, Any]:
     return {"metavar": metavar}
 
 
+REFERENCE_PRODUCTION = "production"
+"""``--reference production``: the adapter ``tunegate promote`` recorded (``./production`` is a dir)."""
+
+
 class RunOptions(BaseModel):
     """The options of one tunegate run. Each field's description is its ``--help`` text."""
 
@@ -74,8 +78,9 @@ class RunOptions(BaseModel):
     )
     reference: str = Field(
         "",
-        description="the adapter dir (or full model dir) in production today: task gates then compare each "
-        "candidate with it, paired on the same items (forgetting, leakage and KL stay against the base)",
+        description="the adapter dir (or full model dir) in production today, or 'production' for the one "
+        "`tunegate promote` recorded (tunegate-production.json): task gates then compare each candidate with it, "
+        "paired on the same items (forgetting, leakage and KL stay against the base)",
         json_schema_extra=_meta("DIR"),
     )
     backend: BackendName = Field(

@@ -140,11 +140,16 @@ def activate(config: pytest.Config, reason: str) -> Active:
     from tunegate.harness.redact import learn_from_options
 
     learn_from_options(options)  # every secret the run was given is masked in all it writes
+    project_dir = pyproject.parent if pyproject is not None else Path(config.invocation_params.dir)
+    if options.reference == opts.REFERENCE_PRODUCTION:
+        # The adapter `tunegate promote` recorded, checked unchanged since its run.
+        from tunegate.harness.production import production_reference
+
+        options = options.model_copy(update={"reference": str(production_reference(project_dir))})
     preflight.configure_checks(options, controller=not hasattr(config, "workerinput"))
     from tunegate.harness.session import RunState
     from tunegate.shell import pytest_run
 
-    project_dir = pyproject.parent if pyproject is not None else Path(config.invocation_params.dir)
     if table and pyproject is not None and Path(config.rootpath).resolve() != project_dir.resolve():
         config.issue_config_time_warning(
             TunegateConfigWarning(
