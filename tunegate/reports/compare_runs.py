@@ -127,7 +127,7 @@ def _warnings(old: RunRecord, new: RunRecord) -> tuple[list[str], list[str]]:
 
 
 def _key(c: ComparisonRecord, cand: dict[str, str] | None) -> tuple[str, ...]:
-    base = (c.suite, c.metric, c.gate.type, num(c.gate.margin, 6), num(c.gate.min_delta, 6))
+    base: tuple[str, ...] = (c.suite, c.metric, c.gate.type, num(c.gate.margin, 6), num(c.gate.min_delta, 6))
     if c.against == "reference":  # a gate against production is another row than the same gate against the base
         base = (*base, f"vs {c.pair}")
     return base if cand is None else (*base, cand.get(c.candidate, f"label:{c.candidate}"))
