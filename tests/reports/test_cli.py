@@ -70,7 +70,7 @@ def test_compare(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     [
         (None, r"results\.json: file not found; pass the results\.json written by `pytest --report DIR`"),
         ('{"schema_version": 1,\n  "verdict": ', r"results\.json: line 2 column 14: invalid JSON"),
-        ('{"schema_version": 7}', r"schema_version 7 is newer than this tunegate understands \(<= 2\)"),
+        ('{"schema_version": 7}', r"schema_version 7 is newer than this tunegate understands \(<= 3\)"),
         ("[1, 2]", r"expected a JSON object at the top level, got list"),
         ('{"verdict": {}}', r"schema_version must be an integer, got None"),
         (b"\xff\xfe{}", r"not UTF-8"),
