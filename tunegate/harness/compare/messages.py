@@ -160,7 +160,7 @@ def gate_message(facts: Facts, g: GateRecord) -> str:
     if g.type == "improves":
         gate_text = f"min_delta {g.size:g}"
     elif g.relative is not None:
-        gate_text = f"margin of {100 * g.relative:g}% of the base's mean ({g.size:.4g})"
+        gate_text = f"margin of {100 * g.relative:g}% of the {facts.other}'s mean ({g.size:.4g})"
     else:
         gate_text = f"margin {g.size:g}"
     parts = [lead, explain(facts, g, gate_text)]
