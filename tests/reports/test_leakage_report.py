@@ -99,3 +99,11 @@ def test_leakage_section_in_the_page(tmp_path: Path) -> None:
     page = render_html(as_record(results))
     section = page.split('id="leakage"', 1)[1]
     assert "Check settings and training files" in section and "reproduced 1 of them" in section
+
+
+def test_a_probe_not_run_says_why_once() -> None:
+    report = LeakageReport(config=LeakageConfig(), items=(ItemFlag("support/eval", "sup-0040", "clean"),))
+    section = LeakageSection(report, None, "not run: no eval item was flagged")  # as run_leakage_check words it
+    out = str(leakage_section(LeakageRecord.model_validate(section.to_dict())))
+    assert "Not run: no eval item was flagged" in out
+    assert "not run: not run" not in out.lower()

@@ -117,7 +117,8 @@ def _flagged(data: LeakageCheck) -> Html:
 def _probe(data: LeakageCheck) -> Html:
     memo, note = data.memorisation, data.memorisation_note
     if memo is None:
-        return frag(h("h4", "Memorisation probe"), h("p", f"Not run{': ' + note if note else '.'}", class_="muted"))
+        why = note.removeprefix("not run: ") if note else ""  # the record says "not run: <why>"
+        return frag(h("h4", "Memorisation probe"), h("p", f"Not run{': ' + why if why else '.'}", class_="muted"))
     longest = as_float(memo.mean_longest_common_fraction)
     lead = (
         f"The candidate was given the start of {memo.n} flagged training example(s) and reproduced "
