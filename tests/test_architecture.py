@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("harness", "judges", "reports", "trainers")
+PACKAGES = ("harness", "judges", "reports", "trainers", "shell")
 MAX_LINES = 520
 
 
@@ -150,6 +150,13 @@ def test_a_lazy_upward_import_is_caught(tmp_path: Path) -> None:
     found = _imports(planted, "tunegate.harness.planted", set(_modules()))
     assert upward_imports({"tunegate.harness.planted": found}) == {"tunegate.harness.planted": ["tunegate.judges"]}
     assert _imports(planted, "tunegate.harness.planted", set(_modules()), lazy=False) == set()
+
+
+def test_a_lazy_import_of_the_shell_is_caught(tmp_path: Path) -> None:
+    planted = tmp_path / "planted.py"
+    planted.write_text("def later():\n    from tunegate.shell.cli import main\n    return main\n", encoding="utf-8")
+    found = _imports(planted, "tunegate.reports.planted", set(_modules()))
+    assert upward_imports({"tunegate.reports.planted": found}) == {"tunegate.reports.planted": ["tunegate.shell.cli"]}
 
 
 def test_modules_hold_one_idea() -> None:
