@@ -179,7 +179,7 @@ def test_against_reference_without_a_reference_is_refused(pytester: pytest.Pytes
 def test_a_reference_that_is_no_adapter_is_refused_before_any_model_loads(tmp_path: Path) -> None:
     missing, empty = tmp_path / "nowhere", tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(ConfigError, match=r"^--reference='.*nowhere': no such directory; pass the adapter dir"):
+    with pytest.raises(ConfigError, match=r"^--reference='.*nowhere': no such directory; pass an adapter dir"):
         check_reference(resolve_options({"backend": "hf", "reference": str(missing)}, {}, {}))
     with pytest.raises(ConfigError, match=r"^--reference='.*empty': reference .* is neither a peft adapter"):
         check_reference(resolve_options({"backend": "hf", "reference": str(empty)}, {}, {}))

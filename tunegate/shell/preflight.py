@@ -106,17 +106,8 @@ def check_candidates(options: RunOptions) -> None:
     """Each candidate is an adapter or model dir with safe weights."""
     if not _local_weights(options):
         return
-    from tunegate.harness.models.adapters import classify_adapter
-
     for c in options.candidate:
-        if not Path(c).expanduser().is_dir():
-            raise ConfigError(
-                f"--candidate={c!r}: no such directory; pass an adapter dir (adapter_config.json) or a model dir"
-            )
-        try:
-            classify_adapter(Path(c).expanduser(), allow_pickle=options.allow_pickle)
-        except ModelLoadError as exc:
-            raise ConfigError(f"--candidate={c!r}: {exc}") from None
+        _check_model_dir(c, f"--candidate={c!r}", "candidate", options.allow_pickle)
 
 
 def check_reference(options: RunOptions) -> None:
@@ -125,17 +116,21 @@ def check_reference(options: RunOptions) -> None:
     ref = getattr(options, "reference", "")
     if not ref or not _local_weights(options):
         return
+    where = options.given("reference") if options.sources.get("reference") else f"--reference={ref!r}"
+    _check_model_dir(ref, where, "reference", options.allow_pickle)
+
+
+def _check_model_dir(path: str, where: str, role: str, allow_pickle: bool) -> None:
+    """``path`` is an adapter or model dir whose weights load safely; else one ``ConfigError`` naming ``where``."""
     from tunegate.harness.models.adapters import classify_adapter
 
-    where = options.given("reference") if options.sources.get("reference") else f"--reference={ref!r}"
-    if not Path(ref).expanduser().is_dir():
-        raise ConfigError(
-            f"{where}: no such directory; pass the adapter dir (adapter_config.json) or model dir in production"
-        )
+    if not Path(path).expanduser().is_dir():
+        what = "an adapter dir (adapter_config.json) or a model dir"
+        raise ConfigError(f"{where}: no such directory; pass {what}{' in production' if role == 'reference' else ''}")
     try:
-        classify_adapter(Path(ref).expanduser(), allow_pickle=options.allow_pickle)
+        classify_adapter(Path(path).expanduser(), allow_pickle=allow_pickle)
     except ModelLoadError as exc:
-        raise ConfigError(f"{where}: {str(exc).replace('candidate ', 'reference ', 1)}") from None
+        raise ConfigError(f"{where}: {str(exc).replace('candidate ', role + ' ', 1)}") from None
 
 
 def check_train_data(options: RunOptions) -> None:
