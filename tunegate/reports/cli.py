@@ -17,11 +17,12 @@ import sys
 from pathlib import Path
 
 from tunegate.harness.errors import DataError, TunegateError
+from tunegate.harness.fingerprint import sha256_file
 from tunegate.harness.production import ProductionRecord, project_dir, read_record, record_path
 from tunegate.harness.terminal import terminal_line
 from tunegate.reports import write_reports
 from tunegate.reports.compare_runs import compare_runs, render_compare_html, render_compare_markdown
-from tunegate.reports.files import load_results, sha256_of, write_atomic
+from tunegate.reports.files import load_results, write_atomic
 from tunegate.reports.markdown import headline
 from tunegate.reports.stamp import plan_stamp
 
@@ -101,7 +102,7 @@ def _report(path: Path, out: Path | None, stamp: Path | None, report_url: str | 
     results = load_results(path)
     # Every check of --stamp runs before anything is written: a refusal leaves no partial output.
     plan = (
-        plan_stamp(results, stamp, results_sha256=sha256_of(path), promotion=_production())
+        plan_stamp(results, stamp, results_sha256=sha256_file(path), promotion=_production())
         if stamp is not None
         else None
     )

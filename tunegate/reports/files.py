@@ -3,7 +3,6 @@ older versions and the one validation) and writing report files atomically."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -11,7 +10,7 @@ from tunegate.harness.atomic import write_atomic
 from tunegate.harness.errors import DataError
 from tunegate.harness.record import SCHEMA_VERSION, RunRecord
 
-__all__ = ["SCHEMA_VERSION", "load_results", "parse_results", "sha256_of", "write_atomic"]
+__all__ = ["SCHEMA_VERSION", "load_results", "parse_results", "write_atomic"]
 # SCHEMA_VERSION: the newest results.json schema these renderers understand (the run record's).
 
 
@@ -53,9 +52,5 @@ def parse_results(text: str, source: str = "results") -> RunRecord:
     except ValueError as exc:  # NaN/Infinity literals, integers too long to convert
         raise DataError(source, [f"invalid JSON value: {exc}"]) from None
     return RunRecord.from_json(results, where=source)
-
-
-def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from tunegate.harness.errors import ConfigError, DataError, TunegateError
-from tunegate.harness.fingerprint import HashMemo, content_fingerprint
+from tunegate.harness.fingerprint import HashMemo, content_fingerprint, sha256_file
 from tunegate.harness.production import (
     RECORD_NAME,
     SCHEMA,
@@ -35,7 +35,7 @@ from tunegate.harness.production import (
 )
 from tunegate.harness.record import CandidateVerdict, ModelRecord, RunRecord, RunVerdict
 from tunegate.harness.terminal import terminal_line
-from tunegate.reports.files import load_results, sha256_of
+from tunegate.reports.files import load_results
 from tunegate.reports.stamp import plan_stamp
 
 EXIT_OK = 0
@@ -158,7 +158,7 @@ def promote(
     root = project if project is not None else project_dir()
     folder = _adapter_dir(candidate, adapter, root)
     fingerprint = check_fingerprint(candidate, folder, where)
-    digest = sha256_of(results)
+    digest = sha256_file(results)
     base = record.models.base
     entry = ProductionRecord(
         schema=SCHEMA,

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from tunegate.harness.errors import ConfigError, DataError
-from tunegate.harness.fingerprint import project_root
+from tunegate.harness.fingerprint import project_root, sha256_file
 from tunegate.harness.manifest import MANIFEST, manifest_path, read_manifest
 
 _ANSWER_KEYS = ("completion", "response", "answer", "output", "chosen", "target")
@@ -292,14 +292,6 @@ def read_training_examples(locations: Iterable[str]) -> list[TrainingDoc]:
     return [found[key] for key in order]
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _entry_candidates(entry: dict[str, Any], adapter: Path, root: Path) -> list[Path]:
     """Where a recorded data file may be now, most likely first (duplicates dropped)."""
     out: list[Path] = []
@@ -401,7 +393,7 @@ def _find_recorded(
             continue
         if expected is None:
             return cand, changed
-        actual = _sha256(cand)
+        actual = sha256_file(cand)
         if actual == expected:
             return cand, changed
         changed.append((cand, actual))
@@ -412,9 +404,9 @@ def _find_recorded(
             if cand.name == Path(str(entry["path"])).name:
                 return cand, changed
             continue
-        if _sha256(cand) == expected:
+        if sha256_file(cand) == expected:
             return cand, changed
     if expected is not None:
         recorded_name = Path(str(entry["path"])).name
-        changed += [(c, _sha256(c)) for c in given if c.is_file() and c.name == recorded_name]
+        changed += [(c, sha256_file(c)) for c in given if c.is_file() and c.name == recorded_name]
     return None, changed
