@@ -28,6 +28,7 @@ FLAGS = (
     "--disable-dev-shm-usage",
     "--hide-scrollbars",
 )
+SHUTDOWN_GRACE_S = 5.0
 
 
 def find_chromium() -> str | None:
@@ -51,12 +52,50 @@ def run_chromium(
     with tempfile.TemporaryDirectory(prefix="tunegate-chromium-") as profile:
         cmd = [binary, *FLAGS, f"--user-data-dir={profile}", f"--window-size={window[0]},{window[1]}"]
         cmd += [f"--screenshot={screenshot}"] if screenshot is not None else ["--dump-dom"]
+        out_path, err_path = Path(profile) / "stdout.txt", Path(profile) / "stderr.txt"
         start = time.perf_counter()
-        proc = subprocess.run(cmd + [url], capture_output=True, text=True, timeout=timeout, check=False)
+        with out_path.open("w") as out_file, err_path.open("w") as err_file:
+            proc = subprocess.Popen(cmd + [url], stdout=out_file, stderr=err_file, text=True)
+            returncode = _wait(proc, out_path, screenshot, timeout)
         elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise RuntimeError(f"chromium exited with {proc.returncode}: {proc.stderr[-2000:]}")
-    return proc.stdout, elapsed
+        out, err = out_path.read_text(errors="replace"), err_path.read_text(errors="replace")
+    if returncode is None:
+        raise RuntimeError(f"chromium did not finish within {timeout:.0f} s: {err[-2000:]}")
+    if returncode != 0 and not _finished(out, screenshot):
+        raise RuntimeError(f"chromium exited with {returncode}: {err[-2000:]}")
+    return out, elapsed
+
+
+def _wait(proc: subprocess.Popen[str], out_path: Path, screenshot: Path | None, timeout: float) -> int | None:
+    """The exit code, 0 when Chromium finished its work but hung on shutdown, None on a timeout.
+
+    Chromium sometimes writes the whole DOM (or the screenshot) and then does not exit, e.g. with a
+    blob download that a page's button started still pending; it is killed a few seconds after its
+    output is complete instead of failing the test at the timeout.
+    """
+    deadline = time.monotonic() + timeout
+    complete_at: float | None = None
+    while time.monotonic() < deadline:
+        code = proc.poll()
+        if code is not None:
+            return code
+        if complete_at is None and _finished(out_path.read_text(errors="replace"), screenshot):
+            complete_at = time.monotonic()
+        if complete_at is not None and time.monotonic() - complete_at > SHUTDOWN_GRACE_S:
+            proc.kill()
+            proc.wait()
+            return 0
+        time.sleep(0.1)
+    proc.kill()
+    proc.wait()
+    return None
+
+
+def _finished(out: str, screenshot: Path | None) -> bool:
+    """Whether Chromium's output is complete (the dumped DOM closed, or a non-empty screenshot)."""
+    if screenshot is not None:
+        return screenshot.exists() and screenshot.stat().st_size > 0
+    return out.rstrip().endswith("</html>")
 
 
 @dataclass
