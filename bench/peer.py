@@ -343,7 +343,10 @@ def main() -> None:
         help="both sides' dtype (auto: bf16 where the CPU has it)",
     )
     ap.add_argument(
-        "--threads", type=int, default=0, help="torch threads for both sides (0: torch's default)"
+        "--threads",
+        type=int,
+        default=0,
+        help="torch threads for both sides (0: the count the hf backend chooses from the usable, unbusy CPUs)",
     )
     args = ap.parse_args()
     if args.lm_eval_child:
@@ -359,8 +362,6 @@ def main() -> None:
     from tunegate.harness.models.hf import HFBackend, _torch_dtype, resolve_dtype
     from tunegate.harness.models.resolve import default_cache_dir, resolve_base
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
     make_chats, default_new, stop = WORKLOADS[args.workload]
     max_new = args.max_new_tokens or default_new
     model_cache = str(default_cache_dir())
@@ -371,7 +372,12 @@ def main() -> None:
         GenerationRequest(str(i), tuple(Message(m["role"], m["content"]) for m in chat), params)
         for i, chat in enumerate(make_chats(args.n))
     ]
-    spec = ModelSpec(args.base, dtype=args.dtype, options={"batch_size": args.batch_size, "device": "cpu"})
+    # the hf backend applies the thread count (``--threads``, else its own choice from the usable,
+    # unbusy CPUs); lm-eval then runs with the same count
+    options: dict[str, Any] = {"batch_size": args.batch_size, "device": "cpu"}
+    if args.threads:
+        options["threads"] = args.threads
+    spec = ModelSpec(args.base, dtype=args.dtype, options=options)
     backend = HFBackend(spec, cache_dir=model_cache)
     contexts = [backend.render(r.messages) for r in requests]
     ours_ids = [backend.engine.tokenizer(c, add_special_tokens=False)["input_ids"] for c in contexts]
