@@ -14,7 +14,7 @@ with sign flips, clustered t, group jackknife). With ``--runs R`` (R > 0) it add
 calibration table of ``tunegate.harness.stats.calibration``: per scenario, the false IMPROVED and false
 REGRESSED rates at true delta 0 and the false NON_INFERIOR rate at true delta -margin over R
 simulated comparisons, the Monte-Carlo bound alpha + 3 sqrt(alpha (1 - alpha) / R) and ``ok``.
-With ``--edges R`` it adds the edge cells of issue 22 (``tunegate.harness.stats.edge_cases``):
+With ``--edges R`` it adds the edge cells (``tunegate.harness.stats.edge_cases``):
 unequal, geometric and skewed groups, heavy-tailed and sparse deltas, R simulated runs each
 through ``compare_scores`` and the gates; binary margins at n = 41-300 and sparse Likert
 deltas by exact enumeration; and the power table (R runs per cell) beside the textbook test.
@@ -273,7 +273,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--score-items", type=int, default=1_000)
     ap.add_argument("--no-metrics", action="store_true", help="skip the metric scoring section")
     ap.add_argument("--runs", type=int, default=0, help="calibration table with this many runs per scenario")
-    ap.add_argument("--edges", type=int, default=0, help="issue 22's edge cells and power table, this many runs each")
+    ap.add_argument(
+        "--edges",
+        type=int,
+        default=0,
+        help="the edge cells (unequal and skewed groups, heavy tails, sparse scales, binary margins) and power table, this many runs each",
+    )
     ap.add_argument("--only-edges", action="store_true", help="print only the edge cells (no timings)")
     args = ap.parse_args(argv)
     if args.only_edges:

@@ -32,6 +32,7 @@ from tunegate.harness.stats._results import (
     Uninformative,
     as_rng,
     check_alternative,
+    mean_result,
     one_sided_from_counts,
     paired_sample,
 )
@@ -154,21 +155,8 @@ def paired_t(
                 )
             # no interval wider than the scores allow (a t on a 0-1 metric once reached +1.001)
             inference = BoundedInference(inference, width)
-    return PairedTestResult(
-        test=test,
-        statistic=mean,
-        pvalue=inference.pvalue(0.0, alternative),
-        alternative=alternative,
-        n=n,
-        base_mean=float(b.mean()),
-        candidate_mean=float(c.mean()),
-        se=se,
-        inference=inference,
-        clustered=clustered,
-        n_groups=n_groups,
-        details=details,
-        df=df,
-        notes=tuple(notes),
+    return mean_result(
+        test, b, c, inference, alternative, se=se, details=details, notes=tuple(notes), df=df, n_groups=n_groups
     )
 
 
@@ -300,18 +288,14 @@ def _hoeffding_result(
     n = int(d.size)
     inference = HoeffdingInference(float(d.mean()), n, width)
     low, _ = inference.interval(0.90)
-    return PairedTestResult(
-        test="hoeffding",
-        statistic=float(d.mean()),
-        pvalue=inference.pvalue(0.0, alternative),
-        alternative=alternative,
-        n=n,
-        base_mean=float(b.mean()),
-        candidate_mean=float(c.mean()),
+    return mean_result(
+        "hoeffding",
+        b,
+        c,
+        inference,
+        alternative,
         se=(float(d.mean()) - low) / 1.6448536269514722,
-        inference=inference,
         details={"carriers": float(movers), "width": width},
-        df=None,
         notes=(
             f"only {movers} of {n} item(s) differ from the others: nothing to resample, so the "
             f"bound is Hoeffding's for differences within +-{width:.4g} (valid for any distribution)",

@@ -97,6 +97,38 @@ class PairedTestResult:
         return float(self.inference.pvalue(float(null), alternative))
 
 
+def mean_result(
+    test: str,
+    b: np.ndarray,
+    c: np.ndarray,
+    inference: Inference,
+    alternative: Alternative,
+    *,
+    se: float,
+    details: Mapping[str, float],
+    notes: tuple[str, ...],
+    df: float | None = None,
+    n_groups: int | None = None,
+) -> PairedTestResult:
+    """A test of mean(c - b) whose p at null 0 and interval both come from ``inference``."""
+    return PairedTestResult(
+        test=test,
+        statistic=float((c - b).mean()),
+        pvalue=inference.pvalue(0.0, alternative),
+        alternative=alternative,
+        n=int(b.size),
+        base_mean=float(b.mean()),
+        candidate_mean=float(c.mean()),
+        se=se,
+        inference=inference,
+        clustered=n_groups is not None and n_groups < b.size,
+        n_groups=n_groups,
+        details=details,
+        df=df,
+        notes=notes,
+    )
+
+
 def as_rng(rng: RngLike) -> np.random.Generator:
     return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tunegate.harness.stats._binary import McNemarInference, adjusted_se
-from tunegate.harness.stats._results import Alternative, PairedTestResult
+from tunegate.harness.stats._results import Alternative, PairedTestResult, mean_result
 
 _REL_TOL = 1e-9
 
@@ -57,18 +57,14 @@ def trinomial_test(
     x = int(np.count_nonzero(d > tol))
     y = int(np.count_nonzero(d < -tol))
     inference = ScaledInference(McNemarInference(x, y, n), step)
-    return PairedTestResult(
-        test="trinomial_exact",
-        statistic=float(d.mean()),
-        pvalue=inference.pvalue(0.0, alternative),
-        alternative=alternative,
-        n=n,
-        base_mean=float(b.mean()),
-        candidate_mean=float(c.mean()),
+    return mean_result(
+        "trinomial_exact",
+        b,
+        c,
+        inference,
+        alternative,
         se=adjusted_se(x, y, n) * step,
-        inference=inference,
         details={"up": float(x), "down": float(y), "step": step},
-        df=None,
         notes=(
             f"every difference is -{step:.4g}, 0 or +{step:.4g} ({x} up, {y} down, {n - x - y} unchanged): "
             "the exact unconditional test of the paired-binary model",

@@ -172,7 +172,7 @@ GROUP_COUNTS = (2, 3, 5, 10, 20, 60)
 
 
 def scenarios() -> list[Scenario]:
-    """Every scenario of the calibration table (issue 12's list, and plain baselines)."""
+    """Every scenario of the calibration table (groups, skew, sparse Likert, zero spread, binary margins, and plain baselines)."""
     out: list[Scenario] = []
     for g in GROUP_COUNTS:
         out.append(Scenario("continuous_groups", "continuous", 8 * g, g, 0.05, continuous_groups(g)))

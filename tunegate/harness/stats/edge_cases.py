@@ -1,6 +1,6 @@
 """Calibration at the edges, measured through the public path: ``compare_scores`` and the gates.
 
-Cells (issue 22): unequal group sizes (10:1 and wider), geometric sizes, skewed group effects,
+Cells: unequal group sizes (10:1 and wider), geometric sizes, skewed group effects,
 heavy-tailed item deltas at n = 10-50, sparse asymmetric Likert deltas, and binary gates with
 ``min_delta > 0`` or a margin at n = 41-300. Simulated cells draw every run's data at once
 (numpy, one array per cell), then run ``compare_scores`` and the gate's own verdict
@@ -146,7 +146,7 @@ UNEQUAL = (120, 40, 20, 12, 8)
 
 
 def cells() -> list[Cell]:
-    """The simulated cells of issue 22 (parameters chosen here, listed in docs/statistics.md)."""
+    """The simulated edge cells (parameters chosen here, listed in docs/statistics.md)."""
     out = [
         Cell("unequal_groups", "binary", sum(UNEQUAL), UNEQUAL, 0.05, binary_clusters(UNEQUAL)),
         Cell("unequal_groups", "continuous", sum(UNEQUAL), UNEQUAL, 0.05, continuous_clusters(UNEQUAL)),
