@@ -233,19 +233,16 @@ def continuous_test(
         inference = EitherInference((flip, boot))
         test = "sign_flip_exact+bootstrap_t" if flip.exact else "sign_flip+bootstrap_t"
     bounded = BoundedInference(inference, width)
-    result = PairedTestResult(
-        test=test,
-        statistic=boot.mean,
-        pvalue=bounded.pvalue(0.0, alternative),
-        alternative=alternative,
-        n=n,
-        base_mean=float(b.mean()),
-        candidate_mean=float(c.mean()),
+    result = mean_result(
+        test,
+        b,
+        c,
+        bounded,
+        alternative,
         se=boot.se,
-        inference=bounded,
-        n_resamples=resamples,
         details={"skewness": skew, "t": boot.mean / boot.se},
         df=float(n - 1),
+        n_resamples=resamples,
         notes=(
             f"paired t not used (n={n}, skewness {skew:+.2f}): "
             + (

@@ -109,6 +109,7 @@ def mean_result(
     notes: tuple[str, ...],
     df: float | None = None,
     n_groups: int | None = None,
+    n_resamples: int | None = None,
 ) -> PairedTestResult:
     """A test of mean(c - b) whose p at null 0 and interval both come from ``inference``."""
     return PairedTestResult(
@@ -123,6 +124,7 @@ def mean_result(
         inference=inference,
         clustered=n_groups is not None and n_groups < b.size,
         n_groups=n_groups,
+        n_resamples=n_resamples,
         details=details,
         df=df,
         notes=notes,
