@@ -61,7 +61,7 @@ def run_chromium(
         out, err = out_path.read_text(errors="replace"), err_path.read_text(errors="replace")
     if returncode is None:
         raise RuntimeError(f"chromium did not finish within {timeout:.0f} s: {err[-2000:]}")
-    if returncode != 0 and not _finished(out, screenshot):
+    if returncode != 0:
         raise RuntimeError(f"chromium exited with {returncode}: {err[-2000:]}")
     return out, elapsed
 
