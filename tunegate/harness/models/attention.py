@@ -21,6 +21,13 @@ and items of one shape are batched; on the shipped suites, whose prompts share l
 shapes chosen by the neighbours (bucket padding, the step's longest row, a radix split) used to
 change texts. Query heads that share a key/value head are folded into the matmul's rows, so no
 key is copied.
+
+A prompt token is always attended at the same place: row ``column % 32`` of the 32-query tile of
+its block, over the block's key width. A chunk may cover only part of a block (the rest of the
+block shared with another prompt and computed there); its queries still sit at their own rows
+of the tile (``tile``), the other rows are padding. A GEMM row's numbers depend on its own
+inputs and its place in the shape, not on the other rows, so a token gets the same bits whether
+its block is computed whole, in parts, or by another prompt that shares it.
 """
 
 from __future__ import annotations
@@ -46,13 +53,17 @@ GEMM with very few rows takes other kernels (fp32 on an AVX2 CPU: M = 1, M = 2-3
 three rounding classes; bf16 with oneDNN on AVX512: M = 1 against M >= 2)."""
 
 
-def canonical_shape(count: int, end: int) -> tuple[int, int]:
+def canonical_shape(count: int, end: int, tile: int | None = None) -> tuple[int, int]:
     """``(queries, key width)`` an item of ``count`` new tokens ending at column ``end`` is
-    attended with: a function of the item alone, never of the other items of the forward."""
-    if count == 1:
+    attended with: a function of the item alone, never of the other items of the forward.
+
+    ``tile`` is the row of its block's 32-query tile where the item's first token sits (its
+    column's offset in the block). Without one, a one-token item takes the one-query path (a
+    decode step, or a prompt whose last block is one token) and a longer one starts at row 0."""
+    if tile is None and count == 1:
         return 1, -(-end // ONE_QUERY_STEP) * ONE_QUERY_STEP
-    if count > BLOCK:
-        raise ValueError(f"a chunk of {count} tokens is longer than a block ({BLOCK})")
+    if (tile or 0) + count > BLOCK:
+        raise ValueError(f"a chunk of {count} tokens from tile row {tile or 0} is longer than a block ({BLOCK})")
     return BLOCK, -(-end // BLOCK) * BLOCK
 
 
@@ -62,22 +73,26 @@ class DecodePlan:
     attended in classes of one canonical width (:func:`canonical_shape`)."""
 
     visible: Any
-    _classes: list[tuple[Any, int, Any]] | None = None
+    _classes: list[tuple[int, int, Any, int, Any]] | None = None
 
-    def classes(self) -> list[tuple[Any, int, Any]]:
-        """``(rows or None for all, width, bias)`` per width class; the bias is [rows, 1, 1, 1,
-        width] float, 0 where a row sees the column, -inf where not. Built on the first layer."""
+    def classes(self) -> list[tuple[int, int, Any, int, Any]]:
+        """``(lo, hi, members, width, bias)`` per width class: the class is attended over the rows
+        ``lo .. hi`` that span it (slices of the cache, no copy), and ``members`` (an index
+        relative to ``lo``, ``None`` for every row of the span) says whose results are kept; a
+        row's numbers do not depend on the other rows of the call. The bias is [hi - lo, 1, 1,
+        1, width] float, 0 where a row sees the column, -inf where not. Built on the first layer."""
         if self._classes is None:
             import torch
 
             widths = [canonical_shape(1, int(v))[1] for v in self.visible.tolist()]
-            out: list[tuple[Any, int, Any]] = []
+            out: list[tuple[int, int, Any, int, Any]] = []
             for w in sorted(set(widths)):
                 rows = [r for r, x in enumerate(widths) if x == w]
-                index = None if len(rows) == len(widths) else torch.tensor(rows, device=self.visible.device)
-                vis = self.visible if index is None else self.visible[index]
+                lo, hi = rows[0], rows[-1] + 1
+                members = None if len(rows) == hi - lo else torch.tensor(rows, device=self.visible.device) - lo
+                vis = self.visible[lo:hi].clamp(max=w)  # other classes' rows: any nonempty mask
                 cols = torch.arange(w, device=self.visible.device)
-                out.append((index, w, _bias(cols[None, :] < vis[:, None])[:, None, None, None, :]))
+                out.append((lo, hi, members, w, _bias(cols[None, :] < vis[:, None])[:, None, None, None, :]))
             self._classes = out
         return self._classes
 
@@ -108,18 +123,24 @@ class Bucket:
     dest: Any
 
 
+Item = tuple[int, int, Sequence[Segment], int | None]
+"""``(start, count, segments, tile)`` of a packed-prefill chunk (see :class:`PackedPlan`)."""
+
+
 @dataclass
 class PackedPlan:
     """New tokens of several chunks in one sequence of the batch's single row.
 
-    ``items`` holds ``(start, count, segments)`` per chunk: its ``count`` tokens sit at ``start``
-    in the packed sequence, and its queries see the keys of ``segments``, in order, which cover
-    columns ``0 .. past + count``; the last segment is the chunk's own (its new keys at columns
-    ``past .. past + count`` of its slot). Earlier segments may lie in other slots: a prefix
-    shared with other prompts, computed once, possibly in this same forward.
+    ``items`` holds ``(start, count, segments, tile)`` per chunk: its ``count`` tokens sit at
+    ``start`` in the packed sequence, and its queries see the keys of ``segments``, in order,
+    which cover columns ``0 .. end`` (``end`` the column after the chunk's last token); the last
+    segment is the chunk's own (its new keys at columns ``end - count .. end`` of its slot).
+    Earlier segments may lie in other slots: a prefix shared with other prompts, computed once,
+    possibly in this same forward. ``tile`` is the row of the block's query tile where the
+    chunk's first token sits, ``None`` for a one-query item (:func:`canonical_shape`).
     """
 
-    items: Sequence[tuple[int, int, Sequence[Segment]]]
+    items: Sequence[Item]
     _buckets: list[Bucket] | None = None
 
     def buckets(self, heads: int, capacity: int, device: Any) -> list[Bucket]:
@@ -128,8 +149,8 @@ class PackedPlan:
         reused by the rest."""
         if self._buckets is None:
             shapes: dict[tuple[int, int], list[int]] = {}
-            for c, (_, count, segments) in enumerate(self.items):
-                shapes.setdefault(canonical_shape(count, segments[-1][2]), []).append(c)
+            for c, (_, count, segments, tile) in enumerate(self.items):
+                shapes.setdefault(canonical_shape(count, segments[-1][2], tile), []).append(c)
             self._buckets = []
             for (t, w), members in sorted(shapes.items()):
                 per_call = max(1, BUCKET_SCORES // (t * w))
@@ -139,28 +160,24 @@ class PackedPlan:
         return self._buckets
 
     @staticmethod
-    def _bucket(
-        items: Sequence[tuple[int, int, Sequence[Segment]]],
-        t_max: int,
-        w_max: int,
-        heads: int,
-        capacity: int,
-        device: Any,
-    ) -> Bucket:
+    def _bucket(items: Sequence[Item], t_max: int, w_max: int, heads: int, capacity: int, device: Any) -> Bucket:
         import torch
 
         queries: list[list[int]] = []
         columns: list[list[int]] = []
-        for start, count, segments in items:
-            queries.append(list(range(start, start + count)) + [0] * (t_max - count))
+        for start, count, segments, tile in items:
+            before = tile or 0
+            queries.append([0] * before + list(range(start, start + count)) + [0] * (t_max - before - count))
             cols = [slot * heads * capacity + c for slot, lo, hi in segments for c in range(lo, hi)]
             columns.append(cols + [0] * (w_max - len(cols)))
-        counts = torch.tensor([count for _, count, _ in items], device=device)
-        past = torch.tensor([segs[-1][2] for _, _, segs in items], device=device) - counts
+        first = torch.tensor([tile or 0 for *_, tile in items], device=device)
+        counts = torch.tensor([count for _, count, _, _ in items], device=device)
+        # the column of tile row 0: the block's first column (the chunk's own on the one-query path)
+        base = torch.tensor([segs[-1][2] for _, _, segs, _ in items], device=device) - counts - first
         t = torch.arange(t_max, device=device)
         cols_w = torch.arange(w_max, device=device)
-        valid = t[None, :] < counts[:, None]
-        allowed = (cols_w[None, None, :] <= (past[:, None] + t[None, :])[:, :, None]) & valid[:, :, None]
+        valid = (t[None, :] >= first[:, None]) & (t[None, :] < (first + counts)[:, None])
+        allowed = (cols_w[None, None, :] <= (base[:, None] + t[None, :])[:, :, None]) & valid[:, :, None]
         allowed |= ~valid[:, :, None] & (cols_w == 0)[None, None, :]
         head_offsets = torch.arange(heads, device=device)[None, :, None] * capacity
         query_index = torch.tensor(queries, device=device)
@@ -213,26 +230,27 @@ def _attend(q: Any, k: Any, v: Any, bias: Any, scaling: float) -> Any:
 
     b, heads, t, d = q.shape
     kv, width = k.shape[1], k.shape[2]
-    # Slot-cache views are strided (width < capacity); a matmul on them copies inside the kernel
-    # at twice the cost of copying them once here.
-    k, v = k.contiguous(), v.contiguous()
+    # One batched matmul per (row, key head). A slot-cache slice [rows, kv, :width] folds into
+    # that batch as a view (its first two dims are one stride apart), so no key is copied:
+    # the same numbers as multiplying a contiguous copy, without reading the cache twice.
+    kf, vf = k.flatten(0, 1), v.flatten(0, 1)
     group = heads // kv
     rows = group * t
-    qf = q.reshape(b, kv, rows, d)  # heads kv*group+j share key head kv: fold them into rows
+    qf = q.reshape(b * kv, rows, d)  # heads kv*group+j share key head kv: fold them into rows
     pad = rows == 1  # a one-row matmul takes another kernel: keep two rows
     if pad:
-        qf = torch.cat([qf, qf], dim=2)
-    scores = torch.matmul(qf, k.transpose(-1, -2))
+        qf = torch.cat([qf, qf], dim=1)
+    scores = torch.bmm(qf, kf.transpose(-1, -2))
     if pad:
-        scores = scores[:, :, :1]
+        scores = scores[:, :1]
     # float copy, then scale and mask in place: a mixed-dtype add is 20x slower on CPU
     scores = scores.reshape(b, kv, group, t, width).float().mul_(scaling).add_(bias)
-    probs = torch.softmax(scores, dim=-1).to(v.dtype).view(b, kv, rows, width)
+    probs = torch.softmax(scores, dim=-1).to(v.dtype).view(b * kv, rows, width)
     if pad:
-        probs = torch.cat([probs, probs], dim=2)
-    out = torch.matmul(probs, v)
+        probs = torch.cat([probs, probs], dim=1)
+    out = torch.bmm(probs, vf)
     if pad:
-        out = out[:, :, :1]
+        out = out[:, :1]
     return out.reshape(b, heads, t, d)
 
 
@@ -253,16 +271,17 @@ def exact_attention(
     plan = _PLAN
     if isinstance(plan, DecodePlan):
         classes = plan.classes()
-        if len(classes) == 1 and classes[0][0] is None and classes[0][1] == key.shape[2]:
-            out = _attend(query, key, value, classes[0][2], scale)
+        lo, hi, members, width, bias = classes[0]
+        if len(classes) == 1 and members is None and hi - lo == query.shape[0] and width == key.shape[2]:
+            out = _attend(query, key, value, bias, scale)
         else:
             out = torch.empty_like(query)
-            for rows, width, bias in classes:
-                if rows is None:
-                    out = _attend(query, key[:, :, :width], value[:, :, :width], bias, scale)
+            for lo, hi, members, width, bias in classes:
+                res = _attend(query[lo:hi], key[lo:hi, :, :width], value[lo:hi, :, :width], bias, scale)
+                if members is None:
+                    out[lo:hi] = res
                 else:
-                    res = _attend(query[rows], key[rows, :, :width], value[rows, :, :width], bias, scale)
-                    out.index_copy_(0, rows, res)
+                    out.index_copy_(0, members + lo, res.index_select(0, members))
     elif isinstance(plan, PackedPlan):
         # Chunks of one canonical shape in one batched attention: queries and keys gathered into
         # [chunks, BLOCK or 1, ...], padded to the canonical width, masked. A chunk is attended

@@ -64,50 +64,66 @@ def supports_slots(model: Any) -> bool:
 # -- shared prefixes ---------------------------------------------------------------------------
 
 
-Chunk = tuple[list[int], tuple[Segment, ...], int | None]
-"""``(tokens, segments, leaf_slot)``: tokens to prefill, the key segments they see (their own
-last) and, for a prompt's final chunk, its slot (``None`` for a block shared with other rows)."""
+Chunk = tuple[list[int], tuple[Segment, ...], int | None, int | None]
+"""``(tokens, segments, leaf_slot, tile)``: tokens to prefill, the key segments they see (their
+own last), for a prompt's final chunk its slot (``None`` otherwise), and the row of the block's
+query tile where the first token sits (``None``: the one-query path; see
+:func:`~tunegate.harness.models.attention.canonical_shape`)."""
 
 
-def block_chunks(rows: Sequence[tuple[int, Sequence[int]]], block: int = BLOCK) -> list[Chunk]:
-    """Split the prefill of ``(slot, prompt)`` rows into chunks at the fixed columns ``0, block,
-    2 x block, ...``: the same chunks for a prompt whatever else is admitted with it.
+def block_chunks(
+    rows: Sequence[tuple[int, Sequence[int]]],
+    block: int = BLOCK,
+    hosts: Sequence[tuple[int, Sequence[int]]] = (),
+) -> list[Chunk]:
+    """Split the prefill of ``(slot, prompt)`` rows into chunks that never cross the fixed
+    columns ``0, block, 2 x block, ...``, each token computed once.
 
-    A block that several rows share (the same tokens up to its end) and that is not a row's
-    last is computed once, in the slot of the first row that has it; the other rows see its keys
-    there (a segment of another slot) and get them copied in after the forward. Its keys are the
-    same either way: the block is computed with the same shapes in any slot. A row's last chunk
-    (``1 .. block`` tokens) is always its own.
+    A token that an earlier row (or one of ``hosts``: running rows whose prompts are still in
+    their slots) has at the same column after the same tokens is not computed again: the row
+    sees its keys in that slot (a segment of another slot) and gets them copied in after the
+    forward. A row's last token is always its own (its logits give the first new token), and so
+    are the tokens after the first it does not share. Its own tokens are cut at the block
+    columns; a chunk that starts inside a block keeps its tokens at their rows of the block's
+    query tile (``tile``), so every token is computed in the same shapes at the same place
+    whether it is shared, computed in parts or alone (:mod:`tunegate.harness.models.attention`).
     """
+    trie: dict[int, tuple[int, dict[Any, Any]]] = {}  # token -> (slot computing it, next level)
+
+    def walk(toks: Sequence[int]) -> tuple[list[Segment], dict[int, tuple[int, dict[Any, Any]]], int]:
+        """The segments of ``toks`` already computed somewhere, the trie level after them, and
+        how many tokens they cover (never the last)."""
+        node, p = trie, 0
+        shared: list[Segment] = []
+        while p < len(toks) - 1 and toks[p] in node:
+            host, node = node[toks[p]]
+            if shared and shared[-1][0] == host and shared[-1][2] == p:
+                shared[-1] = (host, shared[-1][1], p + 1)
+            else:
+                shared.append((host, p, p + 1))
+            p += 1
+        return shared, node, p
+
+    def plant(slot: int, toks: Sequence[int], node: dict[int, tuple[int, dict[Any, Any]]], p: int) -> None:
+        for q in range(p, len(toks) - 1):
+            nxt: dict[int, tuple[int, dict[Any, Any]]] = {}
+            node[toks[q]] = (slot, nxt)
+            node = nxt
+
+    for slot, toks in hosts:
+        _, node, p = walk(toks)
+        plant(slot, toks, node, p)
     out: list[Chunk] = []
-    hosts: dict[tuple[int, ...], int] = {}  # tokens up to a block's end -> the slot computing it
     for slot, toks in rows:
-        above: tuple[Segment, ...] = ()
+        shared, node, own = walk(toks)
+        plant(slot, toks, node, own)
         n = len(toks)
-        for lo in range(0, n, block):
-            hi = min(lo + block, n)
-            if hi < n:
-                key = tuple(toks[:hi])
-                host = hosts.setdefault(key, slot)
-                if host != slot:
-                    above += ((host, lo, hi),)
-                    continue
-            out.append((list(toks[lo:hi]), _segments(above, slot, lo, hi), slot if hi == n else None))
-            above += ((slot, lo, hi),)
+        for b in range(own // block * block, n, block):
+            lo, hi = max(b, own), min(b + block, n)
+            tile = None if hi - b == 1 else lo - b  # a one-token last block: the one-query path
+            segments = (*shared, (slot, own, hi)) if own else ((slot, 0, hi),)
+            out.append((list(toks[lo:hi]), segments, slot if hi == n else None, tile))
     return out
-
-
-def _segments(above: tuple[Segment, ...], own: int, lo: int, hi: int) -> tuple[Segment, ...]:
-    """The key segments of a chunk computed in ``own`` at columns ``lo .. hi``: columns before the
-    first shared node are in ``own`` already; adjacent segments of one slot are merged."""
-    start = above[0][1] if above else lo
-    merged: list[Segment] = [(own, 0, start)] if start else []
-    for seg in (*above, (own, lo, hi)):
-        if merged and merged[-1][0] == seg[0] and merged[-1][2] == seg[1]:
-            merged[-1] = (seg[0], merged[-1][1], seg[2])
-        elif seg[2] > seg[1]:
-            merged.append(seg)
-    return tuple(merged)
 
 
 # -- the slot cache ----------------------------------------------------------------------------
@@ -247,27 +263,29 @@ class _Runner:
         # argmax over bf16 logits is 4x slower than a float copy's (same values, same first max)
         return list(self.head(hidden)[:n].float().argmax(-1).tolist())
 
-    def prefill(self, chunks: Sequence[tuple[Sequence[int], Sequence[Segment]]], wanted: Sequence[int] = ()) -> list[int]:
-        """Run ``(tokens, segments)`` chunks packed into one sequence (see :class:`PackedPlan`); each
-        chunk's keys go to the last columns of its last segment. Returns the greedy next token
-        after the chunks listed in ``wanted``."""
+    def prefill(
+        self, chunks: Sequence[tuple[Sequence[int], Sequence[Segment], int | None]], wanted: Sequence[int] = ()
+    ) -> list[int]:
+        """Run ``(tokens, segments, tile)`` chunks packed into one sequence (see :class:`PackedPlan`);
+        each chunk's keys go to the last columns of its last segment. Returns the greedy next
+        token after the chunks listed in ``wanted``."""
         import torch
 
-        from tunegate.harness.models.attention import PackedPlan, planned
+        from tunegate.harness.models.attention import Item, PackedPlan, planned
 
         ids: list[int] = []
         slot_of: list[int] = []
         column_of: list[int] = []
-        plan: list[tuple[int, int, Sequence[Segment]]] = []
-        for tokens, segments in chunks:
+        plan: list[Item] = []
+        for tokens, segments, tile in chunks:
             slot, hi = segments[-1][0], segments[-1][2]
-            plan.append((len(ids), len(tokens), segments))
+            plan.append((len(ids), len(tokens), segments, tile))
             ids += tokens
             slot_of += [slot] * len(tokens)
             column_of += range(hi - len(tokens), hi)
         pad = MIN_ROWS - len(ids)
         if pad > 0:  # pad to MIN_ROWS tokens with a chunk in the spare slot
-            plan.append((len(ids), pad, ((self.cache.spare, 0, pad),)))
+            plan.append((len(ids), pad, ((self.cache.spare, 0, pad),), 0))
             ids += [self.pad_id] * pad
             slot_of += [self.cache.spare] * pad
             column_of += range(pad)
@@ -356,24 +374,31 @@ def slot_generate(
         while queue and len(active) + len(take) < slots:
             take.append(queue.pop())
         first = len(active)
-        chunks = block_chunks([(first + r, encoded[i]) for r, i in enumerate(take)])
-        leaves = [c for c, (_, _, leaf) in enumerate(chunks) if leaf is not None]
+        # The running rows' prompts are still in their slots: a new prompt that shares a prefix
+        # with one of them reads it there instead of computing it again.
+        chunks = block_chunks(
+            [(first + r, encoded[i]) for r, i in enumerate(take)],
+            hosts=[(s, encoded[row.index]) for s, row in enumerate(active)],
+        )
+        leaves = [c for c, (_, _, leaf, _) in enumerate(chunks) if leaf is not None]
         # The running rows take their decode step in the same forward, as one-token chunks in
         # their own slots: the weights are read once for both (a decode step alone costs about
         # what reading them costs), and a row's numbers are the same either way.
-        steps = [([row.next_token], ((s, 0, row.length + 1),)) for s, row in enumerate(active)]
+        steps: list[tuple[Sequence[int], Sequence[Segment], int | None]] = [
+            ([row.next_token], ((s, 0, row.length + 1),), None) for s, row in enumerate(active)
+        ]
         wanted = list(range(len(steps))) + [len(steps) + c for c in leaves]
-        nxt = runner.prefill(steps + [(tokens, segments) for tokens, segments, _ in chunks], wanted)
+        nxt = runner.prefill(steps + [(tokens, segments, tile) for tokens, segments, _, tile in chunks], wanted)
         for row, t in zip(active[: len(steps)], nxt[: len(steps)], strict=True):
             row.length += 1
             row.next_token = t
             row.pending = True
         by_slot: dict[int, int] = {}
         for c, t in zip(leaves, nxt[len(steps) :], strict=True):
-            tokens, segments, leaf = chunks[c]
+            tokens, segments, leaf, _ = chunks[c]
             assert leaf is not None
             for src, lo, hi in segments[:-1]:
-                if src != leaf:  # a shared block computed in another row's slot
+                if src != leaf:  # shared tokens computed in another row's slot
                     cache.copy_columns(src, leaf, lo, hi)
             by_slot[leaf] = t
         for r, i in enumerate(take):
