@@ -191,7 +191,7 @@ def test_prompts_sharing_a_prefix_compute_it_once_across_admissions(
     admissions: list[tuple[int, int]] = []  # (tokens computed, tokens without the running rows)
     plan = slots.block_chunks
 
-    def recording(rows: Any, block: int = 32, hosts: Any = ()) -> Any:
+    def recording(rows: Any, block: int = slots.BLOCK, hosts: Any = ()) -> Any:
         chunks = plan(rows, block, hosts)
         admissions.append((sum(len(c[0]) for c in chunks), sum(len(c[0]) for c in plan(rows, block))))
         return chunks

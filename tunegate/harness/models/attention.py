@@ -165,12 +165,14 @@ class PackedPlan:
 
         queries: list[list[int]] = []
         columns: list[list[int]] = []
+        firsts: list[int] = []  # the tile row of each chunk's first token
         for start, count, segments, tile in items:
             before = tile or 0
+            firsts.append(before)
             queries.append([0] * before + list(range(start, start + count)) + [0] * (t_max - before - count))
             cols = [slot * heads * capacity + c for slot, lo, hi in segments for c in range(lo, hi)]
             columns.append(cols + [0] * (w_max - len(cols)))
-        first = torch.tensor([tile or 0 for *_, tile in items], device=device)
+        first = torch.tensor(firsts, device=device)
         counts = torch.tensor([count for _, count, _, _ in items], device=device)
         # the column of tile row 0: the block's first column (the chunk's own on the one-query path)
         base = torch.tensor([segs[-1][2] for _, _, segs, _ in items], device=device) - counts - first
@@ -271,9 +273,8 @@ def exact_attention(
     plan = _PLAN
     if isinstance(plan, DecodePlan):
         classes = plan.classes()
-        lo, hi, members, width, bias = classes[0]
-        if len(classes) == 1 and members is None and hi - lo == query.shape[0] and width == key.shape[2]:
-            out = _attend(query, key, value, bias, scale)
+        if len(classes) == 1 and classes[0][3] == key.shape[2]:  # one class holds every row
+            out = _attend(query, key, value, classes[0][4], scale)
         else:
             out = torch.empty_like(query)
             for lo, hi, members, width, bias in classes:

@@ -71,6 +71,13 @@ query tile where the first token sits (``None``: the one-query path; see
 :func:`~tunegate.harness.models.attention.canonical_shape`)."""
 
 
+_Trie = dict[int, tuple[int, "_Trie"]]
+"""token -> (the slot that computes it after the tokens above, the next level)."""
+
+Piece = tuple[Sequence[int], Sequence[Segment], int | None]
+"""``(tokens, segments, tile)``: what :meth:`_Runner.prefill` packs for one chunk."""
+
+
 def block_chunks(
     rows: Sequence[tuple[int, Sequence[int]]],
     block: int = BLOCK,
@@ -88,9 +95,9 @@ def block_chunks(
     query tile (``tile``), so every token is computed in the same shapes at the same place
     whether it is shared, computed in parts or alone (:mod:`tunegate.harness.models.attention`).
     """
-    trie: dict[int, tuple[int, dict[Any, Any]]] = {}  # token -> (slot computing it, next level)
+    trie: _Trie = {}
 
-    def walk(toks: Sequence[int]) -> tuple[list[Segment], dict[int, tuple[int, dict[Any, Any]]], int]:
+    def walk(toks: Sequence[int]) -> tuple[list[Segment], _Trie, int]:
         """The segments of ``toks`` already computed somewhere, the trie level after them, and
         how many tokens they cover (never the last)."""
         node, p = trie, 0
@@ -104,9 +111,9 @@ def block_chunks(
             p += 1
         return shared, node, p
 
-    def plant(slot: int, toks: Sequence[int], node: dict[int, tuple[int, dict[Any, Any]]], p: int) -> None:
+    def plant(slot: int, toks: Sequence[int], node: _Trie, p: int) -> None:
         for q in range(p, len(toks) - 1):
-            nxt: dict[int, tuple[int, dict[Any, Any]]] = {}
+            nxt: _Trie = {}
             node[toks[q]] = (slot, nxt)
             node = nxt
 
@@ -263,9 +270,7 @@ class _Runner:
         # argmax over bf16 logits is 4x slower than a float copy's (same values, same first max)
         return list(self.head(hidden)[:n].float().argmax(-1).tolist())
 
-    def prefill(
-        self, chunks: Sequence[tuple[Sequence[int], Sequence[Segment], int | None]], wanted: Sequence[int] = ()
-    ) -> list[int]:
+    def prefill(self, chunks: Sequence[Piece], wanted: Sequence[int] = ()) -> list[int]:
         """Run ``(tokens, segments, tile)`` chunks packed into one sequence (see :class:`PackedPlan`);
         each chunk's keys go to the last columns of its last segment. Returns the greedy next
         token after the chunks listed in ``wanted``."""
@@ -384,9 +389,7 @@ def slot_generate(
         # The running rows take their decode step in the same forward, as one-token chunks in
         # their own slots: the weights are read once for both (a decode step alone costs about
         # what reading them costs), and a row's numbers are the same either way.
-        steps: list[tuple[Sequence[int], Sequence[Segment], int | None]] = [
-            ([row.next_token], ((s, 0, row.length + 1),), None) for s, row in enumerate(active)
-        ]
+        steps: list[Piece] = [([row.next_token], ((s, 0, row.length + 1),), None) for s, row in enumerate(active)]
         wanted = list(range(len(steps))) + [len(steps) + c for c in leaves]
         nxt = runner.prefill(steps + [(tokens, segments, tile) for tokens, segments, _, tile in chunks], wanted)
         for row, t in zip(active[: len(steps)], nxt[: len(steps)], strict=True):
