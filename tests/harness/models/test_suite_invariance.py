@@ -6,7 +6,8 @@ default base generates each suite twice per dtype (alone: one prompt per admissi
 size 1; then every item of the suite in one call at the default batch size). Run it with
 ``pytest tests/harness/models/test_suite_invariance.py -m slow -s`` to see the counts;
 ``TUNEGATE_SUITE_ONLY=general/`` keeps the suites whose name starts so, ``TUNEGATE_SUITE_LIMIT=16``
-the first 16 items of each (an item alone costs 10-20 s at 128 new tokens on a 2-core CPU, so the
+the first 16 items of each, ``TUNEGATE_SUITE_SLICE=100:200`` items 100 to 199 of each (to split a
+suite between processes: an item alone costs 10-20 s at 128 new tokens on a 2-core CPU, so the
 two support suites alone take hours there).
 """
 
@@ -65,18 +66,21 @@ def test_every_shipped_item_alone_equals_the_default_batch(dtype: str) -> None:
 
     limit = int(os.environ.get("TUNEGATE_SUITE_LIMIT", "0"))  # first N items per suite (0: all)
     only = os.environ.get("TUNEGATE_SUITE_ONLY", "")  # suites whose name starts with this ("": all)
+    start, _, stop = os.environ.get("TUNEGATE_SUITE_SLICE", ":").partition(":")  # items start:stop
+    part = slice(int(start) if start else None, int(stop) if stop else None)
     tok = AutoTokenizer.from_pretrained(smollm2_dir())
     torch_dtype = torch.bfloat16 if dtype == "bf16" else torch.float32
     model = AutoModelForCausalLM.from_pretrained(smollm2_dir(), dtype=torch_dtype).eval()
     differing: dict[str, list[str]] = {}
     for suite in (s for s in shipped_suites() if s.name.startswith(only)):
-        items = suite.items[:limit] if limit else suite.items
+        items = suite.items[part][:limit] if limit else suite.items[part]
         prompts = [render_prompt(tok, it.messages) for it in items]
         alone = _texts(model, tok, suite, prompts, 1)
         batched = _texts(model, tok, suite, prompts, DEFAULT_BATCH)
         differing[suite.name] = [it.id for it, a, b in zip(items, alone, batched, strict=True) if a != b]
+        where = f" items {part.start or 0}:{part.stop or len(suite.items)}" if part != slice(None) else ""
         print(
-            f"{dtype} {suite.name}: {len(items) - len(differing[suite.name])}/{len(items)} identical",
+            f"{dtype} {suite.name}{where}: {len(items) - len(differing[suite.name])}/{len(items)} identical",
             flush=True,
         )
     assert not any(differing.values()), differing
