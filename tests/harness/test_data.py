@@ -68,6 +68,17 @@ def test_non_utf8_and_empty_file(tmp_path: Path) -> None:
         load_suite(empty)
 
 
+def test_wrong_id_type_is_echoed_and_an_empty_prompt_refused(tmp_path: Path) -> None:
+    p = _write(tmp_path, [_item(0, id=1.5), _item(1, id=True), _item(2, messages=[{"role": "user", "content": " "}])])
+    with pytest.raises(DataError) as err:
+        load_suite(p)
+    assert err.value.problems == [
+        f'{p}:1: "id" must be a string (or a whole number), got float 1.5; write it as "id": "q-17"',
+        f'{p}:2: "id" must be a string (or a whole number), got bool True; write it as "id": "q-17"',
+        f"{p}:3: messages[0].content, the prompt the model answers, is empty; write the question or drop the item",
+    ]
+
+
 def test_missing_file_is_clear(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="file not found"):
         load_suite(tmp_path / "nope.jsonl")

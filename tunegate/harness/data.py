@@ -115,8 +115,12 @@ def _item_from_obj(obj: Any, lineno: int, where: str, problems: list[str]) -> Ev
     item_id = obj.get("id")
     if isinstance(item_id, int) and not isinstance(item_id, bool):
         item_id = str(item_id)
-    if not isinstance(item_id, str) or not item_id.strip():
+    if item_id is None or (isinstance(item_id, str) and not item_id.strip()):
         bad('missing or empty "id" (a non-empty string, unique in the file)')
+        ok = False
+    elif not isinstance(item_id, str):
+        shown = f"{type(item_id).__name__} {item_id!r}"
+        bad(f'"id" must be a string (or a whole number), got {shown}; write it as "id": "q-17"')
         ok = False
     msgs_raw = obj.get("messages")
     messages: list[Message] = []
@@ -140,6 +144,10 @@ def _item_from_obj(obj: Any, lineno: int, where: str, problems: list[str]) -> Ev
                 messages.append(Message(str(role), content))
         if ok and messages and messages[-1].role != "user":
             bad(f'the last message must be from the user (the model answers it), got "{messages[-1].role}"')
+            ok = False
+        elif ok and messages and not messages[-1].content.strip():
+            last = f"messages[{len(messages) - 1}].content"
+            bad(f"{last}, the prompt the model answers, is empty; write the question or drop the item")
             ok = False
     tags_raw = obj.get("tags", {})
     tags: dict[str, str] = {}
@@ -265,7 +273,7 @@ def parse_jsonl(data: bytes, where: str) -> tuple[list[tuple[int, Any]], list[st
     if data.startswith(BOM):
         data = data[len(BOM) :]
     if not data.strip():
-        return rows, [f"{where}:1: the file is empty; a suite needs at least one JSON line"]
+        return rows, [f"{where}:1: the file is empty; write one JSON object per line"]
     encoding = _wide_encoding(data)
     if encoding:
         return rows, [

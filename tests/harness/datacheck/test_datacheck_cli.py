@@ -125,3 +125,38 @@ def test_shipped_support_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     # every reply follows the style guide's 5-line layout: reported, not hidden
     assert re.search(r"answer\.reply: 1040 of 1040 answers \(100%\) have exactly 5 lines", out)
     assert "PASS: 0 error(s)" in out
+
+
+def _chat(*turns: tuple[str, str]) -> str:
+    return json.dumps({"messages": [{"role": r, "content": c} for r, c in turns]})
+
+
+def test_turn_order_and_empty_turns_are_named_by_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = [_chat(("user", f"question {i} about my plan"), ("assistant", f"answer {i} is here")) for i in range(4)]
+    odd = [
+        _chat(("user", "q"), ("assistant", "")),
+        _chat(("user", " "), ("assistant", "a")),
+        _chat(("user", "a"), ("user", "b"), ("assistant", "c")),
+        _chat(("user", "a"), ("system", "be brief"), ("assistant", "c")),
+        _chat(("user", "q"), ("assistant", "a1"), ("assistant", "a2")),
+        _chat(("assistant", "hello"), ("user", "q"), ("assistant", "a")),
+        _chat(("system", "be brief"), ("user", "q"), ("assistant", "a"), ("system", "now formal"), ("user", "q2"), ("assistant", "b")),
+    ]
+    t = tmp_path / "train.jsonl"
+    t.write_text("\n".join(good + odd) + "\n")
+    code, out, _ = run(capsys, str(t))
+    assert code == 1
+    expected = [
+        f"{t}:5: the answer (messages[1].content) is empty; write the reply the model should learn, or drop the line",
+        f"{t}:6: messages[0].content, the prompt the model answers, is empty; write the question",
+        f"{t}:7: messages[0] and messages[1] are both 'user' turns; user and assistant turns must alternate",
+        f"{t}:8: messages[1], right before the answer, has role 'system'; the answer must follow a user turn",
+        f"{t}:9: messages[1], right before the answer, has role 'assistant'",
+        f"{t}:10: the chat opens with an assistant turn",
+        f"{t}:11: messages[3] is a system turn after the chat started; put the system prompt first",
+        f"{t}: 5 valid of 11 lines",
+    ]
+    for text in expected:
+        assert text in out, f"{text!r} missing from:\n{out}"
+    warnings = out[out.index("WARNINGS") : out.index("NOTES")]
+    assert f"{t}:10:" in warnings and f"{t}:11:" not in warnings

@@ -125,8 +125,31 @@ def _check_chat_line(
             )
         )
         return None
+    if not last["content"].strip():
+        findings.append(
+            error(
+                "schema",
+                "empty_answer",
+                f"{loc}: the answer (messages[{len(msgs) - 1}].content) is empty; write the reply the model "
+                "should learn, or drop the line",
+                loc,
+            )
+        )
+        return None
     if len(msgs) < 2:
         findings.append(error("schema", "schema", f"{loc}: no user turn before the answer", loc))
+        return None
+    before = msgs[-2]
+    if isinstance(before, dict) and before.get("role") in ("system", "assistant"):
+        findings.append(
+            error(
+                "schema",
+                "schema",
+                f"{loc}: messages[{len(msgs) - 2}], right before the answer, has role {before['role']!r}; "
+                "the answer must follow a user turn (the question it answers)",
+                loc,
+            )
+        )
         return None
     unknown = sorted(set(obj) - ITEM_KEYS)
     if unknown:
@@ -143,6 +166,61 @@ def _check_chat_line(
     view["messages"] = msgs[:-1]
     view.setdefault("id", f"line-{lineno}")
     return view, str(last["content"])
+
+
+def _messages_of(item: EvalItem, answer: str, kind: str) -> tuple[Message, ...]:
+    """The whole chat of a line: the prompt turns, then (train/dev) the answer."""
+    return item.messages + ((Message("assistant", answer),) if kind != "eval" else ())
+
+
+def _check_turns(messages: tuple[Message, ...], loc: str, findings: list[Finding]) -> bool:
+    """Turn order and empty turns: a system prompt after the first turn, two turns in a row from
+    the same role (many chat templates refuse both: "roles must alternate") and an empty user
+    turn are errors; a chat that opens with the assistant, or an empty system prompt, a warning.
+    False when an error was found (the line is not a valid example)."""
+    start = len(findings)
+    for k, m in enumerate(messages):
+        if m.role == "system" and k > 0:
+            findings.append(
+                error(
+                    "schema",
+                    "role_order",
+                    f"{loc}: messages[{k}] is a system turn after the chat started; put the system "
+                    "prompt first (messages[0]) or make it a user turn",
+                    loc,
+                )
+            )
+        elif k > 0 and m.role == messages[k - 1].role:
+            findings.append(
+                error(
+                    "schema",
+                    "role_order",
+                    f"{loc}: messages[{k - 1}] and messages[{k}] are both {m.role!r} turns; user and assistant "
+                    "turns must alternate (merge the two into one turn)",
+                    loc,
+                )
+            )
+        if not m.content.strip():
+            severity = warning if m.role == "system" else error
+            findings.append(
+                severity(
+                    "schema",
+                    "empty_turn",
+                    f"{loc}: messages[{k}].content (a {m.role} turn) is empty; write its text or drop the turn",
+                    loc,
+                )
+            )
+    first = next((m for m in messages if m.role != "system"), None)
+    if first is not None and first.role == "assistant":
+        findings.append(
+            warning(
+                "schema",
+                "role_order",
+                f"{loc}: the chat opens with an assistant turn; the model usually sees a user turn first",
+                loc,
+            )
+        )
+    return all(f.severity != "error" for f in findings[start:])
 
 
 def read_file(path: str | Path, kind: str) -> tuple[DataFile, list[Finding]]:
@@ -168,6 +246,8 @@ def read_file(path: str | Path, kind: str) -> tuple[DataFile, list[Finding]]:
         findings += [error("schema", "schema", p, f"{where}:{lineno}") for p in line_problems]
         if item is None:
             continue
+        if not _check_turns(_messages_of(item, answer, kind), f"{where}:{lineno}", findings):
+            continue
         has_id = kind == "eval" or "id" in obj
         if has_id:
             if item.id in seen:
@@ -183,7 +263,7 @@ def read_file(path: str | Path, kind: str) -> tuple[DataFile, list[Finding]]:
                 )
                 continue
             seen[item.id] = lineno
-        messages = item.messages + ((Message("assistant", answer),) if kind != "eval" else ())
+        messages = _messages_of(item, answer, kind)
         if answer and item.reference is not None and not _answer_matches(item.reference, answer):
             loc = f"{where}:{lineno}"
             findings.append(
