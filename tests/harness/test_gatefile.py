@@ -98,6 +98,8 @@ def test_a_valid_gate_file_loads(tmp_path: Path) -> None:
         (GOOD.replace("toy.jsonl", "missing.jsonl"), "suite 'missing.jsonl': "),
         (GOOD.replace("toy.jsonl", "."), "is a directory"),
         ("suite: toy.jsonl\ngates: !!timestamp 2020-99-99\n", "invalid YAML value"),
+        (GOOD + "gates: []\n", "tunegate_toy.yaml:5: invalid YAML: key 'gates' is given twice (first on line 2); keep one"),
+        (GOOD.replace("{margin: 0.1}", "{margin: 0.1, margin: 0.5}"), "key 'margin' is given twice"),
     ],
 )
 def test_setup_mistakes_are_found_at_load_time(tmp_path: Path, body: str, message: str) -> None:

@@ -80,6 +80,50 @@ def test_line_without_assistant_turn(tmp_path: Path) -> None:
         read_chats(bad)
 
 
+def test_empty_answer_is_refused_before_training(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(
+        json.dumps({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]})
+        + "\n"
+        + json.dumps({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": " \n"}]})
+        + "\n"
+    )
+    with pytest.raises(DataError, match=r"bad.jsonl:2: the answer \(the last assistant turn\) is empty; write"):
+        read_chats(bad)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("train: t.jsonl\nepochs: 1\nepochs: 3\n", r"cfg.yaml:3: invalid YAML: key 'epochs' is given twice \(first on line 2\); keep one"),
+        ("train: t.jsonl\nreplay: {ratio: 0.5, ratio: 1}\n", r"cfg.yaml:2: invalid YAML: key 'ratio' is given twice"),
+        ("train: t.jsonl\nlearning_rate: yes\n", r"cfg.yaml:2: learning_rate = True: a YAML boolean .* write the number"),
+        ("train: t.jsonl\nreplay:\n  ratio: on\n", r"cfg.yaml:3: replay.ratio = True: a YAML boolean"),
+        ("learning_rate: 0.001\n", r"cfg.yaml: the required key 'train' is missing; add `train: ...`: training JSONL"),
+        ("", r"cfg.yaml: the required key 'train' is missing"),
+        ("train: t.jsonl\nseed: 2020-99-99\n", r"cfg.yaml: invalid YAML value: month must be in 1..12"),
+        ("train: .\n", r"cfg.yaml: train data file . is a directory; name the .jsonl file inside it"),
+    ],
+)
+def test_config_mistakes_are_one_message_naming_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "t.jsonl").write_text("{}\n")
+    (tmp_path / "cfg.yaml").write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_config(tmp_path / "cfg.yaml")
+
+
+def test_config_not_utf8_or_a_directory(tmp_path: Path) -> None:
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_bytes(b"# caf\xe9\ntrain: t.jsonl\n")
+    with pytest.raises(ConfigError, match=r"cfg.yaml:1: not valid UTF-8 \(byte 0xe9\); re-save the file as UTF-8"):
+        load_config(cfg)
+    with pytest.raises(ConfigError, match=r"is a directory; pass the YAML file inside it"):
+        load_config(tmp_path)
+
+
 def test_loss_only_on_the_reply_and_eos(tiny_model_dir: Path, small_data: Path) -> None:
     from transformers import AutoTokenizer
 

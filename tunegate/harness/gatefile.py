@@ -44,7 +44,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from tunegate.harness.errors import ConfigError, DataError
 from tunegate.harness.levels import Alpha
 from tunegate.harness.record_sections import AGAINST, AGAINST_HELP
-from tunegate.harness.validation import pydantic_problems
+from tunegate.harness.validation import pydantic_problems, strict_yaml
 
 
 def _strict_number(value: Any) -> Any:
@@ -150,7 +150,7 @@ def load_gatefile(path: Path, *, check_suite: bool = True, check_metrics: bool =
     """
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = strict_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)

@@ -11,6 +11,8 @@ rubric, a provider's options, a trainer config, a gate file)::
 
 ``strict_json(text)`` parses JSON and rejects what ``json.loads`` silently accepts: duplicate
 keys (``{"score": 1, "score": 5}``) and the non-standard ``NaN``/``Infinity`` literals.
+``strict_yaml(text)`` is ``yaml.safe_load`` that rejects a key given twice in one mapping (PyYAML
+keeps the last one silently: ``epochs: 1`` then ``epochs: 3`` trains 3 epochs).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import yaml
 from pydantic import ValidationError
 
 LineOf = Callable[[tuple[Any, ...]], int | None]
@@ -93,3 +96,36 @@ def strict_json(text: str | bytes) -> Any:
         raise
     except (ValueError, RecursionError) as exc:
         raise JSONProblem(str(exc.args[0]) if exc.args else type(exc).__name__) from None
+
+
+class _StrictYAMLLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` whose mappings refuse a key given twice."""
+
+
+def _yaml_map_once(loader: _StrictYAMLLoader, node: yaml.MappingNode) -> Any:
+    first: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            if key in first:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"key {key!r} is given twice (first on line {first[key]}); keep one of them",
+                    key_node.start_mark,
+                )
+            first[key] = key_node.start_mark.line + 1
+        except TypeError:  # an unhashable key: the mapping constructor names it
+            continue
+    return (yield from yaml.SafeLoader.construct_yaml_map(loader, node))
+
+
+_StrictYAMLLoader.add_constructor("tag:yaml.org,2002:map", _yaml_map_once)
+
+
+def strict_yaml(text: str) -> Any:
+    """``yaml.safe_load`` that refuses duplicate keys; raises ``yaml.YAMLError`` whose
+    ``problem_mark`` is the repeated key (the caller names the file)."""
+    return yaml.load(text, Loader=_StrictYAMLLoader)  # noqa: S506 - a SafeLoader subclass

@@ -6,13 +6,23 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from tunegate.harness.errors import ConfigError
+from tunegate.harness.validation import strict_yaml
 
 ATTENTION = ["q_proj", "k_proj", "v_proj", "o_proj"]
 DEFAULT_POOL = "tunegate/trainers/replay_pool/general_prompts.jsonl"
 PACKAGED_POOL = Path(__file__).resolve().parent / "replay_pool" / "general_prompts.jsonl"
+
+
+def _no_yaml_boolean(model: type[BaseModel], value: object, info: ValidationInfo) -> object:
+    """Refuse yes/no/on/off/true/false where a number or a name is expected: pydantic would read
+    ``learning_rate: yes`` as 1.0 without a word."""
+    field = model.model_fields.get(info.field_name or "")
+    if isinstance(value, bool) and field is not None and field.annotation is not bool:
+        raise ValueError("a YAML boolean (yes/no/on/off/true/false) is not a value here; write the number or name")
+    return value
 
 
 class ReplayConfig(BaseModel):
@@ -53,6 +63,11 @@ class ReplayConfig(BaseModel):
         None,
         description="where the replay JSONL is written (default: <cache dir>/replay/<fingerprint>.jsonl)",
     )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_boolean(cls, value: object, info: ValidationInfo) -> object:
+        return _no_yaml_boolean(cls, value, info)
 
 
 class TrainConfig(BaseModel):
@@ -107,6 +122,11 @@ class TrainConfig(BaseModel):
         description="eval suite files or folders the dev set must not overlap (the packaged general suites always count)",
     )
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_boolean(cls, value: object, info: ValidationInfo) -> object:
+        return _no_yaml_boolean(cls, value, info)
+
     def modules(self) -> list[str] | str:
         if self.target_modules == "attention":
             return list(ATTENTION)
@@ -124,14 +144,27 @@ def _resolve(path: str, cfg_dir: Path) -> str:
 def load_config(path: str | Path, **overrides: object) -> TrainConfig:
     """Read and validate a YAML config; every problem is one message naming the file."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"trainer config {path} is a directory; pass the YAML file inside it")
     if not path.is_file():
         raise ConfigError(f"trainer config {path} not found")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        at = exc.object[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path}:{at}: not valid UTF-8 (byte 0x{exc.object[exc.start]:02x}); re-save the file as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the trainer config: {exc.strerror or exc}") from None
+    try:
+        raw = strict_yaml(text) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        raise ConfigError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+        raise ConfigError(f"{where}: invalid YAML: {getattr(exc, 'problem', None) or exc}") from None
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:  # e.g. seed: 2020-99-99
+        raise ConfigError(f"{path}: invalid YAML value: {str(exc)[:200] or type(exc).__name__}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the config must be a mapping of keys to values")
     raw.update({k: v for k, v in overrides.items() if v is not None})
@@ -139,19 +172,24 @@ def load_config(path: str | Path, **overrides: object) -> TrainConfig:
         cfg = TrainConfig.model_validate(raw)
     except ValidationError as exc:
         lines = []
-        text = path.read_text(encoding="utf-8").splitlines()
+        lines_of_file = text.splitlines()
         for e in exc.errors():
             key = ".".join(str(p) for p in e["loc"])
             last = str(e["loc"][-1]) if e["loc"] else key
             line = next(
-                (i + 1 for i, t in enumerate(text) if t.split(":", 1)[0].strip() in (key, last)), None
+                (i + 1 for i, t in enumerate(lines_of_file) if t.split(":", 1)[0].strip() in (key, last)), None
             )
             where = f"{path}:{line}" if line else str(path)
-            if e["type"] == "extra_forbidden":
-                model = ReplayConfig if e["loc"][:1] == ("replay",) else TrainConfig
+            model = ReplayConfig if e["loc"][:1] == ("replay",) else TrainConfig
+            if e["type"] == "missing":
+                field = model.model_fields.get(last)
+                what = f": {field.description}" if field is not None and field.description else ""
+                lines.append(f"{where}: the required key {key!r} is missing; add `{last}: ...`{what}")
+            elif e["type"] == "extra_forbidden":
                 lines.append(f"{where}: unknown key {key!r}; valid keys: {sorted(model.model_fields)}")
             else:
-                lines.append(f"{where}: {key} = {e.get('input')!r}: {e['msg']}")
+                msg = str(e["msg"]).removeprefix("Value error, ")
+                lines.append(f"{where}: {key} = {e.get('input')!r}: {msg}")
         raise ConfigError("\n".join(lines)) from None
     cfg_dir = path.resolve().parent
     updates: dict[str, object] = {"train": _resolve(cfg.train, cfg_dir)}
@@ -167,6 +205,8 @@ def load_config(path: str | Path, **overrides: object) -> TrainConfig:
     cfg = cfg.model_copy(update=updates)
     for name in ("train", "dev"):
         p = getattr(cfg, name)
+        if p is not None and Path(p).is_dir():
+            raise ConfigError(f"{path}: {name} data file {p} is a directory; name the .jsonl file inside it")
         if p is not None and not Path(p).is_file():
             raise ConfigError(
                 f"{path}: {name} data file {p} not found (paths are relative to the current directory)"

@@ -49,6 +49,12 @@ def read_chats(path: str | Path) -> list[list[dict[str, str]]]:
                 f"{path}:{lineno}: no assistant turn at the end; a training line must end with the answer to learn"
             )
             continue
+        if not msgs[-1]["content"].strip():
+            problems.append(
+                f"{path}:{lineno}: the answer (the last assistant turn) is empty; write the reply to learn "
+                "or drop the line (`tunegate data check` lists every such line)"
+            )
+            continue
         chats.append([{"role": m["role"], "content": m["content"]} for m in msgs])
     if problems:
         raise DataError(str(path), problems)
