@@ -135,3 +135,29 @@ def test_the_calibrate_command_an_uncalibrated_judge_recommends_calibrates_it(
     assert f"saved to {cache}" in capsys.readouterr().out
     after = judge.health("support_style")
     assert after.reliable and after.kappa == 1.0, after.reason
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--min-kappa", "7"], "argument --min-kappa: Cohen's kappa lies in [-1, 1], got '7'"),
+        (["--min-kappa", "nan"], "argument --min-kappa: Cohen's kappa lies in [-1, 1], got 'nan'"),
+        (["--concurrency", "0"], "argument --concurrency: must be >= 1, got 0"),
+        (["--pairs", "-5"], "argument --pairs: must be >= 0, got -5"),
+        (["--pairs", "many"], "argument --pairs: expected a whole number, got 'many'"),
+    ],
+)
+def test_out_of_range_numbers_are_usage_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["calibrate", "--provider", "scripted", "--cache-dir", str(tmp_path), *args])
+    assert exc.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_prices_that_are_not_numbers_are_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    prices = tmp_path / "prices.yaml"
+    prices.write_text("judge-model: [cheap, 2]\n")
+    with pytest.raises(SystemExit):
+        main(["calibrate", "--prices", str(prices), "--cache-dir", str(tmp_path)])
+    assert f"{prices}: the prices of 'judge-model' must be two numbers, got ['cheap', 2]" in capsys.readouterr().err

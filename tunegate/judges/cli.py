@@ -36,6 +36,34 @@ def _option(text: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
+def _count(least: int) -> Any:
+    """An argparse type: a whole number >= ``least`` (the message echoes the bad value)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"must be >= {least}, got {value}")
+        return value
+
+    return parse
+
+
+def _kappa(text: str) -> float:
+    """Cohen's kappa lies in [-1, 1]: a threshold outside it makes every judge (un)reliable."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not -1.0 <= value <= 1.0:  # also refuses nan
+        raise argparse.ArgumentTypeError(
+            f"Cohen's kappa lies in [-1, 1], got {text!r} (the default is {MIN_KAPPA})"
+        )
+    return value
+
+
 def _prices(path: str) -> dict[str, tuple[float, float]]:
     """A YAML/JSON file ``{model: [input_usd_per_mtok, output_usd_per_mtok]}``."""
     try:
@@ -48,6 +76,18 @@ def _prices(path: str) -> dict[str, tuple[float, float]]:
     ):
         raise argparse.ArgumentTypeError(
             f"{path}: expected a mapping of model name to [input_usd_per_mtok, output_usd_per_mtok]"
+        )
+    bad = next(
+        (
+            k
+            for k, v in data.items()
+            if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in v)
+        ),
+        None,
+    )
+    if bad is not None:
+        raise argparse.ArgumentTypeError(
+            f"{path}: the prices of {bad!r} must be two numbers, got {data[bad]!r}"
         )
     return {str(k): (float(v[0]), float(v[1])) for k, v in data.items()}
 
@@ -69,7 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="calibration JSONL (default: tunegate/judges/calibration/<rubric>.jsonl)",
     )
     cal.add_argument(
-        "--pairs", type=int, default=40, help="pairs judged in both orders for position consistency (0: skip)"
+        "--pairs",
+        type=_count(0),
+        default=40,
+        help="pairs judged in both orders for position consistency (0: skip)",
     )
     cal.add_argument(
         "--option",
@@ -79,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="provider option (repeatable)",
     )
-    cal.add_argument("--concurrency", type=int, default=None, help="provider calls in flight")
+    cal.add_argument("--concurrency", type=_count(1), default=None, help="provider calls in flight")
     cal.add_argument(
         "--cache-dir",
         default=None,
@@ -100,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="YAML {model: [in, out]} USD per million tokens",
     )
     cal.add_argument(
-        "--min-kappa", type=float, default=MIN_KAPPA, help=f"reliability threshold (default {MIN_KAPPA})"
+        "--min-kappa", type=_kappa, default=MIN_KAPPA, help=f"reliability threshold (default {MIN_KAPPA})"
     )
     cal.add_argument("--require-reliable", action="store_true", help="exit 1 when kappa is below --min-kappa")
     cal.add_argument("--json", action="store_true", help="print the calibration record as JSON")
