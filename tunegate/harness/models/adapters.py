@@ -320,8 +320,8 @@ def check_adapter_base(
     adapter_dir, base_dir = Path(adapter_dir), Path(base_dir)
     notes: list[str] = []
     peft_cfg = _read_json(adapter_dir / "adapter_config.json", "adapter config (adapter_config.json)")
-    if peft_cfg is None:  # a full model: it is its own base
-        return AdapterBaseCheck(True, (), quantization)
+    if peft_cfg is None:  # a full model: it is its own base, loaded unquantized unless asked
+        return AdapterBaseCheck(True, (), "none" if quantization == "auto" else quantization)
     manifest = read_manifest(adapter_dir) or AdapterManifest()
     recorded = manifest.base or BaseEntry()
     ok = True
