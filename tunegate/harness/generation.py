@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from tunegate.harness import progress
 from tunegate.harness.cache import ResponseCache, cache_key
 from tunegate.harness.models.base import Backend, Completion, GenerationRequest
+from tunegate.harness.models.chat import render_all
 from tunegate.harness.redact import redact_text
 
 
@@ -64,7 +65,9 @@ def generate_cached(
 ) -> list[Completion]:
     """Completions for ``requests`` in order, reusing and filling ``cache``."""
     fp = backend.fingerprint
-    prompts = [backend.render(r.messages) for r in requests]
+    prompts = render_all(
+        backend.render, [(r.id, r.messages) for r in requests], backend.spec.label or backend.spec.name
+    )
     keys = [cache_key(fp, p, r.params.key()) for p, r in zip(prompts, requests, strict=True)]
     found = cache.get_many(keys)
     results: list[Completion | None] = [found.get(k) for k in keys]

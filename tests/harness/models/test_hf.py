@@ -7,7 +7,7 @@ import pytest
 
 from tunegate.harness.cache import ResponseCache
 from tunegate.harness.data import Message
-from tunegate.harness.errors import ModelLoadError, UnsafeAdapterError
+from tunegate.harness.errors import DataError, ModelLoadError, UnsafeAdapterError
 from tunegate.harness.generation import GenerationStats, generate_cached
 from tunegate.harness.models.base import GenerationParams, GenerationRequest, ModelSpec
 from tunegate.harness.models.hf import HFBackend, classify_adapter, clear_engines
@@ -35,9 +35,13 @@ def test_base_generates_deterministically(tiny_model_dir: Path, tmp_path: Path) 
     assert b.render([Message("user", "hi")]).endswith("<|im_start|>assistant\n")
 
 
-def test_adapter_changes_outputs_and_fingerprint(tiny_model_dir: Path, tiny_adapter_dir: Path, tmp_path: Path) -> None:
+def test_adapter_changes_outputs_and_fingerprint(
+    tiny_model_dir: Path, tiny_adapter_dir: Path, tmp_path: Path
+) -> None:
     base = HFBackend(ModelSpec(str(tiny_model_dir), dtype="fp32"), cache_dir=str(tmp_path))
-    cand = HFBackend(ModelSpec(str(tiny_model_dir), str(tiny_adapter_dir), dtype="fp32"), cache_dir=str(tmp_path))
+    cand = HFBackend(
+        ModelSpec(str(tiny_model_dir), str(tiny_adapter_dir), dtype="fp32"), cache_dir=str(tmp_path)
+    )
     assert base.engine is cand.engine  # one loaded base for both
     assert base.fingerprint != cand.fingerprint
     effect = cand.adapter_effect([(Message("user", p),) for p in PROMPTS[:2]])
@@ -49,8 +53,12 @@ def test_adapter_changes_outputs_and_fingerprint(tiny_model_dir: Path, tiny_adap
     assert [c.text for c in fresh.generate(_reqs())] == plain
 
 
-def test_zero_adapter_is_reported_as_no_effect(tiny_model_dir: Path, tiny_zero_adapter_dir: Path, tmp_path: Path) -> None:
-    cand = HFBackend(ModelSpec(str(tiny_model_dir), str(tiny_zero_adapter_dir), dtype="fp32"), cache_dir=str(tmp_path))
+def test_zero_adapter_is_reported_as_no_effect(
+    tiny_model_dir: Path, tiny_zero_adapter_dir: Path, tmp_path: Path
+) -> None:
+    cand = HFBackend(
+        ModelSpec(str(tiny_model_dir), str(tiny_zero_adapter_dir), dtype="fp32"), cache_dir=str(tmp_path)
+    )
     effect = cand.adapter_effect([(Message("user", p),) for p in PROMPTS])
     assert effect["no_effect"] is True
     assert effect["max_abs_logit_diff"] == 0.0
@@ -61,7 +69,9 @@ def test_pickle_adapter_is_refused(tiny_adapter_dir: Path, tmp_path: Path) -> No
     bad.mkdir()
     shutil.copy(tiny_adapter_dir / "adapter_config.json", bad / "adapter_config.json")
     (bad / "adapter_model.bin").write_bytes(b"not really a pickle")
-    with pytest.raises(UnsafeAdapterError, match=r"ships pickle weights \(adapter_model.bin\).*safetensors only"):
+    with pytest.raises(
+        UnsafeAdapterError, match=r"ships pickle weights \(adapter_model.bin\).*safetensors only"
+    ):
         classify_adapter(bad)
     with pytest.raises(ModelLoadError, match="neither a peft adapter"):
         classify_adapter(tmp_path)
@@ -107,3 +117,40 @@ def test_fast_loop_matches_transformers_generate(tiny_model_dir: Path) -> None:
     fast = greedy_generate(model, tok, prompts, max_new_tokens=10, batch_size=3, loop="fast")
     assert [c.text for c in fast] == [c.text for c in ref]
     assert [c.n_tokens for c in fast] == [c.n_tokens for c in ref]
+
+
+STRICT_TEMPLATE = (
+    "{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+    "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}"
+    "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+
+
+def test_a_chat_the_template_refuses_names_every_such_item_before_generating(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """A template that raises (roles must alternate) is one DataError listing each refused item,
+    not a jinja traceback mid-run; the chats it accepts are not generated either."""
+    strict = tmp_path / "strict"
+    shutil.copytree(tiny_model_dir, strict)
+    (strict / "chat_template.jinja").write_text(STRICT_TEMPLATE)
+    b = HFBackend(ModelSpec(str(strict), dtype="fp32"), cache_dir=str(tmp_path))
+    params = GenerationParams(max_new_tokens=4)
+    reqs = [
+        GenerationRequest("ok", (Message("user", "hi"),), params),
+        GenerationRequest("two-users", (Message("user", "hi"), Message("user", "there")), params),
+        GenerationRequest("assistant-first", (Message("assistant", "hello"), Message("user", "q")), params),
+    ]
+    stats = GenerationStats()
+    with pytest.raises(DataError) as err:
+        generate_cached(b, reqs, ResponseCache(tmp_path), stats=stats)
+    text = str(err.value)
+    assert "2 problem(s)" in text and "'ok'" not in text
+    assert (
+        "item 'two-users': the model's chat template refuses turns (user, user): Conversation roles must alternate"
+        in text
+    )
+    assert "item 'assistant-first'" in text and "(assistant, user)" in text
+    assert stats.generated == 0
+    assert [c.text for c in generate_cached(b, reqs[:1], ResponseCache(tmp_path))][0] is not None

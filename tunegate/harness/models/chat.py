@@ -7,11 +7,15 @@ backends generate from exactly ``render_prompt(...)``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from tunegate.harness.data import Message
-from tunegate.harness.errors import ModelLoadError
+from tunegate.harness.errors import DataError, ModelLoadError
+
+
+class TemplateRefusal(ValueError):
+    """The chat template raised on a chat (most often: roles that do not alternate)."""
 
 
 def _as_dicts(messages: Sequence[Message] | Sequence[dict[str, str]]) -> list[dict[str, str]]:
@@ -28,8 +32,36 @@ def render_prompt(tokenizer: Any, messages: Sequence[Message] | Sequence[dict[st
             "the model's tokenizer has no chat template; add one (tokenizer_config.json 'chat_template' or "
             "chat_template.jinja) so prompts are rendered the way the model was trained"
         )
-    text = tokenizer.apply_chat_template(_as_dicts(messages), tokenize=False, add_generation_prompt=True)
+    from jinja2.exceptions import TemplateError
+
+    chat = _as_dicts(messages)
+    try:
+        text = tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+    except (TemplateError, ValueError, TypeError, KeyError, IndexError) as exc:
+        roles = ", ".join(m["role"] for m in chat)
+        why = str(exc).rstrip(". ")
+        raise TemplateRefusal(
+            f"the model's chat template refuses turns ({roles}): {why}. Most templates want an optional "
+            "system turn first, then user and assistant turns alternating, ending with a user turn"
+        ) from None
     return str(text)
+
+
+def render_all(
+    render: Callable[[Sequence[Message]], str], chats: Sequence[tuple[str, Sequence[Message]]], model: str
+) -> list[str]:
+    """``render(messages)`` of every ``(item id, messages)``; the chats a template refuses are
+    one ``DataError`` naming each such item, before anything is generated."""
+    out: list[str] = []
+    problems: list[str] = []
+    for item_id, messages in chats:
+        try:
+            out.append(render(messages))
+        except TemplateRefusal as exc:
+            problems.append(f"item {item_id!r}: {exc}")
+    if problems:
+        raise DataError(f"{model} (chat template)", problems)
+    return out
 
 
 def render_training_example(
