@@ -38,6 +38,10 @@ def test_cache_stats_and_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert not (tmp_path / ResponseCache.FILENAME).exists()
     assert main(["cache", "stats", "--cache-dir", str(tmp_path)]) == 0
     assert "entries: 0" in capsys.readouterr().out
+    (tmp_path / ResponseCache.FILENAME).unlink(missing_ok=True)
+    (tmp_path / ResponseCache.FILENAME).mkdir()  # a directory where the cache file belongs
+    assert main(["cache", "clear", "--cache-dir", str(tmp_path)]) == 2
+    assert "a directory stands where the cache file belongs; move it away" in capsys.readouterr().err
 
 
 def _recommended_command(message: str) -> list[str]:

@@ -206,6 +206,11 @@ class SQLiteStore:
                 p.unlink()
             except FileNotFoundError:
                 continue
+            except IsADirectoryError:
+                raise CacheError(
+                    f"cannot remove {p}: a directory stands where the cache file belongs; move it away "
+                    "(the cache is rebuilt on the next run)"
+                ) from None
             except OSError as exc:
                 raise CacheError(
                     f"cannot remove {p} ({exc.strerror}); check its permissions, or delete it by hand"

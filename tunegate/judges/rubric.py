@@ -227,6 +227,10 @@ def find_rubric(name_or_path: str | Path, search: Sequence[str | Path] = ()) -> 
     if direct.suffix in SUFFIXES or "/" in raw or direct.is_file():
         if direct.is_file():
             return direct
+        if direct.is_dir():
+            raise JudgeError(
+                f"rubric file {raw!r} is a directory; pass a rubric .yaml file inside it, or a rubric name"
+            )
         raise JudgeError(
             f"rubric file {raw!r} not found; known rubrics: {', '.join(known_rubrics(search)) or '(none)'}"
         )
