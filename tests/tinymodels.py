@@ -40,12 +40,12 @@ def decoder_config(
     )
 
 
-def build_tiny_llama(out: Path, *, seed: int = 0) -> Path:
+def build_tiny_llama(out: Path, *, seed: int = 0, hidden: int = 64, mlp: int = 128) -> Path:
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
     src = smollm2_dir()
     tok = AutoTokenizer.from_pretrained(src)
-    config = decoder_config(LlamaConfig, tok, hidden=64, mlp=128, heads=4, positions=2048)
+    config = decoder_config(LlamaConfig, tok, hidden=hidden, mlp=mlp, heads=4, positions=2048)
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config)
     out.mkdir(parents=True, exist_ok=True)
@@ -56,8 +56,17 @@ def build_tiny_llama(out: Path, *, seed: int = 0) -> Path:
     return out
 
 
-def build_lora_adapter(base_dir: Path, out: Path, *, zero_b: bool = False, scale: float = 0.5, seed: int = 1) -> Path:
-    """A LoRA adapter on ``base_dir``: random A and B (an effect), or B = 0 (no effect at all)."""
+def build_lora_adapter(
+    base_dir: Path,
+    out: Path,
+    *,
+    zero_b: bool = False,
+    scale: float = 0.5,
+    seed: int = 1,
+    rank_pattern: dict[str, int] | None = None,
+) -> Path:
+    """A LoRA adapter on ``base_dir``: random A and B (an effect), or B = 0 (no effect at all); rank
+    4 on q_proj and v_proj, or the ranks ``rank_pattern`` gives."""
     from transformers import AutoModelForCausalLM
 
     from tunegate.harness.models.quiet import quiet
@@ -67,7 +76,14 @@ def build_lora_adapter(base_dir: Path, out: Path, *, zero_b: bool = False, scale
 
         base = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
         torch.manual_seed(seed)
-        cfg = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], lora_dropout=0.0, task_type="CAUSAL_LM")
+        cfg = LoraConfig(
+            r=4,
+            lora_alpha=8,
+            target_modules=["q_proj", "v_proj"],
+            lora_dropout=0.0,
+            task_type="CAUSAL_LM",
+            rank_pattern=rank_pattern or {},
+        )
         peft_model = get_peft_model(base, cfg)
     with torch.no_grad():
         for name, param in peft_model.named_parameters():
@@ -76,7 +92,7 @@ def build_lora_adapter(base_dir: Path, out: Path, *, zero_b: bool = False, scale
                     param.zero_()
                 else:
                     param.normal_(0.0, scale)
-    peft_model.save_pretrained(out, safe_serialization=True)
+    peft_model.save_pretrained(str(out), safe_serialization=True)
     return out
 
 
