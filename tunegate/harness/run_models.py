@@ -59,12 +59,14 @@ class RunModels:
         return [*self.candidates, *([self.reference] if self.reference is not None else [])]
 
     def _check_candidates(self) -> str:
-        """Refuse adapters trained on another base; resolve ``--quantization auto``.
+        """Refuse adapters trained on another base or not fitting it; resolve ``--quantization auto``.
 
         Runs when the run is configured, before any model loads generation weights: an adapter
         whose recorded base (adapter_config.json, tunegate.json's base fingerprint) is not ``--base``
-        is a ConfigError naming both (``--allow-base-mismatch`` overrides); a QLoRA adapter is gated
-        against the NF4 base it was trained on unless ``--quantization none`` says otherwise.
+        is a ConfigError naming both (``--allow-base-mismatch`` overrides); LoRA weights whose
+        shapes do not fit their config's rank or the base's modules and widths are a ModelLoadError
+        (``adapter_weights``); a QLoRA adapter is gated against the NF4 base it was trained on
+        unless ``--quantization none`` says otherwise.
         """
         o = self.options
         asked = getattr(o, "quantization", "none")
@@ -72,6 +74,7 @@ class RunModels:
         dirs = [("--candidate", c) for c in o.candidate] + ([("--reference", reference)] if reference else [])
         if not dirs or not backend_info(o.backend).local_weights:
             return "none" if asked == "auto" else asked
+        from tunegate.harness.models.adapter_weights import check_adapter_weights
         from tunegate.harness.models.adapters import check_adapter_base, check_model_dir
         from tunegate.harness.models.resolve import resolve_base
 
@@ -91,6 +94,8 @@ class RunModels:
                     quantization=asked,
                     allow_mismatch=bool(getattr(o, "allow_base_mismatch", False)),
                 )
+                # After the base check: a wrong base is the better message when the names already say so.
+                check_adapter_weights(Path(c), base_dir=base_dir)
             except (ConfigError, ModelLoadError) as exc:
                 if flag == "--candidate":
                     raise

@@ -1,0 +1,199 @@
+"""LoRA weights checked against their config and the base from the safetensors headers alone, on
+adapters saved by peft for the tiny Llama and then damaged as real ones are."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.tinymodels import build_lora_adapter, build_tiny_llama
+from tunegate.harness.errors import ModelLoadError
+from tunegate.harness.models.adapter_weights import check_adapter_weights
+from tunegate.harness.options import RunOptions
+from tunegate.harness.session import RunState
+
+pytest_plugins = ["pytester"]
+
+Q0_A = "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"
+SUITE = """
+from pathlib import Path
+
+from tunegate.harness.data import load_suite
+from tunegate.harness.metrics import make_metric
+
+
+def test_toy(compare):
+    compare(load_suite(Path(__file__).parent / "toy.jsonl", max_new_tokens=4), make_metric("exact_match"))
+"""
+
+
+@pytest.fixture(scope="module")
+def wide_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny Llama at hidden size 96 (4 heads of 24): same modules, other widths."""
+    return build_tiny_llama(tmp_path_factory.mktemp("wide-llama"), hidden=96, mlp=192)
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    return Path(shutil.copytree(src, dst))
+
+
+def _edit_config(adapter: Path, **changes: object) -> None:
+    cfg = json.loads((adapter / "adapter_config.json").read_text())
+    cfg.update(changes)
+    (adapter / "adapter_config.json").write_text(json.dumps(cfg))
+
+
+def _edit_weights(adapter: Path, edit: Callable[[str], str | None]) -> None:
+    """Rewrite the adapter's safetensors with each tensor renamed by ``edit`` (dropped on None)."""
+    from safetensors.torch import load_file, save_file
+
+    path = adapter / "adapter_model.safetensors"
+    tensors = load_file(path)
+    renamed = {new: t for k, t in tensors.items() if (new := edit(k)) is not None}
+    save_file(renamed, path, metadata={"format": "pt"})
+
+
+def test_an_adapter_saved_by_peft_passes(tiny_adapter_dir: Path, tiny_model_dir: Path) -> None:
+    check_adapter_weights(tiny_adapter_dir, base_dir=tiny_model_dir)
+    check_adapter_weights(tiny_adapter_dir)  # no base: the config checks alone
+    check_adapter_weights(tiny_model_dir, base_dir=tiny_model_dir)  # a full model is not an adapter
+
+
+def test_rank_in_the_config_that_is_not_the_weights_rank(tiny_adapter_dir: Path, tmp_path: Path) -> None:
+    adapter = _copy(tiny_adapter_dir, tmp_path / "a")
+    _edit_config(adapter, r=8)
+    with pytest.raises(ModelLoadError) as err:
+        check_adapter_weights(adapter)
+    assert str(err.value) == (
+        f"adapter {adapter}/adapter_model.safetensors: tensor {Q0_A} is [4, 64], expected [8, 64]: the adapter "
+        "was trained with r=4 but adapter_config.json says r=8; use the adapter_config.json saved with these "
+        "weights. 7 other tensor(s) of this file have problems too"
+    )
+    _edit_config(adapter, r="8")
+    with pytest.raises(ModelLoadError, match=r"adapter_config.json r is '8', expected a positive integer"):
+        check_adapter_weights(adapter)
+
+
+def test_rank_pattern_is_honoured(tiny_model_dir: Path, tmp_path: Path) -> None:
+    adapter = build_lora_adapter(tiny_model_dir, tmp_path / "a", rank_pattern={"v_proj": 2})
+    check_adapter_weights(adapter, base_dir=tiny_model_dir)
+    _edit_config(adapter, rank_pattern={})
+    with pytest.raises(
+        ModelLoadError,
+        match=r"layers\.0\.self_attn\.v_proj\.lora_A\.weight is \[2, 64\], expected \[4, 64\]: .*trained with r=2 but adapter_config.json says r=4",
+    ):
+        check_adapter_weights(adapter)
+    _edit_config(adapter, rank_pattern={"v_proj": 3})
+    with pytest.raises(
+        ModelLoadError, match=r"trained with r=2 but adapter_config.json rank_pattern\['v_proj'\] says r=3"
+    ):
+        check_adapter_weights(adapter)
+
+
+def test_half_of_a_pair_missing(tiny_adapter_dir: Path, tmp_path: Path) -> None:
+    adapter = _copy(tiny_adapter_dir, tmp_path / "a")
+    _edit_weights(adapter, lambda k: None if "layers.1.self_attn.v_proj.lora_B" in k else k)
+    with pytest.raises(ModelLoadError) as err:
+        check_adapter_weights(adapter)
+    assert str(err.value) == (
+        f"adapter {adapter}/adapter_model.safetensors: tensor base_model.model.model.layers.1.self_attn.v_proj."
+        "lora_A.weight has no matching lora_B (base_model.model.model.layers.1.self_attn.v_proj.lora_B.weight "
+        "is missing): the adapter file is incomplete: copy it again, or re-save it with "
+        "save_pretrained(DIR, safe_serialization=True)"
+    )
+
+
+def test_module_the_base_does_not_have(tiny_adapter_dir: Path, tiny_model_dir: Path, tmp_path: Path) -> None:
+    adapter = _copy(tiny_adapter_dir, tmp_path / "a")
+    _edit_weights(adapter, lambda k: k.replace("layers.1.self_attn.q_proj", "layers.1.self_attn.qx_proj"))
+    _edit_config(adapter, target_modules=["q_proj", "qx_proj", "v_proj"])
+    with pytest.raises(ModelLoadError) as err:
+        check_adapter_weights(adapter, base_dir=tiny_model_dir)
+    assert str(err.value) == (
+        f"adapter {adapter}/adapter_model.safetensors: tensor base_model.model.model.layers.1.self_attn.qx_proj."
+        "lora_A.weight adapts module 'model.layers.1.self_attn.qx_proj', which the base does not have: the adapter "
+        "was trained on another architecture or its tensors were renamed; pass the base it was trained on "
+        "(--allow-base-mismatch cannot help: these weights do not fit this base). "
+        "1 other tensor(s) of this file have problems too"
+    )
+
+
+def test_module_the_config_does_not_target(tiny_adapter_dir: Path, tmp_path: Path) -> None:
+    adapter = _copy(tiny_adapter_dir, tmp_path / "a")
+    _edit_config(adapter, target_modules=["q_proj"])
+    with pytest.raises(
+        ModelLoadError,
+        match=r"v_proj.lora_A.weight adapts module 'model.layers.0.self_attn.v_proj', which adapter_config.json target_modules \['q_proj'\] does not name \(peft would ignore it\)",
+    ):
+        check_adapter_weights(adapter)
+    _edit_config(adapter, target_modules=r".*\.(q|v)_proj")  # a regex matched in full, as peft does
+    check_adapter_weights(adapter)
+
+
+def test_layer_beyond_the_base(tiny_adapter_dir: Path, tiny_model_dir: Path, tmp_path: Path) -> None:
+    adapter = _copy(tiny_adapter_dir, tmp_path / "a")
+    _edit_weights(adapter, lambda k: k.replace("layers.1.", "layers.5."))
+    with pytest.raises(
+        ModelLoadError,
+        match=r"tensor base_model\.model\.model\.layers\.5\.self_attn\.q_proj\.lora_A\.weight adapts layer 5 but the base has num_hidden_layers=2 \(layers 0-1\): the adapter was trained on a deeper base; pass the base it was trained on",
+    ):
+        check_adapter_weights(adapter, base_dir=tiny_model_dir)
+
+
+def test_base_of_another_width(tiny_adapter_dir: Path, wide_base: Path) -> None:
+    with pytest.raises(ModelLoadError) as err:
+        check_adapter_weights(tiny_adapter_dir, base_dir=wide_base)
+    assert str(err.value) == (
+        f"adapter {tiny_adapter_dir}/adapter_model.safetensors: tensor {Q0_A} is [4, 64], expected [4, 96] for "
+        "the base's q_proj (hidden_size=96, num_attention_heads=4 x head_dim=24): the adapter was trained on a "
+        "base of another width; pass the base it was trained on (--allow-base-mismatch cannot help: these "
+        "weights do not fit this base). 7 other tensor(s) of this file have problems too"
+    )
+
+
+def test_base_with_other_key_value_heads(
+    tiny_adapter_dir: Path, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    base = _copy(tiny_model_dir, tmp_path / "base")
+    config = json.loads((base / "config.json").read_text())
+    (base / "config.json").write_text(json.dumps({**config, "num_key_value_heads": 4}))
+    with pytest.raises(
+        ModelLoadError,
+        match=r"tensor base_model\.model\.model\.layers\.0\.self_attn\.v_proj\.lora_B\.weight is \[32, 4\], expected \[64, 4\] for the base's v_proj \(hidden_size=64, num_key_value_heads=4 x head_dim=16\)",
+    ):
+        check_adapter_weights(tiny_adapter_dir, base_dir=base)
+
+
+def test_run_refuses_before_any_model_loads(tiny_adapter_dir: Path, wide_base: Path, tmp_path: Path) -> None:
+    # --allow-base-mismatch lets the names differ; the widths still cannot.
+    options = RunOptions(  # type: ignore[call-arg]
+        base=str(wide_base), candidate=(str(tiny_adapter_dir),), dtype="fp32", cache_dir=str(tmp_path / "cache"),
+        allow_base_mismatch=True,
+    )  # fmt: skip
+    with pytest.raises(ModelLoadError, match=r"expected \[4, 96\] for the base's q_proj"):
+        RunState(options)
+
+
+def test_plugin_stops_with_one_error_line(
+    pytester: pytest.Pytester, tiny_adapter_dir: Path, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    adapter = _copy(tiny_adapter_dir, tmp_path / "a")
+    _edit_config(adapter, r=16)
+    item = {"id": "q0", "messages": [{"role": "user", "content": "Say red."}], "reference": "red"}
+    (pytester.path / "toy.jsonl").write_text(json.dumps(item) + "\n")
+    pytester.makepyfile(test_toy=SUITE)
+    res = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--base", str(tiny_model_dir), "--candidate", str(adapter),
+        "--dtype", "fp32", "--cache-dir", str(tmp_path / "cache"),
+    )  # fmt: skip
+    err = res.stderr.str()
+    assert res.ret == pytest.ExitCode.USAGE_ERROR
+    assert (
+        f"ERROR: adapter {adapter}/adapter_model.safetensors: tensor {Q0_A} is [4, 64], expected [16, 64]"
+        in err
+    )
+    assert "Traceback" not in err + res.stdout.str() and "generate base" not in err + res.stdout.str()

@@ -1,0 +1,305 @@
+"""Does a LoRA adapter's weights fit its own config and the base it is about to be loaded on?
+
+Checked from the safetensors headers alone (8-byte length, then a JSON header giving each tensor's
+``dtype``, ``shape`` and ``data_offsets``): no tensor is read and no model is built, so a broken
+adapter is refused before the base generates a single item. peft would otherwise find a rank or
+width mismatch only when it loads the adapter, after the base's whole pass, and it loads an
+adapter whose tensors name modules the base lacks, or that lacks half of a pair, with a warning
+only: the missing B is zero (no effect), a missing A is random.
+
+What is checked, for ``peft_type: LORA`` adapters:
+
+1. every ``lora_A`` weight is ``[r, in]`` and every ``lora_B`` is ``[out, r]``, with ``r`` the
+   config's ``r`` or its ``rank_pattern`` entry for that module (peft's own matching rule);
+2. each ``lora_A`` has its ``lora_B`` and the other way round;
+3. each tensor's module is one ``target_modules`` names (peft ignores the others' weights);
+4. against the base: the module exists among the base's tensors (read from its safetensors
+   headers or shard index), the layer index is below ``num_hidden_layers``, and for the
+   attention and MLP projections of a plain decoder (``q_proj``, ``k_proj``, ``v_proj``,
+   ``o_proj``, ``gate_proj``, ``up_proj``, ``down_proj``) ``in``/``out`` fit ``hidden_size``,
+   ``intermediate_size`` and the heads times ``head_dim``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tunegate.harness.errors import ModelLoadError
+
+__all__ = ["check_adapter_weights", "read_safetensors_header"]
+
+ADAPTER_WEIGHTS = "adapter_model.safetensors"
+_PREFIX = "base_model.model."
+# peft saves `<module>.lora_A.weight` (Linear/Conv) and `<module>.lora_embedding_A` (Embedding).
+_LORA_KEY = re.compile(r"^(?P<module>.+)\.lora_(?P<emb>embedding_)?(?P<ab>[AB])(?:\.weight)?$")
+_LAYER = re.compile(r"(?:^|\.)layers\.(\d+)\.")
+_PROJECTION = re.compile(
+    r"(?:^|\.)layers\.\d+\.(?:self_attn|mlp)\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)$"
+)
+_FIX_CONFIG = "use the adapter_config.json saved with these weights"
+_FIX_FILE = "the adapter file is incomplete: copy it again, or re-save it with save_pretrained(DIR, safe_serialization=True)"
+_FIX_BASE = (
+    "pass the base it was trained on (--allow-base-mismatch cannot help: these weights do not fit this base)"
+)
+
+
+def read_safetensors_header(path: Path) -> dict[str, Any]:
+    """The JSON header of the safetensors file ``path`` (tensor name -> dtype, shape, offsets).
+
+    Raises ``ModelLoadError`` when the file cannot be read or has no JSON-object header.
+    """
+    try:
+        with Path(path).open("rb") as fh:
+            n = int.from_bytes(fh.read(8), "little")
+            header = json.loads(fh.read(n))
+    except OSError as exc:
+        raise ModelLoadError(f"{path}: cannot read it: {exc.strerror or exc}") from None
+    except (ValueError, RecursionError):
+        raise ModelLoadError(f"{path}: its header is not JSON: not a safetensors file") from None
+    if not isinstance(header, dict):
+        raise ModelLoadError(f"{path}: its header is not a JSON object: not a safetensors file")
+    return header
+
+
+@dataclass(frozen=True)
+class _Lora:
+    """One lora tensor: its key, the module it adapts (as named in the base), ``A`` or ``B``, its shape."""
+
+    key: str
+    module: str
+    ab: str
+    shape: tuple[int, ...]
+
+
+def _loras(header: Mapping[str, Any]) -> list[_Lora]:
+    out = []
+    for key, info in header.items():
+        m = _LORA_KEY.match(key)
+        if key == "__metadata__" or m is None or not isinstance(info, dict):
+            continue
+        shape = info.get("shape")
+        if not isinstance(shape, list) or not all(isinstance(d, int) for d in shape):
+            continue  # safetensors_problem has vouched for the file; an odd entry is not ours to judge
+        module = m.group("module")
+        out.append(
+            _Lora(
+                key,
+                module[len(_PREFIX) :] if module.startswith(_PREFIX) else module,
+                m.group("ab"),
+                tuple(shape),
+            )
+        )
+    return out
+
+
+def _rank(cfg: Mapping[str, Any], module: str) -> tuple[int, str]:
+    """The rank peft gives ``module`` and where it comes from (peft's ``get_pattern_key`` rule)."""
+    pattern = cfg.get("rank_pattern") or {}
+    if isinstance(pattern, dict):
+        for key, r in pattern.items():
+            if isinstance(key, str) and isinstance(r, int) and re.match(rf"(.*\.)?({key})$", module):
+                return r, f"rank_pattern[{key!r}]"
+    return int(cfg.get("r", 8)), "r"
+
+
+def _targeted(cfg: Mapping[str, Any], module: str) -> bool:
+    """Whether ``target_modules`` names ``module`` (peft: a list matches by suffix, a string is a
+    regex matched in full; "all-linear" depends on the base's layer types, so it passes)."""
+    target = cfg.get("target_modules")
+    if isinstance(target, list):
+        return any(isinstance(t, str) and (module == t or module.endswith("." + t)) for t in target)
+    if isinstance(target, str) and target != "all-linear":
+        try:
+            return re.fullmatch(target, module) is not None
+        except re.error:
+            return True
+    return True
+
+
+def _fmt(shape: Iterable[int | str]) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+# -- the base's side --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Base:
+    """What the base says about its modules: names (None when its weights are not safetensors) and,
+    for a plain decoder, the layer count and each projection's ``(in, out)`` with how it was derived."""
+
+    modules: frozenset[str] | None
+    layers: int | None
+    dims: Mapping[str, tuple[int, int, str]]
+
+
+def _base_modules(base_dir: Path) -> frozenset[str] | None:
+    index = base_dir / "model.safetensors.index.json"
+    names: list[str] = []
+    try:
+        if index.is_file():
+            weight_map = json.loads(index.read_text(encoding="utf-8")).get("weight_map")
+            names = list(weight_map) if isinstance(weight_map, dict) else []
+        else:
+            for f in sorted(base_dir.glob("*.safetensors")):
+                names.extend(k for k in read_safetensors_header(f) if k != "__metadata__")
+    except (OSError, ValueError, AttributeError, ModelLoadError):
+        return None  # check_model_dir reports an unreadable base; the adapter check just cannot see it
+    # A GGUF-only or pickle-only base has no safetensors names here (GGUF's own names, blk.N.attn_q,
+    # would need its metadata parsed): the existence check is skipped for it.
+    modules = {k.rsplit(".", 1)[0] for k in names if "." in k}
+    return frozenset(modules) or None
+
+
+def _decoder_dims(config: Mapping[str, Any]) -> tuple[int | None, dict[str, tuple[int, int, str]]]:
+    """``num_hidden_layers`` and each projection's ``(in, out, why)`` of a plain decoder config.
+
+    Multimodal configs (``text_config``/``vision_config``: a vision tower has its own q_proj of
+    another width) and attention variants with their own projection widths (``kv_lora_rank``) are
+    left to peft.
+    """
+    if any(k in config for k in ("text_config", "vision_config", "kv_lora_rank", "q_lora_rank")):
+        return None, {}
+    ints = {k: v for k, v in config.items() if isinstance(v, int) and not isinstance(v, bool) and v > 0}
+    layers = ints.get("num_hidden_layers")
+    hidden, heads = ints.get("hidden_size"), ints.get("num_attention_heads")
+    if hidden is None or heads is None:
+        return layers, {}
+    kv = ints.get("num_key_value_heads", heads)
+    head_dim = ints.get("head_dim", hidden // heads)
+    q, k = heads * head_dim, kv * head_dim
+    hd = f"head_dim={head_dim}"
+    dims = {
+        "q_proj": (hidden, q, f"hidden_size={hidden}, num_attention_heads={heads} x {hd}"),
+        "k_proj": (hidden, k, f"hidden_size={hidden}, num_key_value_heads={kv} x {hd}"),
+        "v_proj": (hidden, k, f"hidden_size={hidden}, num_key_value_heads={kv} x {hd}"),
+        "o_proj": (q, hidden, f"num_attention_heads={heads} x {hd}, hidden_size={hidden}"),
+    }
+    mlp = ints.get("intermediate_size")
+    if mlp is not None:
+        dims["gate_proj"] = (hidden, mlp, f"hidden_size={hidden}, intermediate_size={mlp}")
+        dims["up_proj"] = (hidden, mlp, f"hidden_size={hidden}, intermediate_size={mlp}")
+        dims["down_proj"] = (mlp, hidden, f"intermediate_size={mlp}, hidden_size={hidden}")
+    return layers, dims
+
+
+def _base(base_dir: Path | None) -> _Base:
+    if base_dir is None or not Path(base_dir).is_dir():
+        return _Base(None, None, {})
+    base_dir = Path(base_dir)
+    try:
+        config = json.loads((base_dir / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        config = None  # no readable config.json: the dimension checks are skipped
+    layers, dims = _decoder_dims(config) if isinstance(config, dict) else (None, {})
+    return _Base(_base_modules(base_dir), layers, dims)
+
+
+def _module_exists(module: str, base_modules: frozenset[str]) -> bool:
+    """``module`` among the base's modules, allowing for checkpoints saved with or without the
+    top-level prefix (``model.layers.0...`` in one, ``layers.0...`` in another)."""
+    parts = module.split(".")
+    return any(".".join(parts[i:]) in base_modules for i in range(len(parts))) or any(
+        m.endswith("." + module) for m in base_modules
+    )
+
+
+# -- the check --------------------------------------------------------------------------------------
+def _rank_problem(t: _Lora, cfg: Mapping[str, Any]) -> str:
+    r, source = _rank(cfg, t.module)
+    if len(t.shape) < 2:
+        return f"is {_fmt(t.shape)}, a lora weight has at least 2 dimensions: {_FIX_FILE}"
+    found = t.shape[0] if t.ab == "A" else t.shape[1]
+    if found == r:
+        return ""
+    expected = _fmt([r, *t.shape[1:]] if t.ab == "A" else [t.shape[0], r, *t.shape[2:]])
+    said = f"says r={r}" if source == "r" else f"{source} says r={r}"
+    return (
+        f"is {_fmt(t.shape)}, expected {expected}: the adapter was trained with r={found} but "
+        f"adapter_config.json {said}; {_FIX_CONFIG}"
+    )
+
+
+def _base_problem(t: _Lora, base: _Base) -> str:
+    layer = _LAYER.search(t.module)
+    if layer and base.layers is not None and int(layer.group(1)) >= base.layers:
+        return (
+            f"adapts layer {layer.group(1)} but the base has num_hidden_layers={base.layers} "
+            f"(layers 0-{base.layers - 1}): the adapter was trained on a deeper base; {_FIX_BASE}"
+        )
+    if base.modules is not None and not _module_exists(t.module, base.modules):
+        return (
+            f"adapts module {t.module!r}, which the base does not have: the adapter was trained on another "
+            f"architecture or its tensors were renamed; {_FIX_BASE}"
+        )
+    kind = _PROJECTION.search(t.module)
+    if kind is None or kind.group(1) not in base.dims or len(t.shape) != 2:
+        return ""
+    d_in, d_out, why = base.dims[kind.group(1)]
+    if t.ab == "A" and t.shape[1] != d_in:
+        expected = _fmt([t.shape[0], d_in])
+    elif t.ab == "B" and t.shape[0] != d_out:
+        expected = _fmt([d_out, t.shape[1]])
+    else:
+        return ""
+    return (
+        f"is {_fmt(t.shape)}, expected {expected} for the base's {kind.group(1)} ({why}): "
+        f"the adapter was trained on a base of another width; {_FIX_BASE}"
+    )
+
+
+def _problems(tensors: list[_Lora], cfg: Mapping[str, Any], base: _Base) -> list[tuple[str, str]]:
+    """``(tensor key, what is wrong)`` for each tensor that has a problem, its first one only."""
+    halves = {(t.module, t.ab) for t in tensors}
+    problems = []
+    for t in tensors:
+        other = "B" if t.ab == "A" else "A"
+        twin = re.sub(rf"lora_(embedding_)?{t.ab}", rf"lora_\g<1>{other}", t.key)
+        problem = _rank_problem(t, cfg)
+        if not problem and (t.module, other) not in halves:
+            problem = f"has no matching lora_{other} ({twin} is missing): {_FIX_FILE}"
+        if not problem:
+            problem = _base_problem(t, base)
+        if not problem and not _targeted(cfg, t.module):
+            problem = (
+                f"adapts module {t.module!r}, which adapter_config.json target_modules "
+                f"{cfg.get('target_modules')!r} does not name (peft would ignore it); {_FIX_CONFIG}"
+            )
+        if problem:
+            problems.append((t.key, problem))
+    return problems
+
+
+def check_adapter_weights(adapter_dir: Path, *, base_dir: Path | None = None) -> None:
+    """Refuse a LoRA adapter whose weights do not fit its config or ``base_dir`` (module docstring).
+
+    Raises ``ModelLoadError`` naming the file, the first bad tensor, the expected and found shapes
+    and the fix, with a count of the other bad tensors. A full model dir, a non-LoRA peft method
+    or an adapter without safetensors weights (refused elsewhere) passes untouched.
+    """
+    adapter_dir = Path(adapter_dir)
+    weights = adapter_dir / ADAPTER_WEIGHTS
+    try:
+        cfg = json.loads((adapter_dir / "adapter_config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return  # no config (a full model) or a broken one, which check_adapter_base reports
+    if not isinstance(cfg, dict) or cfg.get("peft_type", "LORA") != "LORA" or not weights.is_file():
+        return
+    r = cfg.get("r", 8)
+    if not isinstance(r, int) or isinstance(r, bool) or r <= 0:
+        raise ModelLoadError(
+            f"adapter {adapter_dir}: adapter_config.json r is {r!r}, expected a positive integer; {_FIX_CONFIG}"
+        )
+    # No lora tensors at all (an adapter of trainable tokens or saved modules only) is peft's to
+    # load; whether it changes anything is the adapter-effect probe's question.
+    problems = _problems(_loras(read_safetensors_header(weights)), cfg, _base(base_dir))
+    if not problems:
+        return
+    key, problem = problems[0]
+    more = (
+        f". {len(problems) - 1} other tensor(s) of this file have problems too" if len(problems) > 1 else ""
+    )
+    raise ModelLoadError(f"adapter {weights}: tensor {key} {problem}{more}")
