@@ -21,6 +21,7 @@ from tunegate.harness.compare import AdvisoryGateWarning, compare_scores
 from tunegate.harness.errors import GateFailure
 from tunegate.harness.metrics.base import MetricScores
 from tunegate.harness.partial import merge_partials
+from tunegate.harness.record import RunRecord
 from tunegate.harness.results import build_results
 
 N_ITEMS = 40
@@ -37,9 +38,11 @@ def built_results(
     adapters: tuple[str, ...] | None = None,
     no_effect: bool = False,
     suite: str | None = None,
-) -> dict[str, Any]:
-    """A run of ``labels`` (two by default): the first candidate regresses on the general suite, the
-    others pass. A candidate's fingerprint is a hash of its adapter path (``adapters``, by default
+    passing: bool = False,
+) -> RunRecord:
+    """A run of ``labels`` (two by default): the first candidate regresses on the general suite and
+    its leakage check errors, the others pass (with ``passing``, every candidate passes and pytest
+    exits 0). A candidate's fingerprint is a hash of its adapter path (``adapters``, by default
     ``artifacts/<label>``), so two runs that name the same adapter share its fingerprint."""
     p = payload
     suite_task = suite if suite is not None else f"support/eval{p}"
@@ -52,7 +55,7 @@ def built_results(
     base_task, base_general = _binary(rng, 0.3), _binary(rng, 0.6)
     lift = _binary(rng, 0.6)
     scores = {
-        label: (np.clip(base_task + lift, 0, 1), base_general * _binary(rng, 0.5) if k == 0 else base_general.copy())
+        label: (np.clip(base_task + lift, 0, 1), base_general * _binary(rng, 0.5) if k == 0 and not passing else base_general.copy())
         for k, label in enumerate(labels)
     }
     judge_metric = f"judge[style]{p}"
@@ -134,14 +137,15 @@ def built_results(
                     "rubric_hash": "ab12", "kappa": 0.4, "reliable": False, "n_judgments": N_ITEMS, "n_failed": 3}],
         "adapter_checks": {label: {"checked": True, "no_effect": no_effect and k == 0} for k, label in enumerate(labels)},
         "tests": [
-            {"nodeid": f"suites/test_leakage.py::test_no_leakage{p}", "outcome": "error", "kind": "leakage",
-             "message": f"train file moved{p}", "candidate": labels[0], "gate_failure": False},
+            {"nodeid": f"suites/test_leakage.py::test_no_leakage{p}", "outcome": "passed" if passing else "error",
+             "kind": "leakage", "message": "" if passing else f"train file moved{p}", "candidate": labels[0],
+             "gate_failure": False},
             {"nodeid": f"suites/test_drift.py::test_kl{p}", "outcome": "passed", "kind": "drift",
              "message": "", "candidate": labels[-1], "gate_failure": False},
         ],
         "cache": {"hits": 1, "misses": 2},
     }
     return build_results(
-        merge_partials([partial]), options={"seed": 0, "alpha": 0.05}, started=time.time() - 3.0, exitstatus=1,
+        merge_partials([partial]), options={"seed": 0, "alpha": 0.05}, started=time.time() - 3.0, exitstatus=0 if passing else 1,
         command=f"pytest suites/{p}",
     )
