@@ -223,3 +223,52 @@ def test_credentials_are_redacted_from_the_record(monkeypatch: pytest.MonkeyPatc
                       exitstatus=0, command="pytest --base-url http://user:hunter2pw@host/v1 sk-planted-secret-123456")
     text = json.dumps(r.to_json())
     assert "hunter2pw" not in text and "sk-planted-secret-123456" not in text
+
+
+def _scenarios() -> dict[str, dict[str, Any]]:
+    """Runs of every verdict kind, as build_results writes them."""
+    rng = np.random.default_rng(4)
+    grades = rng.integers(2, 6, 100).astype(float)
+    advisory = _comparison("j", grades, grades + 1, [("no_regression", 0.25)], advisory=True, kind="continuous")
+    collapsed = _comparison("j", grades, grades - 2, [("no_regression", 0.25)], advisory=True, kind="continuous")
+    regressed = _claim("s", 0, losses=40, gates=[("no_regression", 0.05)])
+    leak = [_test("t::leak", "passed", None, kind="leakage", message="")]
+    stopped = [_test("t::test_rouge", "error", None, stopped=True)]
+    two = ("good", "bad")
+    return {
+        "pass": _build(_partial([_claim("s1", 40), _claim("s2", 30)])),
+        "pass, advisory failing": _build(_partial([_claim("s", 40), collapsed])),
+        "regressed": _build(_partial([regressed]), exitstatus=1),
+        "advisory only": _build(_partial([advisory])),
+        "advisory allowed": _build(_partial([advisory]), allow_advisory=True),
+        "advisory collapse allowed": _build(_partial([collapsed]), allow_advisory=True),
+        "checks alone": _build(_partial([], leak)),
+        "no evidence": _build(_partial([])),
+        "two candidates": _build(_partial([_claim("s", 40, label="good"), _claim("s", 0, label="bad")], labels=two), exitstatus=1),
+        "no effect": _build(_partial([_claim("s", 40)], no_effect=("candidate",))),
+        "stopped": _build(_partial([_claim("s", 40)], stopped), exitstatus=4),
+        "pytest exit 1": _build(_partial([_claim("s", 40)]), exitstatus=1),
+        "interrupted": _build(_partial([_claim("s", 40)]), exitstatus=2),
+        "lost after holm": _build(_partial([_claim("s1", 6, losses=1), _claim("s2", 6, losses=1)])),
+    }
+
+
+def test_every_verdict_a_run_writes_agrees_with_its_evidence() -> None:
+    from tunegate.harness.results import verdict_disagreement
+
+    for name, results in _scenarios().items():
+        assert verdict_disagreement(RunRecord.from_json(results)) == "", name
+
+
+def test_a_verdict_that_its_evidence_does_not_give_is_named() -> None:
+    from tunegate.harness.results import verdict_disagreement
+
+    r = _build(_partial([_claim("s", 0, losses=40, gates=[("no_regression", 0.05)])]), exitstatus=1)
+    r["verdict"]["status"] = "PASS"
+    assert verdict_disagreement(RunRecord.from_json(r)) == (
+        "the verdict is PASS but gate 's::m::candidate' is REGRESSED (binding)"
+    )
+    r["verdict"]["candidates"]["candidate"]["status"] = "PASS"
+    assert verdict_disagreement(RunRecord.from_json(r)) == (
+        "the verdict of candidate 'candidate' is PASS but gate 's::m::candidate' is REGRESSED (binding)"
+    )

@@ -126,3 +126,20 @@ def test_a_refused_stamp_writes_nothing(
     assert "did not evaluate this adapter" in _error_line(capsys)
     assert sorted(p.name for p in path.parent.iterdir()) == ["results.json"]
     assert not (other / "README.md").exists()
+
+
+def test_an_edited_verdict_is_refused_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.reports.built import built_results
+
+    data = built_results(labels=("task",)).to_json()
+    good = _write(tmp_path / "good" / "results.json", data)
+    assert main([str(good)]) == 0
+    data["verdict"]["status"] = "PASS"
+    edited = _write(tmp_path / "edited" / "results.json", data)
+    capsys.readouterr()
+    assert main([str(edited)]) == 2
+    assert _error_line(capsys) == (
+        f"tunegate report: error: {edited}: the verdict is PASS but gate 'general/qa::accuracy::task' is REGRESSED "
+        "(binding); the file was edited or is corrupt: re-run the suites"
+    )
+    assert not (edited.parent / "report.html").exists()

@@ -63,3 +63,77 @@ def test_a_malformed_results_json_is_refused_where_it_is_read(
     results.update(patch)
     with pytest.raises(DataError, match=message):
         parse_results(json.dumps(results), "results.json")
+
+
+# -- the stored verdict against the evidence it was decided on -----------------------------------
+REEDIT = "; the file was edited or is corrupt: re-run the suites"
+
+
+def _built(**kw: Any) -> dict[str, Any]:
+    from tests.reports.built import built_results
+
+    return built_results(labels=("task",), **kw).to_json()
+
+
+def test_a_file_written_by_a_run_is_read_whatever_its_verdict() -> None:
+    from tests.reports.built import built_results
+
+    for data in (_built(passing=True), _built(), built_results().to_json(), built_results(no_effect=True).to_json()):
+        assert parse_results(json.dumps(data), "results.json").verdict == as_record(data).verdict
+
+
+def test_a_pass_next_to_a_regressed_gate_is_refused() -> None:
+    data = _built()  # task regresses on general/qa
+    data["verdict"]["status"] = "PASS"
+    with pytest.raises(DataError) as err:
+        parse_results(json.dumps(data), "results.json")
+    assert err.value.problems == [
+        "the verdict is PASS but gate 'general/qa::accuracy::task' is REGRESSED (binding)" + REEDIT
+    ]
+    data["verdict"]["candidates"]["task"]["status"] = "PASS"
+    with pytest.raises(DataError, match=r"the verdict of candidate 'task' is PASS but gate 'general/qa::accuracy::task' is REGRESSED \(binding\)"):
+        parse_results(json.dumps(data), "results.json")
+
+
+def test_a_pass_whose_gates_were_removed_is_refused() -> None:
+    data = _built(passing=True)
+    assert data["verdict"]["reason"].startswith("all 2 binding gate(s)")
+    data["comparisons"] = []
+    with pytest.raises(DataError) as err:
+        parse_results(json.dumps(data), "results.json")
+    assert err.value.problems == [
+        "the verdict of candidate 'task' is PASS ('all 2 binding gate(s) and 2 other check(s) passed; 1 advisory "
+        "gate(s) did not pass.') but its comparisons and tests give PASS ('all 2 check(s) passed (no comparison "
+        "gates).')" + REEDIT
+    ]
+
+
+def test_a_gate_marked_passed_with_a_failing_verdict_is_refused() -> None:
+    data = _built(passing=True)
+    gate = next(c for c in data["comparisons"] if c["id"] == "general/qa::accuracy::task")
+    gate["verdict"] = "REGRESSED"
+    with pytest.raises(DataError, match=r"gate 'general/qa::accuracy::task' is REGRESSED but marked passed, and its deciding gate says NON_INFERIOR; the file"):
+        parse_results(json.dumps(data), "results.json")
+
+
+def test_what_the_record_cannot_show_may_only_make_it_worse() -> None:
+    # pytest's exit status is not in the record: a FAIL or ERROR over passing evidence is a run
+    # whose pytest failed or stopped, not an edit.
+    for status in ("FAIL", "ERROR"):
+        data = _built(passing=True)
+        data["verdict"]["status"] = status
+        assert parse_results(json.dumps(data), "results.json").verdict.status == status
+    data = _built(passing=True)
+    data["verdict"]["status"] = "NO_EFFECT"
+    with pytest.raises(DataError, match=r"the verdict is NO_EFFECT \('all 2 binding gate.*'\) but its comparisons and tests give PASS"):
+        parse_results(json.dumps(data), "results.json")
+
+
+def test_reasons_are_held_to_this_versions_wording_only() -> None:
+    data = _built(passing=True)
+    data["comparisons"] = []
+    data["tool"]["version"] = "0.0.1"  # another version words its reasons otherwise: statuses only
+    assert parse_results(json.dumps(data), "results.json").verdict.status == "PASS"
+    data["verdict"]["status"] = data["verdict"]["candidates"]["task"]["status"] = "NO_EFFECT"
+    with pytest.raises(DataError, match="the verdict of candidate 'task' is NO_EFFECT"):
+        parse_results(json.dumps(data), "results.json")

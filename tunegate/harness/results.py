@@ -14,14 +14,17 @@ import math
 import platform
 import sys
 import time
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from tunegate.harness.atomic import write_atomic
 from tunegate.harness.compare.decision import (
+    PASSING,
     blocks,
     candidate_verdict,
+    deciding_gate,
     finalise_holm,
     no_effect_text,
     run_verdict,
@@ -32,11 +35,13 @@ from tunegate.harness.cost import cost_section
 from tunegate.harness.partial import CACHE_COUNTS, RunPartial
 from tunegate.harness.record import (
     SCHEMA_VERSION,
+    CandidateVerdict,
     CleanSubset,
     ComparisonRecord,
     GateResult,
     ModelRecord,
     RunRecord,
+    RunVerdict,
 )
 from tunegate.harness.redact import redact
 
@@ -51,6 +56,14 @@ LIBRARIES = (
     "numpy",
     "scipy",
 )
+
+
+def tool_version() -> str:
+    """The installed tunegate's version, as a run record's ``tool.version`` gives it."""
+    try:
+        return metadata.version("tunegate")
+    except metadata.PackageNotFoundError:
+        return "0"
 
 
 def library_versions() -> dict[str, str]:
@@ -75,13 +88,7 @@ def decide_run(
     candidate (``decision.candidate_verdict``), then the run's. A new record (``model_copy``)."""
     comparisons, lost = finalise_holm(record.comparisons, _gate_message)
     by_label = {m.label: m for m in record.models.candidates}
-    labels = list(by_label) or sorted({c.candidate for c in comparisons})
-    per = {
-        label: candidate_verdict(
-            label, comparisons, record.tests, model=by_label.get(label), allow_advisory=allow_advisory
-        )
-        for label in labels
-    }
+    per = candidate_verdicts(record, comparisons, allow_advisory=allow_advisory)
     notes = [
         no_effect_text(label, by_label[label].spec.adapter if label in by_label else None)
         for label, v in per.items()
@@ -92,6 +99,77 @@ def decide_run(
         notes.append(f"{len(lost)} improvement claim(s) lost significance after Holm's correction: {', '.join(lost)}")
     verdict = run_verdict(per, exitstatus, extra_failures, notes=notes, lost_after_holm=lost)
     return record.model_copy(update={"comparisons": comparisons, "verdict": verdict})
+
+
+def candidate_verdicts(
+    record: RunRecord, comparisons: Sequence[ComparisonRecord], *, allow_advisory: bool = False
+) -> dict[str, CandidateVerdict]:
+    """Each candidate's verdict (``decision.candidate_verdict``) from ``comparisons`` (Holm already
+    applied) and the record's tests and models."""
+    by_label = {m.label: m for m in record.models.candidates}
+    labels = list(by_label) or sorted({c.candidate for c in comparisons})
+    return {
+        label: candidate_verdict(
+            label, comparisons, record.tests, model=by_label.get(label), allow_advisory=allow_advisory
+        )
+        for label in labels
+    }
+
+
+def verdict_disagreement(record: RunRecord, *, reasons: bool = True) -> str:
+    """Why the verdict stored in ``record`` is not the one its comparisons and tests give ('' when it is).
+
+    The verdicts are decided again by the rule :func:`decide_run` applied, on the stored
+    comparisons (Holm's correction is already in them): each comparison's ``passed`` agrees with
+    its verdict and its deciding gate's, each candidate's verdict is ``candidate_verdict``'s, and the
+    run's is ``run_verdict``'s for a run that exited cleanly. What the record cannot show (pytest's
+    exit status 1, a run that did not complete) may only have made the run FAIL or ERROR.
+
+    ``reasons``: a PASS must also give the rule's reason (which evidence it passed on: binding gates,
+    tests alone, advisory gates), so that a PASS whose gates were removed is found. Pass it for a
+    record this version of tunegate wrote; another version may word the reasons otherwise.
+    """
+    for c in record.comparisons:
+        gate = deciding_gate(c.gates)
+        if c.passed != (c.verdict in PASSING) or (gate is not None and (gate.verdict, gate.passed) != (c.verdict, c.passed)):
+            said = f", and its deciding gate says {gate.verdict}" if gate is not None and gate.verdict != c.verdict else ""
+            return f"gate {c.id!r} is {c.verdict} but marked {'passed' if c.passed else 'failed'}{said}"
+    allow = bool(record.run.options.get("allow_advisory"))
+    per = candidate_verdicts(record, record.comparisons, allow_advisory=allow)
+    stored = record.verdict.candidates
+    if stored and set(stored) != set(per):
+        return f"the verdict names candidates {sorted(stored)} but the record holds {sorted(per)}"
+    for label, again in per.items():
+        mine = stored.get(label)
+        if mine is not None and _differ(mine, again, reasons):
+            return _disagreement(f"the verdict of candidate {label!r}", mine, again, record)
+    best = run_verdict(per, 0, [])
+    run = record.verdict
+    if run.status == "ERROR" or (run.status == "FAIL" and best.status == "PASS"):
+        return ""  # a run that did not complete, or pytest's exit status 1: not in the record
+    return _disagreement("the verdict", run, best, record) if _differ(run, best, reasons) else ""
+
+
+def _differ(stored: CandidateVerdict | RunVerdict, again: CandidateVerdict | RunVerdict, reasons: bool) -> bool:
+    if stored.status != again.status:
+        return True
+    return reasons and stored.status == "PASS" and stored.reason != again.reason
+
+
+def _disagreement(
+    what: str, stored: CandidateVerdict | RunVerdict, again: CandidateVerdict | RunVerdict, record: RunRecord
+) -> str:
+    """``the verdict is PASS but gate 'general/qa::accuracy::task' is REGRESSED (binding)``: the first check that decides
+    otherwise, else both verdicts with their reasons."""
+    comparisons = {c.id: c for c in record.comparisons}
+    tests = {t.nodeid: t for t in record.tests}
+    for failed in again.failed if stored.status != again.status else []:
+        if failed in comparisons:
+            c = comparisons[failed]
+            return f"{what} is {stored.status} but gate {c.id!r} is {c.verdict} ({'binding' if c.binding else 'advisory'})"
+        if failed in tests:
+            return f"{what} is {stored.status} but test {failed!r} {tests[failed].outcome}"
+    return f"{what} is {stored.status} ({stored.reason!r}) but its comparisons and tests give {again.status} ({again.reason!r})"
 
 
 def verdict_fails(record: RunRecord) -> bool:
@@ -139,7 +217,7 @@ def build_results(
     raw = _clean(
         {
             "schema_version": SCHEMA_VERSION,
-            "tool": {"name": "tunegate", "version": library_versions().get("tunegate", "0")},
+            "tool": {"name": "tunegate", "version": tool_version()},
             "run": {
                 "started_at": _iso(started),
                 "finished_at": _iso(finished),

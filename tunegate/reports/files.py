@@ -1,5 +1,6 @@
 """Reading results.json (through ``RunRecord.from_json``: the schema-version check, the upgrade of
-older versions and the one validation) and writing report files atomically."""
+older versions and the one validation; then its verdict checked against its evidence) and writing
+report files atomically."""
 
 from __future__ import annotations
 
@@ -51,6 +52,21 @@ def parse_results(text: str, source: str = "results") -> RunRecord:
         raise DataError(source, ["nested too deeply to be a results.json"]) from None
     except ValueError as exc:  # NaN/Infinity literals, integers too long to convert
         raise DataError(source, [f"invalid JSON value: {exc}"]) from None
-    return RunRecord.from_json(results, where=source)
+    record = RunRecord.from_json(results, where=source)
+    if results.get("schema_version") == SCHEMA_VERSION:
+        check_verdict(record, source)
+    return record
+
+
+def check_verdict(record: RunRecord, source: str) -> None:
+    """Refuse a record whose stored verdict is not the one its comparisons and tests give
+    (``harness.results.verdict_disagreement``, the rule the run applied): a report is evidence, and
+    a PASS shown next to a REGRESSED gate is not. Older schema versions were decided by older
+    rules and are not checked."""
+    from tunegate.harness.results import tool_version, verdict_disagreement
+
+    problem = verdict_disagreement(record, reasons=record.tool.version == tool_version())
+    if problem:
+        raise DataError(source, [f"{problem}; the file was edited or is corrupt: re-run the suites"])
 
 
