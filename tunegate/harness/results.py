@@ -116,7 +116,7 @@ def candidate_verdicts(
     }
 
 
-def verdict_disagreement(record: RunRecord, *, reasons: bool = True) -> str:
+def verdict_disagreement(record: RunRecord) -> str:
     """Why the verdict stored in ``record`` is not the one its comparisons and tests give ('' when it is).
 
     The verdicts are decided again by the rule :func:`decide_run` applied, on the stored
@@ -125,9 +125,8 @@ def verdict_disagreement(record: RunRecord, *, reasons: bool = True) -> str:
     run's is ``run_verdict``'s for a run that exited cleanly. What the record cannot show (pytest's
     exit status 1, a run that did not complete) may only have made the run FAIL or ERROR.
 
-    ``reasons``: a PASS must also give the rule's reason (which evidence it passed on: binding gates,
-    tests alone, advisory gates), so that a PASS whose gates were removed is found. Pass it for a
-    record this version of tunegate wrote; another version may word the reasons otherwise.
+    Statuses are compared, not the reasons' wording (another version words them otherwise), so a
+    PASS whose passing gates were all deleted from the file still reads as the PASS of its tests.
     """
     for c in record.comparisons:
         gate = deciding_gate(c.gates)
@@ -141,19 +140,13 @@ def verdict_disagreement(record: RunRecord, *, reasons: bool = True) -> str:
         return f"the verdict names candidates {sorted(stored)} but the record holds {sorted(per)}"
     for label, again in per.items():
         mine = stored.get(label)
-        if mine is not None and _differ(mine, again, reasons):
+        if mine is not None and mine.status != again.status:
             return _disagreement(f"the verdict of candidate {label!r}", mine, again, record)
     best = run_verdict(per, 0, [])
     run = record.verdict
     if run.status == "ERROR" or (run.status == "FAIL" and best.status == "PASS"):
         return ""  # a run that did not complete, or pytest's exit status 1: not in the record
-    return _disagreement("the verdict", run, best, record) if _differ(run, best, reasons) else ""
-
-
-def _differ(stored: CandidateVerdict | RunVerdict, again: CandidateVerdict | RunVerdict, reasons: bool) -> bool:
-    if stored.status != again.status:
-        return True
-    return reasons and stored.status == "PASS" and stored.reason != again.reason
+    return _disagreement("the verdict", run, best, record) if run.status != best.status else ""
 
 
 def _disagreement(

@@ -63,9 +63,9 @@ def check_verdict(record: RunRecord, source: str) -> None:
     (``harness.results.verdict_disagreement``, the rule the run applied): a report is evidence, and
     a PASS shown next to a REGRESSED gate is not. Older schema versions were decided by older
     rules and are not checked."""
-    from tunegate.harness.results import tool_version, verdict_disagreement
+    from tunegate.harness.results import verdict_disagreement
 
-    problem = verdict_disagreement(record, reasons=record.tool.version == tool_version())
+    problem = verdict_disagreement(record)
     if problem:
         raise DataError(source, [f"{problem}; the file was edited or is corrupt: re-run the suites"])
 
