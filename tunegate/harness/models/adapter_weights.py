@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from tunegate.harness.errors import ModelLoadError
+from tunegate.harness.models.adapters import read_safetensors_header
 
 __all__ = ["check_adapter_weights", "read_safetensors_header"]
 
@@ -46,24 +47,6 @@ _FIX_FILE = "the adapter file is incomplete: copy it again, or re-save it with s
 _FIX_BASE = (
     "pass the base it was trained on (--allow-base-mismatch cannot help: these weights do not fit this base)"
 )
-
-
-def read_safetensors_header(path: Path) -> dict[str, Any]:
-    """The JSON header of the safetensors file ``path`` (tensor name -> dtype, shape, offsets).
-
-    Raises ``ModelLoadError`` when the file cannot be read or has no JSON-object header.
-    """
-    try:
-        with Path(path).open("rb") as fh:
-            n = int.from_bytes(fh.read(8), "little")
-            header = json.loads(fh.read(n))
-    except OSError as exc:
-        raise ModelLoadError(f"{path}: cannot read it: {exc.strerror or exc}") from None
-    except (ValueError, RecursionError):
-        raise ModelLoadError(f"{path}: its header is not JSON: not a safetensors file") from None
-    if not isinstance(header, dict):
-        raise ModelLoadError(f"{path}: its header is not a JSON object: not a safetensors file")
-    return header
 
 
 @dataclass(frozen=True)

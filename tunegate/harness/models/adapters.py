@@ -85,28 +85,32 @@ def _pickles(names: list[str]) -> tuple[list[str], list[str]]:
 _MAX_SAFETENSORS_HEADER = 100_000_000  # the format's own limit on the JSON header
 
 
-def safetensors_problem(path: Path) -> str:
-    """Why ``path`` is not a complete safetensors file ('' when its header and size add up).
+def read_safetensors_header(path: Path) -> dict[str, Any]:
+    """The JSON header of the safetensors file ``path`` (tensor name -> dtype, shape, offsets),
+    read without its tensors: the 8-byte length, then the header.
 
-    Reads only the 8-byte length and the JSON header: a truncated copy, an HTML error page saved
-    under the weights' name or a zero-byte placeholder is found before any model loads.
+    Raises ``ModelLoadError`` naming the file when it cannot be read, is too short for its header
+    or its tensors (a truncated copy), or has no JSON-object header (an HTML error page saved under
+    the weights' name, a zero-byte placeholder).
     """
     try:
         size = path.stat().st_size
         with path.open("rb") as fh:
             head = fh.read(8)
             if len(head) < 8:
-                return f"{size} bytes, too short for a safetensors header"
+                raise ModelLoadError(f"{path}: {size} bytes, too short for a safetensors header")
             n = int.from_bytes(head, "little")
             if n > _MAX_SAFETENSORS_HEADER or 8 + n > size:
-                return f"the header claims {n} bytes but the file has {size}: truncated or not safetensors"
+                raise ModelLoadError(
+                    f"{path}: the header claims {n} bytes but the file has {size}: truncated or not safetensors"
+                )
             header = json.loads(fh.read(n))
     except OSError as exc:
-        return f"cannot read it: {exc.strerror or exc}"
+        raise ModelLoadError(f"{path}: cannot read it: {exc.strerror or exc}") from None
     except (ValueError, RecursionError):
-        return "its header is not JSON: not a safetensors file"
+        raise ModelLoadError(f"{path}: its header is not JSON: not a safetensors file") from None
     if not isinstance(header, dict):
-        return "its header is not a JSON object: not a safetensors file"
+        raise ModelLoadError(f"{path}: its header is not a JSON object: not a safetensors file")
     ends = [
         v["data_offsets"][1]
         for k, v in header.items()
@@ -114,7 +118,16 @@ def safetensors_problem(path: Path) -> str:
         and len(v["data_offsets"]) == 2 and isinstance(v["data_offsets"][1], int)
     ]
     if ends and 8 + n + max(ends) > size:
-        return f"its tensors need {8 + n + max(ends)} bytes but the file has {size}: truncated"
+        raise ModelLoadError(f"{path}: its tensors need {8 + n + max(ends)} bytes but the file has {size}: truncated")
+    return header
+
+
+def safetensors_problem(path: Path) -> str:
+    """Why ``path`` is not a complete safetensors file ('' when its header and size add up)."""
+    try:
+        read_safetensors_header(path)
+    except ModelLoadError as exc:
+        return str(exc).removeprefix(f"{path}: ")
     return ""
 
 
