@@ -7,6 +7,7 @@ import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -197,3 +198,57 @@ def test_plugin_stops_with_one_error_line(
         in err
     )
     assert "Traceback" not in err + res.stdout.str() and "generate base" not in err + res.stdout.str()
+
+
+def test_modules_the_config_targets_without_weights(
+    tiny_adapter_dir: Path, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    # peft loads this with a warning and B = 0 on layer 1's v_proj: applied to part of the model.
+    adapter = _copy(tiny_adapter_dir, tmp_path / "a")
+    _edit_weights(adapter, lambda k: None if "layers.1.self_attn.v_proj" in k else k)
+    _edit_config(adapter, target_modules=["q_proj", "v_proj"])  # peft saves a set, in any order
+    with pytest.raises(ModelLoadError) as err:
+        check_adapter_weights(adapter, base_dir=tiny_model_dir)
+    assert str(err.value) == (
+        f"adapter {adapter}/adapter_model.safetensors: holds no lora weights for 1 module(s) of the base that "
+        "adapter_config.json target_modules ['q_proj', 'v_proj'] names: model.layers.1.self_attn.v_proj. peft "
+        "would load it with B = 0 there and the adapter would be gated applied to part of the model; the adapter "
+        "file is incomplete: copy it again, or re-save it with save_pretrained(DIR, safe_serialization=True) "
+        "(or, if those modules were left out on purpose, list them in exclude_modules)"
+    )
+    check_adapter_weights(adapter)  # without the base's module names there is nothing to compare
+    _edit_config(adapter, exclude_modules=["model.layers.1.self_attn.v_proj"])
+    check_adapter_weights(adapter, base_dir=tiny_model_dir)
+    _edit_config(adapter, exclude_modules=None, layers_to_transform=[0])  # then layer 1's q_proj is the odd one
+    with pytest.raises(
+        ModelLoadError,
+        match=r"tensor base_model.model.model.layers.1.self_attn.q_proj.lora_A.weight adapts layer 1, which "
+        r"adapter_config.json layers_to_transform \[0\] leaves out \(peft would ignore it\); use the adapter_config",
+    ):
+        check_adapter_weights(adapter)
+    _edit_config(adapter, target_modules="all-linear", layers_to_transform=None)
+    with pytest.raises(ModelLoadError, match=r"holds no lora weights for 11 module\(s\) .*'all-linear' names: "
+                       r"model.layers.0.mlp.down_proj, model.layers.0.mlp.gate_proj, model.layers.0.mlp.up_proj and 8 more"):  # fmt: skip
+        check_adapter_weights(adapter, base_dir=tiny_model_dir)
+
+
+def test_adapters_peft_saves_on_part_of_the_model_pass(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """Adapters that peft itself trains on some layers or without some modules are complete."""
+    from transformers import AutoModelForCausalLM
+
+    from tunegate.harness.models.quiet import quiet
+
+    with quiet():
+        from peft import LoraConfig, get_peft_model
+    extras: list[tuple[str, dict[str, Any]]] = [
+        ("layers", {"layers_to_transform": [1], "layers_pattern": "layers"}),
+        ("exclude", {"exclude_modules": ["model.layers.0.self_attn.q_proj"]}),
+        ("all-linear", {"target_modules": "all-linear"}),
+    ]
+    for name, extra in extras:
+        base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+        cfg = {"r": 4, "target_modules": ["q_proj", "v_proj"], "task_type": "CAUSAL_LM", **extra}
+        with quiet():
+            model = get_peft_model(base, LoraConfig(**cfg))
+            model.save_pretrained(str(tmp_path / name), safe_serialization=True)
+        check_adapter_weights(tmp_path / name, base_dir=tiny_model_dir)

@@ -12,12 +12,17 @@ What is checked, for ``peft_type: LORA`` adapters:
 1. every ``lora_A`` weight is ``[r, in]`` and every ``lora_B`` is ``[out, r]``, with ``r`` the
    config's ``r`` or its ``rank_pattern`` entry for that module (peft's own matching rule);
 2. each ``lora_A`` has its ``lora_B`` and the other way round;
-3. each tensor's module is one ``target_modules`` names (peft ignores the others' weights);
+3. each tensor's module is one ``target_modules`` names, in a layer ``layers_to_transform``
+   keeps (peft ignores the others' weights);
 4. against the base: the module exists among the base's tensors (read from its safetensors
    headers or shard index), the layer index is below ``num_hidden_layers``, and for the
    attention and MLP projections of a plain decoder (``q_proj``, ``k_proj``, ``v_proj``,
    ``o_proj``, ``gate_proj``, ``up_proj``, ``down_proj``) ``in``/``out`` fit ``hidden_size``,
-   ``intermediate_size`` and the heads times ``head_dim``.
+   ``intermediate_size`` and the heads times ``head_dim``;
+5. the other way round, on a plain decoder whose module names are known: every projection of
+   the base that the config has peft adapt (``target_modules``, ``layers_to_transform``,
+   ``exclude_modules``) has weights in the file. peft loads an adapter missing some with a
+   warning and leaves their B at zero: the adapter would be gated applied to part of the model.
 """
 
 from __future__ import annotations
@@ -90,18 +95,30 @@ def _rank(cfg: Mapping[str, Any], module: str) -> tuple[int, str]:
     return int(cfg.get("r", 8)), "r"
 
 
-def _targeted(cfg: Mapping[str, Any], module: str) -> bool:
-    """Whether ``target_modules`` names ``module`` (peft: a list matches by suffix, a string is a
-    regex matched in full; "all-linear" depends on the base's layer types, so it passes)."""
-    target = cfg.get("target_modules")
-    if isinstance(target, list):
-        return any(isinstance(t, str) and (module == t or module.endswith("." + t)) for t in target)
-    if isinstance(target, str) and target != "all-linear":
+def _matches(spec: object, module: str) -> bool:
+    """peft's module matching: a list names modules by suffix, a string is a regex matched in full
+    (an invalid regex matches nothing; peft refuses it when it loads)."""
+    if isinstance(spec, list):
+        return any(isinstance(t, str) and (module == t or module.endswith("." + t)) for t in spec)
+    if isinstance(spec, str):
         try:
-            return re.fullmatch(target, module) is not None
+            return re.fullmatch(spec, module) is not None
+        except re.error:
+            return False
+    return False
+
+
+def _targeted(cfg: Mapping[str, Any], module: str) -> bool:
+    """Whether ``target_modules`` names ``module``; "all-linear" depends on the base's layer types
+    and an unreadable value is peft's to refuse, so both pass."""
+    target = cfg.get("target_modules")
+    if isinstance(target, str):
+        try:
+            re.compile(target)
         except re.error:
             return True
-    return True
+        return target == "all-linear" or _matches(target, module)
+    return _matches(target, module) if isinstance(target, list) else True
 
 
 def _fmt(shape: Iterable[int | str]) -> str:
@@ -251,9 +268,57 @@ def _problems(tensors: list[_Lora], cfg: Mapping[str, Any], base: _Base) -> list
                 f"adapts module {t.module!r}, which adapter_config.json target_modules "
                 f"{cfg.get('target_modules')!r} does not name (peft would ignore it); {_FIX_CONFIG}"
             )
+        layer, layers = _LAYER.search(t.module), _layers_to_transform(cfg)
+        if not problem and layer and layers is not None and int(layer.group(1)) not in layers:
+            problem = (
+                f"adapts layer {layer.group(1)}, which adapter_config.json layers_to_transform "
+                f"{cfg.get('layers_to_transform')!r} leaves out (peft would ignore it); {_FIX_CONFIG}"
+            )
         if problem:
             problems.append((t.key, problem))
     return problems
+
+
+def _layers_to_transform(cfg: Mapping[str, Any]) -> set[int] | None:
+    value = cfg.get("layers_to_transform")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return {value}
+    if isinstance(value, list) and value and all(isinstance(v, int) for v in value):
+        return set(value)
+    return None
+
+
+def _unadapted(tensors: list[_Lora], cfg: Mapping[str, Any], base: _Base) -> list[str]:
+    """The base's projections that the config has peft adapt but the file holds no weights for.
+
+    Only where the answer is sure: a plain decoder (``base.dims``) whose module names are known,
+    the seven projections of its layers, and a ``target_modules`` given (a list, a regex or
+    ``all-linear``, which adapts every projection). Names are compared from ``layers.N.`` on, so a
+    checkpoint saved with another top-level prefix matches.
+    """
+    target = cfg.get("target_modules")
+    if base.modules is None or not base.dims or not tensors or not isinstance(target, (list, str)):
+        return []
+    layers = _layers_to_transform(cfg)
+
+    def tail(module: str) -> str | None:
+        m = _LAYER.search(module)
+        return module[m.start() :].lstrip(".") if m else None
+
+    adapted = {tail(t.module) for t in tensors}
+    missing: list[tuple[int, str]] = []
+    for module in base.modules:
+        kind, layer = _PROJECTION.search(module), _LAYER.search(module)
+        if kind is None or layer is None or kind.group(1) not in base.dims:
+            continue
+        if layers is not None and int(layer.group(1)) not in layers:
+            continue
+        if target != "all-linear" and not _matches(target, module):
+            continue
+        if _matches(cfg.get("exclude_modules"), module) or tail(module) in adapted:
+            continue
+        missing.append((int(layer.group(1)), module))
+    return [module for _, module in sorted(missing)]
 
 
 def check_adapter_weights(adapter_dir: Path, *, base_dir: Path | None = None) -> None:
@@ -278,8 +343,18 @@ def check_adapter_weights(adapter_dir: Path, *, base_dir: Path | None = None) ->
         )
     # No lora tensors at all (an adapter of trainable tokens or saved modules only) is peft's to
     # load; whether it changes anything is the adapter-effect probe's question.
-    problems = _problems(_loras(read_safetensors_header(weights)), cfg, _base(base_dir))
+    tensors, base = _loras(read_safetensors_header(weights)), _base(base_dir)
+    problems = _problems(tensors, cfg, base)
     if not problems:
+        missing = _unadapted(tensors, cfg, base)
+        if missing:
+            shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+            raise ModelLoadError(
+                f"adapter {weights}: holds no lora weights for {len(missing)} module(s) of the base that "
+                f"adapter_config.json target_modules {cfg.get('target_modules')!r} names: {shown}. peft would load "
+                f"it with B = 0 there and the adapter would be gated applied to part of the model; {_FIX_FILE} "
+                "(or, if those modules were left out on purpose, list them in exclude_modules)"
+            )
         return
     key, problem = problems[0]
     more = (
