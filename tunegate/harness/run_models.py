@@ -124,6 +124,14 @@ class RunModels:
             return
         result = backend.adapter_effect([it.messages for it in suite.items[:4]])
         self.adapter_checks[model.label] = result
+        if result.get("adapter_logits_sound") is False and result.get("base_logits_sound") is True:
+            raise ModelLoadError(
+                f"candidate {model.label!r} ({model.spec.adapter}): with the adapter on, the model's next-token "
+                f"logits are NaN, infinite or one value over the whole vocabulary on a probe batch of "
+                f"{result.get('probe_size')} prompt(s) (the base's are sound at --dtype {model.spec.dtype}): its "
+                "weights are far too large (a training that diverged) and the adapter can only write garbage; "
+                "retrain with a lower learning rate"
+            )
         if result.get("no_effect"):
             warnings.warn(
                 f"ADAPTER HAS NO EFFECT: candidate {model.label!r} ({model.spec.adapter}) gives logits identical "

@@ -252,3 +252,52 @@ def test_adapters_peft_saves_on_part_of_the_model_pass(tiny_model_dir: Path, tmp
             model = get_peft_model(base, LoraConfig(**cfg))
             model.save_pretrained(str(tmp_path / name), safe_serialization=True)
         check_adapter_weights(tmp_path / name, base_dir=tiny_model_dir)
+
+
+def _scale_lora_b(adapter: Path, factor: float, *, nan: bool = False) -> None:
+    from safetensors.torch import load_file, save_file
+
+    path = adapter / "adapter_model.safetensors"
+    tensors = load_file(path)
+    for key, t in tensors.items():
+        if "lora_B" in key:
+            t.mul_(factor)
+            if nan and "layers.1.self_attn.q_proj" in key:
+                t[0, 0] = float("nan")
+    save_file(tensors, path, metadata={"format": "pt"})
+
+
+def test_weights_that_are_not_finite(tiny_adapter_dir: Path, tmp_path: Path) -> None:
+    adapter = _copy(tiny_adapter_dir, tmp_path / "a")
+    _scale_lora_b(adapter, 1.0, nan=True)
+    with pytest.raises(ModelLoadError) as err:
+        check_adapter_weights(adapter)
+    assert str(err.value) == (
+        f"adapter {adapter}/adapter_model.safetensors: tensor base_model.model.model.layers.1.self_attn.q_proj."
+        "lora_B.weight holds NaN or infinite values: the training diverged (a NaN loss) or the file is corrupt; "
+        "retrain with a lower learning rate (and bf16 rather than fp16), or copy the file again"
+    )
+
+
+def test_weights_that_overflow_stop_the_run_before_the_candidate_generates(
+    pytester: pytest.Pytester, tiny_adapter_dir: Path, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    # Finite in the file, so the header and value checks pass; the model's logits are not.
+    adapter = _copy(tiny_adapter_dir, tmp_path / "huge")
+    _scale_lora_b(adapter, 1e30)
+    check_adapter_weights(adapter, base_dir=tiny_model_dir)
+    item = {"id": "q0", "messages": [{"role": "user", "content": "Say red."}], "reference": "red"}
+    (pytester.path / "toy.jsonl").write_text(json.dumps(item) + "\n")
+    pytester.makepyfile(test_toy=SUITE)
+    res = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--base", str(tiny_model_dir), "--candidate", str(adapter),
+        "--dtype", "fp32", "--cache-dir", str(tmp_path / "cache"),
+    )  # fmt: skip
+    out = res.stdout.str() + res.stderr.str()
+    assert res.ret == pytest.ExitCode.USAGE_ERROR, out
+    assert (
+        f"candidate 'huge' ({adapter}): with the adapter on, the model's next-token logits are NaN, infinite or "
+        "one value over the whole vocabulary on a probe batch of 1 prompt(s) (the base's are sound at --dtype fp32)"
+        in out
+    )
+    assert "generate huge" not in out and "Traceback" not in out

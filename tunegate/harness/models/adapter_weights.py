@@ -19,7 +19,9 @@ What is checked, for ``peft_type: LORA`` adapters:
    attention and MLP projections of a plain decoder (``q_proj``, ``k_proj``, ``v_proj``,
    ``o_proj``, ``gate_proj``, ``up_proj``, ``down_proj``) ``in``/``out`` fit ``hidden_size``,
    ``intermediate_size`` and the heads times ``head_dim``;
-5. the other way round, on a plain decoder whose module names are known: every projection of
+5. every lora tensor is finite: a training run that diverged (a NaN loss) saves NaN weights, and
+   the adapter then writes garbage (this one check reads the tensors, the adapter's own only);
+6. the other way round, on a plain decoder whose module names are known: every projection of
    the base that the config has peft adapt (``target_modules``, ``layers_to_transform``,
    ``exclude_modules``) has weights in the file. peft loads an adapter missing some with a
    warning and leaves their B at zero: the adapter would be gated applied to part of the model.
@@ -321,6 +323,22 @@ def _unadapted(tensors: list[_Lora], cfg: Mapping[str, Any], base: _Base) -> lis
     return [module for _, module in sorted(missing)]
 
 
+def _non_finite(weights: Path, tensors: list[_Lora]) -> list[str]:
+    """The lora tensors holding NaN or infinite values, read one at a time."""
+    import torch
+    from safetensors import safe_open
+
+    bad = []
+    try:
+        with safe_open(str(weights), framework="pt") as f:
+            for t in tensors:
+                if not bool(torch.isfinite(f.get_tensor(t.key)).all()):
+                    bad.append(t.key)
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise ModelLoadError(f"adapter {weights}: cannot read its tensors ({exc}); {_FIX_FILE}") from None
+    return bad
+
+
 def check_adapter_weights(adapter_dir: Path, *, base_dir: Path | None = None) -> None:
     """Refuse a LoRA adapter whose weights do not fit its config or ``base_dir`` (module docstring).
 
@@ -345,6 +363,15 @@ def check_adapter_weights(adapter_dir: Path, *, base_dir: Path | None = None) ->
     # load; whether it changes anything is the adapter-effect probe's question.
     tensors, base = _loras(read_safetensors_header(weights)), _base(base_dir)
     problems = _problems(tensors, cfg, base)
+    if not problems and (bad := _non_finite(weights, tensors)):
+        problems = [
+            (
+                key,
+                "holds NaN or infinite values: the training diverged (a NaN loss) or the file is corrupt; retrain "
+                "with a lower learning rate (and bf16 rather than fp16), or copy the file again",
+            )
+            for key in bad
+        ]
     if not problems:
         missing = _unadapted(tensors, cfg, base)
         if missing:

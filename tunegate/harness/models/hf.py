@@ -272,7 +272,19 @@ class HFBackend:
             "max_abs_logit_diff": diff,
             "same_next_token": same_argmax,
             "no_effect": diff == 0.0,
+            # NaN, inf or one value over the whole vocabulary (a norm layer's answer to an overflow):
+            # with the adapter on and not off, its weights overflow this dtype or hold NaN.
+            "adapter_logits_sound": _sound(with_adapter),
+            "base_logits_sound": _sound(without),
         }
+
+
+def _sound(logits: Any) -> bool:
+    """Finite next-token logits that are not one value over the whole vocabulary, on every row."""
+    import torch
+
+    spread = logits.amax(-1) - logits.amin(-1)
+    return bool(torch.isfinite(logits).all() and (spread > 0).all())
 
 
 @register_backend("hf", local_weights=True, capabilities=("drift", "adapter_probe"))
