@@ -2,14 +2,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tunegate.harness.errors import ConfigError, DataError
+from tunegate.harness.errors import ConfigError, DataError, TrainingDiverged
 from tunegate.harness.manifest import FORMAT_VERSION, MANIFEST, manifest_path
 from tunegate.trainers.config import load_config
 from tunegate.trainers.data import IGNORE, read_chats, tokenize
@@ -183,6 +185,69 @@ def test_cli_reports_bad_config_without_traceback(
     )
     assert res.returncode == 2
     assert "lora_r = 0" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_a_base_whose_loss_is_not_finite_stops_before_any_update(
+    tmp_path: Path, tiny_model_dir: Path, small_data: Path
+) -> None:
+    from safetensors.torch import load_file, save_file
+
+    base = Path(shutil.copytree(tiny_model_dir, tmp_path / "base"))
+    weights = next(base.glob("*.safetensors"))
+    tensors = load_file(weights)
+    tensors["model.norm.weight"] *= 1e36  # logits beyond fp32: an overflowing (damaged) base
+    save_file(tensors, weights, metadata={"format": "pt"})
+    cfg = load_config(_config(tmp_path, base, small_data))
+    with pytest.raises(TrainingDiverged) as err:
+        train(cfg, quiet=True)
+    assert str(err.value) == (
+        "train: the loss is inf at step 1 of 2, before any update: the base gives non-finite outputs on this "
+        "data at dtype 'fp32' (fp16 overflows on many models: use bf16 or fp32), or its weights are damaged; "
+        "nothing was saved"
+    )
+    assert not Path(cfg.output).exists()
+
+
+@pytest.mark.parametrize("poisoned_step", [1, 3])
+def test_a_diverging_training_saves_nothing(
+    tmp_path: Path, tiny_model_dir: Path, small_data: Path, monkeypatch: pytest.MonkeyPatch, poisoned_step: int
+) -> None:
+    # A divergence needs a large model in fp16 to happen by itself; here an optimizer step
+    # overflows on purpose: after it, the weights hold NaN.
+    import tunegate.trainers.train as training
+
+    real = training.make_optimizer
+
+    def overflowing(cfg: Any, params: list[Any], device: str) -> Any:
+        opt, done = real(cfg, params, device), [0]
+        step = opt.step
+
+        def poisoned_step_fn() -> None:
+            step()
+            done[0] += 1
+            if done[0] == poisoned_step:
+                params[0].data[0, 0] = float("nan")
+
+        opt.step = poisoned_step_fn
+        return opt
+
+    monkeypatch.setattr(training, "make_optimizer", overflowing)
+    cfg = load_config(_config(tmp_path, tiny_model_dir, small_data, max_steps=3))
+    with pytest.raises(TrainingDiverged) as err:
+        train(cfg, quiet=True)
+    text = str(err.value)
+    if poisoned_step == 1:  # the next step's loss shows it
+        assert text.startswith("train: the loss is nan at step 2 of 3 (last finite loss: ")
+    else:  # the last update: no loss follows, the weights show it
+        assert text.startswith(
+            "train: after the last update (step 3) 1 adapter tensor(s) hold NaN or infinite values, e.g. "
+            "base_model.model.model.layers.0.self_attn.q_proj.lora_A.default.weight (last finite loss: "
+        )
+    assert text.endswith(
+        f" at step {poisoned_step}): the training diverged and nothing was saved; lower learning_rate (now 0.0002) "
+        "or train in bf16 or fp32 rather than fp16"
+    )
+    assert not Path(cfg.output).exists()
 
 
 @pytest.mark.slow

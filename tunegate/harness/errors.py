@@ -56,6 +56,10 @@ class ModelLoadError(TunegateError):
     """A base model or adapter cannot be resolved or loaded."""
 
 
+class TrainingDiverged(TunegateError):
+    """The training loss or the adapter's weights are no longer finite numbers; nothing was saved."""
+
+
 class UnsafeAdapterError(ModelLoadError):
     """An adapter ships pickle weights (.bin/.pt); only safetensors are loaded."""
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from tunegate.harness import progress
 from tunegate.harness.atomic import plain_modes
-from tunegate.harness.errors import ConfigError
+from tunegate.harness.errors import ConfigError, TrainingDiverged
 from tunegate.harness.manifest import write_manifest
 from tunegate.harness.models.quiet import quiet
 from tunegate.harness.models.resolve import resolve_base
@@ -287,6 +287,9 @@ def _train(cfg: TrainConfig, world: World, *, config_path: str, quiet: bool) -> 
         n_tokens += sum(len(e.input_ids) for b in micro_batches for e in b)
         sum_gradients(params, world)
         step_loss = sum_scalar(step_loss, world)
+        if not math.isfinite(step_loss):
+            bar.close()
+            raise TrainingDiverged(diverged_text(cfg, f"the loss is {step_loss} at step {step + 1} of {total_steps}", curve))
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         step += 1
@@ -301,6 +304,10 @@ def _train(cfg: TrainConfig, world: World, *, config_path: str, quiet: bool) -> 
                 f"step {step}/{total_steps}: train loss {curve[-1]['loss']:.4f}, dev loss {dev_curve[-1]['loss']:.4f}, {tps:.0f} tok/s"
             )
     bar.close()
+    bad = [n for n, p in model.named_parameters() if p.requires_grad and not bool(torch.isfinite(p).all())]
+    if bad:  # the last update overflowed: an adapter of NaN weights would only write garbage
+        what = f"after the last update (step {total_steps}) {len(bad)} adapter tensor(s) hold NaN or infinite values, e.g. {bad[0]}"
+        raise TrainingDiverged(diverged_text(cfg, what, curve))
     train_s = time.time() - loop_start
 
     stats = {
@@ -323,6 +330,22 @@ def _train(cfg: TrainConfig, world: World, *, config_path: str, quiet: bool) -> 
     out = save_adapter(model, cfg, model_dir, stats, config_path) if world.main else Path(cfg.output)
     barrier(world)
     return out
+
+
+def diverged_text(cfg: TrainConfig, what: str, curve: list[dict[str, float]]) -> str:
+    """Why training stopped on a loss or weights that are no longer finite numbers (``what``), and
+    what to change."""
+    if not curve:
+        return (
+            f"train: {what}, before any update: the base gives non-finite outputs on this data at dtype "
+            f"{cfg.dtype!r} (fp16 overflows on many models: use bf16 or fp32), or its weights are damaged; "
+            "nothing was saved"
+        )
+    last = next((f"{c['loss']:.4g} at step {int(c['step'])}" for c in reversed(curve) if math.isfinite(c["loss"])), "none")
+    return (
+        f"train: {what} (last finite loss: {last}): the training diverged and nothing was saved; lower "
+        f"learning_rate (now {cfg.learning_rate:g}) or train in bf16 or fp32 rather than fp16"
+    )
 
 
 def save_adapter(
