@@ -179,18 +179,23 @@ def test_run_refuses_before_any_model_loads(tiny_adapter_dir: Path, wide_base: P
         RunState(options)
 
 
+def _run_toy_suite(pytester: pytest.Pytester, base: Path, adapter: Path, cache: Path) -> pytest.RunResult:
+    """A one-item suite gated through the pytest plugin, in a subprocess, base vs ``adapter``."""
+    item = {"id": "q0", "messages": [{"role": "user", "content": "Say red."}], "reference": "red"}
+    (pytester.path / "toy.jsonl").write_text(json.dumps(item) + "\n")
+    pytester.makepyfile(test_toy=SUITE)
+    return pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--base", str(base), "--candidate", str(adapter), "--dtype", "fp32",
+        "--cache-dir", str(cache),
+    )  # fmt: skip
+
+
 def test_plugin_stops_with_one_error_line(
     pytester: pytest.Pytester, tiny_adapter_dir: Path, tiny_model_dir: Path, tmp_path: Path
 ) -> None:
     adapter = _copy(tiny_adapter_dir, tmp_path / "a")
     _edit_config(adapter, r=16)
-    item = {"id": "q0", "messages": [{"role": "user", "content": "Say red."}], "reference": "red"}
-    (pytester.path / "toy.jsonl").write_text(json.dumps(item) + "\n")
-    pytester.makepyfile(test_toy=SUITE)
-    res = pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "--base", str(tiny_model_dir), "--candidate", str(adapter),
-        "--dtype", "fp32", "--cache-dir", str(tmp_path / "cache"),
-    )  # fmt: skip
+    res = _run_toy_suite(pytester, tiny_model_dir, adapter, tmp_path / "cache")
     err = res.stderr.str()
     assert res.ret == pytest.ExitCode.USAGE_ERROR
     assert (
@@ -286,13 +291,7 @@ def test_weights_that_overflow_stop_the_run_before_the_candidate_generates(
     adapter = _copy(tiny_adapter_dir, tmp_path / "huge")
     _scale_lora_b(adapter, 1e30)
     check_adapter_weights(adapter, base_dir=tiny_model_dir)
-    item = {"id": "q0", "messages": [{"role": "user", "content": "Say red."}], "reference": "red"}
-    (pytester.path / "toy.jsonl").write_text(json.dumps(item) + "\n")
-    pytester.makepyfile(test_toy=SUITE)
-    res = pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "--base", str(tiny_model_dir), "--candidate", str(adapter),
-        "--dtype", "fp32", "--cache-dir", str(tmp_path / "cache"),
-    )  # fmt: skip
+    res = _run_toy_suite(pytester, tiny_model_dir, adapter, tmp_path / "cache")
     out = res.stdout.str() + res.stderr.str()
     assert res.ret == pytest.ExitCode.USAGE_ERROR, out
     assert (
