@@ -272,6 +272,21 @@ def _scale_lora_b(adapter: Path, factor: float, *, nan: bool = False) -> None:
     save_file(tensors, path, metadata={"format": "pt"})
 
 
+def test_an_adapter_not_for_generation(tiny_adapter_dir: Path, tmp_path: Path) -> None:
+    adapter = _copy(tiny_adapter_dir, tmp_path / "a")
+    _edit_config(adapter, task_type="SEQ_CLS")
+    with pytest.raises(ModelLoadError) as err:
+        check_adapter_weights(adapter)
+    assert str(err.value) == (
+        f"adapter {adapter}: adapter_config.json task_type is 'SEQ_CLS', a sequence-classification adapter, not "
+        "one for text generation: its LoRA weights were trained beside a head the base has not, and gating its "
+        "generations says nothing about it. Gate a causal-LM adapter (task_type CAUSAL_LM)"
+    )
+    for task in ("CAUSAL_LM", None):  # None: saved without a task type, as a plain PeftModel
+        _edit_config(adapter, task_type=task)
+        check_adapter_weights(adapter)
+
+
 def test_weights_that_are_not_finite(tiny_adapter_dir: Path, tmp_path: Path) -> None:
     adapter = _copy(tiny_adapter_dir, tmp_path / "a")
     _scale_lora_b(adapter, 1.0, nan=True)

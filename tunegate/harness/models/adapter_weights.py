@@ -7,7 +7,8 @@ width mismatch only when it loads the adapter, after the base's whole pass, and 
 adapter whose tensors name modules the base lacks, or that lacks half of a pair, with a warning
 only: the missing B is zero (no effect), a missing A is random.
 
-What is checked, for ``peft_type: LORA`` adapters:
+An adapter whose ``task_type`` is not generation (classification, extractive QA, embeddings,
+encoder-decoder) is refused first. What is checked, for ``peft_type: LORA`` adapters:
 
 1. every ``lora_A`` weight is ``[r, in]`` and every ``lora_B`` is ``[out, r]``, with ``r`` the
    config's ``r`` or its ``rank_pattern`` entry for that module (peft's own matching rule);
@@ -49,6 +50,14 @@ _LAYER = re.compile(r"(?:^|\.)layers\.(\d+)\.")
 _PROJECTION = re.compile(
     r"(?:^|\.)layers\.\d+\.(?:self_attn|mlp)\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)$"
 )
+_NOT_GENERATION = {
+    "SEQ_CLS": "a sequence-classification adapter",
+    "TOKEN_CLS": "a token-classification adapter",
+    "QUESTION_ANS": "an extractive question-answering adapter",
+    "FEATURE_EXTRACTION": "an embedding (feature-extraction) adapter",
+    "SEQ_2_SEQ_LM": "an encoder-decoder adapter",
+}
+"""peft task types whose adapters are not for a decoder's generation, and what each is."""
 _FIX_CONFIG = "use the adapter_config.json saved with these weights"
 _FIX_FILE = "the adapter file is incomplete: copy it again, or re-save it with save_pretrained(DIR, safe_serialization=True)"
 _FIX_BASE = (
@@ -352,7 +361,16 @@ def check_adapter_weights(adapter_dir: Path, *, base_dir: Path | None = None) ->
         cfg = json.loads((adapter_dir / "adapter_config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return  # no config (a full model) or a broken one, which check_adapter_base reports
-    if not isinstance(cfg, dict) or cfg.get("peft_type", "LORA") != "LORA" or not weights.is_file():
+    if not isinstance(cfg, dict):
+        return
+    task = cfg.get("task_type")
+    if task in _NOT_GENERATION:
+        raise ModelLoadError(
+            f"adapter {adapter_dir}: adapter_config.json task_type is {task!r}, {_NOT_GENERATION[task]}, not one "
+            "for text generation: its LoRA weights were trained beside a head the base has not, and gating its "
+            "generations says nothing about it. Gate a causal-LM adapter (task_type CAUSAL_LM)"
+        )
+    if cfg.get("peft_type", "LORA") != "LORA" or not weights.is_file():
         return
     r = cfg.get("r", 8)
     if not isinstance(r, int) or isinstance(r, bool) or r <= 0:
