@@ -380,6 +380,8 @@ def check_adapter_weights(adapter_dir: Path, *, base_dir: Path | None = None) ->
     # No lora tensors at all (an adapter of trainable tokens or saved modules only) is peft's to
     # load; whether it changes anything is the adapter-effect probe's question.
     tensors, base = _loras(read_safetensors_header(weights)), _base(base_dir)
+    if cfg.get("layer_replication"):  # peft stacks copies of the base's layers: its names are not the base's
+        base = _Base(None, None, base.dims)
     problems = _problems(tensors, cfg, base)
     if not problems and (bad := _non_finite(weights, tensors)):
         problems = [
