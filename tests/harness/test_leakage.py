@@ -86,6 +86,18 @@ def test_normalize_folds_width_case_punctuation_and_space() -> None:
     assert normalize("don't") == "don t"
 
 
+def test_normalize_undoes_invisible_characters_marks_look_alikes_and_html() -> None:
+    plain = "please refund my copy"
+    assert normalize("ple\u200base re\u00adfund m\u200dy co\ufeffpy") == plain
+    assert normalize("ple\u2060ase\u200e refund\u0301 my\ufe0f copy") == plain
+    assert normalize("рlеаsе rеfund my сору") == plain  # Cyrillic р е а с о у
+    assert normalize("PLΕΑSΕ RΕFUΝD MY CΟΡY") == plain  # Greek capitals Ε Α Ν Ο Ρ
+    assert normalize("please&nbsp;refund&#32;my &amp; copy") == "please refund my copy"
+    assert normalize("café, naïve") == normalize("cafe\u0301, nai\u0308ve") == "cafe naive"
+    # both sides are folded alike, so real Cyrillic still equals itself
+    assert normalize("Привет, мир") == normalize("привет мир")
+
+
 def test_hashes_do_not_depend_on_batch_or_script_path() -> None:
     alone = hashing.words(["the quick brown fox"])
     mixed = hashing.words(["é ça", "The quick, brown fox!"])  # non-ASCII batch takes the regex path

@@ -2,7 +2,12 @@
 
 A batch of texts is normalised in one pass (NFKC, lowercase, punctuation and whitespace runs
 become one space: the lm-evaluation-harness janitor rule, with punctuation turned into a word
-break rather than deleted, so "don't" -> "don t" on both sides alike). Texts are joined with NUL
+break rather than deleted, so "don't" -> "don t" on both sides alike). Before that, ``fold``
+undoes what hides a copy without changing how it reads: HTML character references are decoded,
+invisible characters (zero-width spaces and joiners, soft hyphens, byte order marks, bidi marks:
+Unicode's default-ignorable code points) and combining marks are dropped, and Cyrillic and Greek
+letters that look like Latin ones are read as those. Without it a zero-width space inside every
+word, or a Cyrillic "о" for "o", makes a verbatim copy share no word with its source. Texts are joined with NUL
 bytes, encoded to UTF-8 once, and every word and n-gram is hashed with numpy: a word is a
 polynomial hash of its bytes, an n-gram a polynomial hash of its word hashes, both computed from
 prefix sums (mod 2^64) so that no Python object is created per word or per n-gram. A final
@@ -16,6 +21,8 @@ each text (tests pin this).
 
 from __future__ import annotations
 
+import functools
+import html
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -24,6 +31,24 @@ from dataclasses import dataclass
 import numpy as np
 
 _SEP_RE = re.compile(r"(?:[^\w\x00]|_)+")
+_DEFAULT_IGNORABLE = (
+    (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160), (0x17B4, 0x17B5),
+    (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F), (0x3164, 0x3164),
+    (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF),
+)  # fmt: skip
+"""Unicode's Default_Ignorable_Code_Point ranges (DerivedCoreProperties.txt): zero-width spaces
+and joiners, soft hyphen, bidi marks, word joiner, variation selectors, byte order mark, tags.
+They are never drawn, so a copy can carry any number of them."""
+_HOMOGLYPHS = dict(
+    zip(
+        "АВЕКМНОРСТХУІЈЅаеорсухіјѕԁһӏԛԝΑΒΕΖΗΙΚΜΝΟΡΤΥΧαικνορυχ",
+        "ABEKMHOPCTXYIJSaeopcyxijsdhlqwABEZHIKMNOPTYXaikvopux",
+        strict=True,
+    )
+)
+"""Cyrillic and Greek letters drawn like Latin ones (the common part of Unicode's confusables.txt),
+mapped before lowercasing: Greek capital Nu is an "N", small nu a "v"."""
 _TEXT_SEP = "\x00"
 _P_BYTES = 0x9E3779B97F4A7C15 | 1  # odd multipliers are invertible mod 2^64
 _P_WORDS = 0xC2B2AE3D27D4EB4F | 1
@@ -32,10 +57,43 @@ _MASK32 = np.uint64(0xFFFFFFFF)
 _ASCII_SEP = str.maketrans({chr(c): " " for c in range(1, 128) if not chr(c).isalnum()})
 
 
+def fold(text: str) -> str:
+    """``text`` with the disguises that leave it looking the same undone, then NFKC.
+
+    HTML character references are decoded (``&amp;``, ``&#39;``, ``&nbsp;``); after NFKD,
+    default-ignorable code points and combining marks are dropped (so "é", however written, is
+    "e"); look-alike Cyrillic and Greek letters become Latin; NFKC folds compatibility forms
+    (full-width letters, ligatures, no-break spaces). Both sides of every comparison go through
+    it, so real Cyrillic or Greek text still matches itself; two texts that differ only in
+    accents or look-alike letters compare equal, which is what a contamination check wants.
+    Only the distinct characters of ``text`` are classified, and each one found is replaced in
+    one C-speed pass, so plain text pays little more than the two normalisations.
+    """
+    if "&" in text:
+        text = html.unescape(text)
+    text = unicodedata.normalize("NFKD", text)
+    for ch in sorted(c for c in set(text) if not c.isascii() and _disguise(c) is not None):
+        text = text.replace(ch, _disguise(ch) or "")
+    return unicodedata.normalize("NFKC", text)
+
+
+@functools.cache
+def _disguise(ch: str) -> str | None:
+    """What ``fold`` puts for one character: "" (invisible or a combining mark), its Latin
+    look-alike, or None (kept)."""
+    cp = ord(ch)
+    if unicodedata.category(ch) in ("Mn", "Me") or any(lo <= cp <= hi for lo, hi in _DEFAULT_IGNORABLE):
+        return ""
+    return _HOMOGLYPHS.get(ch)
+
+
 def normalize(text: str) -> str:
-    """NFKC, lowercase, punctuation -> space, whitespace collapsed: the form every check compares."""
-    out = _SEP_RE.sub(" ", unicodedata.normalize("NFKC", text.replace(_TEXT_SEP, " ")).lower())
-    return out.strip()
+    """Folded (``fold``), lowercase, punctuation -> space, whitespace collapsed: the form every
+    check compares."""
+    text = text.replace(_TEXT_SEP, " ")
+    if not text.isascii() or "&" in text:
+        text = fold(text)
+    return _SEP_RE.sub(" ", text.lower()).strip()
 
 
 def mix64(x: np.ndarray) -> np.ndarray:
@@ -120,10 +178,10 @@ def words(texts: Sequence[str]) -> Words:
     joined = _TEXT_SEP.join(texts)
     if joined.count(_TEXT_SEP) != max(len(texts) - 1, 0):
         joined = _TEXT_SEP.join(t.replace(_TEXT_SEP, " ") for t in texts)
-    if joined.isascii():
+    if joined.isascii() and "&" not in joined:
         norm = joined.translate(_ASCII_SEP).lower().encode("ascii")
     else:
-        norm = _SEP_RE.sub(" ", unicodedata.normalize("NFKC", joined).lower()).encode("utf-8")
+        norm = _SEP_RE.sub(" ", fold(joined).lower()).encode("utf-8")
     data = np.frombuffer(norm, dtype=np.uint8)
     n_bytes = len(data)
     if n_bytes == 0:
