@@ -98,6 +98,20 @@ def test_normalize_undoes_invisible_characters_marks_look_alikes_and_html() -> N
     assert normalize("Привет, мир") == normalize("привет мир")
 
 
+def test_json_answers_are_compared_as_the_text_they_hold() -> None:
+    compact = json.dumps({"reply": "Hi Ana,\n\nDone.", "category": "refund"})
+    spaced = json.dumps({"category": "refund", "reply": "Hi Ana,\n \n\nDone."}, indent=2)
+    assert hashing.json_text(compact) == "category\nrefund\nreply\nHi Ana,\n\nDone."
+    assert (
+        normalize(hashing.json_text(compact))
+        == normalize(hashing.json_text(spaced))
+        == "category refund reply hi ana done"
+    )
+    assert "n" not in normalize(hashing.json_text(compact)).split()  # no "\n" escape debris
+    assert hashing.json_text('{"n": [1, true, null]}') == "n\n1\ntrue\nnull"
+    assert hashing.json_text("{not json") == "{not json" and hashing.json_text("plain") == "plain"
+
+
 def test_hashes_do_not_depend_on_batch_or_script_path() -> None:
     alone = hashing.words(["the quick brown fox"])
     mixed = hashing.words(["é ça", "The quick, brown fox!"])  # non-ASCII batch takes the regex path

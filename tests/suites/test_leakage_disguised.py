@@ -1,7 +1,7 @@
 """Training lines planted in the shipped support eval suite in disguise: invisible characters,
-combining marks, look-alike Cyrillic and Greek letters and HTML character references. Each
-leaves the text reading the same; each is an exact copy to the check. The shipped items around
-them stay clean.
+combining marks, look-alike Cyrillic and Greek letters, HTML character references, and JSON
+answers re-spaced or re-keyed. Each leaves the text reading the same; each is an exact copy to
+the check. The shipped items around them stay clean.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ REPLY_DISGUISES: dict[str, Callable[[str], str]] = {
     "zero-width space": inside_words("\u200b"),
     "soft hyphens and no-break spaces": lambda t: inside_words("\u00ad")(t).replace(" ", "\u00a0"),
     "Cyrillic look-alikes": CYRILLIC,
+    "blank lines and spaces doubled": lambda t: t.replace("\n\n", "\n \n\n").replace(" ", "  "),
 }
 
 
@@ -93,6 +94,15 @@ def plant(tmp_path: Path) -> tuple[Path, dict[str, tuple[str, int]]]:
         }
         planted[item["id"]] = (name, obj["line"])
         extra.append(json.dumps(item, ensure_ascii=False))
+    obj = next(source)  # the gold answer as a JSON string, keys in another order than training's
+    reply = json.loads(obj["messages"][-1]["content"])
+    item = {
+        "id": "reply-as-json-string",
+        "messages": [obj["messages"][0], {"role": "user", "content": f"{UNRELATED} (string)"}],
+        "reference": json.dumps(dict(reversed(list(reply.items()))), ensure_ascii=False, indent=2),
+    }
+    planted[item["id"]] = ("JSON string, keys reversed, indented", obj["line"])
+    extra.append(json.dumps(item, ensure_ascii=False))
     path = tmp_path / "eval.jsonl"
     path.write_text("\n".join(shipped + extra) + "\n", encoding="utf-8")
     return path, planted
@@ -118,7 +128,7 @@ def test_a_disguised_copy_of_a_training_prompt_is_an_exact_duplicate(
     assert flag.source == f"{TRAIN}:{planted[item_id][1]}"
 
 
-@pytest.mark.parametrize("disguise", list(REPLY_DISGUISES))
+@pytest.mark.parametrize("disguise", [*REPLY_DISGUISES, "JSON string, keys reversed, indented"])
 def test_a_disguised_copy_of_a_training_answer_counts_as_the_reference(
     planted_check: Any, disguise: str
 ) -> None:

@@ -22,9 +22,9 @@ from tunegate.harness.leakage.sources import prompt_and_answer
 
 
 def _canonical_answer(record: Record) -> str:
-    """The answer as the leakage check compares it (JSON re-serialised with sorted keys)."""
+    """The answer as the leakage check compares it (a JSON answer as the text it holds, keys sorted)."""
     chat = {"messages": [m.to_dict() for m in record.messages]}
-    return normalize(prompt_and_answer(chat)[1])
+    return normalize(hashing.json_text(prompt_and_answer(chat)[1]))
 
 
 def exact_duplicates(records: Sequence[Record]) -> list[Finding]:

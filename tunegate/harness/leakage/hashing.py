@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import functools
 import html
+import json
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -94,6 +95,39 @@ def normalize(text: str) -> str:
     if not text.isascii() or "&" in text:
         text = fold(text)
     return _SEP_RE.sub(" ", text.lower()).strip()
+
+
+def json_text(text: str) -> str:
+    """A JSON object or array (as text) turned into the text it holds; any other text unchanged.
+
+    Keys come in sorted order, each followed by its value; strings are unescaped, other scalars
+    written as JSON. Serialised JSON writes a line break inside a string as backslash + "n", so
+    normalised words would carry escape debris ("hi yael n ni can"), and a copied reply with its
+    blank lines or key order changed would no longer equal its source. Answers and references
+    are compared in this form, on both sides.
+    """
+    stripped = text.lstrip()
+    if stripped[:1] not in ("{", "["):
+        return text
+    try:
+        value = json.loads(stripped)
+        return "\n".join(_json_leaves(value))
+    except (ValueError, RecursionError):
+        return text
+
+
+def _json_leaves(value: object) -> Iterator[str]:
+    if isinstance(value, dict):
+        for key in sorted(value):
+            yield str(key)
+            yield from _json_leaves(value[key])
+    elif isinstance(value, list):
+        for v in value:
+            yield from _json_leaves(v)
+    elif isinstance(value, str):
+        yield value
+    else:
+        yield json.dumps(value)
 
 
 def mix64(x: np.ndarray) -> np.ndarray:

@@ -130,7 +130,7 @@ def build_index(suites: Sequence[Suite], config: LeakageConfig) -> EvalIndex:
         raise ConfigError("the leakage check needs at least one eval item; the suites given are empty")
     keys = tuple((name, it.id) for name, it in items)
     prompts = [user_text(it) for _, it in items]
-    refs = [it.reference_text() for _, it in items]
+    refs = [hashing.json_text(it.reference_text()) for _, it in items]  # as training answers are read
     w = hashing.words([t for pair in zip(prompts, refs, strict=True) for t in pair])
     n = len(items)
     th = hashing.text_hashes(w)

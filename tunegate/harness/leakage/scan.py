@@ -84,7 +84,8 @@ class _Scanner:
         lines = [ln for ln, _, _ in batch]
         prompts = [p for _, p, _ in batch]
         answers = [a for _, _, a in batch]
-        w = hashing.words([t for pair in zip(prompts, answers, strict=True) for t in pair])
+        compared = [hashing.json_text(a) for a in answers]  # JSON answers as the text they hold
+        w = hashing.words([t for pair in zip(prompts, compared, strict=True) for t in pair])
         doc_of_word = w.text_of // 2
 
         def source(doc: int) -> str:
