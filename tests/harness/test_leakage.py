@@ -86,16 +86,33 @@ def test_normalize_folds_width_case_punctuation_and_space() -> None:
     assert normalize("don't") == "don t"
 
 
-def test_normalize_undoes_invisible_characters_marks_look_alikes_and_html() -> None:
+def test_normalize_undoes_invisible_characters_look_alikes_and_html() -> None:
     plain = "please refund my copy"
     assert normalize("ple\u200base re\u00adfund m\u200dy co\ufeffpy") == plain
-    assert normalize("ple\u2060ase\u200e refund\u0301 my\ufe0f copy") == plain
+    assert normalize("ple\u2060ase\u200e refund\u034f my\ufe0f copy") == plain
     assert normalize("рlеаsе rеfund my сору") == plain  # Cyrillic р е а с о у
     assert normalize("PLΕΑSΕ RΕFUΝD MY CΟΡY") == plain  # Greek capitals Ε Α Ν Ο Ρ
     assert normalize("please&nbsp;refund&#32;my &amp; copy") == "please refund my copy"
-    assert normalize("café, naïve") == normalize("cafe\u0301, nai\u0308ve") == "cafe naive"
-    # both sides are folded alike, so real Cyrillic still equals itself
-    assert normalize("Привет, мир") == normalize("привет мир")
+    assert normalize("café, naïve") == normalize("cafe\u0301, nai\u0308ve")  # one letter, however written
+    # both sides are folded alike, so real Cyrillic and Greek still equal themselves, in either case
+    assert normalize("Привет, мир") == normalize("привет мир") == normalize("ПРИВЕТ, МИР")
+    assert normalize("Нет") == normalize("нет") and normalize("ΝΑΙ") == normalize("ναι")
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("Tôi muốn bán cái bàn", "Tôi muốn bạn cái bàn"),  # Vietnamese tones: sell / friend
+        ("cafe", "café"),
+        ("पुल पार करो", "पल पार करो"),  # Hindi vowel signs: bridge / moment
+        ("ข้าว", "ขาว"),  # Thai: rice / white
+        ("かぎ", "かき"),  # Japanese voicing mark
+        ("мой", "мои"),  # Russian й / и
+        ("سأل", "سال"),  # Arabic hamza
+    ],
+)
+def test_marks_that_spell_words_are_kept(one: str, other: str) -> None:
+    assert normalize(one) != normalize(other)
 
 
 def test_json_answers_are_compared_as_the_text_they_hold() -> None:

@@ -1,5 +1,5 @@
 """Training lines planted in the shipped support eval suite in disguise: invisible characters,
-combining marks, look-alike Cyrillic and Greek letters, HTML character references, and JSON
+look-alike Cyrillic and Greek letters, HTML character references, and JSON
 answers re-spaced or re-keyed. Each leaves the text reading the same; each is an exact copy to
 the check. The shipped items around them stay clean.
 """
@@ -41,9 +41,9 @@ PROMPT_DISGUISES: dict[str, Callable[[str], str]] = {
     "soft hyphen": inside_words("\u00ad"),
     "byte order mark": inside_words("\ufeff"),
     "left-to-right mark": inside_words("\u200e"),
-    "combining acute accent": inside_words("\u0301"),
+    "combining grapheme joiner": inside_words("\u034f"),
     "Cyrillic look-alikes": CYRILLIC,
-    "Greek look-alikes": swap({"o": "ο", "i": "ι", "v": "ν", "A": "Α", "N": "Ν"}),
+    "Greek look-alikes": swap({"o": "ο", "i": "ι", "k": "κ", "A": "Α", "N": "Ν"}),
     "HTML character references": lambda t: (
         t.replace(" ", "&nbsp;", 5).replace("'", "&#39;").replace(",", "&#44;")
     ),
