@@ -125,12 +125,18 @@ class RunModels:
         result = backend.adapter_effect([it.messages for it in suite.items[:4]])
         self.adapter_checks[model.label] = result
         if result.get("adapter_logits_sound") is False and result.get("base_logits_sound") is True:
+            dtype = result.get("dtype") or model.spec.dtype
+            fix = (
+                "fp16's range (65504) is the likely cause: gate it at --dtype bf16 (or fp32), and retrain with a "
+                "lower learning rate only if that fails too"
+                if dtype == "fp16"
+                else "its weights are far too large (a training that diverged) and the adapter can only write "
+                "garbage; retrain with a lower learning rate"
+            )
             raise ModelLoadError(
                 f"candidate {model.label!r} ({model.spec.adapter}): with the adapter on, the model's next-token "
                 f"logits are NaN, infinite or one value over the whole vocabulary on a probe batch of "
-                f"{result.get('probe_size')} prompt(s) (the base's are sound at --dtype {model.spec.dtype}): its "
-                "weights are far too large (a training that diverged) and the adapter can only write garbage; "
-                "retrain with a lower learning rate"
+                f"{result.get('probe_size')} prompt(s) (the base's are sound, in {dtype}): {fix}"
             )
         if result.get("no_effect"):
             warnings.warn(

@@ -153,23 +153,63 @@ def test_base_of_another_width(tiny_adapter_dir: Path, wide_base: Path) -> None:
         check_adapter_weights(tiny_adapter_dir, base_dir=wide_base)
     assert str(err.value) == (
         f"adapter {tiny_adapter_dir}/adapter_model.safetensors: tensor {Q0_A} is [4, 64], expected [4, 96] for "
-        "the base's q_proj (hidden_size=96, num_attention_heads=4 x head_dim=24): the adapter was trained on a "
-        "base of another width; pass the base it was trained on (--allow-base-mismatch cannot help: these "
+        "the base's q_proj (its weight model.layers.0.self_attn.q_proj.weight is [96, 96]): the adapter was "
+        "trained on a base of another width; pass the base it was trained on (--allow-base-mismatch cannot help: these "
         "weights do not fit this base). 7 other tensor(s) of this file have problems too"
     )
 
 
-def test_base_with_other_key_value_heads(
+def _rewrite_base(base: Path, edit: Callable[[str, Any], tuple[str, Any] | None], **config: object) -> None:
+    """The base's tensors passed through ``edit`` (renamed, replaced, dropped on None); config keys set."""
+    from safetensors.torch import load_file, save_file
+
+    path = next(base.glob("*.safetensors"))
+    tensors = {kv[0]: kv[1] for k, t in load_file(path).items() if (kv := edit(k, t)) is not None}
+    save_file(tensors, path, metadata={"format": "pt"})
+    cfg = json.loads((base / "config.json").read_text())
+    (base / "config.json").write_text(json.dumps({**cfg, **config}))
+
+
+def test_base_with_packed_weights_is_checked_from_its_config(
     tiny_adapter_dir: Path, tiny_model_dir: Path, tmp_path: Path
 ) -> None:
+    """A GPTQ-style base holds ``qweight`` (packed int32) instead of float weights: the widths come
+    from its config."""
+    import torch
+
     base = _copy(tiny_model_dir, tmp_path / "base")
-    config = json.loads((base / "config.json").read_text())
-    (base / "config.json").write_text(json.dumps({**config, "num_key_value_heads": 4}))
+
+    def pack(key: str, t: Any) -> tuple[str, Any]:
+        if key.endswith("_proj.weight"):
+            return key.replace(".weight", ".qweight"), torch.zeros(t.shape[1] // 8, t.shape[0], dtype=torch.int32)
+        return key, t
+
+    _rewrite_base(base, pack, num_key_value_heads=4)
     with pytest.raises(
         ModelLoadError,
         match=r"tensor base_model\.model\.model\.layers\.0\.self_attn\.v_proj\.lora_B\.weight is \[32, 4\], expected \[64, 4\] for the base's v_proj \(hidden_size=64, num_key_value_heads=4 x head_dim=16\)",
     ):
         check_adapter_weights(tiny_adapter_dir, base_dir=base)
+
+
+def test_projection_widths_come_from_the_base_weights(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """A gated-attention base (Qwen3-Next, Qwen3.5) has q_proj twice the heads' width; its weight
+    says so, and an adapter trained on it fits."""
+    import torch
+
+    base = _copy(tiny_model_dir, tmp_path / "base")
+    _rewrite_base(base, lambda k, t: (k, torch.cat([t, t]) if k.endswith("q_proj.weight") else t))
+    adapter = _copy(build_lora_adapter(tiny_model_dir, tmp_path / "a0"), tmp_path / "a")  # q_proj B doubled:
+
+    from safetensors.torch import load_file, save_file
+
+    path = adapter / "adapter_model.safetensors"
+    tensors = load_file(path)
+    tensors = {k: torch.cat([t, t]) if "q_proj.lora_B" in k else t for k, t in tensors.items()}
+    save_file(tensors, path, metadata={"format": "pt"})
+    check_adapter_weights(adapter, base_dir=base)  # [128, 4] B against a [128, 64] q_proj
+    with pytest.raises(ModelLoadError, match=r"expected \[64, 4\] for the base's q_proj \(its weight model\.layers\.0\.self_attn\.q_proj\.weight is \[64, 64\]\)"):
+        check_adapter_weights(adapter, base_dir=tiny_model_dir)
 
 
 def test_run_refuses_before_any_model_loads(tiny_adapter_dir: Path, wide_base: Path, tmp_path: Path) -> None:
@@ -182,13 +222,15 @@ def test_run_refuses_before_any_model_loads(tiny_adapter_dir: Path, wide_base: P
         RunState(options)
 
 
-def _run_toy_suite(pytester: pytest.Pytester, base: Path, adapter: Path, cache: Path) -> pytest.RunResult:
+def _run_toy_suite(
+    pytester: pytest.Pytester, base: Path, adapter: Path, cache: Path, dtype: str = "fp32"
+) -> pytest.RunResult:
     """A one-item suite gated through the pytest plugin, in a subprocess, base vs ``adapter``."""
     item = {"id": "q0", "messages": [{"role": "user", "content": "Say red."}], "reference": "red"}
     (pytester.path / "toy.jsonl").write_text(json.dumps(item) + "\n")
     pytester.makepyfile(test_toy=SUITE)
     return pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "--base", str(base), "--candidate", str(adapter), "--dtype", "fp32",
+        "-p", "no:cacheprovider", "--base", str(base), "--candidate", str(adapter), "--dtype", dtype,
         "--cache-dir", str(cache),
     )  # fmt: skip
 
@@ -219,10 +261,11 @@ def test_modules_the_config_targets_without_weights(
         check_adapter_weights(adapter, base_dir=tiny_model_dir)
     assert str(err.value) == (
         f"adapter {adapter}/adapter_model.safetensors: holds no lora weights for 1 module(s) of the base that "
-        "adapter_config.json target_modules ['q_proj', 'v_proj'] names: model.layers.1.self_attn.v_proj. peft "
-        "would load it with B = 0 there and the adapter would be gated applied to part of the model; the adapter "
-        "file is incomplete: copy it again, or re-save it with save_pretrained(DIR, safe_serialization=True) "
-        "(or, if those modules were left out on purpose, list them in exclude_modules)"
+        "adapter_config.json has peft adapt (target_modules ['q_proj', 'v_proj']): model.layers.1.self_attn.v_proj. "
+        "peft would load it with B = 0 there and the adapter would be gated applied to part of the model. Either "
+        "the file is incomplete (copy it again, or re-save it with save_pretrained(DIR, safe_serialization=True)) "
+        "or this adapter_config.json is not the one saved with these weights (use that one; modules left out on "
+        "purpose belong in exclude_modules)"
     )
     check_adapter_weights(adapter)  # without the base's module names there is nothing to compare
     _edit_config(adapter, exclude_modules=["model.layers.1.self_attn.v_proj"])
@@ -235,9 +278,60 @@ def test_modules_the_config_targets_without_weights(
     ):
         check_adapter_weights(adapter)
     _edit_config(adapter, target_modules="all-linear", layers_to_transform=None)
-    with pytest.raises(ModelLoadError, match=r"holds no lora weights for 11 module\(s\) .*'all-linear' names: "
+    with pytest.raises(ModelLoadError, match=r"holds no lora weights for 11 module\(s\) .*\(target_modules 'all-linear'\): "
                        r"model.layers.0.mlp.down_proj, model.layers.0.mlp.gate_proj, model.layers.0.mlp.up_proj and 8 more"):  # fmt: skip
         check_adapter_weights(adapter, base_dir=tiny_model_dir)
+
+
+def test_modules_peft_leaves_unadapted_are_not_missing(
+    tiny_adapter_dir: Path, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    adapter = _copy(tiny_adapter_dir, tmp_path / "a")
+    _edit_weights(adapter, lambda k: None if "layers.1." in k else k)
+    _edit_config(adapter, target_modules=["q_proj", "v_proj"])
+    with pytest.raises(ModelLoadError, match=r"holds no lora weights for 2 module\(s\)"):
+        check_adapter_weights(adapter, base_dir=tiny_model_dir)
+    # A layer saved whole (modules_to_save) has no lora weights in peft either.
+    _edit_config(adapter, modules_to_save=["layers.1"])
+    check_adapter_weights(adapter, base_dir=tiny_model_dir)
+    # Layers beyond num_hidden_layers (multi-token-prediction heads some checkpoints append) and
+    # other stacks (a draft model's "mtp.layers.0...") are not built by transformers, nor adapted.
+    _edit_config(adapter, modules_to_save=None)
+    base = _copy(tiny_model_dir, tmp_path / "base")
+
+    from safetensors.torch import load_file, save_file
+
+    path = next(base.glob("*.safetensors"))
+    tensors = load_file(path)
+    layer0 = {k: v for k, v in tensors.items() if k.startswith("model.layers.0.")}
+    tensors |= {k.replace("layers.0.", "layers.2."): v.clone() for k, v in layer0.items()}
+    tensors |= {"mtp." + k[len("model.") :]: v.clone() for k, v in layer0.items()}
+    save_file(tensors, path, metadata={"format": "pt"})
+    _edit_weights(adapter, lambda k: k)  # layer 0 only, as saved
+    _edit_config(adapter, layers_to_transform=[0])
+    check_adapter_weights(adapter, base_dir=base)
+    _edit_config(adapter, layers_to_transform=None)
+    with pytest.raises(ModelLoadError) as err:  # layer 1 is a decoder layer: still missing
+        check_adapter_weights(adapter, base_dir=base)
+    assert "model.layers.1.self_attn.q_proj, model.layers.1.self_attn.v_proj." in str(err.value)
+    assert "layers.2." not in str(err.value) and "mtp." not in str(err.value)
+
+
+def test_all_linear_in_any_case_and_an_unreadable_tensor(tiny_adapter_dir: Path, tmp_path: Path) -> None:
+    adapter = _copy(tiny_adapter_dir, tmp_path / "a")
+    _edit_config(adapter, target_modules="ALL-LINEAR")  # peft reads the shorthand in any case
+    check_adapter_weights(adapter)
+    # A header whose dtype does not fit the tensor's bytes: the file is damaged, said as such.
+    path = adapter / "adapter_model.safetensors"
+    data = path.read_bytes()
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + n])
+    header[Q0_A]["dtype"] = "F16"
+    raw = json.dumps(header, separators=(",", ":")).encode().ljust(n)
+    assert len(raw) == n
+    path.write_bytes(data[:8] + raw + data[8 + n :])
+    with pytest.raises(ModelLoadError, match=r"adapter_model.safetensors: cannot read its tensors \(.*\); the adapter file is incomplete"):
+        check_adapter_weights(adapter)
 
 
 def test_adapters_peft_saves_on_part_of_the_model_pass(tiny_model_dir: Path, tmp_path: Path) -> None:
@@ -302,19 +396,28 @@ def test_weights_that_are_not_finite(tiny_adapter_dir: Path, tmp_path: Path) -> 
     )
 
 
+@pytest.mark.parametrize(
+    ("dtype", "fix"),
+    [
+        ("fp32", "its weights are far too large (a training that diverged) and the adapter can only write garbage; "
+                 "retrain with a lower learning rate"),
+        ("fp16", "fp16's range (65504) is the likely cause: gate it at --dtype bf16 (or fp32), and retrain with a "
+                 "lower learning rate only if that fails too"),
+    ],
+)  # fmt: skip
 def test_weights_that_overflow_stop_the_run_before_the_candidate_generates(
-    pytester: pytest.Pytester, tiny_adapter_dir: Path, tiny_model_dir: Path, tmp_path: Path
+    pytester: pytest.Pytester, tiny_adapter_dir: Path, tiny_model_dir: Path, tmp_path: Path, dtype: str, fix: str
 ) -> None:
     # Finite in the file, so the header and value checks pass; the model's logits are not.
     adapter = _copy(tiny_adapter_dir, tmp_path / "huge")
-    _scale_lora_b(adapter, 1e30)
+    _scale_lora_b(adapter, 1e30 if dtype == "fp32" else 1e6)
     check_adapter_weights(adapter, base_dir=tiny_model_dir)
-    res = _run_toy_suite(pytester, tiny_model_dir, adapter, tmp_path / "cache")
+    res = _run_toy_suite(pytester, tiny_model_dir, adapter, tmp_path / "cache", dtype)
     out = res.stdout.str() + res.stderr.str()
     assert res.ret == pytest.ExitCode.USAGE_ERROR, out
     assert (
         f"candidate 'huge' ({adapter}): with the adapter on, the model's next-token logits are NaN, infinite or "
-        "one value over the whole vocabulary on a probe batch of 1 prompt(s) (the base's are sound at --dtype fp32)"
-        in out
+        f"one value over the whole vocabulary on a probe batch of 1 prompt(s) (the base's are sound, in {dtype}): "
+        f"{fix}" in out
     )
     assert "generate huge" not in out and "Traceback" not in out

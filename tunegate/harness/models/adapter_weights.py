@@ -33,7 +33,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -128,7 +128,7 @@ def _targeted(cfg: Mapping[str, Any], module: str) -> bool:
             re.compile(target)
         except re.error:
             return True
-        return target == "all-linear" or _matches(target, module)
+        return target.lower() == "all-linear" or _matches(target, module)
     return _matches(target, module) if isinstance(target, list) else True
 
 
@@ -139,30 +139,37 @@ def _fmt(shape: Iterable[int | str]) -> str:
 # -- the base's side --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Base:
-    """What the base says about its modules: names (None when its weights are not safetensors) and,
-    for a plain decoder, the layer count and each projection's ``(in, out)`` with how it was derived."""
+    """What the base says about its modules: names (None when its weights are not safetensors),
+    each float matrix's ``(in, out)`` from its weight's shape, and, for a plain decoder, the layer
+    count and each projection's ``(in, out)`` as its config derives them (for bases whose weights
+    are packed, e.g. GPTQ's ``qweight``)."""
 
     modules: frozenset[str] | None
     layers: int | None
     dims: Mapping[str, tuple[int, int, str]]
+    shapes: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
 
-def _base_modules(base_dir: Path) -> frozenset[str] | None:
-    index = base_dir / "model.safetensors.index.json"
-    names: list[str] = []
+_FLOAT_DTYPES = frozenset({"F16", "BF16", "F32", "F64"})
+
+
+def _base_tensors(base_dir: Path) -> tuple[frozenset[str] | None, dict[str, tuple[int, int]]]:
+    """The base's module names and float weight matrices' ``(in, out)``, from the headers of its
+    safetensors files (every shard)."""
+    entries: dict[str, Any] = {}
     try:
-        if index.is_file():
-            weight_map = json.loads(index.read_text(encoding="utf-8")).get("weight_map")
-            names = list(weight_map) if isinstance(weight_map, dict) else []
-        else:
-            for f in sorted(base_dir.glob("*.safetensors")):
-                names.extend(k for k in read_safetensors_header(f) if k != "__metadata__")
-    except (OSError, ValueError, AttributeError, ModelLoadError):
-        return None  # check_model_dir reports an unreadable base; the adapter check just cannot see it
-    # A GGUF-only or pickle-only base has no safetensors names here (GGUF's own names, blk.N.attn_q,
-    # would need its metadata parsed): the existence check is skipped for it.
-    modules = {k.rsplit(".", 1)[0] for k in names if "." in k}
-    return frozenset(modules) or None
+        for f in sorted(base_dir.glob("*.safetensors")):
+            entries.update((k, v) for k, v in read_safetensors_header(f).items() if k != "__metadata__")
+    except ModelLoadError:
+        return None, {}  # check_model_dir reports an unreadable base; the adapter check just cannot see it
+    # A GGUF-only or pickle-only base has no safetensors names here: the module checks step aside.
+    modules = frozenset(k.rsplit(".", 1)[0] for k in entries if "." in k)
+    shapes = {}
+    for key, info in entries.items():
+        shape = info.get("shape") if isinstance(info, dict) else None
+        if key.endswith(".weight") and info.get("dtype") in _FLOAT_DTYPES and isinstance(shape, list) and len(shape) == 2:
+            shapes[key[: -len(".weight")]] = (int(shape[1]), int(shape[0]))
+    return modules or None, shapes
 
 
 def _decoder_dims(config: Mapping[str, Any]) -> tuple[int | None, dict[str, tuple[int, int, str]]]:
@@ -206,16 +213,18 @@ def _base(base_dir: Path | None) -> _Base:
     except (OSError, ValueError):
         config = None  # no readable config.json: the dimension checks are skipped
     layers, dims = _decoder_dims(config) if isinstance(config, dict) else (None, {})
-    return _Base(_base_modules(base_dir), layers, dims)
+    modules, shapes = _base_tensors(base_dir)
+    return _Base(modules, layers, dims, shapes)
 
 
-def _module_exists(module: str, base_modules: frozenset[str]) -> bool:
-    """``module`` among the base's modules, allowing for checkpoints saved with or without the
-    top-level prefix (``model.layers.0...`` in one, ``layers.0...`` in another)."""
+def _base_name(module: str, base_modules: frozenset[str]) -> str | None:
+    """The base's name for ``module``, allowing for checkpoints saved with or without the top-level
+    prefix (``model.layers.0...`` in one, ``layers.0...`` in another); None when it has none."""
     parts = module.split(".")
-    return any(".".join(parts[i:]) in base_modules for i in range(len(parts))) or any(
-        m.endswith("." + module) for m in base_modules
-    )
+    for i in range(len(parts)):
+        if ".".join(parts[i:]) in base_modules:
+            return ".".join(parts[i:])
+    return next((m for m in sorted(base_modules) if m.endswith("." + module)), None)
 
 
 # -- the check --------------------------------------------------------------------------------------
@@ -241,15 +250,22 @@ def _base_problem(t: _Lora, base: _Base) -> str:
             f"adapts layer {layer.group(1)} but the base has num_hidden_layers={base.layers} "
             f"(layers 0-{base.layers - 1}): the adapter was trained on a deeper base; {_FIX_BASE}"
         )
-    if base.modules is not None and not _module_exists(t.module, base.modules):
+    name = _base_name(t.module, base.modules) if base.modules is not None else None
+    if base.modules is not None and name is None:
         return (
             f"adapts module {t.module!r}, which the base does not have: the adapter was trained on another "
             f"architecture or its tensors were renamed; {_FIX_BASE}"
         )
     kind = _PROJECTION.search(t.module)
-    if kind is None or kind.group(1) not in base.dims or len(t.shape) != 2:
+    if kind is None or len(t.shape) != 2:
         return ""
-    d_in, d_out, why = base.dims[kind.group(1)]
+    if name is not None and name in base.shapes:  # the weight itself: right for every variant
+        d_in, d_out = base.shapes[name]
+        why = f"its weight {name}.weight is [{d_out}, {d_in}]"
+    elif kind.group(1) in base.dims:
+        d_in, d_out, why = base.dims[kind.group(1)]
+    else:
+        return ""
     if t.ab == "A" and t.shape[1] != d_in:
         expected = _fmt([t.shape[0], d_in])
     elif t.ab == "B" and t.shape[0] != d_out:
@@ -299,43 +315,56 @@ def _layers_to_transform(cfg: Mapping[str, Any]) -> set[int] | None:
     return None
 
 
+def _under_modules_to_save(cfg: Mapping[str, Any], module: str) -> bool:
+    """peft adapts nothing inside a module it saves whole (``modules_to_save``)."""
+    saved = cfg.get("modules_to_save")
+    return isinstance(saved, list) and any(
+        isinstance(m, str) and re.fullmatch(rf"(.*\.)?{re.escape(m)}(\..*)?", module) is not None for m in saved
+    )
+
+
 def _unadapted(tensors: list[_Lora], cfg: Mapping[str, Any], base: _Base) -> list[str]:
     """The base's projections that the config has peft adapt but the file holds no weights for.
 
     Only where the answer is sure: a plain decoder (``base.dims``) whose module names are known,
-    the seven projections of its layers, and a ``target_modules`` given (a list, a regex or
-    ``all-linear``, which adapts every projection). Names are compared from ``layers.N.`` on, so a
-    checkpoint saved with another top-level prefix matches.
+    the seven projections of its decoder layers (below ``num_hidden_layers``: transformers does not
+    build the multi-token-prediction layers some checkpoints append) in a stack the adapter adapts
+    (not a draft head's or a tower's), and a ``target_modules`` given (a list, a regex or
+    ``all-linear``, which adapts every projection), less ``layers_to_transform``,
+    ``exclude_modules`` and ``modules_to_save``.
     """
     target = cfg.get("target_modules")
     if base.modules is None or not base.dims or not tensors or not isinstance(target, (list, str)):
         return []
+    all_linear = isinstance(target, str) and target.lower() == "all-linear"
     layers = _layers_to_transform(cfg)
-
-    def tail(module: str) -> str | None:
-        m = _LAYER.search(module)
-        return module[m.start() :].lstrip(".") if m else None
-
-    adapted = {tail(t.module) for t in tensors}
+    adapted, stacks = set(), set()
+    for t in tensors:
+        name = _base_name(t.module, base.modules)
+        layer = _LAYER.search(name) if name is not None else None
+        if name is not None and layer is not None:
+            adapted.add(name)
+            stacks.add(name[: layer.start()])
     missing: list[tuple[int, str]] = []
-    for module in base.modules:
+    for module in base.modules - adapted:
         kind, layer = _PROJECTION.search(module), _LAYER.search(module)
-        if kind is None or layer is None or kind.group(1) not in base.dims:
+        if kind is None or layer is None or kind.group(1) not in base.dims or module[: layer.start()] not in stacks:
             continue
-        if layers is not None and int(layer.group(1)) not in layers:
+        index = int(layer.group(1))
+        if (base.layers is not None and index >= base.layers) or (layers is not None and index not in layers):
             continue
-        if target != "all-linear" and not _matches(target, module):
+        if not all_linear and not _matches(target, module):
             continue
-        if _matches(cfg.get("exclude_modules"), module) or tail(module) in adapted:
+        if _matches(cfg.get("exclude_modules"), module) or _under_modules_to_save(cfg, module):
             continue
-        missing.append((int(layer.group(1)), module))
+        missing.append((index, module))
     return [module for _, module in sorted(missing)]
 
 
 def _non_finite(weights: Path, tensors: list[_Lora]) -> list[str]:
     """The lora tensors holding NaN or infinite values, read one at a time."""
     import torch
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
 
     bad = []
     try:
@@ -343,7 +372,7 @@ def _non_finite(weights: Path, tensors: list[_Lora]) -> list[str]:
             for t in tensors:
                 if not bool(torch.isfinite(f.get_tensor(t.key)).all()):
                     bad.append(t.key)
-    except (OSError, RuntimeError, ValueError) as exc:
+    except (OSError, RuntimeError, ValueError, SafetensorError) as exc:
         raise ModelLoadError(f"adapter {weights}: cannot read its tensors ({exc}); {_FIX_FILE}") from None
     return bad
 
@@ -396,11 +425,16 @@ def check_adapter_weights(adapter_dir: Path, *, base_dir: Path | None = None) ->
         missing = _unadapted(tensors, cfg, base)
         if missing:
             shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+            spec = f"target_modules {cfg.get('target_modules')!r}" + (
+                f", layers_to_transform {cfg.get('layers_to_transform')!r}" if cfg.get("layers_to_transform") is not None else ""
+            )
             raise ModelLoadError(
                 f"adapter {weights}: holds no lora weights for {len(missing)} module(s) of the base that "
-                f"adapter_config.json target_modules {cfg.get('target_modules')!r} names: {shown}. peft would load "
-                f"it with B = 0 there and the adapter would be gated applied to part of the model; {_FIX_FILE} "
-                "(or, if those modules were left out on purpose, list them in exclude_modules)"
+                f"adapter_config.json has peft adapt ({spec}): {shown}. peft would load it with B = 0 there and "
+                "the adapter would be gated applied to part of the model. Either the file is incomplete (copy "
+                "it again, or re-save it with save_pretrained(DIR, safe_serialization=True)) or this "
+                "adapter_config.json is not the one saved with these weights (use that one; modules left out on "
+                "purpose belong in exclude_modules)"
             )
         return
     key, problem = problems[0]

@@ -276,6 +276,7 @@ class HFBackend:
             # with the adapter on and not off, its weights overflow this dtype or hold NaN.
             "adapter_logits_sound": _sound(with_adapter),
             "base_logits_sound": _sound(without),
+            "dtype": self.engine.dtype,
         }
 
 
