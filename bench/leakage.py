@@ -7,7 +7,7 @@ Training lines are chat examples of about 40 words (a system turn, a user e-mail
 one of a few stock phrases, a reply); 30% of e-mails close with the same 15-word sign-off, so
 the boilerplate rule is exercised at scale. Eval items come from the same generator. Leaks are
 planted at random lines: exact copies (case and punctuation changed), near duplicates (one word
-changed), 13-gram overlaps (a run of an eval prompt inside a reply), containment (an eval prompt
+changed), edited copies (three words changed and two swapped), 13-gram overlaps (a run of an eval prompt inside a reply), containment (an eval prompt
 with one word changed inside a long document) and short items (the PaLM rule). Prints one JSON
 object: timings, peak RSS, throughput, and planted vs found per kind.
 """
@@ -42,7 +42,7 @@ OPENERS = [
 ]
 SIGN_OFF = "thank you for your help i look forward to hearing from you soon best regards"
 SYSTEM = "You are a helpful support agent. Answer politely and follow the style guide."
-KINDS = ("exact", "near_duplicate", "ngram", "containment", "short")
+KINDS = ("exact", "near_duplicate", "edited", "ngram", "containment", "short")
 
 
 def vocabulary(rng: np.random.Generator, size: int = 50_000) -> tuple[np.ndarray, np.ndarray]:
@@ -91,6 +91,16 @@ def change_one_word(text: str, rng: np.random.Generator, *, at_end: bool) -> str
     return " ".join(words)
 
 
+def edit_words(text: str) -> str:
+    """Three words changed, at a quarter, a half and three quarters, and two neighbours swapped."""
+    words = text.split()
+    n = len(words)
+    for j, k in enumerate((n // 4, n // 2, 3 * n // 4)):
+        words[k] = f"zzqx{j}"
+    words[2], words[3] = words[3], words[2]
+    return " ".join(words)
+
+
 def build_eval(gen: Generator, n_items: int, n_short: int) -> Suite:
     prompts = gen.emails(n_items - n_short) + [p.capitalize() + "?" for p in gen.phrases(n_short, 10)]
     items = tuple(
@@ -105,8 +115,8 @@ def plant(gen: Generator, suite: Suite, per_kind: int, n_short: int) -> dict[str
     rng = gen.rng
     long_items = [it for it in suite.items[: len(suite) - n_short]]
     short_items = list(suite.items[len(suite) - n_short :])
-    chosen = rng.choice(len(long_items), size=4 * per_kind, replace=False).tolist()
-    groups = [chosen[k * per_kind : (k + 1) * per_kind] for k in range(4)]
+    chosen = rng.choice(len(long_items), size=5 * per_kind, replace=False).tolist()
+    groups = [chosen[k * per_kind : (k + 1) * per_kind] for k in range(5)]
     filler = gen.phrases(8 * per_kind, 20)
     out: dict[str, dict[str, str]] = {k: {} for k in KINDS}
     for i in groups[0]:
@@ -123,6 +133,9 @@ def plant(gen: Generator, suite: Suite, per_kind: int, n_short: int) -> dict[str
         it = long_items[i]
         inner = change_one_word(it.prompt, rng, at_end=False)
         out["containment"][it.id] = chat_line(f"{filler.pop()} forwarded message {inner} end", filler.pop())
+    for i in groups[4]:
+        it = long_items[i]
+        out["edited"][it.id] = chat_line(edit_words(it.prompt), filler.pop())
     for it in short_items[: min(per_kind, len(short_items))]:
         out["short"][it.id] = chat_line(f"{it.prompt} {filler.pop()}", "ok")
     return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 from pathlib import Path
 
 from tunegate.harness.data import EvalItem, load_suite
@@ -116,3 +117,49 @@ def test_gold_reply_copied_under_an_edited_prompt_is_flagged(tmp_path: Path) -> 
     assert {f.id for f in off.flagged()} == {copied.id, reply_only.id}  # the prompt rule alone
     passed, reason = report.verdict()
     assert not passed and copied.id in reason
+
+
+EDITS = {
+    "four words changed": lambda w: ["kindly" if i in (3, 9, 15, 21) else x for i, x in enumerate(w)],
+    "two pairs of words reordered": lambda w: w[:4] + [w[5], w[4]] + w[6:10] + [w[11], w[10]] + w[12:],
+    "a sentence added": lambda w: ["Sorry", "to", "bother", "you", "again", "on", "a", "Sunday."] + w,
+    "the last 30% cut": lambda w: w[: int(len(w) * 0.7)],
+}
+
+
+MISSED_BY_SHINGLES = {"four words changed", "two pairs of words reordered"}
+
+
+def test_training_prompts_with_a_few_words_edited_are_near_duplicates() -> None:
+    """A training prompt copied into the eval suite with a few words changed, reordered, added or cut
+    (and a reference of its own) breaks the 13-grams and shingles, not the word order."""
+    suite = load_suite(SUPPORT / "eval.jsonl", name="support/eval")
+    train = [json.loads(ln) for ln in (SUPPORT / "train.jsonl").read_text(encoding="utf-8").splitlines()]
+    items = list(suite.items)
+    planted = {}
+    for k, (name, edit) in enumerate(EDITS.items()):
+        user = next(m["content"] for m in train[100 * k + 5]["messages"] if m["role"] == "user")
+        edited = " ".join(edit(user.split(" ")))
+        assert edited != user
+        base = items[k]
+        turns = (*base.messages[:-1], replace(base.messages[-1], content=edited))
+        items.append(replace(base, id=f"edited-{k}", messages=turns))
+        planted[f"edited-{k}"] = (name, 100 * k + 6)
+    report = check_leakage([SUPPORT / "train.jsonl"], [replace(suite, items=tuple(items))], config=LeakageConfig())
+    flagged = {f.id: f for f in report.flagged()}
+    assert set(flagged) == set(planted), {i: f.reason for i, f in flagged.items()}
+    for item_id, (name, line) in planted.items():
+        f = flagged[item_id]
+        assert (f.flag, f.source) == ("near_duplicate", f"{SUPPORT / 'train.jsonl'}:{line}"), (name, f.reason)
+    assert not report.passed  # 4 of 324 items: above the 1% limit
+    # Without the word-level comparison (a threshold only identical prompts reach) these are missed:
+    shingles_only = check_leakage(
+        [SUPPORT / "train.jsonl"], [replace(suite, items=tuple(items))], config=LeakageConfig(edit_threshold=1.0)
+    )
+    missed = {planted[f.id][0] for f in shingles_only.items if f.id in planted and f.flag != "near_duplicate"}
+    assert missed == MISSED_BY_SHINGLES, missed
+    for item_id, (name, _) in planted.items():
+        if name in missed:
+            assert "of their words line up in order (word-level similarity, threshold 80%): a copy with a few" in (
+                flagged[item_id].reason
+            ), (name, flagged[item_id].reason)

@@ -16,8 +16,9 @@ class LeakageConfig:
     Defaults: 13-gram overlap with boilerplate (13-grams in >= 10 training documents) ignored
     (GPT-3, appendix C); the PaLM rule (>= 70% of 8-grams seen) for items under 13 words; MinHash
     LSH on word 5-gram shingles with 128 permutations and Jaccard >= 0.8, re-checked exactly;
-    containment >= 0.8 of an item's shingles inside one training document. The gate fails on any
-    exact duplicate and when n-gram + near-duplicate items exceed 1% of the eval set
+    containment >= 0.8 of an item's shingles inside one training document; for prompts of 13+
+    words, word-level similarity >= 0.8 with a training prompt (a copy with a few words edited).
+    The gate fails on any exact duplicate and when n-gram + near-duplicate items exceed 1% of the eval set
     (``max_near_duplicate_rate``): one leaked item in a hundred moves a mean by about as much as
     the smallest deltas worth gating on, so more than that makes the scores unreliable.
 
@@ -60,6 +61,15 @@ class LeakageConfig:
     """Exact Jaccard similarity (of prompt shingles) at or above which an item is a near duplicate."""
     containment_threshold: float = 0.8
     """Share of an item's shingles inside one training document at or above which it is flagged."""
+    edit_threshold: float = 0.8
+    """Word-level similarity (difflib's ratio: 2 x matched words / both lengths) of an item's prompt
+    and a training prompt at or above which the item is a near duplicate: a copy with a few words
+    changed, reordered, added or cut, which breaks too many 13-grams and shingles to be caught by
+    them (3 words swapped in 40: about 0.93; a sentence added: about 0.89; the first 70% kept:
+    0.82). Clean pairs of the shipped support data reach 0.38 at most."""
+    edit_min_words: int = 13
+    """Shortest prompt (in words) compared word by word: shorter ones ("What is 12 + 7?") differ
+    from another item by one number and go to the short-item n-gram rule instead."""
     check_references: bool = True
     """Compare each eval item's reference answer with the training answers (assistant turns)."""
     reference_min_words: int = 8
@@ -100,6 +110,7 @@ class LeakageConfig:
             "batch_lines",
             "excerpt_chars",
             "reference_min_words",
+            "edit_min_words",
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -118,6 +129,7 @@ class LeakageConfig:
             "short_min_fraction",
             "jaccard_threshold",
             "containment_threshold",
+            "edit_threshold",
             "embedding_threshold",
             "reference_prompt_jaccard",
         ):

@@ -15,6 +15,10 @@ Checks, per training document (user turns = prompt, assistant turns = answer):
 - near duplicates: a document's prompt is a MinHash LSH query only when at least
   ``jaccard_threshold`` of its shingles occur in some eval item: below that no eval item can reach
   the threshold on the exact re-check, so the skipped queries could not change any result;
+- edited copies: documents sharing at least one word shingle with an item's prompt (the few most
+  sharing, per item and batch) are compared word by word (difflib's ratio over normalised words),
+  which a copy with a few words changed, reordered, added or cut passes where its 13-grams and
+  shingles no longer match;
 - paraphrase (optional): MiniLM embeddings of the prompts, cosine against every eval prompt;
 - references: the document's answer, hashed whole, looked up among the eval references (long
   enough ones), and its shingles among the references' prefix-filter shingles; a candidate whose
@@ -37,6 +41,7 @@ from tunegate.harness.data import Suite
 from tunegate.harness.errors import DataError
 from tunegate.harness.leakage import hashing
 from tunegate.harness.leakage.config import LeakageConfig
+from tunegate.harness.leakage.edits import edited_copies
 from tunegate.harness.leakage.index import EvalIndex, build_index
 from tunegate.harness.leakage.paraphrase import Embedder, load_minilm
 from tunegate.harness.leakage.report import FLAGS, ItemFlag, LeakageReport, TrainingFile, strongest
@@ -71,6 +76,8 @@ class _Scanner:
         self.exact: dict[int, _Hit] = {}
         self.near: dict[int, _Hit] = {}  # Jaccard of prompts: the whole item is nearly there
         self.contained: dict[int, _Hit] = {}  # containment: the item sits inside a longer document
+        self.edited: dict[int, _Hit] = {}  # word-level similarity: a copy with a few words edited
+        self._item_words: dict[int, list[str]] = {}
         self.para: dict[int, _Hit] = {}
         self.ref_exact: dict[int, _Hit] = {}  # score: prompt word Jaccard
         self.ref_alone: dict[int, _Hit] = {}  # the same, prompts unlike: counts if distinctive
@@ -101,6 +108,7 @@ class _Scanner:
         self._ngrams(w, doc_of_word, source)
         self._containment(w, doc_of_word, source)
         self._near_duplicates(w, source, raw_excerpt)
+        self._edited_copies(w, prompts, source, raw_excerpt)
         if self.cfg.check_references:
             self._references(w, source, raw_excerpt)
         if self.embedder is not None:
@@ -282,6 +290,12 @@ class _Scanner:
                 if score >= self.cfg.jaccard_threshold and (best is None or score > best.score):
                     self.near[item] = _Hit(score, source(doc), raw_excerpt(doc), "jaccard")
 
+    def _edited_copies(self, w: hashing.Words, prompts: list[str], source: _Locate, raw_excerpt: _Locate) -> None:
+        for item, (score, doc) in edited_copies(self.index, self.cfg, w, prompts, self._item_words).items():
+            best = self.edited.get(item)
+            if best is None or score > best.score:
+                self.edited[item] = _Hit(score, source(doc), raw_excerpt(doc), "edit")
+
     def _paraphrases(self, prompts: list[str], source: _Locate, raw_excerpt: _Locate) -> None:
         if self.embedder is None or self.eval_embeddings is None:
             return
@@ -337,12 +351,18 @@ class _Scanner:
             if item in ngram:
                 evidence["ngram"] = ngram[item]
                 matched.add("prompt")
-            if item in self.near or item in self.contained:
-                hit = self.near[item] if item in self.near else self.contained[item]
+            if item in self.near or item in self.contained or item in self.edited:
+                hit = self.near.get(item) or self.contained.get(item) or self.edited[item]
                 if hit.detail == "jaccard":
                     why = (
                         f"near duplicate of a training prompt: exact Jaccard {hit.score:.2f} of word "
                         f"{cfg.shingle_n}-gram shingles (threshold {cfg.jaccard_threshold})"
+                    )
+                elif hit.detail == "edit":
+                    why = (
+                        f"near duplicate of a training prompt: {hit.score:.0%} of their words line up in order "
+                        f"(word-level similarity, threshold {cfg.edit_threshold:.0%}): a copy with a few words "
+                        "changed, reordered, added or cut"
                     )
                 else:
                     why = (
