@@ -48,14 +48,19 @@ def _edit_config(adapter: Path, **changes: object) -> None:
     (adapter / "adapter_config.json").write_text(json.dumps(cfg))
 
 
-def _edit_weights(adapter: Path, edit: Callable[[str], str | None]) -> None:
-    """Rewrite the adapter's safetensors with each tensor renamed by ``edit`` (dropped on None)."""
+def _rewrite(path: Path, edit: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+    """Rewrite the safetensors file ``path`` with its tensors as ``edit`` returns them."""
     from safetensors.torch import load_file, save_file
 
-    path = adapter / "adapter_model.safetensors"
-    tensors = load_file(path)
-    renamed = {new: t for k, t in tensors.items() if (new := edit(k)) is not None}
-    save_file(renamed, path, metadata={"format": "pt"})
+    save_file(edit(load_file(path)), path, metadata={"format": "pt"})
+
+
+def _edit_weights(adapter: Path, edit: Callable[[str], str | None]) -> None:
+    """Rewrite the adapter's safetensors with each tensor renamed by ``edit`` (dropped on None)."""
+    _rewrite(
+        adapter / "adapter_model.safetensors",
+        lambda tensors: {new: t for k, t in tensors.items() if (new := edit(k)) is not None},
+    )
 
 
 def test_an_adapter_saved_by_peft_passes(tiny_adapter_dir: Path, tiny_model_dir: Path) -> None:
@@ -161,11 +166,10 @@ def test_base_of_another_width(tiny_adapter_dir: Path, wide_base: Path) -> None:
 
 def _rewrite_base(base: Path, edit: Callable[[str, Any], tuple[str, Any] | None], **config: object) -> None:
     """The base's tensors passed through ``edit`` (renamed, replaced, dropped on None); config keys set."""
-    from safetensors.torch import load_file, save_file
-
-    path = next(base.glob("*.safetensors"))
-    tensors = {kv[0]: kv[1] for k, t in load_file(path).items() if (kv := edit(k, t)) is not None}
-    save_file(tensors, path, metadata={"format": "pt"})
+    _rewrite(
+        next(base.glob("*.safetensors")),
+        lambda tensors: {kv[0]: kv[1] for k, t in tensors.items() if (kv := edit(k, t)) is not None},
+    )
     cfg = json.loads((base / "config.json").read_text())
     (base / "config.json").write_text(json.dumps({**cfg, **config}))
 
@@ -200,13 +204,10 @@ def test_projection_widths_come_from_the_base_weights(tiny_model_dir: Path, tmp_
     base = _copy(tiny_model_dir, tmp_path / "base")
     _rewrite_base(base, lambda k, t: (k, torch.cat([t, t]) if k.endswith("q_proj.weight") else t))
     adapter = _copy(build_lora_adapter(tiny_model_dir, tmp_path / "a0"), tmp_path / "a")  # q_proj B doubled:
-
-    from safetensors.torch import load_file, save_file
-
-    path = adapter / "adapter_model.safetensors"
-    tensors = load_file(path)
-    tensors = {k: torch.cat([t, t]) if "q_proj.lora_B" in k else t for k, t in tensors.items()}
-    save_file(tensors, path, metadata={"format": "pt"})
+    _rewrite(
+        adapter / "adapter_model.safetensors",
+        lambda tensors: {k: torch.cat([t, t]) if "q_proj.lora_B" in k else t for k, t in tensors.items()},
+    )
     check_adapter_weights(adapter, base_dir=base)  # [128, 4] B against a [128, 64] q_proj
     with pytest.raises(ModelLoadError, match=r"expected \[64, 4\] for the base's q_proj \(its weight model\.layers\.0\.self_attn\.q_proj\.weight is \[64, 64\]\)"):
         check_adapter_weights(adapter, base_dir=tiny_model_dir)
@@ -299,15 +300,12 @@ def test_modules_peft_leaves_unadapted_are_not_missing(
     _edit_config(adapter, modules_to_save=None)
     base = _copy(tiny_model_dir, tmp_path / "base")
 
-    from safetensors.torch import load_file, save_file
+    def with_extra_layers(tensors: dict[str, Any]) -> dict[str, Any]:
+        layer0 = {k: v for k, v in tensors.items() if k.startswith("model.layers.0.")}
+        tensors |= {k.replace("layers.0.", "layers.2."): v.clone() for k, v in layer0.items()}
+        return tensors | {"mtp." + k[len("model.") :]: v.clone() for k, v in layer0.items()}
 
-    path = next(base.glob("*.safetensors"))
-    tensors = load_file(path)
-    layer0 = {k: v for k, v in tensors.items() if k.startswith("model.layers.0.")}
-    tensors |= {k.replace("layers.0.", "layers.2."): v.clone() for k, v in layer0.items()}
-    tensors |= {"mtp." + k[len("model.") :]: v.clone() for k, v in layer0.items()}
-    save_file(tensors, path, metadata={"format": "pt"})
-    _edit_weights(adapter, lambda k: k)  # layer 0 only, as saved
+    _rewrite(next(base.glob("*.safetensors")), with_extra_layers)
     _edit_config(adapter, layers_to_transform=[0])
     check_adapter_weights(adapter, base_dir=base)
     _edit_config(adapter, layers_to_transform=None)
@@ -357,16 +355,15 @@ def test_adapters_peft_saves_on_part_of_the_model_pass(tiny_model_dir: Path, tmp
 
 
 def _scale_lora_b(adapter: Path, factor: float, *, nan: bool = False) -> None:
-    from safetensors.torch import load_file, save_file
+    def scaled(tensors: dict[str, Any]) -> dict[str, Any]:
+        for key, t in tensors.items():
+            if "lora_B" in key:
+                t.mul_(factor)
+                if nan and "layers.1.self_attn.q_proj" in key:
+                    t[0, 0] = float("nan")
+        return tensors
 
-    path = adapter / "adapter_model.safetensors"
-    tensors = load_file(path)
-    for key, t in tensors.items():
-        if "lora_B" in key:
-            t.mul_(factor)
-            if nan and "layers.1.self_attn.q_proj" in key:
-                t[0, 0] = float("nan")
-    save_file(tensors, path, metadata={"format": "pt"})
+    _rewrite(adapter / "adapter_model.safetensors", scaled)
 
 
 def test_an_adapter_not_for_generation(tiny_adapter_dir: Path, tmp_path: Path) -> None:
