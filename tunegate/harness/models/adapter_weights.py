@@ -281,6 +281,7 @@ def _base_problem(t: _Lora, base: _Base) -> str:
 def _problems(tensors: list[_Lora], cfg: Mapping[str, Any], base: _Base) -> list[tuple[str, str]]:
     """``(tensor key, what is wrong)`` for each tensor that has a problem, its first one only."""
     halves = {(t.module, t.ab) for t in tensors}
+    layers = _layers_to_transform(cfg)
     problems = []
     for t in tensors:
         other = "B" if t.ab == "A" else "A"
@@ -295,7 +296,7 @@ def _problems(tensors: list[_Lora], cfg: Mapping[str, Any], base: _Base) -> list
                 f"adapts module {t.module!r}, which adapter_config.json target_modules "
                 f"{cfg.get('target_modules')!r} does not name (peft would ignore it); {_FIX_CONFIG}"
             )
-        layer, layers = _LAYER.search(t.module), _layers_to_transform(cfg)
+        layer = _LAYER.search(t.module)
         if not problem and layer and layers is not None and int(layer.group(1)) not in layers:
             problem = (
                 f"adapts layer {layer.group(1)}, which adapter_config.json layers_to_transform "
