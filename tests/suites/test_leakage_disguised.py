@@ -115,31 +115,35 @@ def planted_check(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, dict[s
     return check_leakage([TRAIN], [suite], config=LeakageConfig()), planted, path
 
 
+def planted_flag(planted_check: Any, kind: str, disguise: str) -> tuple[Any, str]:
+    """The flag of the item planted as ``kind`` ("prompt" or "reply") in ``disguise``, and where
+    its training line is."""
+    report, planted, _ = planted_check
+    item_id = next(i for i, (name, _) in planted.items() if i.startswith(f"{kind}-") and name == disguise)
+    return report.flags("support/eval+planted")[item_id], f"{TRAIN}:{planted[item_id][1]}"
+
+
 @pytest.mark.parametrize("disguise", list(PROMPT_DISGUISES))
 def test_a_disguised_copy_of_a_training_prompt_is_an_exact_duplicate(
     planted_check: Any, disguise: str
 ) -> None:
-    report, planted, _ = planted_check
-    item_id = next(i for i, (name, _) in planted.items() if i.startswith("prompt-") and name == disguise)
-    flag = report.flags("support/eval+planted")[item_id]
+    flag, source = planted_flag(planted_check, "prompt", disguise)
     assert flag.flag == "exact", (disguise, flag)
     assert flag.matched == ("prompt",)
     assert flag.reason == "its prompt appears verbatim in a training example (after normalisation)"
-    assert flag.source == f"{TRAIN}:{planted[item_id][1]}"
+    assert flag.source == source
 
 
 @pytest.mark.parametrize("disguise", [*REPLY_DISGUISES, "JSON string, keys reversed, indented"])
 def test_a_disguised_copy_of_a_training_answer_counts_as_the_reference(
     planted_check: Any, disguise: str
 ) -> None:
-    report, planted, _ = planted_check
-    item_id = next(i for i, (name, _) in planted.items() if i.startswith("reply-") and name == disguise)
-    flag = report.flags("support/eval+planted")[item_id]
+    flag, source = planted_flag(planted_check, "reply", disguise)
     assert flag.flag == "exact", (disguise, flag)
     assert flag.matched == ("reference",)
     assert "its reference answer is verbatim the answer of a training example" in flag.reason
     assert "it counts alone" in flag.reason
-    assert flag.source == f"{TRAIN}:{planted[item_id][1]}"
+    assert flag.source == source
 
 
 def test_only_the_planted_items_are_flagged(planted_check: Any) -> None:
