@@ -30,44 +30,56 @@ threshold with its edits spread out keeps about half (4 words changed in 45: 0.5
 documents that only share stock phrases with it are never compared."""
 
 
-def edited_copies(
-    index: EvalIndex, cfg: LeakageConfig, w: hashing.Words, prompts: list[str], item_words: dict[int, list[str]]
-) -> dict[int, tuple[float, int]]:
-    """``{item: (similarity, document)}`` for the items whose prompt reaches ``cfg.edit_threshold``
-    with a document's prompt in this batch (the best document each). ``w`` holds the batch's
-    (prompt, answer) texts; ``item_words`` caches the items' normalised words between batches."""
-    sh, owner = hashing.shingles(w, cfg.shingle_n)
-    keep = owner % 2 == 0
-    sh, docs = sh[keep], owner[keep] // 2
-    postings = index.shingle_index
-    found = postings.find(sh)
-    distinctive = postings.items_per_key() <= MAX_ITEMS_PER_SHINGLE
-    hit = np.flatnonzero(found >= 0)
-    hit = hit[distinctive[found[hit]]]
-    if len(hit) == 0:
-        return {}
-    rep, items = postings.expand(found[hit])
-    long_enough = index.n_words[items] >= cfg.edit_min_words
-    pairs, shared = np.unique(docs[hit][rep][long_enough] * len(index) + items[long_enough], return_counts=True)
-    pair_doc, pair_item = np.divmod(pairs, len(index))
-    per_item = np.bincount(postings.items[np.repeat(distinctive, postings.items_per_key())], minlength=len(index))
-    enough = shared >= MIN_SHARED * per_item[pair_item]
-    pairs, shared, pair_doc, pair_item = pairs[enough], shared[enough], pair_doc[enough], pair_item[enough]
-    order = np.lexsort((-shared, pair_item))  # per item, the documents sharing most first
-    pair_doc, pair_item = pair_doc[order], pair_item[order]
-    first = np.arange(len(order)) - np.searchsorted(pair_item, pair_item) < CANDIDATES
-    out: dict[int, tuple[float, int]] = {}
-    doc_words: dict[int, list[str]] = {}
-    for doc, item in zip(pair_doc[first].tolist(), pair_item[first].tolist(), strict=True):
-        if item not in item_words:
-            item_words[item] = hashing.normalize(index.prompts[item]).split()
-        if doc not in doc_words:
-            doc_words[doc] = hashing.normalize(prompts[doc]).split()
-        matcher = difflib.SequenceMatcher(None, item_words[item], doc_words[doc], autojunk=False)
-        floor = max(cfg.edit_threshold - 1e-9, out[item][0] if item in out else 0.0)
-        if matcher.real_quick_ratio() < floor or matcher.quick_ratio() < floor:
-            continue
-        score = matcher.ratio()
-        if score >= floor and (item not in out or score > out[item][0]):
-            out[item] = (score, doc)
-    return out
+class EditedCopies:
+    """Finds edited copies batch by batch; what depends on the eval items alone (which shingles are
+    distinctive, how many each item holds, the items' normalised words) is computed once."""
+
+    def __init__(self, index: EvalIndex, cfg: LeakageConfig) -> None:
+        self.index, self.cfg = index, cfg
+        postings = index.shingle_index
+        self._distinctive = postings.items_per_key() <= MAX_ITEMS_PER_SHINGLE
+        held = postings.items[np.repeat(self._distinctive, postings.items_per_key())]
+        self._per_item = np.bincount(held, minlength=len(index))
+        self._item_words: dict[int, list[str]] = {}
+
+    def find(self, w: hashing.Words, prompts: list[str]) -> dict[int, tuple[float, int]]:
+        """``{item: (similarity, document)}`` for the items whose prompt reaches ``cfg.edit_threshold``
+        with a document's prompt in this batch (the best document each). ``w`` holds the batch's
+        (prompt, answer) texts."""
+        index, cfg = self.index, self.cfg
+        sh, owner = hashing.shingles(w, cfg.shingle_n)
+        keep = owner % 2 == 0
+        sh, docs = sh[keep], owner[keep] // 2
+        postings = index.shingle_index
+        found = postings.find(sh)
+        hit = np.flatnonzero(found >= 0)
+        hit = hit[self._distinctive[found[hit]]]
+        if len(hit) == 0:
+            return {}
+        rep, items = postings.expand(found[hit])
+        long_enough = index.n_words[items] >= cfg.edit_min_words
+        pairs, shared = np.unique(docs[hit][rep][long_enough] * len(index) + items[long_enough], return_counts=True)
+        pair_doc, pair_item = np.divmod(pairs, len(index))
+        enough = shared >= MIN_SHARED * self._per_item[pair_item]
+        shared, pair_doc, pair_item = shared[enough], pair_doc[enough], pair_item[enough]
+        order = np.lexsort((-shared, pair_item))  # per item, the documents sharing most first
+        pair_doc, pair_item = pair_doc[order], pair_item[order]
+        first = np.arange(len(order)) - np.searchsorted(pair_item, pair_item) < CANDIDATES
+        out: dict[int, tuple[float, int]] = {}
+        doc_words: dict[int, list[str]] = {}
+        for doc, item in zip(pair_doc[first].tolist(), pair_item[first].tolist(), strict=True):
+            if doc not in doc_words:
+                doc_words[doc] = hashing.normalize(prompts[doc]).split()
+            matcher = difflib.SequenceMatcher(None, self._words(item), doc_words[doc], autojunk=False)
+            floor = max(cfg.edit_threshold - 1e-9, out[item][0] if item in out else 0.0)
+            if matcher.real_quick_ratio() < floor or matcher.quick_ratio() < floor:
+                continue
+            score = matcher.ratio()
+            if score >= floor and (item not in out or score > out[item][0]):
+                out[item] = (score, doc)
+        return out
+
+    def _words(self, item: int) -> list[str]:
+        if item not in self._item_words:
+            self._item_words[item] = hashing.normalize(self.index.prompts[item]).split()
+        return self._item_words[item]

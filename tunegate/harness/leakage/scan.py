@@ -41,7 +41,7 @@ from tunegate.harness.data import Suite
 from tunegate.harness.errors import DataError
 from tunegate.harness.leakage import hashing
 from tunegate.harness.leakage.config import LeakageConfig
-from tunegate.harness.leakage.edits import edited_copies
+from tunegate.harness.leakage.edits import EditedCopies
 from tunegate.harness.leakage.index import EvalIndex, build_index
 from tunegate.harness.leakage.paraphrase import Embedder, load_minilm
 from tunegate.harness.leakage.report import FLAGS, ItemFlag, LeakageReport, TrainingFile, strongest
@@ -77,7 +77,7 @@ class _Scanner:
         self.near: dict[int, _Hit] = {}  # Jaccard of prompts: the whole item is nearly there
         self.contained: dict[int, _Hit] = {}  # containment: the item sits inside a longer document
         self.edited: dict[int, _Hit] = {}  # word-level similarity: a copy with a few words edited
-        self._item_words: dict[int, list[str]] = {}
+        self._edits = EditedCopies(index, config)
         self.para: dict[int, _Hit] = {}
         self.ref_exact: dict[int, _Hit] = {}  # score: prompt word Jaccard
         self.ref_alone: dict[int, _Hit] = {}  # the same, prompts unlike: counts if distinctive
@@ -291,7 +291,7 @@ class _Scanner:
                     self.near[item] = _Hit(score, source(doc), raw_excerpt(doc), "jaccard")
 
     def _edited_copies(self, w: hashing.Words, prompts: list[str], source: _Locate, raw_excerpt: _Locate) -> None:
-        for item, (score, doc) in edited_copies(self.index, self.cfg, w, prompts, self._item_words).items():
+        for item, (score, doc) in self._edits.find(w, prompts).items():
             best = self.edited.get(item)
             if best is None or score > best.score:
                 self.edited[item] = _Hit(score, source(doc), raw_excerpt(doc), "edit")
