@@ -162,8 +162,10 @@ def test_missing_candidate_scores_count_against_it() -> None:
 
 # Open cells, docs/statistics.md 5 (edge table, 1000 runs): skewed group effects at G = 5 (0.116
 # false REGRESSED) and G = 10 (0.079), lognormal (0.087-0.112) and exponential (0.076-0.087)
-# deltas at n = 10, in the direction opposite the tail. Sections 2.2-2.3 give the measured price
-# of holding them (18-40% of the t's power on normal data, more than the 10% allowed).
+# deltas at n = 10, in the direction opposite the tail, and lognormal at n = 15 (0.086 with the
+# tail on the losing side; 0.069 with it on the winning side, too near the 300-run bound to
+# assert). Sections 2.2-2.3 and 5 give the measured price of holding them (15-40% of the t's
+# power on normal data, more than the 10% allowed).
 KNOWN = {
     ("skewed_group_effect_G5", 40),
     ("skewed_group_effect_G10", 80),
@@ -171,6 +173,8 @@ KNOWN = {
     ("lognormal_deltas_left", 10),
     ("exponential_deltas", 10),
     ("exponential_deltas_left", 10),
+    ("lognormal_deltas", 15),
+    ("lognormal_deltas_left", 15),
 }
 
 

@@ -156,14 +156,15 @@ def cells() -> list[Cell]:
         out.append(Cell(f"geometric_groups_G{g}", "continuous", sum(sizes), sizes, 0.05, continuous_clusters(sizes)))
         big = tuple(3 * s for s in sizes)
         out.append(Cell(f"geometric_groups_G{g}", "binary", sum(big), big, 0.05, binary_clusters(big)))
-    for g in (5, 10, 20):
+    for g in (5, 10, 15, 20):
         eq = (8,) * g
         out.append(Cell(f"skewed_group_effect_G{g}", "continuous", 8 * g, eq, 0.05, continuous_clusters(eq, "skewed")))
-    for n in (10, 30, 50):
+    for n in (10, 15, 20, 25, 30, 50):
         out.append(Cell("lognormal_deltas", "continuous", n, None, 0.05, heavy_tailed(n, "lognormal")))
         out.append(Cell("lognormal_deltas_left", "continuous", n, None, 0.05, heavy_tailed(n, "lognormal-left")))
-    out.append(Cell("exponential_deltas", "continuous", 10, None, 0.05, heavy_tailed(10, "exponential")))
-    out.append(Cell("exponential_deltas_left", "continuous", 10, None, 0.05, heavy_tailed(10, "exponential-left")))
+    for n in (10, 15):
+        out.append(Cell("exponential_deltas", "continuous", n, None, 0.05, heavy_tailed(n, "exponential")))
+        out.append(Cell("exponential_deltas_left", "continuous", n, None, 0.05, heavy_tailed(n, "exponential-left")))
     return out
 
 
