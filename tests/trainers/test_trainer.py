@@ -105,6 +105,10 @@ def test_empty_answer_is_refused_before_training(tmp_path: Path) -> None:
         ("", r"cfg.yaml: the required key 'train' is missing"),
         ("train: t.jsonl\nseed: 2020-99-99\n", r"cfg.yaml: invalid YAML value: month must be in 1..12"),
         ("train: .\n", r"cfg.yaml: train data file . is a directory; name the .jsonl file inside it"),
+        ("train: t.jsonl\nepochs: .inf\n", r"cfg.yaml:2: epochs = inf: Input should be a finite number"),
+        ("train: t.jsonl\nlora_alpha: .nan\n", r"cfg.yaml:2: lora_alpha = nan: Input should be a finite number"),
+        ("train: t.jsonl\nweight_decay: .inf\n", r"cfg.yaml:2: weight_decay = inf: Input should be a finite"),
+        ("train: t.jsonl\nreplay:\n  ratio: .nan\n", r"cfg.yaml:3: replay.ratio = nan: Input should be a finite"),
     ],
 )
 def test_config_mistakes_are_one_message_naming_the_file(

@@ -38,7 +38,7 @@ class ReplayConfig(BaseModel):
     the fingerprint of base + pool + ``max_new_tokens`` + ``verify`` (docs/training.md, "Replay").
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     pool: str = Field(
         DEFAULT_POOL,
@@ -73,7 +73,8 @@ class ReplayConfig(BaseModel):
 class TrainConfig(BaseModel):
     """Every knob of a LoRA/QLoRA run. Unknown keys are rejected."""
 
-    model_config = ConfigDict(extra="forbid")
+    # no .nan/.inf: `epochs: .inf` passed the `gt=0` check and only failed (or never ended) in training
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     base: str = Field("smollm2-135m-instruct", description="base model: alias, HF dir, Hub id or .gguf file")
     train: str = Field(..., description="training JSONL (chat lines ending with the assistant turn)")
