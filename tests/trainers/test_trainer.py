@@ -109,6 +109,12 @@ def test_empty_answer_is_refused_before_training(tmp_path: Path) -> None:
         ("train: t.jsonl\nlora_alpha: .nan\n", r"cfg.yaml:2: lora_alpha = nan: Input should be a finite number"),
         ("train: t.jsonl\nweight_decay: .inf\n", r"cfg.yaml:2: weight_decay = inf: Input should be a finite"),
         ("train: t.jsonl\nreplay:\n  ratio: .nan\n", r"cfg.yaml:3: replay.ratio = nan: Input should be a finite"),
+        ("train: t.jsonl\ndev: ''\n", r"cfg.yaml:2: dev = '': an empty path; write the dev path or remove the key"),
+        ("train: t.jsonl\noutput: ' '\n", r"cfg.yaml:2: output = ' ': an empty path; write the output path"),
+        ("train: ''\n", r"cfg.yaml:1: train = '': an empty path"),
+        ("train: t.jsonl\ntarget_modules: []\n", r"cfg.yaml:2: target_modules = \[\]: an empty list, or a module"),
+        ("train: t.jsonl\ntarget_modules: mlp\n", r"cfg.yaml:2: target_modules = 'mlp': neither a list of module names"),
+        ("train: t.jsonl\ntarget_modules: [q_proj, '']\n", r"cfg.yaml:2: target_modules = .*or write 'attention'"),
     ],
 )
 def test_config_mistakes_are_one_message_naming_the_file(

@@ -128,6 +128,26 @@ class TrainConfig(BaseModel):
     def _no_boolean(cls, value: object, info: ValidationInfo) -> object:
         return _no_yaml_boolean(cls, value, info)
 
+    @field_validator("base", "train", "dev", "output")
+    @classmethod
+    def _not_blank(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # `output: ""` is the current directory, `dev: ""` read as "no dev set": both said nothing
+        if value is not None and not value.strip():
+            raise ValueError(f"an empty path; write the {info.field_name} path or remove the key")
+        return value
+
+    @field_validator("target_modules", mode="before")
+    @classmethod
+    def _named_modules(cls, value: object) -> object:
+        # before the union is tried: one message, not one per member with pydantic's type names
+        fix = "name the modules (e.g. [q_proj, v_proj]) or write 'attention' or 'all-linear'"
+        if isinstance(value, list):
+            if not value or not all(isinstance(name, str) and name.strip() for name in value):
+                raise ValueError(f"an empty list, or a module name that is empty or not text; {fix}")
+        elif value not in ("attention", "all-linear"):
+            raise ValueError(f"neither a list of module names nor 'attention'/'all-linear'; {fix}")
+        return value
+
     def modules(self) -> list[str] | str:
         if self.target_modules == "attention":
             return list(ATTENTION)
