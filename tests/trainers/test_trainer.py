@@ -136,6 +136,16 @@ def test_config_not_utf8_or_a_directory(tmp_path: Path) -> None:
         load_config(tmp_path)
 
 
+def test_a_target_module_the_base_lacks_is_named_before_training(
+    tmp_path: Path, tiny_model_dir: Path, small_data: Path
+) -> None:
+    # peft skipped a misspelled name when another one matched, and raised a traceback when none did
+    path = _config(tmp_path, tiny_model_dir, small_data, target_modules=["q_proj", "v_prj"])
+    with pytest.raises(ConfigError, match=r"cfg.yaml: target_modules \['v_prj'\] not found in the base .*'v_proj'"):
+        train(load_config(path), config_path=str(path), quiet=True, threads=1)
+    assert not (tmp_path / "adapter").exists()
+
+
 def test_loss_only_on_the_reply_and_eos(tiny_model_dir: Path, small_data: Path) -> None:
     from transformers import AutoTokenizer
 

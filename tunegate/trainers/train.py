@@ -63,6 +63,22 @@ def load_base(cfg: TrainConfig, model_dir: Path, device: str, dtype: str) -> tup
     return load(model_dir, dtype=dtype, quantization=cfg.quantization, device=device, padding_side=None)
 
 
+def check_target_modules(cfg: TrainConfig, model: Any, config_path: str) -> None:
+    """Every name in ``target_modules`` must be a module of the base: peft stops with a traceback
+    when none is, and skips a misspelled one without a word when another one matches."""
+    names = cfg.modules()
+    if isinstance(names, str):  # "all-linear": peft picks the layers
+        return
+    modules = [n for n, _ in model.named_modules()]
+    missing = [t for t in names if not any(n == t or n.endswith("." + t) for n in modules)]
+    if missing:
+        linear = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if "Linear" in type(m).__name__})
+        raise ConfigError(
+            f"{config_path or 'the trainer config'}: target_modules {missing} not found in the base "
+            f"{cfg.base}; its linear layers are {linear}: name some of them, or write 'attention' or 'all-linear'"
+        )
+
+
 def attach_lora(cfg: TrainConfig, model: Any) -> Any:
     # peft imports bitsandbytes and calls deprecated transformers API: noise that is not the user's
     with quiet():
@@ -227,6 +243,7 @@ def _train(cfg: TrainConfig, world: World, *, config_path: str, quiet: bool) -> 
     model_dir = resolve_base(cfg.base)
     device = join(world, device)
     model, tok = load_base(cfg, model_dir, device, dtype)
+    check_target_modules(cfg, model, config_path)  # before the replay set is built: that takes minutes
     rng = random.Random(cfg.seed)
     if cfg.max_train_examples and cfg.max_train_examples < len(train_chats):
         train_chats = [
