@@ -113,6 +113,7 @@ def test_empty_answer_is_refused_before_training(tmp_path: Path) -> None:
         ("train: t.jsonl\noutput: ' '\n", r"cfg.yaml:2: output = ' ': an empty path; write the output path"),
         ("train: ''\n", r"cfg.yaml:1: train = '': an empty path"),
         ("train: t.jsonl\ntarget_modules: []\n", r"cfg.yaml:2: target_modules = \[\]: an empty list, or a module"),
+        ("train: t.jsonl\nseed: 99999999999999999999999\n", r"cfg.yaml:2: seed = 99999999999999999999999: Input should be less than 9223372036854775808"),
         ("train: t.jsonl\ntarget_modules: mlp\n", r"cfg.yaml:2: target_modules = 'mlp': neither a list of module names"),
         ("train: t.jsonl\ntarget_modules: [q_proj, '']\n", r"cfg.yaml:2: target_modules = .*or write 'attention'"),
     ],

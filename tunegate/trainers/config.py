@@ -114,7 +114,9 @@ class TrainConfig(BaseModel):
     gradient_checkpointing: bool = Field(
         False, description="recompute activations in backward (less memory, slower)"
     )
-    seed: int = Field(0, description="seed for data order, LoRA init and dropout")
+    seed: int = Field(  # torch.manual_seed takes a 64-bit integer: a larger seed failed after the base loaded
+        0, ge=-(2**63), lt=2**63, description="seed for data order, LoRA init and dropout (a 64-bit integer)"
+    )
     replay: ReplayConfig | None = Field(
         None, description="mix the base's own answers to general prompts into training (see the replay table)"
     )
