@@ -147,6 +147,24 @@ def test_a_target_module_the_base_lacks_is_named_before_training(
     assert not (tmp_path / "adapter").exists()
 
 
+def test_an_output_that_is_not_an_adapter_is_refused_not_replaced(
+    tmp_path: Path, tiny_model_dir: Path, small_data: Path
+) -> None:
+    # the adapter is swapped in for the whole output directory: `output: .` deleted the project
+    victim = tmp_path / "notes"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("precious")
+    path = _config(tmp_path, tiny_model_dir, small_data, output=str(victim))
+    with pytest.raises(ConfigError, match=r"cfg.yaml:4: output .*notes is a directory that holds no adapter"):
+        load_config(path)
+    with pytest.raises(ConfigError, match=r"^--output .*keep.txt is a file; the adapter is a directory"):
+        load_config(path, output=str(victim / "keep.txt"))
+    cfg = load_config(path, output=str(tmp_path / "new")).model_copy(update={"output": str(victim)})
+    with pytest.raises(ConfigError, match=r"cfg.yaml: output .*notes is a directory that holds no adapter"):
+        train(cfg, config_path=str(path), quiet=True, threads=1)
+    assert (victim / "keep.txt").read_text() == "precious"
+
+
 def test_loss_only_on_the_reply_and_eos(tiny_model_dir: Path, small_data: Path) -> None:
     from transformers import AutoTokenizer
 

@@ -79,7 +79,10 @@ class TrainConfig(BaseModel):
     base: str = Field("smollm2-135m-instruct", description="base model: alias, HF dir, Hub id or .gguf file")
     train: str = Field(..., description="training JSONL (chat lines ending with the assistant turn)")
     dev: str | None = Field(None, description="dev JSONL for the dev loss during training (same format)")
-    output: str = Field("artifacts/adapter", description="adapter directory to write (atomically)")
+    output: str = Field(
+        "artifacts/adapter",
+        description="adapter directory to write (atomically): a new or empty directory, or an earlier adapter",
+    )
     lora_r: int = Field(16, ge=1, le=1024, description="LoRA rank r (8/16/32 are usual; start at 16)")
     lora_alpha: float = Field(32.0, gt=0, description="LoRA alpha (scaling = alpha / r; 2 x r is usual)")
     lora_dropout: float = Field(0.05, ge=0, lt=1, description="dropout on the LoRA input")
@@ -164,6 +167,20 @@ def _resolve(path: str, cfg_dir: Path) -> str:
     return str(alt) if alt.exists() else str(p)
 
 
+def refuse_unsafe_output(output: str, setting: str) -> None:
+    """Training swaps the adapter in for the whole ``output`` directory (and deletes what was
+    there): only a new directory, an empty one or an earlier adapter may be replaced.
+    ``setting`` names where the value came from: ``cfg.yaml:9: output`` or ``--output``."""
+    out = Path(output).expanduser()
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{setting} {out} is a file; the adapter is a directory: name a new directory")
+    if out.is_dir() and not (out / "adapter_config.json").is_file() and any(out.iterdir()):
+        raise ConfigError(
+            f"{setting} {out} is a directory that holds no adapter (no adapter_config.json); training "
+            "replaces the whole directory, deleting what is in it: name a new directory or an adapter to overwrite"
+        )
+
+
 def load_config(path: str | Path, **overrides: object) -> TrainConfig:
     """Read and validate a YAML config; every problem is one message naming the file."""
     path = Path(path)
@@ -214,6 +231,9 @@ def load_config(path: str | Path, **overrides: object) -> TrainConfig:
                 msg = str(e["msg"]).removeprefix("Value error, ")
                 lines.append(f"{where}: {key} = {e.get('input')!r}: {msg}")
         raise ConfigError("\n".join(lines)) from None
+    line = next((i + 1 for i, t in enumerate(text.splitlines()) if t.split(":", 1)[0].strip() == "output"), None)
+    in_file = f"{path}:{line}: output" if line else f"{path}: output"
+    refuse_unsafe_output(cfg.output, "--output" if overrides.get("output") is not None else in_file)
     cfg_dir = path.resolve().parent
     updates: dict[str, object] = {"train": _resolve(cfg.train, cfg_dir)}
     if cfg.dev:

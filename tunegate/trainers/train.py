@@ -34,7 +34,7 @@ from tunegate.harness.models.runtime import (
     shared_prefix_length,
 )
 from tunegate.harness.models.threads import apply_threads, usable_cpus
-from tunegate.trainers.config import TrainConfig
+from tunegate.trainers.config import TrainConfig, refuse_unsafe_output
 from tunegate.trainers.data import IGNORE, Example, batches, collate, read_chats, tokenize
 from tunegate.trainers.distributed import (
     World,
@@ -207,6 +207,7 @@ def train(cfg: TrainConfig, *, config_path: str = "", quiet: bool = False, threa
     the usable CPUs, :mod:`tunegate.harness.models.threads`)."""
     import torch
 
+    refuse_unsafe_output(cfg.output, f"{config_path or 'train'}: output")
     world = world_from_env()
     if not torch.cuda.is_available():
         if not threads and world.size > 1 and not os.environ.get("OMP_NUM_THREADS"):
