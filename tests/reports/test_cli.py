@@ -102,6 +102,26 @@ def test_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert "--stamp ADAPTER_DIR" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("", r"'' is not a link \(empty, or holds spaces\); give an http\(s\) URL"),
+        ("not a url", r"'not a url' is not a link"),
+        ("javascript:alert(1)", r"'javascript:alert\(1\)' is a javascript: link, not a web page"),
+    ],
+)
+def test_a_report_url_that_is_no_link_is_named(
+    tmp_path: Path, results: dict[str, Any], capsys: pytest.CaptureFixture[str], url: str, message: str
+) -> None:
+    # it went into summary.md as written ('' silently meant report.html)
+    path = _write(tmp_path / "results.json", results)
+    assert main([str(path), "--report-url", url]) == 2
+    err = capsys.readouterr().err
+    assert re.search(r"argument --report-url: " + message, err), err
+    assert not (tmp_path / "summary.md").exists()
+    assert main([str(path), "--report-url", "../runs/7/report.html"]) == 0
+
+
 def test_stamp_errors_are_usage_errors(
     tmp_path: Path, results: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:

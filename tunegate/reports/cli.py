@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from tunegate.harness.errors import DataError, TunegateError
 from tunegate.harness.fingerprint import sha256_file
@@ -28,6 +29,17 @@ from tunegate.reports.stamp import plan_stamp
 
 EXIT_OK = 0
 EXIT_USAGE = 2
+
+
+def _report_url(value: str) -> str:
+    """An http(s) URL or a relative path: summary.md links the HTML report with it as written."""
+    fix = "give an http(s) URL (e.g. https://ci.example/runs/42) or a relative path such as report.html"
+    if not value.strip() or any(c.isspace() for c in value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a link (empty, or holds spaces); {fix}")
+    scheme = urlsplit(value).scheme
+    if scheme and scheme.lower() not in ("http", "https"):
+        raise argparse.ArgumentTypeError(f"{value!r} is a {scheme}: link, not a web page; {fix}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -55,7 +67,10 @@ def _parser() -> argparse.ArgumentParser:
         help="show what changed between two results.json",
     )
     p.add_argument(
-        "--report-url", metavar="URL", help="where summary.md should link the HTML report (e.g. the CI run)"
+        "--report-url",
+        metavar="URL",
+        type=_report_url,
+        help="where summary.md should link the HTML report (e.g. the CI run): an http(s) URL or a relative path",
     )
     return p
 
