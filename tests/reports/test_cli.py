@@ -98,6 +98,8 @@ def test_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     capsys.readouterr()
     assert main(["x.json", "--compare", "a.json", "b.json"]) == 2
     assert "--compare takes OLD and NEW only" in _error_line(capsys)
+    assert main(["--compare", "a.json", "b.json", "--report-url", "https://ci.example/runs/1"]) == 2
+    assert "drop RESULTS.json/--stamp/--report-url" in _error_line(capsys)
     assert main(["--help"]) == 0
     assert "--stamp ADAPTER_DIR" in capsys.readouterr().out
 

@@ -138,9 +138,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
     try:
         if args.compare is not None:
-            if args.results is not None or args.stamp is not None:
-                return _error(
-                    "--compare takes OLD and NEW only; drop RESULTS.json/--stamp or run them separately"
+            if args.results is not None or args.stamp is not None or args.report_url is not None:
+                return _error(  # --report-url was ignored here: compare.md links no report
+                    "--compare takes OLD and NEW only (and -o); drop RESULTS.json/--stamp/--report-url "
+                    "or run them separately"
                 )
             return _compare(args.compare[0], args.compare[1], args.out)
         if args.results is None:
