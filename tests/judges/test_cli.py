@@ -83,6 +83,34 @@ def test_cli_errors_are_one_line_messages(
     assert "unknown rubric 'nope'; known rubrics: support_style" in capsys.readouterr().err
 
 
+def test_a_calibration_where_every_judgment_failed_says_why_and_keeps_the_old_record(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # it printed '80 items, 80 failed' and kappa n/a without a reason, and its record replaced the
+    # judge's earlier (reliable) calibration
+    args = ["calibrate", "--provider", "test-oracle", "--cache-dir", str(tmp_path), "--pairs", "2"]
+    assert main(args) == 0
+    saved = {p: p.read_bytes() for p in (tmp_path / "judges" / "calibration").iterdir()}
+    capsys.readouterr()
+    assert main([*args, "--max-tokens-total", "0", "--no-cache"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: calibration: all 80 judgments failed (the first: budget exhausted: "), err
+    assert "max_tokens_total=0 reached" in err and "nothing was saved" in err
+    assert {p: p.read_bytes() for p in (tmp_path / "judges" / "calibration").iterdir()} == saved
+
+
+def test_failed_judgments_are_counted_with_the_first_reason() -> None:
+    from tunegate.judges.calibrate import format_record
+    from tunegate.judges.health import CalibrationRecord
+
+    record = CalibrationRecord(
+        provider="p", model="m", settings="s", rubric="r", rubric_hash="h" * 12, prompt_version="v", n=80,
+        n_failed=3, kappa=0.7, exact_agreement=None, within_one=None, mean_abs_error=None, labels=[1, 2],
+        confusion=[[0, 0], [0, 0]], failure="unparseable reply",
+    )  # fmt: skip
+    assert "80 items, 3 failed (the first: unparseable reply)" in format_record(record, 0.6)
+
+
 def test_validate_reports_good_and_bad_rubrics(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.md"
     bad.write_text("---\nname: bad\ncriterias: []\n---\nx\n", encoding="utf-8")

@@ -125,6 +125,12 @@ def calibrate(
     scores = judge.rubric(rubric_name).score([g.item for g in gold], [g.output for g in gold])
     labels = rubric.scale.scores
     ok = [i for i, v in enumerate(scores.values) if math.isfinite(v)]
+    failure = next((f for f in scores.failures if f), "")
+    if not ok:  # a record of nothing would replace this judge's earlier calibration
+        raise JudgeError(
+            f"calibration: all {len(gold)} judgments failed (the first: {failure or 'no score'}); nothing "
+            "was saved and an earlier calibration of this judge stays: fix the cause and run again"
+        )
     gold_labels = [gold[i].gold for i in ok]
     judge_labels = [to_label(float(scores.values[i]), labels) for i in ok]
     kappa = cohen_kappa(gold_labels, judge_labels, labels, weights="quadratic") if ok else float("nan")
@@ -157,6 +163,7 @@ def calibrate(
         prompt_version=PROMPT_VERSION,
         n=len(gold),
         n_failed=len(gold) - len(ok),
+        failure=failure,
         kappa=kappa if math.isfinite(kappa) else None,
         exact_agreement=float(np.mean([g == j for g, j in zip(gold_labels, judge_labels, strict=True)]))
         if ok
@@ -188,7 +195,8 @@ def format_record(record: CalibrationRecord, min_kappa: float) -> str:
     )
     lines = [
         f"judge calibration: {record.provider} {record.model}, rubric {record.rubric} "
-        f"(hash {record.rubric_hash[:12]}), {record.n} items, {record.n_failed} failed",
+        f"(hash {record.rubric_hash[:12]}), {record.n} items, {record.n_failed} failed"
+        + (f" (the first: {record.failure})" if record.n_failed and record.failure else ""),
         f"  Cohen's kappa (quadratic weights): {kappa}   [needs >= {min_kappa:.2f}: {verdict}]",
     ]
     if record.exact_agreement is not None:

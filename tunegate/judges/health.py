@@ -48,6 +48,7 @@ class CalibrationRecord:
     pair_accuracy: float | None = None
     calibration_set: str = ""
     calibration_set_hash: str = ""
+    failure: str = ""  # why the first failed judgment failed (budget, parse error, ...): said with n_failed
     created: float = field(default_factory=time.time)
     version: int = RECORD_VERSION
 
