@@ -128,6 +128,13 @@ def test_option_values_are_typed(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "invalid options for the local judge: batchsize: unknown option" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["calibrate", "--option", "no-equals-sign"])
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["calibrate", "--option", "=4"])
+    assert "argument --option: '=4' has no KEY before '='" in capsys.readouterr().err
+    twice = ["--option", "batch_size=4", "--option", "batch_size=8", "--cache-dir", str(tmp_path)]
+    assert main(["calibrate", "--provider", "local", *twice]) == 2
+    assert "error: --option batch_size is given twice (4 and 8); keep one" in capsys.readouterr().err
 
 
 def test_python_dash_m_judges_runs() -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from tunegate.harness.errors import TunegateError
+from tunegate.harness.errors import ConfigError, TunegateError
 from tunegate.judges.budget import Budget
 from tunegate.judges.health import MIN_KAPPA
 from tunegate.judges.providers import PROVIDERS
@@ -29,11 +29,25 @@ def _option(text: str) -> tuple[str, Any]:
             f"expected KEY=VALUE, got {text!r} (e.g. --option base_url=http://localhost:8000/v1)"
         )
     key, raw = text.split("=", 1)
+    if not key.strip():  # the provider said "(top level): unknown option", naming nothing
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has no KEY before '=' (e.g. --option base_url=http://localhost:8000/v1)"
+        )
     try:
         value = yaml.safe_load(raw) if raw else ""
     except yaml.YAMLError:
         value = raw
     return key.strip(), value
+
+
+def _options(pairs: Sequence[tuple[str, Any]]) -> dict[str, Any]:
+    """--option pairs as a dict; a key given twice is refused (the last one won without a word)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ConfigError(f"--option {key} is given twice ({out[key]!r} and {value!r}); keep one")
+        out[key] = value
+    return out
 
 
 def _count(least: int) -> Any:
@@ -170,7 +184,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         use_cache=not args.no_cache,
         concurrency=args.concurrency,
         budget=budget,
-        options=dict(args.option),
+        options=_options(args.option),
         min_kappa=args.min_kappa,
     )
     try:
