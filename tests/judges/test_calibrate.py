@@ -73,6 +73,28 @@ def test_load_set_reports_every_bad_line(tmp_path: Path) -> None:
         load_set(tmp_path / "missing.jsonl", load_rubric("support_style"))
 
 
+def test_load_set_checks_roles_and_group(tmp_path: Path) -> None:
+    # a missing role was read as "user", an unknown one and a trailing assistant turn went to the judge
+    bad = tmp_path / "cal.jsonl"
+    rows = [
+        {"id": "a", "messages": [{"content": "x"}], "output": "y", "gold": 3},
+        {"id": "b", "messages": [{"role": "robot", "content": "x"}], "output": "y", "gold": 3},
+        {"id": "c", "messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "z"}],
+         "output": "y", "gold": 3},
+        {"id": "d", "messages": [{"role": "user", "content": "x"}], "output": "y", "gold": 3, "group": {"g": 1}},
+    ]  # fmt: skip
+    bad.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    with pytest.raises(DataError) as exc:
+        load_set(bad, load_rubric("support_style"))
+    msg = str(exc.value)
+    assert f"{bad}:1: every message needs a role (system/user/assistant) and the last one is the user turn" in msg
+    assert f"{bad}:2: every message needs a role" in msg and "got roles ['robot']" in msg
+    assert f"{bad}:3: every message needs a role" in msg and "got roles ['user', 'assistant']" in msg
+    assert f"{bad}:4: 'group' must be a string (the conversation's name), got {{'g': 1}}" in msg
+    with pytest.raises(JudgeError, match=r"--set .* is a directory; pass the calibration .jsonl file inside it"):
+        load_set(tmp_path, load_rubric("support_style"))
+
+
 def test_pairs_share_an_email_and_differ_in_gold() -> None:
     gold = load_set(CALIBRATION, load_rubric("support_style"))
     pairs = pick_pairs(gold, 40, seed=0)

@@ -34,6 +34,7 @@ from tunegate.judges.rubric import Rubric
 
 CALIBRATION_DIR = Path(__file__).parent / "calibration"
 KEYS = {"id", "group", "messages", "output", "gold", "defects", "tags"}
+ROLES = ("system", "user", "assistant")
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,8 @@ def default_set(rubric: str) -> Path:
 def load_set(path: str | Path, rubric: Rubric) -> list[GoldItem]:
     """Load and validate a calibration set; every problem is reported as ``path:line: message``."""
     p = Path(path)
+    if p.is_dir():
+        raise JudgeError(f"--set {p} is a directory; pass the calibration .jsonl file inside it")
     if not p.is_file():
         raise JudgeError(
             f"no calibration set for rubric {rubric.name!r} at {p}; write one (see docs/judges.md, Calibration) "
@@ -83,12 +86,23 @@ def load_set(path: str | Path, rubric: Rubric) -> list[GoldItem]:
         ):
             problems.append(f"{where}: 'messages' must be a non-empty list of {{'role', 'content'}} objects")
             continue
+        # a missing role was read as "user" and an unknown one passed on to the judge's prompt
+        roles = [m.get("role") for m in msgs]
+        if not all(r in ROLES for r in roles) or roles[-1] != "user":
+            problems.append(
+                f"{where}: every message needs a role ({'/'.join(ROLES)}) and the last one is the user turn "
+                f"that 'output' answers, got roles {roles!r}"
+            )
+            continue
+        if obj.get("group") is not None and not isinstance(obj.get("group"), str):
+            problems.append(f"{where}: 'group' must be a string (the conversation's name), got {obj['group']!r}")
+            continue
         if problems:
             continue
         group = obj.get("group")
         item = EvalItem(
             id=item_id,
-            messages=tuple(Message(str(m.get("role", "user")), str(m["content"])) for m in msgs),
+            messages=tuple(Message(str(m["role"]), str(m["content"])) for m in msgs),
             group=None if group is None else str(group),
             line=line,
         )
