@@ -44,6 +44,18 @@ def test_cache_stats_and_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "a directory stands where the cache file belongs; move it away" in capsys.readouterr().err
 
 
+def test_cache_dir_empty_or_missing_is_said(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # '--cache-dir ""' (an unset variable) used, and 'clear' deleted, the default cache; a
+    # mistyped directory showed 0 entries as if it were an empty cache
+    assert main(["cache", "clear", "--cache-dir", ""]) == 2
+    assert "tunegate cache: --cache-dir='': empty; pass the cache directory, or leave the option out" in (
+        capsys.readouterr().err
+    )
+    assert main(["cache", "stats", "--cache-dir", str(tmp_path / "typo")]) == 0
+    assert capsys.readouterr().out == f"no cache directory at {tmp_path / 'typo'}: nothing cached there, nothing to stats\n"
+    assert not (tmp_path / "typo").exists()
+
+
 def _recommended_command(message: str) -> list[str]:
     """The command an error message recommends (between backticks), as argv."""
     match = re.search(r"`(tunegate [^`]+)`", message)
