@@ -95,6 +95,15 @@ def test_another_adapter_given_with_adapter_is_refused(project: Path) -> None:
     assert "is not the one reports/results.json gated as 'replay'" in done.stderr
 
 
+def test_a_project_that_is_no_directory_is_refused(project: Path) -> None:
+    # --project TYPO made the folder and wrote the record into it; a file gave 'File exists'
+    for given, said in ((project / "typo", "no such directory"), (project / "pyproject.toml", "not a directory")):
+        done = promote(project, "reports/results.json", "--candidate", "replay", "--project", str(given))
+        assert done.returncode == 2, done.stderr
+        assert done.stderr == f"tunegate promote: --project {given}: {said}; pass the project folder {RECORD_NAME} goes in (default: the project root)\n"
+    assert not (project / "typo").exists() and not (project / RECORD_NAME).exists()
+
+
 def test_a_pass_run_is_promoted_recorded_and_stamped(project: Path) -> None:
     results = project / "reports" / "results.json"
     done = promote(project / "artifacts", "../reports/results.json", "--candidate", "replay")  # from a subfolder

@@ -152,6 +152,11 @@ def promote(
     """Check, then write the production record (and stamp the card); returns (record, its path,
     the stamped card or None). Raises ``Refused`` or another ``TunegateError`` before writing."""
     where = str(results)
+    if project is not None and not project.is_dir():  # a mistyped --project was created, record and all
+        raise ConfigError(
+            f"--project {project}: {'not a directory' if project.exists() else 'no such directory'}; "
+            f"pass the project folder {RECORD_NAME} goes in (default: the project root)"
+        )
     record = load_results(results)
     candidate = pick_candidate(record, label, where)
     check_verdict(record, candidate.label, where)
