@@ -104,6 +104,21 @@ def test_a_project_that_is_no_directory_is_refused(project: Path) -> None:
     assert not (project / "typo").exists() and not (project / RECORD_NAME).exists()
 
 
+def test_the_record_in_place_is_said_when_unreadable_and_refused_when_a_directory(project: Path) -> None:
+    # a record in conflict was replaced without a word; a directory there failed naming a temporary file
+    (project / RECORD_NAME).write_text('<<<<<<< HEAD\n{"schema": 1}\n', encoding="utf-8")
+    done = promote(project, "reports/results.json", "--candidate", "replay", "--no-stamp")
+    assert done.returncode == 0, done.stderr
+    assert f"it replaces {project / RECORD_NAME}, which could not be read: not valid JSON" in done.stdout
+    assert read_record(project / RECORD_NAME).label == "replay"
+    (project / RECORD_NAME).unlink()
+    (project / RECORD_NAME).mkdir()
+    done = promote(project, "reports/results.json", "--candidate", "replay")
+    assert done.returncode == 2
+    assert done.stderr == f"tunegate promote: {project / RECORD_NAME} is a directory where the production record (a file) belongs; move it away\n"
+    assert not (project / "artifacts" / "replay" / "README.md").exists()
+
+
 def test_a_pass_run_is_promoted_recorded_and_stamped(project: Path) -> None:
     results = project / "reports" / "results.json"
     done = promote(project / "artifacts", "../reports/results.json", "--candidate", "replay")  # from a subfolder

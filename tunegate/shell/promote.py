@@ -157,10 +157,14 @@ def promote(
             f"--project {project}: {'not a directory' if project.exists() else 'no such directory'}; "
             f"pass the project folder {RECORD_NAME} goes in (default: the project root)"
         )
+    root = project if project is not None else project_dir()
+    if record_path(root).is_dir():  # the atomic write failed naming its temporary file
+        raise ConfigError(
+            f"{record_path(root)} is a directory where the production record (a file) belongs; move it away"
+        )
     record = load_results(results)
     candidate = pick_candidate(record, label, where)
     check_verdict(record, candidate.label, where)
-    root = project if project is not None else project_dir()
     folder = _adapter_dir(candidate, adapter, root)
     fingerprint = check_fingerprint(candidate, folder, where)
     digest = sha256_file(results)
@@ -180,11 +184,17 @@ def promote(
     return entry, path, plan.write() if plan is not None else None
 
 
-def _previous(project: Path) -> ProductionRecord | None:
+def _previous(project: Path) -> tuple[ProductionRecord | None, str]:
+    """The record promote replaces, or why the one there cannot be read ('' when there is none)."""
+    path = record_path(project)
+    if not path.is_file():
+        return None, ""
     try:
-        return read_record(record_path(project))
-    except TunegateError:
-        return None
+        return read_record(path), ""
+    except DataError as exc:
+        return None, "; ".join(exc.problems)
+    except TunegateError as exc:
+        return None, str(exc)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -194,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # argparse printed the usage and the error
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
     root = args.project if args.project is not None else project_dir()
-    before = _previous(root)
+    before, unreadable = _previous(root)
     try:
         entry, path, card = promote(
             args.results, label=args.candidate, adapter=args.adapter, project=root, stamp=not args.no_stamp
@@ -217,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     ))
     if before is not None and before.fingerprint != entry.fingerprint:
         print(terminal_line(f"it replaces {before.label!r} ({before.adapter}), promoted at {before.promoted_at}"))
+    if unreadable:  # a malformed record (a merge conflict, a hand edit) was replaced without a word
+        print(terminal_line(f"it replaces {path}, which could not be read: {unreadable}"))
     print(terminal_line(f"wrote {path}" + (f" and stamped {card}" if card is not None else "")))
     return EXIT_OK
 
