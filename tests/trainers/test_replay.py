@@ -491,3 +491,8 @@ def test_replay_build_command_builds_then_reuses_and_checks_leakage(
     plain.write_text(cfg.read_text().split("replay:")[0])
     assert main(["build", str(plain)]) == 2
     assert "has no replay section" in capsys.readouterr().err
+    # an empty --cache-dir used the default cache; a file was found out after the base had loaded
+    assert main(["build", str(cfg), "--cache-dir", ""]) == 2
+    assert "tunegate replay: --cache-dir='': empty; pass the cache directory" in capsys.readouterr().err
+    assert main(["build", str(cfg), "--cache-dir", str(pool)]) == 2
+    assert f"tunegate replay: --cache-dir={str(pool)!r}: not a directory" in capsys.readouterr().err
