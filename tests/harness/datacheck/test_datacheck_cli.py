@@ -103,6 +103,14 @@ def test_usage_errors_exit_2(planted: Planted, tmp_path: Path, capsys: pytest.Ca
     with pytest.raises(SystemExit) as exc:
         main(["data", "check"])
     assert exc.value.code == 2
+    capsys.readouterr()
+    # '' read the current folder ('.: Is a directory'), or --dev ''/--report '' were dropped silently
+    for args in (("",), (str(planted.train), "--dev", ""), (str(planted.train), "--eval", " "),
+                 (str(planted.train), "--report", "")):  # fmt: skip
+        code, _, err = run(capsys, *args)
+        flag = "TRAIN" if args == ("",) else args[1]
+        assert code == 2 and err == f"tunegate data check: {flag} is an empty path; name the file (or folder) or leave it out\n"
+    assert not (Path.cwd() / "datacheck.json").exists()
 
 
 def test_shipped_support_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

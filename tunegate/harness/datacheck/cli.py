@@ -45,6 +45,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    given = [("TRAIN", args.train), *(("--eval", e) for e in args.eval), ("--dev", args.dev), ("--report", args.report)]
+    empty = [flag for flag, value in given if value is not None and not value.strip()]
+    if empty:  # '' (an unset $VAR) read the current folder as a file, or dropped --dev/--report without a word
+        for flag in empty:
+            print(f"tunegate data check: {flag} is an empty path; name the file (or folder) or leave it out", file=sys.stderr)
+        return 2
     paths = [args.train, *args.eval, *([args.dev] if args.dev else [])]
     unusable = [(p, _not_a_file(Path(p))) for p in paths]
     if any(why for _, why in unusable):
