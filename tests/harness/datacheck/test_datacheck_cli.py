@@ -99,7 +99,11 @@ def test_usage_errors_exit_2(planted: Planted, tmp_path: Path, capsys: pytest.Ca
     code, _, err = run(capsys, str(tmp_path / "missing.jsonl"))
     assert code == 2 and "missing.jsonl: no such file" in err
     code, _, err = run(capsys, str(planted.train), "--eval", str(planted.train))
-    assert code == 2 and "given twice" in err
+    assert code == 2 and f"{planted.train} is given twice (also as {planted.train})" in err
+    # another spelling of the same file was checked as a second file (and as an eval suite)
+    other = f"{planted.train.parent}/./{planted.train.name}"
+    code, _, err = run(capsys, str(planted.train), "--dev", other)
+    assert code == 2 and f"{other} is given twice (also as {planted.train}); train, dev and eval" in err
     with pytest.raises(SystemExit) as exc:
         main(["data", "check"])
     assert exc.value.code == 2

@@ -58,12 +58,16 @@ def main(argv: list[str] | None = None) -> int:
             if why:
                 print(f"tunegate data check: {p}: {why}", file=sys.stderr)
         return 2
-    if len(set(map(str, paths))) != len(paths):
-        print(
-            "tunegate data check: the same file is given twice; train, dev and eval must be different files",
-            file=sys.stderr,
-        )
-        return 2
+    seen: dict[Path, str] = {}
+    for p in paths:  # by the file, not the spelling: t.jsonl and ./t.jsonl are one file
+        same = seen.get(Path(p).resolve())
+        seen.setdefault(Path(p).resolve(), p)
+        if same is not None:
+            print(
+                f"tunegate data check: {p} is given twice (also as {same}); train, dev and eval must be different files",
+                file=sys.stderr,
+            )
+            return 2
     if args.sample < 1:
         print(f"tunegate data check: --sample must be >= 1, got {args.sample}", file=sys.stderr)
         return 2
