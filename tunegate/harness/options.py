@@ -300,6 +300,13 @@ def _unset(v: Any) -> bool:
     return v is None or (isinstance(v, str | list | tuple) and len(v) == 0)
 
 
+def _blank(v: Any) -> bool:
+    """A value given as nothing: '' or spaces, or a repeatable option with such an entry."""
+    if isinstance(v, str):
+        return not v.strip()
+    return isinstance(v, list | tuple) and any(isinstance(x, str) and not x.strip() for x in v)
+
+
 def _where(name: str, source: str, value: Any) -> str:
     if source == "command line":
         return f"{flag(name)}={value!r}"
@@ -325,6 +332,14 @@ def resolve_options(
     pyproject_path: Path | str = "pyproject.toml",
 ) -> RunOptions:
     """Merge the three sources (cli > pyproject > ini > default) and validate every value."""
+    # '--report ""' (an unset $VAR) fell through to pyproject/ini/default; '--candidate ""' was dropped
+    empty = [
+        f"{_where(name, 'command line', cli[name])}: an empty value; give one or leave the option out"
+        for name, _ in option_fields()
+        if _blank(cli.get(name))
+    ]
+    if empty:
+        raise ConfigError("; ".join(empty))
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     table = f"{pyproject_path} [tool.tunegate]"
