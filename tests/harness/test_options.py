@@ -72,6 +72,8 @@ def test_key_value_options_are_json_parsed() -> None:
         ({"backend": "tgi"}, "--backend='tgi': unknown backend; known: ['fake', 'hf', 'openai', 'vllm']"),
         ({"judge": "gpt"}, "--judge='gpt': unknown judge provider; known: ['anthropic', 'local', 'openai'"),
         ({"backend_option": ["=3"]}, "--backend-option=['=3']: '=3' is not KEY=VALUE"),
+        ({"judge_option": ["timeout=5", "timeout=50"]},
+         "--judge-option=['timeout=5', 'timeout=50']: timeout is given twice ('timeout=5' and 'timeout=50'); keep one"),
         ({"report": ""}, "--report='': an empty value; give one or leave the option out"),
         ({"cache_dir": " "}, "--cache-dir=' ': an empty value; give one or leave the option out"),
         ({"candidate": ["a", ""]}, "--candidate=['a', '']: an empty value; give one or leave the option out"),

@@ -179,9 +179,14 @@ class RunOptions(BaseModel):
     @field_validator("judge_option", "backend_option")
     @classmethod
     def _pairs(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        seen: dict[str, str] = {}
         for pair in v:
             if "=" not in pair or not pair.split("=", 1)[0].strip():
                 raise ValueError(f"{pair!r} is not KEY=VALUE, e.g. timeout=30")
+            key = pair.split("=", 1)[0].strip()
+            if key in seen:  # the last one won without a word
+                raise ValueError(f"{key} is given twice ({seen[key]!r} and {pair!r}); keep one")
+            seen[key] = pair
         return v
 
     @field_validator("sample", "seed", "batch_size", "threads")
