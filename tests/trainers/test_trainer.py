@@ -27,6 +27,7 @@ def small_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("data")
     lines = SUPPORT_TRAIN.read_text(encoding="utf-8").splitlines()[:24]
     (d / "train.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (d / "dev.jsonl").write_text("\n".join(lines[:8]) + "\n", encoding="utf-8")  # not the training file itself
     return d / "train.jsonl"
 
 
@@ -34,7 +35,7 @@ def _config(tmp_path: Path, base: Path, data: Path, **extra: object) -> Path:
     body = {
         "base": str(base),
         "train": str(data),
-        "dev": str(data),
+        "dev": str(data.with_name("dev.jsonl")),
         "output": str(tmp_path / "adapter"),
         "quantization": "none",
         "dtype": "fp32",
@@ -113,6 +114,7 @@ def test_empty_answer_is_refused_before_training(tmp_path: Path) -> None:
         ("train: t.jsonl\noutput: ' '\n", r"cfg.yaml:2: output = ' ': an empty path; write the output path"),
         ("train: ''\n", r"cfg.yaml:1: train = '': an empty path"),
         ("train: t.jsonl\ntarget_modules: []\n", r"cfg.yaml:2: target_modules = \[\]: an empty list, or a module"),
+        ("train: t.jsonl\ndev: ./t.jsonl\n", r"cfg.yaml:2: dev t.jsonl is the training file; the dev loss must"),
         ("train: t.jsonl\nseed: 99999999999999999999999\n", r"cfg.yaml:2: seed = 99999999999999999999999: Input should be less than 9223372036854775808"),
         ("train: t.jsonl\ntarget_modules: mlp\n", r"cfg.yaml:2: target_modules = 'mlp': neither a list of module names"),
         ("train: t.jsonl\ntarget_modules: [q_proj, '']\n", r"cfg.yaml:2: target_modules = .*or write 'attention'"),

@@ -254,6 +254,12 @@ def load_config(path: str | Path, **overrides: object) -> TrainConfig:
             raise ConfigError(
                 f"{path}: {name} data file {p} not found (paths are relative to the current directory)"
             )
+    if cfg.dev and Path(cfg.dev).resolve() == Path(cfg.train).resolve():  # a dev loss on the training data
+        line = next((i + 1 for i, t in enumerate(text.splitlines()) if t.split(":", 1)[0].strip() == "dev"), None)
+        raise ConfigError(
+            f"{path}:{line or '?'}: dev {cfg.dev} is the training file; the dev loss must come from held-out "
+            "examples: name a separate dev JSONL (e.g. a split of the data) or leave dev out"
+        )
     suites = [_resolve(e, cfg_dir) for e in cfg.eval_suites]
     missing = [e for e in suites if not Path(e).exists()]
     if missing and "eval_suites" in raw:  # the default folder is optional; a named one must exist
