@@ -89,6 +89,10 @@ def test_a_valid_gate_file_loads(tmp_path: Path) -> None:
         (GOOD.replace("0.1", ".nan"), "must be a finite number, got nan"),
         (GOOD.replace("margin: 0.1", "margin: 0.1, alpha: 0.5"), "alpha: alpha must be in (0, 0.5), got 0.5"),
         (GOOD.replace("no_regression: {margin: 0.1}", "improves: {min_delta: yes}"), "min_delta: must be"),
+        (
+            GOOD.replace("no_regression: {margin: 0.1}", "improves: {min_delta: -0.1}"),
+            "gates.0.improves.min_delta: must be >= 0, got -0.1; for 'not worse by more than x' write no_regression",
+        ),
         ("max_new_tokens: true\n" + GOOD, "max_new_tokens: must be an integer, got bool True"),
         (GOOD.replace("exact_match", "exact_matc"), "gates.0.metric: unknown metric 'exact_matc'; known: "),
         (

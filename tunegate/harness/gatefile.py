@@ -85,9 +85,20 @@ Margin = Annotated[float | str, BeforeValidator(_margin)]
 Count = Annotated[int, BeforeValidator(_strict_int)]
 
 
+def _min_delta(value: Any) -> Any:
+    value = _strict_number(value)
+    if value < 0:  # accepted here, it stopped the run after generation (assert_improves refuses it)
+        raise ValueError(
+            f"must be >= 0, got {value!r}; for 'not worse by more than x' write no_regression: {{margin: x}}"
+        )
+    return value
+
+
 class Improves(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    min_delta: Number = Field(0.0, description="smallest improvement that counts (superiority margin)")
+    min_delta: Annotated[float, BeforeValidator(_min_delta)] = Field(
+        0.0, description="smallest improvement that counts (superiority margin), >= 0"
+    )
     alpha: GateAlpha | None = Field(None, description="significance level in (0, 0.5); default: the run's --alpha")
 
 
