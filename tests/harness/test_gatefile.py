@@ -100,6 +100,12 @@ def test_a_valid_gate_file_loads(tmp_path: Path) -> None:
             "gates.0.options: metric 'exact_match' got an unexpected keyword argument 'feild'",
         ),
         (GOOD.replace("toy.jsonl", "missing.jsonl"), "suite 'missing.jsonl': "),
+        (
+            GOOD + "  - metric: exact_match\n    against: base\n    improves: {}\n",
+            "gates.1: its test name 'exact_match' is gates.0's too; give one of them a `name:`",
+        ),
+        ("name: ''\n" + GOOD, "name: String should have at least 1 character"),
+        (GOOD.replace("- metric: exact_match", "- metric: exact_match\n    name: ''"), "gates.0.name: String should"),
         (GOOD.replace("toy.jsonl", "."), "is a directory"),
         ("suite: toy.jsonl\ngates: !!timestamp 2020-99-99\n", "invalid YAML value"),
         (GOOD + "gates: []\n", "tunegate_toy.yaml:5: invalid YAML: key 'gates' is given twice (first on line 2); keep one"),

@@ -125,7 +125,7 @@ class GateEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
     metric: str = Field(..., description="a registered metric name, e.g. exact_match, rouge_l, bertscore_f1")
     options: dict[str, Any] = Field(default_factory=dict, description="keyword options of the metric factory")
-    name: str | None = Field(None, description="test name; default: the metric's name")
+    name: str | None = Field(None, min_length=1, description="test name; default: the metric's name")
     improves: Improves | None = None
     no_regression: NoRegression | None = None
     against: AgainstKey = Field(None, description="the pair: base or reference; default: the file's")
@@ -136,11 +136,16 @@ class GateEntry(BaseModel):
             raise ValueError("give exactly one of 'improves' or 'no_regression'")
         return self
 
+    def test_name(self) -> str:
+        """The gate's pytest name: ``name``, else the metric and its options (``contains[text=x]``)."""
+        opts = ",".join(f"{a}={b}" for a, b in self.options.items())
+        return self.name or self.metric + (f"[{opts}]" if opts else "")
+
 
 class GateFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     suite: str = Field(..., description="the suite JSONL, relative to this YAML file")
-    name: str | None = Field(None, description="suite name in reports; default from the path")
+    name: str | None = Field(None, min_length=1, description="suite name in reports; default from the path")
     max_new_tokens: Count = Field(256, gt=0, description="generation budget per item")
     stop: list[str] = Field(default_factory=list, description="stop strings")
     against: AgainstKey = Field(
@@ -177,6 +182,14 @@ def load_gatefile(path: Path, *, check_suite: bool = True, check_metrics: bool =
         raise ConfigError("; ".join(pydantic_problems(exc, str(path), line_of=_lines(path)))) from None
     except RecursionError:
         raise ConfigError(f"{path}: the YAML is nested too deeply to be a gate file") from None
+    names: dict[str, int] = {}
+    for k, gate in enumerate(spec.gates):  # one pytest id and one record per gate: a second one replaced the first
+        first = names.setdefault(gate.test_name(), k)
+        if first != k:
+            raise ConfigError(
+                f"{path}: gates.{k}: its test name {gate.test_name()!r} is gates.{first}'s too; "
+                "give one of them a `name:` (or drop the repeated gate)"
+            )
     if check_metrics:
         _check_metrics(path, spec)
     if check_suite:

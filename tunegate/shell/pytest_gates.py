@@ -31,8 +31,7 @@ class GateFileCollector(pytest.File):
                 run.pair(spec.pair(k), where=f"{self.path}: gates.{k}")
             except TunegateError as exc:
                 raise self.CollectError(str(exc)) from None
-            opts = ",".join(f"{a}={b}" for a, b in gate.options.items())
-            name = gate.name or gate.metric + (f"[{opts}]" if opts else "")
+            name = gate.test_name()
             for idx, label in enumerate(labels):
                 full = name if len(labels) == 1 else f"{name}[{label}]"
                 yield GateItem.from_parent(self, name=full, spec=spec, gate_index=k, candidate_index=idx)
