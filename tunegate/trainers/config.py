@@ -69,6 +69,14 @@ class ReplayConfig(BaseModel):
     def _no_boolean(cls, value: object, info: ValidationInfo) -> object:
         return _no_yaml_boolean(cls, value, info)
 
+    @field_validator("pool", "file")
+    @classmethod
+    def _not_blank(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # pool: "" was looked up as the current folder; file: "" meant the default without a word
+        if value is not None and not value.strip():
+            raise ValueError(f"an empty path; write the {info.field_name} path or remove the key")
+        return value
+
 
 class TrainConfig(BaseModel):
     """Every knob of a LoRA/QLoRA run. Unknown keys are rejected."""
@@ -139,6 +147,13 @@ class TrainConfig(BaseModel):
         # `output: ""` is the current directory, `dev: ""` read as "no dev set": both said nothing
         if value is not None and not value.strip():
             raise ValueError(f"an empty path; write the {info.field_name} path or remove the key")
+        return value
+
+    @field_validator("eval_suites")
+    @classmethod
+    def _no_blank_suite(cls, value: list[str]) -> list[str]:
+        if any(not entry.strip() for entry in value):  # "" was the current folder, scanned for suites
+            raise ValueError("an empty entry; name a suite file or folder in each entry")
         return value
 
     @field_validator("target_modules", mode="before")
