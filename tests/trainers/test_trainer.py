@@ -133,6 +133,17 @@ def test_config_mistakes_are_one_message_naming_the_file(
         load_config(tmp_path / "cfg.yaml")
 
 
+def test_a_bad_option_value_is_named_as_the_option(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # '--max-steps -3' was reported as 'cfg.yaml: max_steps = -3', a key the file does not have
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "t.jsonl").write_text("{}\n")
+    (tmp_path / "cfg.yaml").write_text("train: t.jsonl\nseed: 1\n")
+    with pytest.raises(ConfigError, match=r"^--max-steps=-3: Input should be greater than or equal to 1$"):
+        load_config(tmp_path / "cfg.yaml", max_steps=-3)
+    with pytest.raises(ConfigError, match=r"^--output='': an empty path"):
+        load_config(tmp_path / "cfg.yaml", output="")
+
+
 def test_config_not_utf8_or_a_directory(tmp_path: Path) -> None:
     cfg = tmp_path / "cfg.yaml"
     cfg.write_bytes(b"# caf\xe9\ntrain: t.jsonl\n")

@@ -242,6 +242,9 @@ def load_config(path: str | Path, **overrides: object) -> TrainConfig:
                 lines.append(f"{where}: the required key {key!r} is missing; add `{last}: ...`{what}")
             elif e["type"] == "extra_forbidden":
                 lines.append(f"{where}: unknown key {key!r}; valid keys: {sorted(model.model_fields)}")
+            elif overrides.get(key) is not None:  # the option's value, not the file's
+                msg = str(e["msg"]).removeprefix("Value error, ")
+                lines.append(f"--{key.replace('_', '-')}={e.get('input')!r}: {msg}")
             else:
                 msg = str(e["msg"]).removeprefix("Value error, ")
                 lines.append(f"{where}: {key} = {e.get('input')!r}: {msg}")
