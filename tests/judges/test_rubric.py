@@ -127,6 +127,6 @@ def test_unknown_rubric_lists_known_ones(tmp_path: Path) -> None:
     assert load_rubric("mine", [tmp_path]).name == "mine"
     assert RUBRIC_DIR.is_dir()
     with pytest.raises(
-        JudgeError, match=r"is a directory; pass a rubric .yaml file inside it, or a rubric name"
+        JudgeError, match=r"is a directory; pass a rubric .md file inside it, or a rubric name"
     ):
         load_rubric(str(tmp_path))

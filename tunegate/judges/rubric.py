@@ -229,7 +229,7 @@ def find_rubric(name_or_path: str | Path, search: Sequence[str | Path] = ()) -> 
             return direct
         if direct.is_dir():
             raise JudgeError(
-                f"rubric file {raw!r} is a directory; pass a rubric .yaml file inside it, or a rubric name"
+                f"rubric file {raw!r} is a directory; pass a rubric .md file inside it, or a rubric name"
             )
         raise JudgeError(
             f"rubric file {raw!r} not found; known rubrics: {', '.join(known_rubrics(search)) or '(none)'}"
