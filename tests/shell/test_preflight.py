@@ -12,7 +12,7 @@ from tunegate.harness.errors import ConfigError
 from tunegate.harness.models import BACKENDS, register_backend
 from tunegate.harness.options import resolve_options
 from tunegate.judges.providers import PROVIDERS, register_provider
-from tunegate.shell.preflight import check_base, check_candidates, check_judge
+from tunegate.shell.preflight import check_base, check_candidates, check_distinct_models, check_judge
 
 
 @pytest.fixture
@@ -58,3 +58,16 @@ def test_a_backend_without_local_weights_skips_the_file_checks(tmp_path: Path) -
         check_base(local)
     with pytest.raises(ConfigError, match="no such directory"):
         check_candidates(local)
+
+
+def test_a_candidate_given_twice_or_as_the_reference_is_refused(tmp_path: Path) -> None:
+    # it was gated twice (as 'adapter' and 'adapter-2'), or against itself, without a word
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    twice = resolve_options({"candidate": [str(adapter), f"{adapter}/"]}, {}, {})
+    with pytest.raises(ConfigError, match=r"^--candidate='.*adapter/' is given twice \(also as --candidate='.*adapter'\); give each"):
+        check_distinct_models(twice)
+    itself = resolve_options({"candidate": [str(adapter)], "reference": str(tmp_path / "." / "adapter")}, {}, {})
+    with pytest.raises(ConfigError, match=r"^--reference='.*adapter' is also --candidate='.*adapter': a candidate would be gated"):
+        check_distinct_models(itself)
+    check_distinct_models(resolve_options({"candidate": [str(adapter), "org/other-adapter"]}, {}, {}))

@@ -120,6 +120,29 @@ def check_reference(options: RunOptions) -> None:
     _check_model_dir(ref, where, "reference", options.allow_pickle)
 
 
+def check_distinct_models(options: RunOptions) -> None:
+    """Each candidate once, and the reference none of them: a repeat was gated as a second
+    candidate (``adapter-2``), counted twice in Holm's correction, without a word."""
+
+    def key(model: str) -> str:
+        path = Path(model).expanduser()
+        return str(path.resolve()) if path.is_dir() else model
+
+    seen: dict[str, str] = {}
+    for c in options.candidate:
+        if key(c) in seen:
+            raise ConfigError(
+                f"--candidate={c!r} is given twice (also as --candidate={seen[key(c)]!r}); give each candidate once"
+            )
+        seen[key(c)] = c
+    ref = getattr(options, "reference", "")
+    if ref and key(ref) in seen:
+        raise ConfigError(
+            f"--reference={ref!r} is also --candidate={seen[key(ref)]!r}: a candidate would be gated against "
+            "itself; the reference is the adapter in production, the candidates the new ones"
+        )
+
+
 def _check_model_dir(path: str, where: str, role: str, allow_pickle: bool) -> None:
     """``path`` is an adapter or model dir whose weights load safely; else one ``ConfigError`` naming ``where``."""
     from tunegate.harness.models.adapters import classify_adapter
@@ -188,3 +211,4 @@ def configure_checks(options: RunOptions, *, controller: bool) -> None:
     check_base(options)
     check_candidates(options)
     check_reference(options)
+    check_distinct_models(options)
