@@ -100,6 +100,9 @@ def test_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert "--compare takes OLD and NEW only" in _error_line(capsys)
     assert main(["--compare", "a.json", "b.json", "--report-url", "https://ci.example/runs/1"]) == 2
     assert "drop RESULTS.json/--stamp/--report-url" in _error_line(capsys)
+    one = _write(tmp_path / "run" / "results.json", make_results(20))
+    assert main(["--compare", str(one), str(tmp_path / "run" / "." / "results.json")]) == 2  # was a table of no changes
+    assert "OLD and NEW are the same file; pass two runs' results.json" in _error_line(capsys)
     assert main(["--help"]) == 0
     assert "--stamp ADAPTER_DIR" in capsys.readouterr().out
 

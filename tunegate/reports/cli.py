@@ -88,6 +88,8 @@ def _one_line(exc: TunegateError) -> str:
 
 
 def _compare(old_path: Path, new_path: Path, out: Path | None) -> int:
+    if old_path.exists() and old_path.resolve() == new_path.resolve():  # every row read 'no change'
+        return _error(f"--compare {old_path} {new_path}: OLD and NEW are the same file; pass two runs' results.json")
     result = compare_runs(load_results(old_path), load_results(new_path))
     text = render_compare_markdown(result)
     if out is None:
