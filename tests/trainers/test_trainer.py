@@ -83,6 +83,27 @@ def test_line_without_assistant_turn(tmp_path: Path) -> None:
         read_chats(bad)
 
 
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ([1, 2], r"bad.jsonl:2: the line is a JSON list, not an object; a training line is \{\"messages\""),
+        ({"prompt": "hi", "completion": "yo"}, r"bad.jsonl:2: a line with keys \['completion', 'prompt'\] \(the 'prompt' format\)"),
+        ({"messages": {}}, r'bad.jsonl:2: "messages" is empty or not a list'),
+        ({"msgs": []}, r"bad.jsonl:2: no \"messages\" \(keys: \['msgs'\]\)"),
+        (
+            {"messages": [{"role": "system", "content": "be brief"}, {"role": "assistant", "content": "yo"}]},
+            r"bad.jsonl:2: no user turn before the answer",
+        ),
+    ],
+)
+def test_a_line_that_is_not_a_chat_says_what_it_is(tmp_path: Path, line: object, message: str) -> None:
+    bad = tmp_path / "bad.jsonl"
+    good = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}
+    bad.write_text(json.dumps(good) + "\n" + json.dumps(line) + "\n")
+    with pytest.raises(DataError, match=message):
+        read_chats(bad)
+
+
 def test_empty_answer_is_refused_before_training(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text(

@@ -32,7 +32,7 @@ def read_chats(path: str | Path) -> list[list[dict[str, str]]]:
     for lineno, obj in rows:
         msgs = obj.get("messages") if isinstance(obj, dict) else None
         if not isinstance(msgs, list) or not msgs:
-            problems.append(f'{path}:{lineno}: missing or empty "messages"')
+            problems.append(f"{path}:{lineno}: {_not_a_chat(obj)}")
             continue
         if not all(
             isinstance(m, dict)
@@ -49,6 +49,12 @@ def read_chats(path: str | Path) -> list[list[dict[str, str]]]:
                 f"{path}:{lineno}: no assistant turn at the end; a training line must end with the answer to learn"
             )
             continue
+        if not any(m["role"] == "user" for m in msgs[:-1]):
+            problems.append(
+                f"{path}:{lineno}: no user turn before the answer; the reply would be learned as an answer "
+                "to nothing: add the user turn it answers, or drop the line"
+            )
+            continue
         if not msgs[-1]["content"].strip():
             problems.append(
                 f"{path}:{lineno}: the answer (the last assistant turn) is empty; write the reply to learn "
@@ -59,6 +65,23 @@ def read_chats(path: str | Path) -> list[list[dict[str, str]]]:
     if problems:
         raise DataError(str(path), problems)
     return chats
+
+
+def _not_a_chat(obj: object) -> str:
+    """Why a parsed line is not a chat line, and how to write it as one."""
+    shape = '{"messages": [{"role": "user", "content": ...}, {"role": "assistant", "content": ...}]}'
+    if not isinstance(obj, dict):
+        return f"the line is a JSON {type(obj).__name__}, not an object; a training line is {shape}"
+    if "messages" in obj:
+        return f'"messages" is empty or not a list; a training line is {shape}'
+    keys = sorted(obj)
+    other = next((k for k in ("prompt", "instruction", "question", "conversations", "text") if k in obj), None)
+    if other is not None:
+        return (
+            f"a line with keys {keys} (the {other!r} format) and no \"messages\"; tunegate train reads chat lines "
+            f"only: write each example as {shape}"
+        )
+    return f'no "messages" (keys: {keys}); a training line is {shape}'
 
 
 def tokenize(
