@@ -80,6 +80,26 @@ def test_a_valid_gate_file_loads(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("extra", "names"),
+    [
+        ("  - metric: exact_match\n    improves: {}\n", ["exact_match[no_regression]", "exact_match[improves]"]),
+        (
+            "  - metric: exact_match\n    against: reference\n    no_regression: {margin: 0.2}\n",
+            ["exact_match[vs the run default]", "exact_match[vs reference]"],
+        ),
+        ("  - metric: exact_match\n    options: {field: x}\n    improves: {}\n", ["exact_match", "exact_match[field=x]"]),
+    ],
+)
+def test_unnamed_gates_of_one_metric_are_told_apart_by_what_differs(
+    tmp_path: Path, extra: str, names: list[str]
+) -> None:
+    from tunegate.harness.gatefile import load_gatefile
+
+    spec = load_gatefile(_gatefile(tmp_path, GOOD + extra), check_metrics=False)
+    assert [g.test_name() for g in spec.gates] == names
+
+
+@pytest.mark.parametrize(
     ("body", "message"),
     [
         (GOOD.replace("0.1", "true"), "margin: must be a number, got bool True"),
@@ -101,7 +121,11 @@ def test_a_valid_gate_file_loads(tmp_path: Path) -> None:
         ),
         (GOOD.replace("toy.jsonl", "missing.jsonl"), "suite 'missing.jsonl': "),
         (
-            GOOD + "  - metric: exact_match\n    against: base\n    improves: {}\n",
+            GOOD + "  - metric: exact_match\n    no_regression: {margin: 0.2}\n",
+            "gates.1: its test name 'exact_match' is gates.0's too; give one of them a `name:`",
+        ),
+        (
+            GOOD + "  - metric: exact_match\n    name: exact_match\n    improves: {}\n",
             "gates.1: its test name 'exact_match' is gates.0's too; give one of them a `name:`",
         ),
         ("name: ''\n" + GOOD, "name: String should have at least 1 character"),

@@ -182,18 +182,44 @@ def load_gatefile(path: Path, *, check_suite: bool = True, check_metrics: bool =
         raise ConfigError("; ".join(pydantic_problems(exc, str(path), line_of=_lines(path)))) from None
     except RecursionError:
         raise ConfigError(f"{path}: the YAML is nested too deeply to be a gate file") from None
-    names: dict[str, int] = {}
-    for k, gate in enumerate(spec.gates):  # one pytest id and one record per gate: a second one replaced the first
-        first = names.setdefault(gate.test_name(), k)
+    spec = _unique_names(path, spec)
+    if check_metrics:
+        _check_metrics(path, spec)
+    if check_suite:
+        _check_suite(path, spec)
+    return spec
+
+
+def _unique_names(path: Path, spec: GateFile) -> GateFile:
+    """One pytest id and one record per gate (a second gate of one name replaced the first's
+    record). Unnamed gates of one metric and options that differ in their test or their pair are
+    told apart by it (``rouge_l[improves]``, ``rouge_l[vs reference]``); others must be named."""
+    default: dict[str, list[int]] = {}
+    for k, gate in enumerate(spec.gates):
+        if gate.name is None:
+            default.setdefault(gate.test_name(), []).append(k)
+    gates = list(spec.gates)
+    for name, ks in default.items():
+        if len(ks) < 2:
+            continue
+        kinds = ["improves" if gates[k].improves is not None else "no_regression" for k in ks]
+        pairs = [f"vs {spec.pair(k) or 'the run default'}" for k in ks]
+        labels = [
+            ", ".join(part for part, varies in ((kind, len(set(kinds)) > 1), (pair, len(set(pairs)) > 1)) if varies)
+            for kind, pair in zip(kinds, pairs, strict=True)
+        ]
+        if len(set(labels)) == len(labels):
+            for k, label in zip(ks, labels, strict=True):
+                gates[k] = gates[k].model_copy(update={"name": f"{name}[{label}]"})
+    spec = spec.model_copy(update={"gates": gates})
+    seen: dict[str, int] = {}
+    for k, gate in enumerate(spec.gates):
+        first = seen.setdefault(gate.test_name(), k)
         if first != k:
             raise ConfigError(
                 f"{path}: gates.{k}: its test name {gate.test_name()!r} is gates.{first}'s too; "
                 "give one of them a `name:` (or drop the repeated gate)"
             )
-    if check_metrics:
-        _check_metrics(path, spec)
-    if check_suite:
-        _check_suite(path, spec)
     return spec
 
 
