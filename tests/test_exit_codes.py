@@ -180,13 +180,25 @@ def _holding(req: Any) -> Any:
     return openai_chat(req)
 
 
+def _ctrl_c_live() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_is_exit_2(pytester: pytest.Pytester, tmp_path: Path) -> None:
     _suite(pytester, COMPARE)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with FakeServer({"/v1/chat/completions": _holding}, max_lifetime_s=60) as server:
         cmd = [sys.executable, "-m", "pytest", *_common(server.port, tmp_path)]
         proc = subprocess.Popen(
-            cmd, cwd=pytester.path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            cmd,
+            cwd=pytester.path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            # a shell's background job (`cmd &` without job control) starts with SIGINT ignored, and
+            # the child would inherit that: the run as a terminal starts it, with Ctrl-C live
+            preexec_fn=_ctrl_c_live,
         )
         try:
             deadline = time.monotonic() + 120
