@@ -25,6 +25,17 @@ def _no_yaml_boolean(model: type[BaseModel], value: object, info: ValidationInfo
     return value
 
 
+def _no_blank_path(value: str | None, info: ValidationInfo) -> str | None:
+    if value is not None and not value.strip():
+        raise ValueError(f"an empty path; write the {info.field_name} path or remove the key")
+    return value
+
+
+def _key_line(lines: list[str], *keys: str) -> int | None:
+    """The 1-based line of the config text where one of ``keys`` is set (its first), or None."""
+    return next((i + 1 for i, t in enumerate(lines) if t.split(":", 1)[0].strip() in keys), None)
+
+
 class ReplayConfig(BaseModel):
     """Replay (rehearsal): the base model's own answers to general prompts, mixed into training.
 
@@ -73,9 +84,7 @@ class ReplayConfig(BaseModel):
     @classmethod
     def _not_blank(cls, value: str | None, info: ValidationInfo) -> str | None:
         # pool: "" was looked up as the current folder; file: "" meant the default without a word
-        if value is not None and not value.strip():
-            raise ValueError(f"an empty path; write the {info.field_name} path or remove the key")
-        return value
+        return _no_blank_path(value, info)
 
 
 class TrainConfig(BaseModel):
@@ -145,9 +154,7 @@ class TrainConfig(BaseModel):
     @classmethod
     def _not_blank(cls, value: str | None, info: ValidationInfo) -> str | None:
         # `output: ""` is the current directory, `dev: ""` read as "no dev set": both said nothing
-        if value is not None and not value.strip():
-            raise ValueError(f"an empty path; write the {info.field_name} path or remove the key")
-        return value
+        return _no_blank_path(value, info)
 
     @field_validator("eval_suites")
     @classmethod
@@ -223,17 +230,15 @@ def load_config(path: str | Path, **overrides: object) -> TrainConfig:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the config must be a mapping of keys to values")
     raw.update({k: v for k, v in overrides.items() if v is not None})
+    lines_of_file = text.splitlines()
     try:
         cfg = TrainConfig.model_validate(raw)
     except ValidationError as exc:
         lines = []
-        lines_of_file = text.splitlines()
         for e in exc.errors():
             key = ".".join(str(p) for p in e["loc"])
             last = str(e["loc"][-1]) if e["loc"] else key
-            line = next(
-                (i + 1 for i, t in enumerate(lines_of_file) if t.split(":", 1)[0].strip() in (key, last)), None
-            )
+            line = _key_line(lines_of_file, key, last)
             where = f"{path}:{line}" if line else str(path)
             model = ReplayConfig if e["loc"][:1] == ("replay",) else TrainConfig
             if e["type"] == "missing":
@@ -249,7 +254,7 @@ def load_config(path: str | Path, **overrides: object) -> TrainConfig:
                 msg = str(e["msg"]).removeprefix("Value error, ")
                 lines.append(f"{where}: {key} = {e.get('input')!r}: {msg}")
         raise ConfigError("\n".join(lines)) from None
-    line = next((i + 1 for i, t in enumerate(text.splitlines()) if t.split(":", 1)[0].strip() == "output"), None)
+    line = _key_line(lines_of_file, "output")
     in_file = f"{path}:{line}: output" if line else f"{path}: output"
     refuse_unsafe_output(cfg.output, "--output" if overrides.get("output") is not None else in_file)
     cfg_dir = path.resolve().parent
@@ -273,9 +278,8 @@ def load_config(path: str | Path, **overrides: object) -> TrainConfig:
                 f"{path}: {name} data file {p} not found (paths are relative to the current directory)"
             )
     if cfg.dev and Path(cfg.dev).resolve() == Path(cfg.train).resolve():  # a dev loss on the training data
-        line = next((i + 1 for i, t in enumerate(text.splitlines()) if t.split(":", 1)[0].strip() == "dev"), None)
         raise ConfigError(
-            f"{path}:{line or '?'}: dev {cfg.dev} is the training file; the dev loss must come from held-out "
+            f"{path}:{_key_line(lines_of_file, 'dev') or '?'}: dev {cfg.dev} is the training file; the dev loss must come from held-out "
             "examples: name a separate dev JSONL (e.g. a split of the data) or leave dev out"
         )
     suites = [_resolve(e, cfg_dir) for e in cfg.eval_suites]
