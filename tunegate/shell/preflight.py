@@ -130,15 +130,15 @@ def check_distinct_models(options: RunOptions) -> None:
 
     seen: dict[str, str] = {}
     for c in options.candidate:
-        if key(c) in seen:
-            raise ConfigError(
-                f"--candidate={c!r} is given twice (also as --candidate={seen[key(c)]!r}); give each candidate once"
-            )
-        seen[key(c)] = c
+        k = key(c)
+        if k in seen:
+            raise ConfigError(f"--candidate={c!r} is given twice (also as --candidate={seen[k]!r}); give each candidate once")
+        seen[k] = c
     ref = getattr(options, "reference", "")
-    if ref and key(ref) in seen:
+    same = seen.get(key(ref)) if ref else None
+    if same is not None:
         raise ConfigError(
-            f"--reference={ref!r} is also --candidate={seen[key(ref)]!r}: a candidate would be gated against "
+            f"--reference={ref!r} is also --candidate={same!r}: a candidate would be gated against "
             "itself; the reference is the adapter in production, the candidates the new ones"
         )
 

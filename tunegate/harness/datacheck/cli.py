@@ -60,14 +60,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     seen: dict[Path, str] = {}
     for p in paths:  # by the file, not the spelling: t.jsonl and ./t.jsonl are one file
-        same = seen.get(Path(p).resolve())
-        seen.setdefault(Path(p).resolve(), p)
-        if same is not None:
+        resolved = Path(p).resolve()
+        if resolved in seen:
             print(
-                f"tunegate data check: {p} is given twice (also as {same}); train, dev and eval must be different files",
+                f"tunegate data check: {p} is given twice (also as {seen[resolved]}); train, dev and eval must be "
+                "different files",
                 file=sys.stderr,
             )
             return 2
+        seen[resolved] = p
     if args.sample < 1:
         print(f"tunegate data check: --sample must be >= 1, got {args.sample}", file=sys.stderr)
         return 2
